@@ -1,0 +1,1 @@
+"""The `swescribe` command line."""

@@ -1,0 +1,110 @@
+"""`swescribe transcribe FILE...`: the engine on local files, no service needed."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from swescribe.config import Settings
+from swescribe.core.errors import SwescribeError
+from swescribe.engine import Engine, ModelLocator, TranscribeOptions, parse_formats, render
+from swescribe.engine.device import DEVICES
+from swescribe.engine.result import Transcript
+from swescribe.engine.models import MODEL_NAMES
+from swescribe.engine.writers import FORMATS
+
+PROGRESS_MIN_SECONDS = 30.0
+"""Shorter files finish before a progress bar would tell anybody anything."""
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--model",
+    default=None,
+    help=f"{', '.join(MODEL_NAMES)}, or a CT2 model directory. [env SWESCRIBE_MODEL; auto]",
+)
+@click.option(
+    "--format",
+    "formats",
+    default="txt",
+    show_default=True,
+    help=f"{', '.join(FORMATS)}, all, or a comma list such as txt,srt.",
+)
+@click.option(
+    "--output-dir",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Where the transcript files are written (created if missing).",
+)
+@click.option("--language", default=None, help="Spoken language, or auto. [sv]")
+@click.option("--word-timestamps", is_flag=True, help="Add per-word timings (JSON, subtitles).")
+@click.option("--device", type=click.Choice(DEVICES), default=None, help="[auto]")
+@click.option("--compute-type", default=None, help="CTranslate2 compute type. [auto]")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no 'wrote' lines.")
+@click.pass_context
+def transcribe(
+    ctx: click.Context,
+    files: tuple[Path, ...],
+    model: str | None,
+    formats: str,
+    output_dir: Path,
+    language: str | None,
+    word_timestamps: bool,
+    device: str | None,
+    compute_type: str | None,
+    quiet: bool,
+) -> None:
+    """Transcribe audio or video FILES (wav, mp3, m4a, ogg, flac, webm, mp4, ...)."""
+    settings = Settings.from_env(
+        model=model, device=device, compute_type=compute_type, language=language
+    )
+    wanted = parse_formats(formats)
+    spoken = None if settings.language == "auto" else settings.language
+    options = TranscribeOptions(language=spoken, word_timestamps=word_timestamps)
+    locator = ModelLocator(settings.model_cache_dir, settings.model_dirs)
+    engine = Engine.load(
+        settings.model, locator, settings.device, settings.compute_type, settings.cpu_threads
+    )
+
+    failures = 0
+    for path in files:
+        try:
+            transcript = _transcribe_one(engine, path, options, show_progress=not quiet)
+        except SwescribeError as error:
+            click.echo(f"swescribe: error: {error}", err=True)
+            failures += 1
+            continue
+        output_dir.mkdir(parents=True, exist_ok=True)
+        for fmt in wanted:
+            target = output_dir / f"{path.stem}.{fmt}"
+            target.write_text(render(transcript, fmt), encoding="utf-8")
+            if not quiet:
+                click.echo(f"wrote {target}")
+    if failures:
+        ctx.exit(2)
+
+
+def _transcribe_one(
+    engine: Engine, path: Path, options: TranscribeOptions, show_progress: bool
+) -> Transcript:
+    bar: tqdm | None = None
+
+    def progress(done: float, total: float) -> None:
+        nonlocal bar
+        if bar is None:
+            if not show_progress or total < PROGRESS_MIN_SECONDS or not sys.stderr.isatty():
+                return
+            bar = tqdm(total=round(total, 1), unit="s", desc=path.name, leave=False)
+        bar.update(round(done, 1) - bar.n)
+
+    try:
+        return engine.transcribe(path, options, progress)
+    finally:
+        if bar is not None:
+            bar.close()

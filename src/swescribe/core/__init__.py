@@ -1,0 +1,1 @@
+"""Domain core: no cloud, web, database or model imports live here."""

@@ -1,0 +1,41 @@
+"""One exception hierarchy for the whole product.
+
+The CLI maps these to one-line messages and exit codes, the API to status codes,
+each in one place. Messages are written for the person who has to act on them.
+"""
+
+
+class SwescribeError(Exception):
+    """Base of every error swescribe raises on purpose."""
+
+    code = "error"
+
+
+class InvalidAudio(SwescribeError):
+    """The input is not decodable audio (empty, truncated, not audio, no audio track)."""
+
+    code = "invalid_audio"
+
+
+class AudioNotFound(SwescribeError):
+    """The audio file does not exist or cannot be read."""
+
+    code = "audio_not_found"
+
+
+class UnknownModel(SwescribeError):
+    """The model name is neither a registered name nor a model directory."""
+
+    code = "unknown_model"
+
+
+class ModelUnavailable(SwescribeError):
+    """The model is known but cannot be loaded here (offline, missing files, bad checksum)."""
+
+    code = "model_unavailable"
+
+
+class InvalidOption(SwescribeError):
+    """A transcription or output option has a value that cannot work."""
+
+    code = "invalid_option"

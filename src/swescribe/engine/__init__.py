@@ -1,0 +1,33 @@
+"""The transcription engine: faster-whisper with Swedish defaults, plain results."""
+
+from swescribe.engine.device import DevicePlan, plan_device
+from swescribe.engine.models import (
+    MODEL_NAMES,
+    OFFLINE_MODEL,
+    PRODUCTION_MODEL,
+    ModelLocator,
+    ResolvedModel,
+)
+from swescribe.engine.result import Segment, Timings, Transcript, Word
+from swescribe.engine.transcriber import Engine, ProgressCallback, TranscribeOptions
+from swescribe.engine.writers import FORMATS, parse_formats, render
+
+__all__ = [
+    "FORMATS",
+    "MODEL_NAMES",
+    "OFFLINE_MODEL",
+    "PRODUCTION_MODEL",
+    "DevicePlan",
+    "Engine",
+    "ModelLocator",
+    "ProgressCallback",
+    "ResolvedModel",
+    "Segment",
+    "Timings",
+    "TranscribeOptions",
+    "Transcript",
+    "Word",
+    "parse_formats",
+    "plan_device",
+    "render",
+]

@@ -1,0 +1,173 @@
+"""Audio probing and streaming decode to 16 kHz mono float32, in bounded memory.
+
+Anything FFmpeg (through PyAV) can demux and decode is accepted. Files are checked
+before any model time is spent: missing, empty, not audio, no audio track and
+truncated files each raise a clear error.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+from swescribe.core.errors import AudioNotFound, InvalidAudio
+
+SAMPLE_RATE = 16_000
+Samples = npt.NDArray[np.float32]
+
+_TRUNCATION_TOLERANCE = 0.8
+"""Decodable length below this share of the declared length means a truncated file."""
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    path: Path
+    duration: float
+    """Seconds of audio actually present (from the packets, not the header)."""
+    container: str
+    codec: str
+    size_bytes: int
+
+
+def probe(path: Path) -> AudioInfo:
+    """Check that path holds decodable audio and measure it, without decoding."""
+    if not path.exists():
+        raise AudioNotFound(f"{path}: no such file")
+    if not path.is_file():
+        raise AudioNotFound(f"{path}: not a regular file")
+    size = path.stat().st_size
+    if size == 0:
+        raise InvalidAudio(f"{path.name}: the file is empty")
+    _check_wav_header(path, size)
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            stream = _audio_stream(container, path)
+            declared = _declared_duration(container, stream)
+            present = 0.0
+            for packet in container.demux(stream):
+                if packet.pts is not None and packet.duration is not None:
+                    present = max(present, float((packet.pts + packet.duration) * packet.time_base))
+            container_name = container.format.name
+            codec = stream.codec_context.name
+    except av.error.FFmpegError as error:
+        raise InvalidAudio(f"{path.name}: not a readable audio file ({_reason(error)})") from None
+    if present <= 0.0:
+        raise InvalidAudio(f"{path.name}: the file has no audio data (empty or cut off)")
+    if declared and present < declared * _TRUNCATION_TOLERANCE:
+        raise InvalidAudio(
+            f"{path.name}: the file is truncated ({present:.1f} s of the declared "
+            f"{declared:.1f} s are present)"
+        )
+    return AudioInfo(path, present, container_name, codec, size)
+
+
+def iter_samples(path: Path, block_seconds: float = 30.0) -> Iterator[Samples]:
+    """Decode path to 16 kHz mono float32 blocks of about block_seconds each."""
+    block = max(1, int(block_seconds * SAMPLE_RATE))
+    pending: list[Samples] = []
+    pending_len = 0
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            stream = _audio_stream(container, path)
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+            frames = container.decode(stream)
+            for frame in frames:
+                for out in resampler.resample(frame):
+                    pending.append(out.to_ndarray().reshape(-1).astype(np.float32, copy=False))
+                    pending_len += out.samples
+                if pending_len >= block:
+                    yield np.concatenate(pending)
+                    pending, pending_len = [], 0
+            for out in resampler.resample(None):
+                pending.append(out.to_ndarray().reshape(-1).astype(np.float32, copy=False))
+    except av.error.FFmpegError as error:
+        raise InvalidAudio(f"{path.name}: decoding failed ({_reason(error)})") from None
+    if pending:
+        yield np.concatenate(pending)
+
+
+def iter_windows(
+    path: Path, window_seconds: float = 600.0, search_seconds: float = 30.0
+) -> Iterator[tuple[float, Samples]]:
+    """(offset seconds, samples) windows of at most window_seconds, cut in a quiet spot.
+
+    Long audio is transcribed window by window so memory stays bounded whatever its
+    length; each cut is placed at the quietest 100 ms in the window's last
+    search_seconds, so no word is split across windows.
+    """
+    window = int(window_seconds * SAMPLE_RATE)
+    buffer = np.zeros(0, dtype=np.float32)
+    offset = 0
+    for block in iter_samples(path):
+        buffer = np.concatenate([buffer, block]) if buffer.size else block
+        while buffer.size > window:
+            cut = quietest_cut(buffer[:window], int(search_seconds * SAMPLE_RATE))
+            yield offset / SAMPLE_RATE, buffer[:cut]
+            offset += cut
+            buffer = buffer[cut:]
+    if buffer.size:
+        yield offset / SAMPLE_RATE, buffer
+
+
+def quietest_cut(samples: Samples, search: int, frame: int = SAMPLE_RATE // 10) -> int:
+    """Index of the middle of the lowest-energy frame within the last `search` samples."""
+    start = max(0, samples.size - search)
+    tail = samples[start:]
+    count = tail.size // frame
+    if count == 0:
+        return int(samples.size)
+    energy = np.square(tail[: count * frame].reshape(count, frame)).mean(axis=1)
+    return int(start + int(np.argmin(energy)) * frame + frame // 2)
+
+
+def _audio_stream(container: av.container.InputContainer, path: Path) -> av.AudioStream:
+    stream = next((s for s in container.streams if s.type == "audio"), None)
+    if stream is None:
+        raise InvalidAudio(f"{path.name}: the file has no audio track")
+    stream.thread_type = "AUTO"
+    return stream
+
+
+def _declared_duration(container: av.container.InputContainer, stream: av.AudioStream) -> float:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return float(container.duration) / 1_000_000
+    return 0.0
+
+
+def _check_wav_header(path: Path, size: int) -> None:
+    """A RIFF/WAVE file whose data chunk claims more bytes than exist was cut off.
+
+    FFmpeg silently trusts the file size for WAV, so this is checked by hand.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return
+    position = 12
+    while position + 8 <= len(head):
+        chunk_id = head[position : position + 4]
+        (chunk_size,) = struct.unpack("<I", head[position + 4 : position + 8])
+        if chunk_id == b"data":
+            streaming = chunk_size in (0, 0xFFFFFFFF)
+            if not streaming and position + 8 + chunk_size > size:
+                present = max(0, size - position - 8)
+                raise InvalidAudio(
+                    f"{path.name}: the WAV file is truncated ({present} of {chunk_size} "
+                    "data bytes present)"
+                )
+            return
+        position += 8 + chunk_size + (chunk_size & 1)
+    if position + 8 > size:
+        raise InvalidAudio(f"{path.name}: the WAV file has no audio data (header only)")
+
+
+def _reason(error: av.error.FFmpegError) -> str:
+    return str(getattr(error, "strerror", None) or error).strip() or type(error).__name__

@@ -1,0 +1,97 @@
+"""Plain result values of a transcription: no model or framework types leak out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Word:
+    start: float
+    end: float
+    word: str
+    probability: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "word": self.word,
+            "probability": round(self.probability, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Segment:
+    id: int
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "text": self.text,
+        }
+        if self.words is not None:
+            data["words"] = [w.to_dict() for w in self.words]
+        return data
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Wall-clock seconds spent in each stage of one transcription."""
+
+    decode: float = 0.0
+    """Probing and decoding the audio (overlaps nothing yet)."""
+    transcribe: float = 0.0
+    total: float = 0.0
+
+    def to_dict(self) -> dict[str, float]:
+        return {
+            "decode": round(self.decode, 3),
+            "transcribe": round(self.transcribe, 3),
+            "total": round(self.total, 3),
+        }
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    language: str
+    duration: float
+    segments: tuple[Segment, ...]
+    model: str
+    device: str = "cpu"
+    compute_type: str = "int8"
+    language_probability: float | None = None
+    timings: Timings = field(default_factory=Timings)
+
+    @property
+    def real_time_factor(self) -> float:
+        """Processing seconds per audio second (lower is faster)."""
+        return self.timings.total / self.duration if self.duration > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "language": self.language,
+            "language_probability": (
+                None if self.language_probability is None else round(self.language_probability, 4)
+            ),
+            "duration": round(self.duration, 3),
+            "model": self.model,
+            "device": self.device,
+            "compute_type": self.compute_type,
+            "segments": [s.to_dict() for s in self.segments],
+            "timings": self.timings.to_dict(),
+        }
+
+
+def join_segment_texts(segments: tuple[Segment, ...] | list[Segment]) -> str:
+    """The transcript's running text: segment texts joined with single spaces."""
+    return " ".join(s.text for s in segments if s.text).strip()

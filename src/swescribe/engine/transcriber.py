@@ -1,0 +1,166 @@
+"""The engine: one loaded model, reused for every file it is given."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from swescribe.core.errors import InvalidOption, ModelUnavailable
+from swescribe.engine.audio import SAMPLE_RATE, iter_windows, probe
+from swescribe.engine.device import DevicePlan, plan_device
+from swescribe.engine.models import ModelLocator, ResolvedModel
+from swescribe.engine.result import Segment, Timings, Transcript, Word, join_segment_texts
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[float, float], None]
+"""Called as progress(seconds_done, seconds_total) while a file is transcribed."""
+
+
+@dataclass(frozen=True)
+class TranscribeOptions:
+    """Everything that changes what a transcription produces (defaults: Swedish, VAD on)."""
+
+    language: str | None = "sv"
+    """ISO 639-1 code; None or "auto" detects the language."""
+    word_timestamps: bool = False
+    vad: bool = True
+    beam_size: int = 5
+    window_seconds: float = 600.0
+    """Audio is decoded and transcribed in windows of this length: bounded memory."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Further keyword arguments for faster-whisper's transcribe (expert use, benchmarks)."""
+
+    def __post_init__(self) -> None:
+        if self.beam_size < 1:
+            raise InvalidOption("beam_size must be at least 1")
+        if self.window_seconds < 60:
+            raise InvalidOption("window_seconds must be at least 60")
+        if self.language is not None and self.language != "auto":
+            if not (2 <= len(self.language) <= 3 and self.language.isalpha()):
+                raise InvalidOption(f"language {self.language!r} is not an ISO 639-1 code")
+
+
+class Engine:
+    """A loaded Whisper model plus the pipeline around it. Load once, transcribe many."""
+
+    def __init__(self, resolved: ResolvedModel, plan: DevicePlan) -> None:
+        from faster_whisper import WhisperModel
+
+        started = time.perf_counter()
+        try:
+            self._model = WhisperModel(
+                str(resolved.path),
+                device=plan.device,
+                compute_type=plan.compute_type,
+                cpu_threads=plan.cpu_threads,
+            )
+        except (RuntimeError, ValueError, OSError) as error:
+            raise ModelUnavailable(f"could not load model {resolved.name}: {error}") from error
+        self.load_seconds = time.perf_counter() - started
+        self.model = resolved
+        self.plan = plan
+        log.info(
+            "model loaded: %s on %s/%s in %.1f s",
+            resolved.name,
+            plan.device,
+            plan.compute_type,
+            self.load_seconds,
+        )
+
+    @classmethod
+    def load(
+        cls,
+        model: str,
+        locator: ModelLocator,
+        device: str = "auto",
+        compute_type: str = "auto",
+        cpu_threads: int = 0,
+    ) -> Engine:
+        return cls(locator.resolve(model), plan_device(device, compute_type, cpu_threads))
+
+    @property
+    def whisper_model(self) -> Any:
+        """The underlying faster_whisper.WhisperModel (benchmarks compare against it)."""
+        return self._model
+
+    def transcribe(
+        self,
+        path: Path,
+        options: TranscribeOptions | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Transcript:
+        options = options or TranscribeOptions()
+        started = time.perf_counter()
+        info = probe(path)
+        total = info.duration
+        decode_seconds = time.perf_counter() - started
+        transcribe_seconds = 0.0
+        segments: list[Segment] = []
+        language = options.language if options.language not in (None, "auto") else None
+        detected: str | None = None
+        probability: float | None = None
+
+        windows = iter_windows(path, options.window_seconds)
+        while True:
+            tick = time.perf_counter()
+            window = next(windows, None)
+            decode_seconds += time.perf_counter() - tick
+            if window is None:
+                break
+            offset, samples = window
+            tick = time.perf_counter()
+            raw_segments, info = self._model.transcribe(
+                samples,
+                language=language,
+                beam_size=options.beam_size,
+                vad_filter=options.vad,
+                word_timestamps=options.word_timestamps,
+                **options.extra,
+            )
+            if detected is None:
+                detected, probability = info.language, info.language_probability
+            for raw in raw_segments:
+                segment = _to_segment(raw, offset, len(segments), options.word_timestamps)
+                if segment is None:
+                    continue
+                segments.append(segment)
+                if progress:
+                    progress(min(segment.end, total), total)
+            transcribe_seconds += time.perf_counter() - tick
+            if progress:
+                progress(min(offset + samples.size / SAMPLE_RATE, total), total)
+
+        return Transcript(
+            text=join_segment_texts(segments),
+            language=language or detected or "unknown",
+            language_probability=None if language else probability,
+            duration=total,
+            segments=tuple(segments),
+            model=self.model.name,
+            device=self.plan.device,
+            compute_type=self.plan.compute_type,
+            timings=Timings(
+                decode=decode_seconds,
+                transcribe=transcribe_seconds,
+                total=time.perf_counter() - started,
+            ),
+        )
+
+
+def _to_segment(raw: Any, offset: float, index: int, word_timestamps: bool) -> Segment | None:
+    """A faster-whisper segment as our plain value, shifted to the file's timeline."""
+    text = str(raw.text).strip()
+    if not text:
+        return None
+    words = None
+    if word_timestamps and raw.words is not None:
+        words = tuple(
+            Word(offset + w.start, offset + w.end, str(w.word).strip(), float(w.probability))
+            for w in raw.words
+        )
+    return Segment(index, offset + float(raw.start), offset + float(raw.end), text, words)
