@@ -12,8 +12,8 @@ from swescribe.config import Settings
 from swescribe.core.errors import SwescribeError
 from swescribe.engine import Engine, ModelLocator, TranscribeOptions, parse_formats, render
 from swescribe.engine.device import DEVICES
-from swescribe.engine.result import Transcript
 from swescribe.engine.models import MODEL_NAMES
+from swescribe.engine.result import Transcript
 from swescribe.engine.writers import FORMATS
 
 PROGRESS_MIN_SECONDS = 30.0

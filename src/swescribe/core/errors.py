@@ -39,3 +39,39 @@ class InvalidOption(SwescribeError):
     """A transcription or output option has a value that cannot work."""
 
     code = "invalid_option"
+
+
+class JobNotFound(SwescribeError):
+    """No such job, or not one the caller may see (the two are not told apart)."""
+
+    code = "not_found"
+
+
+class TransitionConflict(SwescribeError):
+    """A conditional state change lost: the job was not in the state it was expected in."""
+
+    code = "conflict"
+
+
+class InvalidRequest(SwescribeError):
+    """A request that is well-formed but cannot be done (bad URL, unknown field value)."""
+
+    code = "invalid_request"
+
+
+class UnsafeURL(InvalidRequest):
+    """A callback or audio URL that points somewhere swescribe must not call."""
+
+    code = "unsafe_url"
+
+
+class Unauthorized(SwescribeError):
+    """Missing, unknown or revoked API key."""
+
+    code = "unauthorized"
+
+
+class PayloadTooLarge(SwescribeError):
+    """An upload or request body over its size limit."""
+
+    code = "payload_too_large"

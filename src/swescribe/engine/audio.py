@@ -127,10 +127,9 @@ def quietest_cut(samples: Samples, search: int, frame: int = SAMPLE_RATE // 10) 
 
 
 def _audio_stream(container: av.container.InputContainer, path: Path) -> av.AudioStream:
-    stream = next((s for s in container.streams if s.type == "audio"), None)
+    stream = next(iter(container.streams.audio), None)
     if stream is None:
         raise InvalidAudio(f"{path.name}: the file has no audio track")
-    stream.thread_type = "AUTO"
     return stream
 
 

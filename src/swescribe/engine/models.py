@@ -83,7 +83,7 @@ class ModelLocator:
         if name == OFFLINE_MODEL:
             return ResolvedModel(OFFLINE_MODEL, self.offline_model_dir(), "offline-package")
         path = Path(name).expanduser()
-        if path.is_dir():
+        if name and path.is_dir():
             if not is_model_dir(path):
                 raise ModelUnavailable(
                     f"{name} is not a CTranslate2 Whisper model directory "
@@ -127,7 +127,8 @@ class ModelLocator:
             downloaded = _hub_snapshot(repo_id, hub_cache, local_files_only=False)
         except Exception as error:  # any hub/network failure means: not available here
             raise ModelUnavailable(
-                f"{name} could not be downloaded from the Hugging Face hub ({type(error).__name__}); "
+                f"{name} could not be downloaded from the Hugging Face hub "
+                f"({type(error).__name__}); "
                 f"put its CT2 files in <dir>/{name} and set SWESCRIBE_MODEL_DIRS=<dir>, "
                 f"or use --model {OFFLINE_MODEL}"
             ) from error

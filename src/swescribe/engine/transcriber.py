@@ -40,9 +40,9 @@ class TranscribeOptions:
             raise InvalidOption("beam_size must be at least 1")
         if self.window_seconds < 60:
             raise InvalidOption("window_seconds must be at least 60")
-        if self.language is not None and self.language != "auto":
-            if not (2 <= len(self.language) <= 3 and self.language.isalpha()):
-                raise InvalidOption(f"language {self.language!r} is not an ISO 639-1 code")
+        code = self.language
+        if code not in (None, "auto") and not (2 <= len(code) <= 3 and code.isalpha()):
+            raise InvalidOption(f"language {code!r} is not an ISO 639-1 code")
 
 
 class Engine:

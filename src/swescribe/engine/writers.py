@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from swescribe.core.errors import InvalidOption
-from swescribe.engine.result import Segment, Transcript, Word
+from swescribe.engine.result import Segment, Transcript
 
 MAX_LINE_CHARS = 42
 """Subtitle line length: the common broadcast guideline (e.g. Netflix, SVT) is 42."""
@@ -37,50 +37,24 @@ def wrap_lines(text: str, max_chars: int = MAX_LINE_CHARS) -> tuple[str, ...]:
         return (text,)
     middle = len(text) // 2
     spaces = [i for i, ch in enumerate(text) if ch == " "]
-    split_at = min(spaces, key=lambda i: abs(i - middle))
+    fitting = [i for i in spaces if i <= max_chars and len(text) - i - 1 <= max_chars]
+    split_at = min(fitting or spaces, key=lambda i: abs(i - middle))
     return (text[:split_at], text[split_at + 1 :])
 
 
-def _chunk_words(words: Sequence[str], max_chars: int) -> list[list[int]]:
-    """Greedy groups of word indices whose joined text fits in max_chars."""
-    groups: list[list[int]] = []
-    current: list[int] = []
+def _cue_groups(words: Sequence[str], max_line_chars: int, max_lines: int) -> list[list[int]]:
+    """Word indices per cue: greedy lines of at most max_line_chars, max_lines per cue."""
+    lines: list[list[int]] = []
     length = 0
     for index, word in enumerate(words):
-        added = len(word) + (1 if current else 0)
-        if current and length + added > max_chars:
-            groups.append(current)
-            current, length = [], 0
-            added = len(word)
-        current.append(index)
-        length += added
-    if current:
-        groups.append(current)
-    return groups
-
-
-def _cues_from_words(words: tuple[Word, ...], max_chars: int) -> list[Cue]:
-    texts = [w.word.strip() for w in words]
-    cues = []
-    for group in _chunk_words(texts, max_chars):
-        text = " ".join(texts[i] for i in group if texts[i])
-        cues.append(Cue(words[group[0]].start, words[group[-1]].end, wrap_lines(text)))
-    return cues
-
-
-def _cues_from_text(segment: Segment, max_chars: int) -> list[Cue]:
-    """Without word timings, share the segment's time out in proportion to characters."""
-    words = segment.text.split()
-    groups = _chunk_words(words, max_chars)
-    texts = [" ".join(words[i] for i in group) for group in groups]
-    total_chars = sum(len(t) for t in texts) or 1
-    span = max(0.0, segment.end - segment.start)
-    cues, cursor = [], segment.start
-    for i, text in enumerate(texts):
-        end = segment.end if i == len(texts) - 1 else cursor + span * len(text) / total_chars
-        cues.append(Cue(cursor, end, wrap_lines(text)))
-        cursor = end
-    return cues
+        if lines and lines[-1] and length + 1 + len(word) <= max_line_chars:
+            lines[-1].append(index)
+            length += 1 + len(word)
+        else:
+            lines.append([index])
+            length = len(word)
+    cues = [lines[i : i + max_lines] for i in range(0, len(lines), max_lines)]
+    return [[index for line in cue for index in line] for cue in cues]
 
 
 def subtitle_cues(
@@ -88,18 +62,34 @@ def subtitle_cues(
     max_line_chars: int = MAX_LINE_CHARS,
     max_lines: int = MAX_CUE_LINES,
 ) -> list[Cue]:
-    """Cut segments into cues of at most max_lines lines of max_line_chars each."""
-    max_chars = max_line_chars * max_lines
+    """Cut segments into cues of at most max_lines lines of max_line_chars each.
+
+    A segment that needs several cues is cut on word timings when there are any, and
+    otherwise shares its time out in proportion to the characters of each cue.
+    """
     cues: list[Cue] = []
     for segment in segments:
-        if not segment.text.strip():
+        timed = [w for w in segment.words or () if w.word.strip()]
+        words = [w.word.strip() for w in timed] if timed else segment.text.split()
+        if not words:
             continue
-        if len(segment.text.strip()) <= max_chars:
-            cues.append(Cue(segment.start, segment.end, wrap_lines(segment.text, max_line_chars)))
-        elif segment.words:
-            cues.extend(_cues_from_words(segment.words, max_chars))
+        groups = _cue_groups(words, max_line_chars, max_lines)
+        texts = [" ".join(words[i] for i in group) for group in groups]
+        if len(groups) == 1:
+            cues.append(Cue(segment.start, segment.end, wrap_lines(texts[0], max_line_chars)))
+        elif timed:
+            for group, text in zip(groups, texts, strict=True):
+                start, end = timed[group[0]].start, timed[group[-1]].end
+                cues.append(Cue(start, end, wrap_lines(text, max_line_chars)))
         else:
-            cues.extend(_cues_from_text(segment, max_chars))
+            total_chars = sum(len(t) for t in texts)
+            span = max(0.0, segment.end - segment.start)
+            cursor = segment.start
+            for number, text in enumerate(texts, start=1):
+                last = number == len(texts)
+                end = segment.end if last else cursor + span * len(text) / total_chars
+                cues.append(Cue(cursor, end, wrap_lines(text, max_line_chars)))
+                cursor = end
     return cues
 
 

@@ -1,0 +1,164 @@
+"""The job: its states, the allowed transitions, and the values recorded on it."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+class JobStatus(enum.StrEnum):
+    REGISTERED = "registered"
+    LAUNCHING = "launching"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED)
+
+
+class WebhookState(enum.StrEnum):
+    NONE = "none"
+    """No callback_url on the job."""
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.REGISTERED: frozenset({JobStatus.LAUNCHING, JobStatus.FAILED}),
+    JobStatus.LAUNCHING: frozenset({JobStatus.PROCESSING, JobStatus.FAILED}),
+    # Back to launching: the worker was lost (crash, spot notice, SIGTERM) and the work
+    # item goes back on the queue.
+    JobStatus.PROCESSING: frozenset(
+        {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.LAUNCHING, JobStatus.PROCESSING}
+    ),
+    JobStatus.COMPLETED: frozenset(),
+    JobStatus.FAILED: frozenset(),
+}
+
+
+def sources_of(target: JobStatus) -> frozenset[JobStatus]:
+    """Every state from which target may be reached."""
+    return frozenset(s for s, targets in ALLOWED_TRANSITIONS.items() if target in targets)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_iso(moment: datetime | None) -> str | None:
+    """The seed's timestamp format: 2024-12-01T14:30:22Z (UTC, whole seconds)."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def from_iso(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One transcription job. The seed's DynamoDB attributes plus what the service needs."""
+
+    job_id: str
+    owner: str
+    """Id of the API key that created the job; each key sees only its own jobs."""
+    status: JobStatus
+    created_at: datetime
+    updated_at: datetime
+    callback_url: str | None = None
+    callback_secret: str | None = None
+    s3_key: str | None = None
+    """The uploaded audio's object key (seed name, kept on the local shape too)."""
+    language: str = "sv"
+    model: str | None = None
+    """Model asked for (None: the deployment's default); the one used is model_used."""
+    formats: tuple[str, ...] = ("txt", "json", "srt", "vtt")
+    word_timestamps: bool = False
+    audio_url: str | None = None
+    instance_id: str | None = None
+    attempts: int = 0
+    lease_expires_at: datetime | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    model_used: str | None = None
+    audio_duration: float | None = None
+    processing_seconds: float | None = None
+    file_size: int | None = None
+    result_keys: dict[str, str] = field(default_factory=dict)
+    webhook_state: WebhookState = WebhookState.NONE
+    webhook_attempts: int = 0
+    webhook_last_error: str | None = None
+    webhook_delivered_at: datetime | None = None
+    expires_at: datetime | None = None
+    """When the job record may be removed (DynamoDB TTL; the local janitor honours it too)."""
+
+    @property
+    def upload_prefix(self) -> str:
+        return upload_prefix(self.job_id)
+
+    @property
+    def results_prefix(self) -> str:
+        return results_prefix(self.job_id)
+
+    def public_view(self) -> dict[str, Any]:
+        """What an API client may see: everything but the callback secret and owner."""
+        return {
+            "job_id": self.job_id,
+            "status": self.status.value,
+            "created_at": to_iso(self.created_at),
+            "updated_at": to_iso(self.updated_at),
+            "callback_url": self.callback_url,
+            "has_callback_secret": bool(self.callback_secret),
+            "upload_path": self.upload_prefix,
+            "s3_key": self.s3_key,
+            "audio_url": self.audio_url,
+            "language": self.language,
+            "model": self.model,
+            "model_used": self.model_used,
+            "formats": list(self.formats),
+            "word_timestamps": self.word_timestamps,
+            "instance_id": self.instance_id,
+            "attempts": self.attempts,
+            "error": (
+                {"code": self.error_code, "message": self.error_message}
+                if self.status is JobStatus.FAILED
+                else None
+            ),
+            "error_message": self.error_message,
+            "audio_duration": self.audio_duration,
+            "processing_seconds": self.processing_seconds,
+            "file_size": self.file_size,
+            "results": dict(self.result_keys),
+            "webhook": {
+                "state": self.webhook_state.value,
+                "attempts": self.webhook_attempts,
+                "last_error": self.webhook_last_error,
+                "delivered_at": to_iso(self.webhook_delivered_at),
+            },
+        }
+
+
+UPLOAD_ROOT = "transcription_upload"
+RESULTS_ROOT = "results"
+
+
+def upload_prefix(job_id: str) -> str:
+    return f"{UPLOAD_ROOT}/{job_id}/"
+
+
+def results_prefix(job_id: str) -> str:
+    return f"{RESULTS_ROOT}/{job_id}/"
+
+
+def result_key(job_id: str, finished_at: datetime, stem: str, fmt: str) -> str:
+    """results/<job_id>/transcription_<YYYYmmdd_HHMMSS>_<stem>.<fmt> (the seed's name)."""
+    stamp = finished_at.astimezone(UTC).strftime("%Y%m%d_%H%M%S")
+    return f"{results_prefix(job_id)}transcription_{stamp}_{stem}.{fmt}"

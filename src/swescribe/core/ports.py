@@ -1,0 +1,186 @@
+"""Ports: what the service needs from the outside world, as typing.Protocols.
+
+Each shape (local, aws) provides one adapter per port; tests use the same adapters or
+fakes that implement these protocols.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+from swescribe.core.jobs import Job, JobStatus
+
+
+@dataclass(frozen=True)
+class Expect:
+    """The condition a conditional write checks (DynamoDB ConditionExpression, SQL WHERE)."""
+
+    statuses: frozenset[JobStatus]
+    worker_id: str | None = None
+    """When set, instance_id must equal it: only the worker holding the job may finish it."""
+    lease_expired_by: datetime | None = None
+    """When set, a job in processing qualifies only if its lease ended by this time."""
+
+    @classmethod
+    def status(cls, *statuses: JobStatus, worker_id: str | None = None) -> Expect:
+        return cls(frozenset(statuses), worker_id=worker_id)
+
+    def matches(self, job: Job) -> bool:
+        """The same condition evaluated in Python (fakes, and to explain a conflict)."""
+        if job.status not in self.statuses:
+            return False
+        if self.worker_id is not None and job.instance_id != self.worker_id:
+            return False
+        if self.lease_expired_by is not None and job.status is JobStatus.PROCESSING:
+            return (
+                job.lease_expires_at is not None and job.lease_expires_at <= self.lease_expired_by
+            )
+        return True
+
+
+@dataclass(frozen=True)
+class Page:
+    jobs: list[Job]
+    next_cursor: str | None
+
+
+class JobStore(Protocol):
+    def create(self, job: Job) -> None:
+        """Store a new job; a duplicate job_id raises TransitionConflict."""
+
+    def get(self, job_id: str) -> Job | None: ...
+
+    def update(self, job_id: str, expect: Expect | None, changes: Mapping[str, Any]) -> Job:
+        """Apply changes (Job field names) if expect holds; return the new job.
+
+        Raises JobNotFound for a missing job and TransitionConflict when expect fails.
+        updated_at is set by the caller in changes.
+        """
+
+    def list_jobs(
+        self,
+        owner: str | None,
+        status: JobStatus | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        """Newest first; owner None lists every owner's jobs (operators, janitor)."""
+
+    def list_by_status(self, statuses: Collection[JobStatus], limit: int = 500) -> list[Job]: ...
+
+    def delete(self, job_id: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    """Where and how a client uploads: a presigned PUT, or a POST form with fields."""
+
+    url: str
+    method: str
+    expires_at: datetime
+    fields: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    max_bytes: int = 0
+
+
+class ObjectStore(Protocol):
+    def put_bytes(self, key: str, data: bytes, content_type: str = "") -> None: ...
+
+    def put_file(self, key: str, path: Path, content_type: str = "") -> None: ...
+
+    def put_stream(self, key: str, stream: BinaryIO, max_bytes: int) -> int:
+        """Write from stream; raises PayloadTooLarge past max_bytes and leaves nothing."""
+
+    def get_bytes(self, key: str) -> bytes: ...
+
+    def download(self, key: str, target: Path) -> int:
+        """Stream the object into target; returns its size."""
+
+    def open_read(self, key: str) -> Iterator[bytes]:
+        """The object's bytes in chunks (for streaming responses)."""
+
+    def exists(self, key: str) -> bool: ...
+
+    def list_objects(self, prefix: str) -> list[ObjectInfo]: ...
+
+    def delete_prefix(self, prefix: str) -> int: ...
+
+    def upload_target(
+        self, key_prefix: str, filename: str, expires_in: int, max_bytes: int
+    ) -> UploadTarget:
+        """A signed, expiring place to upload one file under key_prefix."""
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """What travels on the queue: small, and enough to find the job."""
+
+    kind: str
+    """'transcribe' or 'webhook'."""
+    job_id: str
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    item: WorkItem
+    receipt: str
+    receive_count: int
+
+
+class WorkQueue(Protocol):
+    """At-least-once queue with visibility timeouts (SQS semantics)."""
+
+    def send(self, item: WorkItem, delay_seconds: float = 0.0) -> None: ...
+
+    def receive(self, wait_seconds: float, visibility_seconds: float) -> Message | None: ...
+
+    def ack(self, message: Message) -> None: ...
+
+    def release(self, message: Message, delay_seconds: float = 0.0) -> None:
+        """Give the item back (visible again after delay_seconds)."""
+
+    def extend(self, message: Message, visibility_seconds: float) -> None: ...
+
+    def depth(self) -> int:
+        """Items waiting (visible or delayed), not counting ones in flight."""
+
+
+class WorkerLauncher(Protocol):
+    def ensure_capacity(self, queued: int) -> list[str]:
+        """Start workers if the running ones cannot absorb `queued` items; ids started."""
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class IdGenerator(Protocol):
+    def new_job_id(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class WebhookAttempt:
+    """The outcome of one webhook POST."""
+
+    delivered: bool
+    status: int | None
+    error: str | None
+    retry_in: float | None
+    """Seconds to wait before the next attempt; None when this error is not retried."""
+
+
+class WebhookSender(Protocol):
+    def send(
+        self, url: str, body: bytes, secret: str | None, msg_id: str, attempt: int
+    ) -> WebhookAttempt: ...

@@ -1,0 +1,53 @@
+"""Lexical URL checks for callback and audio URLs (resolution is checked at connect time)."""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from swescribe.core.errors import UnsafeURL
+
+MAX_URL_LENGTH = 2048
+_LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def is_loopback_host(host: str) -> bool:
+    if host.lower() in _LOCAL_NAMES or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str, *, allow_http: bool, what: str = "url") -> str:
+    """https with a host (http too in local dev mode); returns the URL unchanged."""
+    if len(url) > MAX_URL_LENGTH:
+        raise UnsafeURL(f"{what} is longer than {MAX_URL_LENGTH} characters")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        _ = parts.port
+    except ValueError as error:
+        raise UnsafeURL(f"{what} is not a valid URL ({error})") from None
+    if parts.scheme not in ("https", "http"):
+        raise UnsafeURL(f"{what} must be an https URL")
+    if not host:
+        raise UnsafeURL(f"{what} has no host")
+    if parts.username or parts.password:
+        raise UnsafeURL(f"{what} must not carry credentials")
+    if parts.scheme == "http" and not allow_http:
+        raise UnsafeURL(f"{what} must use https (plain http only in local dev mode)")
+    if not allow_http and _is_internal_literal(host):
+        raise UnsafeURL(f"{what} points at a private or internal address")
+    return url
+
+
+def _is_internal_literal(host: str) -> bool:
+    if is_loopback_host(host):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return not address.is_global

@@ -1,0 +1,27 @@
+"""Shared test fixtures: where the Swedish test audio lives, and a model cache per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+AUDIO_DIR = REPO_ROOT.parent / "shared" / "audio" / "sv"
+
+
+def audio(name: str) -> Path:
+    """A clip from ../shared/audio/sv (never copied into the repo)."""
+    path = AUDIO_DIR / name
+    if not path.exists():
+        pytest.skip(f"test audio {path} is not present (../shared must sit beside the repo)")
+    return path
+
+
+def reference(name: str) -> str:
+    return (AUDIO_DIR / f"{name}.txt").read_text(encoding="utf-8").strip()
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")

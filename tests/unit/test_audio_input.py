@@ -1,0 +1,89 @@
+"""Bad audio input is refused before any model time is spent, with a clear reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from swescribe.core.errors import AudioNotFound, InvalidAudio
+from swescribe.engine.audio import SAMPLE_RATE, iter_windows, probe, quietest_cut
+from tests.conftest import audio
+
+
+def truncated_copy(source: Path, target: Path, keep_bytes: int) -> Path:
+    target.write_bytes(source.read_bytes()[:keep_bytes])
+    return target
+
+
+def test_missing_file() -> None:
+    with pytest.raises(AudioNotFound, match="no such file"):
+        probe(Path("does/not/exist.wav"))
+
+
+def test_a_directory_is_not_audio(tmp_path: Path) -> None:
+    with pytest.raises(AudioNotFound, match="not a regular file"):
+        probe(tmp_path)
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    with pytest.raises(InvalidAudio, match="empty"):
+        probe(empty)
+
+
+def test_text_file_is_not_audio(tmp_path: Path) -> None:
+    text = tmp_path / "notes.mp3"
+    text.write_text("det här är ingen ljudfil\n" * 20)
+    with pytest.raises(InvalidAudio, match="not a readable audio file"):
+        probe(text)
+
+
+def test_video_without_audio_track() -> None:
+    with pytest.raises(InvalidAudio, match="no audio track"):
+        probe(audio("formats/video_no_audio.mp4"))
+
+
+def test_truncated_wav_is_detected_from_its_header(tmp_path: Path) -> None:
+    cut = truncated_copy(audio("espeak_01.wav"), tmp_path / "cut.wav", 60_000)
+    with pytest.raises(InvalidAudio, match="truncated"):
+        probe(cut)
+
+
+def test_wav_header_only(tmp_path: Path) -> None:
+    cut = truncated_copy(audio("espeak_01.wav"), tmp_path / "header.wav", 44)
+    with pytest.raises(InvalidAudio, match="truncated|no audio data"):
+        probe(cut)
+
+
+def test_truncated_mp3_is_detected_from_its_declared_length(tmp_path: Path) -> None:
+    cut = truncated_copy(audio("formats/espeak_02.mp3"), tmp_path / "cut.mp3", 6_000)
+    with pytest.raises(InvalidAudio, match="truncated"):
+        probe(cut)
+
+
+@pytest.mark.parametrize("container", ["mp3", "ogg", "flac", "m4a", "webm", "mp4"])
+def test_every_shipped_container_probes_to_about_four_seconds(container: str) -> None:
+    info = probe(audio(f"formats/espeak_02.{container}"))
+    assert info.duration == pytest.approx(4.0, abs=0.15)
+
+
+def test_windows_cover_the_whole_file_and_cut_in_quiet_spots() -> None:
+    path = audio("espeak_long.wav")
+    windows = list(iter_windows(path, window_seconds=60.0, search_seconds=10.0))
+    total = sum(samples.size for _, samples in windows) / SAMPLE_RATE
+    assert total == pytest.approx(probe(path).duration, abs=0.01)
+    assert 5 <= len(windows) <= 6  # 282.7 s in windows of 50-60 s
+    assert all(samples.size <= 60 * SAMPLE_RATE for _, samples in windows)
+    offsets = [offset for offset, _ in windows]
+    assert offsets == sorted(offsets)
+    assert all(50.0 <= b - a <= 60.0 for a, b in zip(offsets, offsets[1:], strict=False))
+
+
+def test_quietest_cut_finds_the_silent_frame() -> None:
+    samples = np.ones(SAMPLE_RATE * 10, dtype=np.float32)
+    samples[SAMPLE_RATE * 8 : SAMPLE_RATE * 8 + 1600] = 0.0
+    cut = quietest_cut(samples, search=SAMPLE_RATE * 5)
+    assert SAMPLE_RATE * 8 <= cut <= SAMPLE_RATE * 8 + 1600
