@@ -90,7 +90,7 @@ def test_a_model_directory_path_is_accepted(offline_locator: ModelLocator) -> No
 def test_a_directory_without_model_files_is_refused(
     tmp_path: Path, offline_locator: ModelLocator
 ) -> None:
-    with pytest.raises(ModelUnavailable, match="model.bin"):
+    with pytest.raises(ModelUnavailable, match=r"model\.bin"):
         offline_locator.resolve(str(tmp_path))
 
 
