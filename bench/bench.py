@@ -18,6 +18,7 @@ import sys
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -68,12 +69,14 @@ def cpu_model() -> str:
 def select_clips(audio_dir: Path, spec: str) -> list[str]:
     """Clip names from 'all' (every NAME.wav with a NAME.txt) or a comma-separated list."""
     if spec == "all":
-        return sorted(p.stem for p in audio_dir.glob("*.wav") if p.with_suffix(".txt").is_file())
-    names = [name.strip().removesuffix(".wav") for name in spec.split(",") if name.strip()]
-    missing = [n for n in names if not (audio_dir / f"{n}.wav").is_file()]
-    missing += [n for n in names if not (audio_dir / f"{n}.txt").is_file()]
-    if missing:
-        raise SystemExit(f"no {', '.join(sorted(set(missing)))} (.wav and .txt) in {audio_dir}")
+        names = sorted(p.stem for p in audio_dir.glob("*.wav") if p.with_suffix(".txt").is_file())
+    else:
+        names = [name.strip().removesuffix(".wav") for name in spec.split(",") if name.strip()]
+    missing = [
+        n for n in names if not all((audio_dir / f"{n}{x}").is_file() for x in (".wav", ".txt"))
+    ]
+    if missing or not names:
+        raise SystemExit(f"need NAME.wav and NAME.txt in {audio_dir}: {', '.join(missing)}")
     return names
 
 
@@ -122,7 +125,10 @@ def timed(run: Transcribe, wav: Path) -> tuple[float, str]:
     return time.perf_counter() - started, text
 
 
-def summarise(audio: float, walls: list[float], texts: list[str], reference: str, stat: str) -> Any:
+def summarise(
+    audio: float, walls: list[float], texts: list[str], reference: str, stat: str
+) -> dict[str, Any]:
+    """One pipeline on one clip: the chosen wall time, its rates, and the first run's WER."""
     wall = STATS[stat](walls)
     return {
         "wall_seconds": wall,
@@ -242,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     wavs = [audio_dir / f"{name}.wav" for name in select_clips(audio_dir, args.clips)]
     pipelines, setup = make_pipelines(args.model, args.device)
     after_load = peak_rss_mib()
-    if args.warmup and wavs:
+    if args.warmup:
         shortest = min(wavs, key=lambda wav: wav.stat().st_size)
         for name in PIPELINES:
             pipelines[name](shortest)
@@ -255,6 +261,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "cpu": cpu_model(),
             "python": platform.python_version(),
             "platform": platform.platform(),
+            "faster_whisper": version("faster-whisper"),
+            "ctranslate2": version("ctranslate2"),
         },
         "setup": setup,
         "settings": {
@@ -266,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "peak_rss_mib": {"after_load": after_load, "end": peak_rss_mib()},
         "clips": clips,
-        "total": totals(clips) if clips else None,
+        "total": totals(clips),
     }
     print_table(report, sys.stderr if args.json == "-" else sys.stdout)
     if args.json == "-":

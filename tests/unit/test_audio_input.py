@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from swescribe.core.errors import AudioNotFound, InvalidAudio
-from swescribe.engine.audio import SAMPLE_RATE, iter_windows, probe, quietest_cut
+from swescribe.engine.audio import SAMPLE_RATE, iter_samples, iter_windows, probe, quietest_cut
 from tests.conftest import audio
 
 
@@ -69,6 +69,13 @@ def test_truncated_mp3_is_detected_from_its_declared_length(tmp_path: Path) -> N
 def test_every_shipped_container_probes_to_about_four_seconds(container: str) -> None:
     info = probe(audio(f"formats/espeak_02.{container}"))
     assert info.duration == pytest.approx(4.0, abs=0.15)
+
+
+def test_lossless_flac_decodes_to_the_same_samples_as_the_wav() -> None:
+    wav = np.concatenate(list(iter_samples(audio("espeak_02.wav"))))
+    flac = np.concatenate(list(iter_samples(audio("formats/espeak_02.flac"))))
+    assert wav.size == flac.size
+    assert np.abs(wav - flac).max() < 1e-4
 
 
 def test_windows_cover_the_whole_file_and_cut_in_quiet_spots() -> None:

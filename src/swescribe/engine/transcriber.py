@@ -105,6 +105,7 @@ class Engine:
         detected: str | None = None
         probability: float | None = None
 
+        report = _monotonic(progress, total)
         windows = iter_windows(path, options.window_seconds)
         while True:
             tick = time.perf_counter()
@@ -129,11 +130,9 @@ class Engine:
                 if segment is None:
                     continue
                 segments.append(segment)
-                if progress:
-                    progress(min(segment.end, total), total)
+                report(segment.end)
             transcribe_seconds += time.perf_counter() - tick
-            if progress:
-                progress(min(offset + samples.size / SAMPLE_RATE, total), total)
+            report(offset + samples.size / SAMPLE_RATE)
 
         return Transcript(
             text=join_segment_texts(segments),
@@ -150,6 +149,20 @@ class Engine:
                 total=time.perf_counter() - started,
             ),
         )
+
+
+def _monotonic(progress: ProgressCallback | None, total: float) -> Callable[[float], None]:
+    """Progress that never goes back and never passes the total (segment ends can
+    overshoot a window's end by a few milliseconds)."""
+    done = 0.0
+
+    def report(seconds: float) -> None:
+        nonlocal done
+        if progress is not None and seconds > done:
+            done = min(seconds, total)
+            progress(done, total)
+
+    return report
 
 
 def _to_segment(raw: Any, offset: float, index: int, word_timestamps: bool) -> Segment | None:

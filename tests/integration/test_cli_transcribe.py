@@ -1,0 +1,129 @@
+"""`swescribe transcribe` as a user runs it: a real process, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import audio
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def cli_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    data_dir = tmp_path_factory.mktemp("data")
+    return {**os.environ, "SWESCRIBE_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
+
+
+def swescribe(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    executable = shutil.which("swescribe") or ""
+    command = [executable] if executable else [sys.executable, "-m", "swescribe"]
+    return subprocess.run(
+        [*command, *args], capture_output=True, text=True, env=env, timeout=600, check=False
+    )
+
+
+def test_all_four_formats_are_written_and_their_paths_printed(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    clip = audio("lattlast_stts.wav")
+    result = swescribe(
+        cli_env, "transcribe", str(clip), "--model", "whisper-base", "--format", "all",
+        "--output-dir", str(tmp_path), "--word-timestamps",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    for ext in ("txt", "json", "srt", "vtt"):
+        target = tmp_path / f"lattlast_stts.{ext}"
+        assert f"wrote {target}" in result.stdout
+        assert target.stat().st_size > 0
+    text = (tmp_path / "lattlast_stts.txt").read_text(encoding="utf-8")
+    assert "undvika" in text.lower(), text
+    data = json.loads((tmp_path / "lattlast_stts.json").read_text(encoding="utf-8"))
+    assert data["model"] == "whisper-base"
+    assert "words" in data["segments"][0]
+    assert (tmp_path / "lattlast_stts.srt").read_text().startswith("1\n00:00:")
+    assert (tmp_path / "lattlast_stts.vtt").read_text().startswith("WEBVTT\n\n00:00:")
+
+
+def test_auto_model_offline_warns_loudly_and_still_transcribes(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    result = swescribe(cli_env, "transcribe", str(audio("cv_18742722.wav")), "-o", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "whisper-base" in result.stderr
+    assert "weaker" in result.stderr
+    assert "lämnar" in (tmp_path / "cv_18742722.txt").read_text(encoding="utf-8").lower()
+
+
+def make_bad_inputs(directory: Path) -> dict[str, Path]:
+    wav = audio("espeak_01.wav").read_bytes()
+    files = {
+        "empty": directory / "empty.wav",
+        "not audio": directory / "notes.wav",
+        "truncated": directory / "cut.wav",
+    }
+    files["empty"].write_bytes(b"")
+    files["not audio"].write_text("inte ljud\n")
+    files["truncated"].write_bytes(wav[:50_000])
+    files["no audio track"] = audio("formats/video_no_audio.mp4")
+    files["missing"] = directory / "missing.wav"
+    return files
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("empty", "empty"),
+        ("not audio", "not a readable audio file"),
+        ("truncated", "truncated"),
+        ("no audio track", "no audio track"),
+        ("missing", "no such file"),
+    ],
+)
+def test_bad_input_gives_one_clear_line_and_a_non_zero_exit(
+    cli_env: dict[str, str], tmp_path: Path, case: str, message: str
+) -> None:
+    path = make_bad_inputs(tmp_path)[case]
+    result = swescribe(cli_env, "transcribe", str(path), "--model", "whisper-base", "-o",
+                       str(tmp_path / "out"))  # fmt: skip
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("swescribe: error")]
+    assert len(errors) == 1, result.stderr
+    assert message in errors[0]
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_one_bad_file_does_not_stop_the_good_ones(cli_env: dict[str, str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.wav"
+    bad.write_text("nope")
+    result = swescribe(cli_env, "transcribe", str(bad), str(audio("cv_18748646.wav")),
+                       "--model", "whisper-base", "-o", str(tmp_path))  # fmt: skip
+    assert result.returncode == 2
+    assert (tmp_path / "cv_18748646.txt").exists()
+    assert "bad.wav" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--model", "whisper-gigantic"), "unknown model"),
+        (("--model", "kb-whisper-small"), "SWESCRIBE_MODEL_DIRS"),
+        (("--format", "docx"), "unknown format"),
+        (("--language", "svenska"), "ISO 639-1"),
+    ],
+)
+def test_bad_options_give_one_clear_line(
+    cli_env: dict[str, str], tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    result = swescribe(cli_env, "transcribe", str(audio("cv_18742722.wav")), *args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr
