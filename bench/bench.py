@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
@@ -42,12 +43,6 @@ def normalise(text: str) -> str:
     text = unicodedata.normalize("NFC", text).lower()
     text = "".join(" " if unicodedata.category(ch).startswith("P") else ch for ch in text)
     return " ".join(text.split())
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float | None:
-    """WER of hypothesis against reference after normalise(); None when the reference is empty."""
-    ref, hyp = normalise(reference), normalise(hypothesis)
-    return float(jiwer.wer(ref, hyp)) if ref else None
 
 
 def peak_rss_mib() -> float:
@@ -120,6 +115,7 @@ def make_pipelines(model: str, device: str) -> tuple[dict[str, Transcribe], dict
 
 
 def timed(run: Transcribe, wav: Path) -> tuple[float, str]:
+    """Wall seconds of one transcription, audio decode included, and its text."""
     started = time.perf_counter()
     text = run(wav)
     return time.perf_counter() - started, text
@@ -128,18 +124,30 @@ def timed(run: Transcribe, wav: Path) -> tuple[float, str]:
 def summarise(
     audio: float, walls: list[float], texts: list[str], reference: str, stat: str
 ) -> dict[str, Any]:
-    """One pipeline on one clip: the chosen wall time, its rates, and the first run's WER."""
+    """One pipeline on one clip: the chosen wall time, its rates, the WER of its runs."""
     wall = STATS[stat](walls)
+    runs = [{"wall_seconds": w, "text": t} for w, t in zip(walls, texts, strict=True)]
     return {
         "wall_seconds": wall,
-        "runs": walls,
         "rtf": wall / audio,
         "x_realtime": audio / wall,
-        "wer": word_error_rate(reference, texts[0]),
-        "words": len(normalise(texts[0]).split()),
-        "empty": not normalise(texts[0]),
+        **accuracy(reference, texts),
+        "runs": runs,
+    }
+
+
+def accuracy(reference: str, texts: list[str]) -> dict[str, Any]:
+    """Median WER over the runs' texts (None for an empty reference), and their word counts.
+
+    Runs can differ: faster-whisper falls back to sampling at higher temperatures.
+    """
+    ref = normalise(reference)
+    wers = [float(jiwer.wer(ref, normalise(text))) for text in texts] if ref else []
+    words = [len(normalise(text).split()) for text in texts]
+    return {
+        "wer": statistics.median(wers) if wers else None,
+        "words": [min(words), max(words)],
         "text_varied": len(set(texts)) > 1,
-        "text": texts[0],
     }
 
 
@@ -165,20 +173,19 @@ def bench_clip(
     return result
 
 
-def totals(clips: list[dict[str, Any]]) -> dict[str, Any]:
-    """Sums over all clips; corpus WER over the concatenated words of every clip."""
+def totals(clips: list[dict[str, Any]], repeat: int) -> dict[str, Any]:
+    """Sums over all clips; corpus WER of run r over the concatenated words of every clip."""
     audio = sum(c["audio_seconds"] for c in clips)
-    reference = " ".join(normalise(c["reference"]) for c in clips).strip()
+    reference = " ".join(c["reference"] for c in clips)
     result: dict[str, Any] = {"audio_seconds": audio}
     for name in PIPELINES:
         wall = sum(c[name]["wall_seconds"] for c in clips)
-        hypothesis = " ".join(normalise(c[name]["text"]) for c in clips)
+        texts = [" ".join(c[name]["runs"][run]["text"] for c in clips) for run in range(repeat)]
         result[name] = {
             "wall_seconds": wall,
             "rtf": wall / audio,
             "x_realtime": audio / wall,
-            "wer": word_error_rate(reference, hypothesis),
-            "words": len(hypothesis.split()),
+            **accuracy(reference, texts),
         }
     result["speedup"] = result["baseline"]["wall_seconds"] / result["swescribe"]["wall_seconds"]
     return result
@@ -186,7 +193,9 @@ def totals(clips: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _row(label: str, audio: str, name: str, numbers: dict[str, Any], speedup: str) -> str:
     wer = "-" if numbers["wer"] is None else f"{numbers['wer']:.3f}"
-    output = "empty" if numbers["words"] == 0 else f"{numbers['words']} words"
+    low, high = numbers["words"]
+    output = "empty" if high == 0 else f"{low} words" if low == high else f"{low}-{high} words"
+    output += ", runs differ" if numbers["text_varied"] else ""
     return (
         f"{label:<16}{audio:>8}  {name:<10}{numbers['wall_seconds']:>8.2f}"
         f"{numbers['rtf']:>7.3f}{numbers['x_realtime']:>7.2f}{speedup:>9}{wer:>8}  {output}"
@@ -201,8 +210,8 @@ def print_table(report: dict[str, Any], out: TextIO) -> None:
         f"{setup['device']}/{setup['compute_type']}, {setup['cpu_threads']} threads, "
         f"{report['machine']['cpu']}\n"
         f"load: baseline {loads['baseline']:.2f} s, swescribe {loads['swescribe']:.2f} s; "
-        f"peak RSS {report['peak_rss_mib']['end']:.0f} MiB (both models loaded: "
-        f"{report['peak_rss_mib']['after_load']:.0f} MiB); "
+        f"peak RSS {report['peak_rss_mib']['end']:.0f} MiB "
+        f"({report['peak_rss_mib']['after_load']:.0f} MiB after loading both models); "
         f"wall = {report['settings']['stat']} of {report['settings']['repeat']}\n",
         file=out,
     )
@@ -220,13 +229,17 @@ def print_table(report: dict[str, Any], out: TextIO) -> None:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--clips", default=",".join(QUICK_CLIPS), help="'all' or comma-separated clip names"
+        "--clips",
+        default=",".join(QUICK_CLIPS),
+        help="'all' or comma-separated clip names (default: %(default)s)",
     )
-    parser.add_argument("--model", default="whisper-base")
+    parser.add_argument("--model", default="whisper-base", help="a swescribe model name or path")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--repeat", type=int, default=1, help="runs per clip and pipeline")
-    parser.add_argument("--stat", choices=sorted(STATS), default="min", help="of the runs")
-    parser.add_argument("--audio-dir", type=Path, default=DEFAULT_AUDIO_DIR)
+    parser.add_argument("--stat", choices=sorted(STATS), default="median", help="of the runs")
+    parser.add_argument(
+        "--audio-dir", type=Path, default=DEFAULT_AUDIO_DIR, help="default: ../shared/audio/sv"
+    )
     parser.add_argument("--json", metavar="PATH", help="write JSON here ('-': stdout)")
     parser.add_argument(
         "--warmup",
@@ -259,6 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report: dict[str, Any] = {
         "machine": {
             "cpu": cpu_model(),
+            "cores": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
             "faster_whisper": version("faster-whisper"),
@@ -274,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "peak_rss_mib": {"after_load": after_load, "end": peak_rss_mib()},
         "clips": clips,
-        "total": totals(clips),
+        "total": totals(clips, args.repeat),
     }
     print_table(report, sys.stderr if args.json == "-" else sys.stdout)
     if args.json == "-":

@@ -34,6 +34,14 @@ class Settings:
     table: str = "transcription-jobs"
     queue_url: str = ""
     public_url: str = ""
+    workers: int = 1
+    max_upload_bytes: int = 2 * 1024**3
+    lease_seconds: float = 120.0
+    heartbeat_seconds: float = 20.0
+    webhook_max_attempts: int = 6
+    webhook_base_delay: float = 2.0
+    dev_mode: bool = True
+    """Local dev mode: http callbacks/audio URLs allowed, but only to loopback hosts."""
 
     @property
     def model_cache_dir(self) -> Path:
@@ -58,6 +66,17 @@ class Settings:
             "table": env.get("SWESCRIBE_TABLE", "transcription-jobs"),
             "queue_url": env.get("SWESCRIBE_QUEUE_URL", ""),
             "public_url": env.get("SWESCRIBE_PUBLIC_URL", ""),
+            "workers": int(env.get("SWESCRIBE_WORKERS", "1") or 1),
+            "max_upload_bytes": int(env.get("SWESCRIBE_MAX_UPLOAD_BYTES", str(2 * 1024**3))),
+            "lease_seconds": float(env.get("SWESCRIBE_LEASE_SECONDS", "120")),
+            "heartbeat_seconds": float(env.get("SWESCRIBE_HEARTBEAT_SECONDS", "20")),
+            "webhook_max_attempts": int(env.get("SWESCRIBE_WEBHOOK_MAX_ATTEMPTS", "6")),
+            "webhook_base_delay": float(env.get("SWESCRIBE_WEBHOOK_BASE_DELAY", "2")),
+            "dev_mode": env.get(
+                "SWESCRIBE_DEV_MODE",
+                "1" if env.get("SWESCRIBE_BACKEND", "local") == "local" else "0",
+            ).lower()
+            in ("1", "true", "yes"),
         }
         settings = cls(**values)
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

@@ -8,6 +8,9 @@ import sys
 import click
 
 from swescribe import __version__
+from swescribe.cli.admin import jobs, keys
+from swescribe.cli.serve import serve, worker
+from swescribe.cli.submit import submit
 from swescribe.cli.transcribe import transcribe
 from swescribe.core.errors import SwescribeError
 
@@ -30,7 +33,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
     )
 
 
-cli.add_command(transcribe)
+for command in (transcribe, serve, worker, submit, keys, jobs):
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -75,3 +75,15 @@ class PayloadTooLarge(SwescribeError):
     """An upload or request body over its size limit."""
 
     code = "payload_too_large"
+
+
+class KeyNotFound(SwescribeError):
+    """No API key with that id."""
+
+    code = "not_found"
+
+
+class NotReady(SwescribeError):
+    """The job has no result yet (still registered, queued or processing) or failed."""
+
+    code = "not_ready"

@@ -162,3 +162,47 @@ def result_key(job_id: str, finished_at: datetime, stem: str, fmt: str) -> str:
     """results/<job_id>/transcription_<YYYYmmdd_HHMMSS>_<stem>.<fmt> (the seed's name)."""
     stamp = finished_at.astimezone(UTC).strftime("%Y%m%d_%H%M%S")
     return f"{results_prefix(job_id)}transcription_{stamp}_{stem}.{fmt}"
+
+
+_DATETIME_FIELDS = frozenset(
+    {"created_at", "updated_at", "lease_expires_at", "webhook_delivered_at", "expires_at"}
+)
+
+
+def job_to_record(job: Job) -> dict[str, Any]:
+    """The job as plain JSON values (ISO timestamps, enum values): what stores persist."""
+    return {name: encode_change(name, getattr(job, name)) for name in Job.__dataclass_fields__}
+
+
+def job_from_record(record: dict[str, Any]) -> Job:
+    """The inverse of job_to_record; unknown keys (newer writers) are ignored."""
+    values: dict[str, Any] = {}
+    for name in Job.__dataclass_fields__:
+        if name not in record:
+            continue
+        value = record[name]
+        if name in _DATETIME_FIELDS:
+            value = from_iso(value)
+        elif name == "status":
+            value = JobStatus(value)
+        elif name == "webhook_state":
+            value = WebhookState(value)
+        elif name == "formats":
+            value = tuple(value)
+        values[name] = value
+    return Job(**values)
+
+
+def encode_change(name: str, value: Any) -> Any:
+    """One changed field as job_to_record would store it."""
+    if name not in Job.__dataclass_fields__:
+        raise ValueError(f"Job has no field {name!r}")
+    if name in _DATETIME_FIELDS:
+        return None if value is None else value.astimezone(UTC).isoformat(timespec="microseconds")
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, dict):
+        return dict(value)
+    return value

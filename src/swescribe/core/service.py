@@ -183,15 +183,26 @@ def _launch(svc: Services, job: Job, key: str | None, size: int | None) -> Job:
     return launched
 
 
-def claim_job(svc: Services, message: Message, worker_id: str) -> Job | None:
-    """Take the job a work item names; None when there is nothing (left) to do for it.
+@dataclass(frozen=True)
+class Claim:
+    """What a worker got for a work item: the job, or when (if ever) to look again."""
 
-    A redelivered item (its worker died) is claimed again once the lease has run out; after
-    max_attempts the job fails instead.
+    job: Job | None
+    retry_in: float | None = None
+    """Seconds until the item is worth another look (another worker's lease runs out);
+    None with no job means the item is spent and can be dropped."""
+
+
+def claim_job(svc: Services, message: Message, worker_id: str) -> Claim:
+    """Take the job a work item names.
+
+    A redelivered item (its worker died) is claimed again once the lease has run out; an
+    item that arrives while a live worker still holds the lease comes back after it.
+    After max_attempts the job fails instead.
     """
     job = svc.jobs.get(message.item.job_id)
     if job is None or job.status.is_final:
-        return None
+        return Claim(None)
     now = svc.clock.now()
     if job.attempts >= svc.policy.max_attempts:
         fail_job(
@@ -200,9 +211,9 @@ def claim_job(svc: Services, message: Message, worker_id: str) -> Job | None:
             "too_many_attempts",
             f"gave up after {job.attempts} attempts (workers lost mid-job)",
         )
-        return None
+        return Claim(None)
     try:
-        return svc.jobs.update(
+        claimed = svc.jobs.update(
             job.job_id,
             Expect(frozenset({JobStatus.LAUNCHING, JobStatus.PROCESSING}), lease_expired_by=now),
             {
@@ -214,8 +225,13 @@ def claim_job(svc: Services, message: Message, worker_id: str) -> Job | None:
             },
         )
     except TransitionConflict:
-        log.info("job already held by another worker", extra={"job_id": job.job_id})
-        return None
+        current = svc.jobs.get(job.job_id)
+        if current is None or current.status is not JobStatus.PROCESSING:
+            return Claim(None)
+        lease_end = current.lease_expires_at or now
+        log.info("job held by another worker", extra={"job_id": job.job_id})
+        return Claim(None, retry_in=max(1.0, (lease_end - now).total_seconds() + 1.0))
+    return Claim(claimed)
 
 
 def renew_lease(svc: Services, job_id: str, worker_id: str) -> Job:

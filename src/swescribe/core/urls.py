@@ -21,7 +21,10 @@ def is_loopback_host(host: str) -> bool:
 
 
 def check_url(url: str, *, allow_http: bool, what: str = "url") -> str:
-    """https with a host (http too in local dev mode); returns the URL unchanged."""
+    """https to a public host; in local dev mode (allow_http) also http to loopback.
+
+    Returns the URL unchanged. Names are resolved and checked again when connecting.
+    """
     if len(url) > MAX_URL_LENGTH:
         raise UnsafeURL(f"{what} is longer than {MAX_URL_LENGTH} characters")
     try:
@@ -36,9 +39,10 @@ def check_url(url: str, *, allow_http: bool, what: str = "url") -> str:
         raise UnsafeURL(f"{what} has no host")
     if parts.username or parts.password:
         raise UnsafeURL(f"{what} must not carry credentials")
-    if parts.scheme == "http" and not allow_http:
-        raise UnsafeURL(f"{what} must use https (plain http only in local dev mode)")
-    if not allow_http and _is_internal_literal(host):
+    local_ok = allow_http and is_loopback_host(host)
+    if parts.scheme == "http" and not local_ok:
+        raise UnsafeURL(f"{what} must use https (plain http only to loopback in local dev mode)")
+    if _is_internal_literal(host) and not local_ok:
         raise UnsafeURL(f"{what} points at a private or internal address")
     return url
 

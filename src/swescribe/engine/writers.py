@@ -128,6 +128,12 @@ WRITERS: dict[str, Callable[[Transcript], str]] = {
     "vtt": to_vtt,
 }
 FORMATS: tuple[str, ...] = tuple(WRITERS)
+MEDIA_TYPES = {
+    "txt": "text/plain; charset=utf-8",
+    "json": "application/json",
+    "srt": "application/x-subrip; charset=utf-8",
+    "vtt": "text/vtt; charset=utf-8",
+}
 
 
 def parse_formats(spec: str | Sequence[str]) -> tuple[str, ...]:

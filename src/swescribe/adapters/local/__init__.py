@@ -1,0 +1,1 @@
+"""The local shape: SQLite (WAL) for jobs, keys and queues, a directory for objects."""

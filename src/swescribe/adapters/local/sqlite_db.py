@@ -1,0 +1,56 @@
+"""One SQLite database file shared by the local adapters and by several processes.
+
+WAL lets readers run beside a writer; every read-check-write runs inside
+``BEGIN IMMEDIATE``, which takes the database's write lock first, so a conditional
+transition is atomic across processes. Connections are per thread (FastAPI runs
+handlers in a thread pool).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+BUSY_TIMEOUT_SECONDS = 30.0
+
+
+class Database:
+    def __init__(self, path: Path, schema: str) -> None:
+        self.path = path
+        self._local = threading.local()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self.transaction() as db:  # not executescript: it would commit on its own
+            for statement in filter(None, (s.strip() for s in schema.split(";"))):
+                db.execute(statement)
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None
+            )
+            connection.row_factory = sqlite3.Row
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            self._local.connection = connection
+        return connection
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that holds the write lock from its first statement."""
+        connection = self.connection
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield connection
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+    def read(self, sql: str, parameters: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+        return self.connection.execute(sql, parameters).fetchall()

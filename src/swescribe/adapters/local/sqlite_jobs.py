@@ -1,0 +1,128 @@
+"""JobStore on SQLite: one row per job, conditional transitions under the write lock."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import Any
+
+from swescribe.adapters.local.sqlite_db import Database
+from swescribe.core.errors import InvalidRequest, JobNotFound, TransitionConflict
+from swescribe.core.jobs import Job, JobStatus, encode_change, job_from_record, job_to_record
+from swescribe.core.ports import Expect, Page
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (owner, created_at DESC, job_id DESC);
+CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_at DESC, job_id DESC)
+"""
+
+
+class SqliteJobStore:
+    def __init__(self, path: Path) -> None:
+        self.db = Database(path, SCHEMA)
+
+    def create(self, job: Job) -> None:
+        record = job_to_record(job)
+        with self.db.transaction() as db:
+            exists = db.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job.job_id,)).fetchone()
+            if exists:
+                raise TransitionConflict(f"job {job.job_id} already exists")
+            db.execute(
+                "INSERT INTO jobs (job_id, owner, status, created_at, record) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (job.job_id, job.owner, job.status.value, record["created_at"], json.dumps(record)),
+            )
+
+    def get(self, job_id: str) -> Job | None:
+        rows = self.db.read("SELECT record FROM jobs WHERE job_id = ?", (job_id,))
+        return job_from_record(json.loads(rows[0]["record"])) if rows else None
+
+    def update(self, job_id: str, expect: Expect | None, changes: Mapping[str, Any]) -> Job:
+        encoded = {name: encode_change(name, value) for name, value in changes.items()}
+        with self.db.transaction() as db:
+            row = db.execute("SELECT record FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise JobNotFound(f"no job {job_id!r}")
+            record = json.loads(row["record"])
+            current = job_from_record(record)
+            if expect is not None and not expect.matches(current):
+                raise TransitionConflict(
+                    f"job {job_id} is {current.status.value}; expected "
+                    f"{'/'.join(sorted(s.value for s in expect.statuses))}"
+                )
+            record.update(encoded)
+            updated = job_from_record(record)
+            db.execute(
+                "UPDATE jobs SET status = ?, record = ? WHERE job_id = ?",
+                (updated.status.value, json.dumps(record), job_id),
+            )
+        return updated
+
+    def list_jobs(
+        self,
+        owner: str | None,
+        status: JobStatus | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        clauses, parameters = [], []
+        if owner is not None:
+            clauses.append("owner = ?")
+            parameters.append(owner)
+        if status is not None:
+            clauses.append("status = ?")
+            parameters.append(status.value)
+        if cursor:
+            created_at, job_id = decode_cursor(cursor)
+            clauses.append("(created_at < ? OR (created_at = ? AND job_id < ?))")
+            parameters += [created_at, created_at, job_id]
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.db.read(
+            f"SELECT record FROM jobs {where} "  # noqa: S608 - clauses are fixed strings
+            "ORDER BY created_at DESC, job_id DESC LIMIT ?",
+            (*parameters, limit + 1),
+        )
+        jobs = [job_from_record(json.loads(row["record"])) for row in rows[:limit]]
+        more = len(rows) > limit
+        return Page(jobs, encode_cursor(jobs[-1]) if more and jobs else None)
+
+    def list_by_status(self, statuses: Collection[JobStatus], limit: int = 500) -> list[Job]:
+        if not statuses:
+            return []
+        marks = ",".join("?" * len(statuses))
+        rows = self.db.read(
+            f"SELECT record FROM jobs WHERE status IN ({marks}) "  # noqa: S608
+            "ORDER BY created_at LIMIT ?",
+            (*(s.value for s in statuses), limit),
+        )
+        return [job_from_record(json.loads(row["record"])) for row in rows]
+
+    def delete(self, job_id: str) -> bool:
+        with self.db.transaction() as db:
+            return db.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,)).rowcount > 0
+
+
+def encode_cursor(job: Job) -> str:
+    raw = json.dumps([encode_change("created_at", job.created_at), job.job_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created_at, job_id = json.loads(base64.urlsafe_b64decode(padded))
+        if not isinstance(created_at, str) or not isinstance(job_id, str):
+            raise ValueError
+    except (ValueError, TypeError, binascii.Error):
+        raise InvalidRequest("cursor is not one this API returned") from None
+    return created_at, job_id

@@ -1,0 +1,68 @@
+"""The one place where errors become HTTP responses: {"error": {"code", "message"}}."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from swescribe.core import errors
+
+log = logging.getLogger(__name__)
+
+STATUS_CODES: dict[type[errors.SwescribeError], int] = {
+    errors.Unauthorized: 401,
+    errors.JobNotFound: 404,
+    errors.TransitionConflict: 409,
+    errors.NotReady: 409,
+    errors.KeyNotFound: 404,
+    errors.PayloadTooLarge: 413,
+    errors.UnsafeURL: 422,
+    errors.InvalidRequest: 422,
+    errors.InvalidOption: 422,
+    errors.UnknownModel: 422,
+    errors.InvalidAudio: 422,
+    errors.AudioNotFound: 404,
+    errors.ModelUnavailable: 503,
+}
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": "X-API-Key"} if status == 401 else None
+    return JSONResponse(
+        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
+    )
+
+
+def status_for(error: errors.SwescribeError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS_CODES:
+            return STATUS_CODES[cls]
+    return 400
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(errors.SwescribeError)
+    async def domain_error(_: Request, error: errors.SwescribeError) -> JSONResponse:
+        return error_response(status_for(error), error.code, str(error))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
+        problems = []
+        for item in error.errors()[:5]:
+            where = ".".join(str(part) for part in item.get("loc", ()) if part != "body")
+            problems.append(f"{where or 'body'}: {item.get('msg', 'invalid')}")
+        return error_response(422, "invalid_request", "; ".join(problems) or "invalid request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        return error_response(error.status_code, code, str(error.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "internal error; it has been logged")

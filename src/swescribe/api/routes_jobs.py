@@ -1,0 +1,101 @@
+"""/v1/jobs: create, read, list, fetch transcripts, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from swescribe.api.app import Caller, Context
+from swescribe.api.schemas import CreateJobRequest, ErrorResponse, Format, JobList
+from swescribe.core.errors import JobNotFound, NotReady
+from swescribe.core.jobs import Job, JobStatus, to_iso
+from swescribe.core.service import NewJob, create_job, delete_job, get_job
+from swescribe.engine.writers import MEDIA_TYPES
+
+router = APIRouter(prefix="/v1", tags=["jobs"])
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse},
+    404: {"model": ErrorResponse},
+    422: {"model": ErrorResponse},
+}
+
+
+def _upload_info(context: Context, job: Job, filename: str) -> dict[str, Any]:
+    svc = context.svc
+    target = svc.objects.upload_target(
+        job.upload_prefix, filename, svc.policy.upload_expires_seconds, svc.policy.max_upload_bytes
+    )
+    return {
+        "url": target.url,
+        "method": target.method,
+        "expires_at": to_iso(target.expires_at),
+        "max_bytes": target.max_bytes,
+        "headers": dict(target.headers),
+        "fields": dict(target.fields),
+    }
+
+
+@router.post("/jobs", status_code=201, responses=ERRORS, summary="Create a transcription job")
+async def create(body: CreateJobRequest, context: Context, caller: Caller) -> dict[str, Any]:
+    request = NewJob(
+        callback_url=body.callback_url,
+        callback_secret=body.callback_secret,
+        language=body.language,
+        model=body.model,
+        formats=tuple(body.formats),
+        word_timestamps=body.word_timestamps,
+        audio_url=body.audio_url,
+    )
+    job = await run_in_threadpool(create_job, context.svc, caller.key_id, request)
+    view = job.public_view()
+    view["upload"] = None if body.audio_url else _upload_info(context, job, body.filename or "")
+    return view
+
+
+@router.get("/jobs/{job_id}", responses=ERRORS, summary="A job's status and results")
+async def read(job_id: str, context: Context, caller: Caller) -> dict[str, Any]:
+    job = await run_in_threadpool(get_job, context.svc, caller.key_id, job_id)
+    return job.public_view()
+
+
+@router.get("/jobs", response_model=JobList, responses=ERRORS, summary="List your jobs")
+async def list_jobs(
+    context: Context,
+    caller: Caller,
+    status: JobStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> JobList:
+    page = await run_in_threadpool(context.svc.jobs.list_jobs, caller.key_id, status, limit, cursor)
+    return JobList(jobs=[j.public_view() for j in page.jobs], next_cursor=page.next_cursor)
+
+
+@router.get(
+    "/jobs/{job_id}/transcript",
+    responses={**ERRORS, 409: {"model": ErrorResponse}},
+    summary="Download the transcript as txt, json, srt or vtt",
+)
+async def transcript(
+    job_id: str, context: Context, caller: Caller, format: Format = "txt"
+) -> Response:
+    job = await run_in_threadpool(get_job, context.svc, caller.key_id, job_id)
+    if job.status is not JobStatus.COMPLETED:
+        raise NotReady(f"job {job_id} is {job.status.value}, not completed")
+    key = job.result_keys.get(format)
+    if key is None:
+        raise JobNotFound(f"job {job_id} has no {format} result (formats: {list(job.formats)})")
+    filename = key.rsplit("/", 1)[-1]
+    return StreamingResponse(
+        context.svc.objects.open_read(key),
+        media_type=MEDIA_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.delete("/jobs/{job_id}", responses=ERRORS, summary="Delete a job and all its data")
+async def delete(job_id: str, context: Context, caller: Caller) -> dict[str, Any]:
+    removed = await run_in_threadpool(delete_job, context.svc, caller.key_id, job_id)
+    return {"job_id": job_id, "deleted": True, "objects_removed": removed}

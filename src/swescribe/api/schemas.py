@@ -1,0 +1,70 @@
+"""Request and response bodies (pydantic lives only at the HTTP edge)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Format = Literal["txt", "json", "srt", "vtt"]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class RegisterRequest(BaseModel):
+    """The seed's body for POST /api."""
+
+    model_config = ConfigDict(extra="forbid")
+    callback_url: str | None = Field(default=None, max_length=2048)
+    callback_secret: str | None = Field(default=None, min_length=1, max_length=512)
+
+
+class RegisterResponse(BaseModel):
+    """The seed's response, plus the additive upload_url, upload_method and expires_at."""
+
+    callback_id: str
+    upload_path: str
+    message: str
+    upload_url: str
+    upload_method: str
+    expires_at: str
+
+
+class CreateJobRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    callback_url: str | None = Field(default=None, max_length=2048)
+    callback_secret: str | None = Field(default=None, min_length=1, max_length=512)
+    language: str = Field(default="sv", pattern=r"^[a-z]{2,3}$|^auto$")
+    model: str | None = Field(default=None, max_length=64, pattern=r"^[a-z0-9.-]+$")
+    formats: list[Format] = Field(default=["txt", "json", "srt", "vtt"], min_length=1)
+    word_timestamps: bool = False
+    audio_url: str | None = Field(default=None, max_length=2048)
+    filename: str | None = Field(default=None, max_length=255)
+
+
+class UploadInfo(BaseModel):
+    url: str
+    method: str
+    expires_at: str
+    max_bytes: int
+    headers: dict[str, str] = Field(default_factory=dict)
+    fields: dict[str, str] = Field(default_factory=dict)
+
+
+class JobResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    job_id: str
+    status: str
+    upload: UploadInfo | None = None
+
+
+class JobList(BaseModel):
+    jobs: list[dict[str, Any]]
+    next_cursor: str | None

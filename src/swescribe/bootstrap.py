@@ -1,0 +1,164 @@
+"""Wiring: build each shape's adapters from Settings, in one place per entry point."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from swescribe.adapters.local.filesystem import FilesystemObjectStore
+from swescribe.adapters.local.sqlite_jobs import SqliteJobStore
+from swescribe.adapters.local.sqlite_keys import SqliteApiKeyStore
+from swescribe.adapters.local.sqlite_queue import SqliteWorkQueue
+from swescribe.adapters.local.upload_tokens import verify_upload_token
+from swescribe.api.app import ApiContext, LocalUploads
+from swescribe.config import Settings
+from swescribe.core.apikeys import ApiKeyStore
+from swescribe.core.ports import WorkerLauncher
+from swescribe.core.service import Policy, Services
+from swescribe.engine import Engine, ModelLocator
+from swescribe.worker.runner import EngineFactory, Worker, WorkerConfig
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class RandomIds:
+    def new_job_id(self) -> str:
+        return uuid.uuid4().hex[:16]
+
+
+class NoLauncher:
+    """For processes that never start workers (a standalone worker, the CLI)."""
+
+    def ensure_capacity(self, queued: int) -> list[str]:
+        return []
+
+
+@dataclass(frozen=True)
+class LocalPaths:
+    root: Path
+
+    @property
+    def database(self) -> Path:
+        return self.root / "swescribe.db"
+
+    @property
+    def objects(self) -> Path:
+        return self.root / "objects"
+
+    @property
+    def staging(self) -> Path:
+        return self.root / "staging"
+
+    @property
+    def signing_key(self) -> Path:
+        return self.root / "upload-signing.key"
+
+    @property
+    def local_api_key(self) -> Path:
+        """The key `swescribe serve` created first, for this machine's own CLI (mode 0600)."""
+        return self.root / "local-api-key"
+
+
+def read_or_create_secret(path: Path) -> bytes:
+    """A random key kept in a 0600 file, created once (atomically, so racing processes agree)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(secrets.token_bytes(32))
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path.read_bytes()
+
+
+def policy_from(settings: Settings) -> Policy:
+    return Policy(
+        lease_seconds=settings.lease_seconds,
+        max_upload_bytes=settings.max_upload_bytes,
+        allow_http_callbacks=settings.dev_mode,
+        webhook_max_attempts=settings.webhook_max_attempts,
+    )
+
+
+def build_local_services(settings: Settings, launcher: WorkerLauncher | None = None) -> Services:
+    paths = LocalPaths(settings.data_dir)
+    paths.root.mkdir(parents=True, exist_ok=True)
+    public_url = settings.public_url.rstrip("/") or "http://127.0.0.1:8000"
+    return Services(
+        jobs=SqliteJobStore(paths.database),
+        objects=FilesystemObjectStore(
+            paths.objects, public_url, read_or_create_secret(paths.signing_key)
+        ),
+        queue=SqliteWorkQueue(paths.database, "transcribe"),
+        webhooks=SqliteWorkQueue(paths.database, "webhooks", max_receives=1000),
+        launcher=launcher or NoLauncher(),
+        clock=SystemClock(),
+        ids=RandomIds(),
+        policy=policy_from(settings),
+    )
+
+
+def build_local_keys(settings: Settings) -> ApiKeyStore:
+    return SqliteApiKeyStore(LocalPaths(settings.data_dir).database)
+
+
+def build_local_api(settings: Settings, svc: Services) -> ApiContext:
+    paths = LocalPaths(settings.data_dir)
+    signing_key = read_or_create_secret(paths.signing_key)
+
+    def verify(token: str) -> tuple[str, int]:
+        grant = verify_upload_token(token, signing_key, time.time())
+        return grant.key, grant.max_bytes
+
+    return ApiContext(
+        svc=svc,
+        keys=build_local_keys(settings),
+        uploads=LocalUploads(verify_token=verify, staging_dir=paths.staging),
+    )
+
+
+def engine_factory(settings: Settings) -> EngineFactory:
+    """Engines by model name, each loaded on first use and kept for the process's life."""
+    locator = ModelLocator(settings.model_cache_dir, settings.model_dirs)
+    engines: dict[str, Engine] = {}
+    lock = threading.Lock()
+
+    def get(model: str | None) -> Engine:
+        name = model or settings.model
+        with lock:
+            if name not in engines:
+                engines[name] = Engine.load(
+                    name, locator, settings.device, settings.compute_type, settings.cpu_threads
+                )
+            return engines[name]
+
+    return get
+
+
+def build_worker(settings: Settings, svc: Services) -> Worker:
+    config = WorkerConfig(
+        worker_id=f"local-{socket.gethostname()}-{os.getpid()}",
+        visibility_seconds=settings.lease_seconds,
+        heartbeat_seconds=settings.heartbeat_seconds,
+        poll_seconds=2.0,
+        scratch_dir=LocalPaths(settings.data_dir).staging,
+    )
+    return Worker(svc, engine_factory(settings), config)

@@ -1,0 +1,72 @@
+"""Operator commands on the local store: `swescribe keys ...` and `swescribe jobs ...`."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from swescribe.bootstrap import build_local_keys, build_local_services
+from swescribe.config import Settings
+from swescribe.core.jobs import JobStatus, to_iso
+from swescribe.core.service import get_job
+
+
+@click.group()
+def keys() -> None:
+    """Create, list and revoke API keys (stored hashed; shown once)."""
+
+
+@keys.command("create")
+@click.option("--name", default="default", show_default=True, help="A label for the key.")
+def keys_create(name: str) -> None:
+    """Create a key; the key itself is printed alone on the last line, once."""
+    key, plaintext = build_local_keys(Settings.from_env()).create(name)
+    click.echo(f"created key {key.key_id} ({key.name}); store it now, it is not shown again:")
+    click.echo(plaintext)
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """Key ids, names, prefixes and state (never the keys)."""
+    rows = build_local_keys(Settings.from_env()).list_keys()
+    if not rows:
+        click.echo("no keys yet: swescribe keys create")
+    for key in rows:
+        state = f"revoked {to_iso(key.revoked_at)}" if key.revoked_at else "active"
+        click.echo(f"{key.key_id}  {key.prefix}…  {key.name}  {to_iso(key.created_at)}  {state}")
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key by id (or prefix); its requests get 401 from now on."""
+    key = build_local_keys(Settings.from_env()).revoke(key_id)
+    click.echo(f"revoked {key.key_id} ({key.name})")
+
+
+@click.group()
+def jobs() -> None:
+    """Inspect jobs in the local store (all keys' jobs: an operator's view)."""
+
+
+@jobs.command("list")
+@click.option("--status", type=click.Choice([s.value for s in JobStatus]), default=None)
+@click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True)
+def jobs_list(status: str | None, limit: int) -> None:
+    """Newest jobs first."""
+    svc = build_local_services(Settings.from_env())
+    page = svc.jobs.list_jobs(None, JobStatus(status) if status else None, limit)
+    if not page.jobs:
+        click.echo("no jobs")
+    for job in page.jobs:
+        detail = job.error_message or job.s3_key or job.audio_url or ""
+        click.echo(f"{job.job_id}  {job.status.value:<10}  {to_iso(job.created_at)}  {detail}")
+
+
+@jobs.command("show")
+@click.argument("job_id")
+def jobs_show(job_id: str) -> None:
+    """One job as JSON (the callback secret is never shown)."""
+    job = get_job(build_local_services(Settings.from_env()), None, job_id)
+    click.echo(json.dumps(job.public_view(), indent=2, ensure_ascii=False))

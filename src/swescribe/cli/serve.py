@@ -1,0 +1,120 @@
+"""`swescribe serve` (API + workers + webhook dispatcher) and `swescribe worker`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from dataclasses import replace
+from types import FrameType
+
+import click
+
+from swescribe.bootstrap import (
+    LocalPaths,
+    build_local_api,
+    build_local_keys,
+    build_local_services,
+    build_worker,
+)
+from swescribe.config import Settings
+from swescribe.logs import configure_json_logging
+
+log = logging.getLogger(__name__)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--workers",
+    type=click.IntRange(0, 64),
+    default=None,
+    help="Worker processes (each loads the model once). [env SWESCRIBE_WORKERS; 1]",
+)
+@click.option("--model", default=None, help="Default model for jobs. [env SWESCRIBE_MODEL]")
+def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
+    """Run the transcription service on this machine: API, workers and webhooks."""
+    import uvicorn
+
+    from swescribe.adapters.local.launcher import LocalProcessLauncher
+    from swescribe.api import create_app
+    from swescribe.worker.dispatcher import run_dispatcher
+
+    configure_json_logging("serve")
+    link_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    settings = Settings.from_env(workers=workers, model=model)
+    if not settings.public_url:
+        settings = replace(settings, public_url=f"http://{link_host}:{port}")
+    worker_env = {
+        **os.environ,
+        "SWESCRIBE_DATA_DIR": str(settings.data_dir),
+        "SWESCRIBE_PUBLIC_URL": settings.public_url,
+        "SWESCRIBE_MODEL": settings.model,
+    }
+    launcher = LocalProcessLauncher(settings.workers, worker_env)
+    svc = build_local_services(settings, launcher)
+    context = build_local_api(settings, svc)
+    _ensure_a_key(settings)
+
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=run_dispatcher, args=(svc, settings, stop), daemon=True),
+        threading.Thread(target=_supervise, args=(launcher, stop), daemon=True),
+    ]
+    launcher.ensure_capacity(0)
+    for thread in threads:
+        thread.start()
+    click.echo(
+        f"swescribe is serving on {settings.public_url}  (API docs: {settings.public_url}/docs)"
+    )
+    click.echo(f"data: {settings.data_dir}   workers: {settings.workers}   model: {settings.model}")
+    try:
+        uvicorn.run(create_app(context), host=host, port=port, log_level="warning")
+    finally:
+        stop.set()
+        click.echo("swescribe: stopping workers (their jobs go back on the queue)", err=True)
+        launcher.stop()
+
+
+def _supervise(launcher: object, stop: threading.Event) -> None:
+    """Restart worker processes that died, so a crash costs one job's lease, no more."""
+    from swescribe.adapters.local.launcher import LocalProcessLauncher
+
+    assert isinstance(launcher, LocalProcessLauncher)
+    while not stop.wait(2.0):
+        launcher.ensure_capacity(0)
+
+
+def _ensure_a_key(settings: Settings) -> None:
+    keys = build_local_keys(settings)
+    if any(key.revoked_at is None for key in keys.list_keys()):
+        return
+    key, plaintext = keys.create("default")
+    path = LocalPaths(settings.data_dir).local_api_key
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(plaintext + "\n")
+    click.echo(f"created API key {key.key_id} (saved for this machine's CLI in {path}):")
+    click.echo(plaintext)
+
+
+@click.command()
+@click.option("--model", default=None, help="Default model. [env SWESCRIBE_MODEL]")
+@click.option("--max-jobs", type=int, default=None, help="Exit after this many jobs.")
+@click.option("--idle-exit", type=float, default=None, help="Exit after this many idle seconds.")
+def worker(model: str | None, max_jobs: int | None, idle_exit: float | None) -> None:
+    """Run one transcription worker against the local queue (serve starts these itself)."""
+    configure_json_logging("worker")
+    settings = Settings.from_env(model=model)
+    svc = build_local_services(settings)
+    runner = build_worker(settings, svc)
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        log.info("SIGTERM: giving the current job back and leaving")
+        runner.stopping.set()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    runner.engines(None)  # load the model before taking work
+    runner.run(max_jobs=max_jobs, idle_exit_seconds=idle_exit)

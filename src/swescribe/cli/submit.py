@@ -1,0 +1,104 @@
+"""`swescribe submit FILE`: send a file to a running service and (optionally) wait."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from swescribe.bootstrap import LocalPaths
+from swescribe.client import Client
+from swescribe.config import Settings
+from swescribe.core.errors import SwescribeError
+from swescribe.engine.writers import FORMATS
+
+
+def find_api_key(explicit: str | None, settings: Settings) -> str:
+    """--api-key, else SWESCRIBE_API_KEY, else the key `swescribe serve` saved locally."""
+    if explicit:
+        return explicit
+    if os.environ.get("SWESCRIBE_API_KEY"):
+        return os.environ["SWESCRIBE_API_KEY"]
+    saved = LocalPaths(settings.data_dir).local_api_key
+    if saved.is_file():
+        return saved.read_text().strip()
+    raise SwescribeError(
+        "no API key: pass --api-key, set SWESCRIBE_API_KEY, or run `swescribe serve` once"
+    )
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--wait/--no-wait", default=False, help="Wait for the transcript and print it.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="txt", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Save the transcript here instead of printing it.")  # fmt: skip
+@click.option("--url", default=None, help="Service URL. [env SWESCRIBE_URL; http://127.0.0.1:8000]")
+@click.option("--api-key", default=None, help="API key. [env SWESCRIBE_API_KEY]")
+@click.option("--callback-url", default=None, help="Webhook URL for the result.")
+@click.option("--callback-secret", default=None, help="Secret for the webhook signatures.")
+@click.option("--language", default="sv", show_default=True)
+@click.option("--model", default=None, help="Model for this job (the service's default if unset).")
+@click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait at most.")
+def submit(
+    file: Path,
+    wait: bool,
+    fmt: str,
+    output: Path | None,
+    url: str | None,
+    api_key: str | None,
+    callback_url: str | None,
+    callback_secret: str | None,
+    language: str,
+    model: str | None,
+    timeout: float,
+) -> None:
+    """Upload FILE as a new job; with --wait, print (or save) its transcript."""
+    settings = Settings.from_env()
+    base_url = url or os.environ.get("SWESCRIBE_URL") or "http://127.0.0.1:8000"
+    interactive = sys.stderr.isatty()
+    with Client(base_url, find_api_key(api_key, settings)) as client:
+        job = client.create_job(
+            callback_url=callback_url,
+            callback_secret=callback_secret,
+            language=language,
+            model=model,
+            filename=file.name,
+        )
+        job_id = job["job_id"]
+        click.echo(f"job {job_id}: uploading {file.name}", err=True)
+
+        def uploaded(sent: int, total: int) -> None:
+            if interactive:
+                click.echo(
+                    f"\r  {100 * sent // max(total, 1):3d}% of {total} bytes", nl=False, err=True
+                )
+
+        client.upload(job, file, uploaded)
+        if interactive:
+            click.echo("", err=True)
+        if not wait:
+            click.echo(job_id)
+            return
+
+        def show(update: dict[str, Any]) -> None:
+            click.echo(f"job {job_id}: {update['status']}", err=True)
+
+        final = client.wait(job_id, timeout=timeout, on_update=show)
+        if final["status"] != "completed":
+            raise SwescribeError(f"job {job_id} failed: {final.get('error_message')}")
+        seconds = final.get("processing_seconds") or 0.0
+        click.echo(
+            f"job {job_id}: {final.get('audio_duration', 0):.1f} s of audio in {seconds:.1f} s "
+            f"({final.get('model_used')})",
+            err=True,
+        )
+        text = client.transcript(job_id, fmt)
+    if output:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=not text.endswith("\n"))

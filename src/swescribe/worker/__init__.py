@@ -1,0 +1,1 @@
+"""Workers: the transcription loop and the webhook dispatcher."""

@@ -1,0 +1,176 @@
+"""The transcription worker: claim, fetch, transcribe, store results, complete, notify.
+
+One process owns one Engine (the model is loaded once and reused across jobs). While a
+job runs, a heartbeat renews the job's lease and the queue item's visibility, so a live
+worker keeps its job and a dead one's job is redelivered when the lease runs out.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from swescribe.core.errors import SwescribeError, TransitionConflict
+from swescribe.core.jobs import Job, result_key
+from swescribe.core.ports import Message
+from swescribe.core.service import (
+    Outcome,
+    Services,
+    claim_job,
+    complete_job,
+    fail_job,
+    release_job,
+    renew_lease,
+)
+from swescribe.engine import Engine, TranscribeOptions, render
+from swescribe.engine.writers import MEDIA_TYPES
+from swescribe.worker.fetch import fetch_audio
+
+log = logging.getLogger(__name__)
+
+EngineFactory = Callable[[str | None], Engine]
+"""Returns the engine for a job's model (None: the worker's default model)."""
+
+
+class JobReleased(Exception):
+    """Raised inside a transcription to stop it and give the job back."""
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    worker_id: str
+    visibility_seconds: float = 120.0
+    heartbeat_seconds: float = 30.0
+    poll_seconds: float = 5.0
+    scratch_dir: Path | None = None
+
+
+class Worker:
+    def __init__(self, svc: Services, engines: EngineFactory, config: WorkerConfig) -> None:
+        self.svc = svc
+        self.engines = engines
+        self.config = config
+        self.stopping = threading.Event()
+        """Set by SIGTERM: release the current job and leave."""
+
+    def run(self, max_jobs: int | None = None, idle_exit_seconds: float | None = None) -> int:
+        """Work until stopped, max_jobs handled, or idle for idle_exit_seconds."""
+        handled = 0
+        idle_since = time.monotonic()
+        while not self.stopping.is_set():
+            if max_jobs is not None and handled >= max_jobs:
+                break
+            message = self.svc.queue.receive(
+                wait_seconds=self.config.poll_seconds,
+                visibility_seconds=self.config.visibility_seconds,
+            )
+            if message is None:
+                idle = time.monotonic() - idle_since
+                if idle_exit_seconds is not None and idle >= idle_exit_seconds:
+                    log.info("idle, exiting")
+                    break
+                continue
+            self.process(message)
+            handled += 1
+            idle_since = time.monotonic()
+        return handled
+
+    def process(self, message: Message) -> None:
+        claim = claim_job(self.svc, message, self.config.worker_id)
+        job = claim.job
+        if job is None:
+            if claim.retry_in is None:
+                self.svc.queue.ack(message)
+            else:
+                self.svc.queue.release(message, delay_seconds=claim.retry_in)
+            return
+        log.info("job claimed", extra={"job_id": job.job_id, "attempt": job.attempts})
+        beat_stop = threading.Event()
+        beat = threading.Thread(
+            target=self._heartbeat, args=(job.job_id, message, beat_stop), daemon=True
+        )
+        beat.start()
+        try:
+            outcome = self._transcribe(job)
+            complete_job(self.svc, job.job_id, self.config.worker_id, outcome)
+        except JobReleased:
+            release_job(self.svc, job.job_id, self.config.worker_id)
+            self.svc.queue.release(message)
+            log.info("job released", extra={"job_id": job.job_id})
+            return
+        except TransitionConflict:
+            log.warning("job was taken from this worker", extra={"job_id": job.job_id})
+        except SwescribeError as error:
+            self._fail(job, error.code, str(error))
+        except Exception as error:  # any other failure still ends the job, with a reason
+            log.exception("job crashed", extra={"job_id": job.job_id})
+            self._fail(job, "internal_error", f"{type(error).__name__}: {error}")
+        finally:
+            beat_stop.set()
+            beat.join(timeout=5)
+        self.svc.queue.ack(message)
+
+    def _fail(self, job: Job, code: str, message: str) -> None:
+        try:
+            fail_job(self.svc, job.job_id, code, message, worker_id=self.config.worker_id)
+        except TransitionConflict:
+            log.warning("job changed before it could be failed", extra={"job_id": job.job_id})
+
+    def _transcribe(self, job: Job) -> Outcome:
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory(dir=self.config.scratch_dir) as scratch:
+            audio_path, size = self._fetch_input(job, Path(scratch))
+            engine = self.engines(job.model)
+
+            def progress(done: float, total: float) -> None:
+                if self.stopping.is_set():
+                    raise JobReleased
+
+            transcript = engine.transcribe(
+                audio_path,
+                TranscribeOptions(language=job.language, word_timestamps=job.word_timestamps),
+                progress,
+            )
+        finished = self.svc.clock.now()
+        stem = audio_path.stem
+        keys: dict[str, str] = {}
+        for fmt in dict.fromkeys((*job.formats, "json")):
+            key = result_key(job.job_id, finished, stem, fmt)
+            self.svc.objects.put_bytes(key, render(transcript, fmt).encode(), MEDIA_TYPES[fmt])
+            keys[fmt] = key
+        return Outcome(
+            model_used=transcript.model,
+            audio_duration=transcript.duration,
+            processing_seconds=time.perf_counter() - started,
+            file_size=size,
+            result_keys=keys,
+        )
+
+    def _fetch_input(self, job: Job, scratch: Path) -> tuple[Path, int]:
+        if job.s3_key:
+            target = scratch / PurePosixPath(job.s3_key).name
+            return target, self.svc.objects.download(job.s3_key, target)
+        if job.audio_url:
+            target = scratch / "audio"
+            size = fetch_audio(
+                job.audio_url,
+                target,
+                max_bytes=self.svc.policy.max_upload_bytes,
+                allow_http=self.svc.policy.allow_http_callbacks,
+            )
+            return target, size
+        raise SwescribeError("the job has neither an upload nor an audio_url")
+
+    def _heartbeat(self, job_id: str, message: Message, stop: threading.Event) -> None:
+        while not stop.wait(self.config.heartbeat_seconds):
+            try:
+                renew_lease(self.svc, job_id, self.config.worker_id)
+                self.svc.queue.extend(message, self.config.visibility_seconds)
+            except SwescribeError:
+                log.warning("heartbeat lost the job", extra={"job_id": job_id})
+                return

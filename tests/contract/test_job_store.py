@@ -1,0 +1,118 @@
+"""What every JobStore must do: conditional transitions, ownership, pagination."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from swescribe.adapters.local.sqlite_jobs import SqliteJobStore
+from swescribe.core.errors import InvalidRequest, JobNotFound, TransitionConflict
+from swescribe.core.jobs import Job, JobStatus, WebhookState
+from swescribe.core.ports import Expect, JobStore
+
+START = datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=UTC)
+
+
+def new_job(job_id: str, owner: str = "k1", minutes: int = 0) -> Job:
+    moment = START + timedelta(minutes=minutes)
+    return Job(
+        job_id=job_id,
+        owner=owner,
+        status=JobStatus.REGISTERED,
+        created_at=moment,
+        updated_at=moment,
+        callback_url="https://client.example/hook",
+        callback_secret="s",
+        formats=("txt", "srt"),
+        webhook_state=WebhookState.PENDING,
+    )
+
+
+def test_a_job_round_trips_every_field(job_store: JobStore) -> None:
+    job = new_job("a")
+    job_store.create(job)
+    assert job_store.get("a") == job
+    assert job_store.get("missing") is None
+
+
+def test_a_duplicate_id_is_a_conflict(job_store: JobStore) -> None:
+    job_store.create(new_job("a"))
+    with pytest.raises(TransitionConflict):
+        job_store.create(new_job("a"))
+
+
+def test_update_applies_changes_only_when_the_expectation_holds(job_store: JobStore) -> None:
+    job_store.create(new_job("a"))
+    later = START + timedelta(seconds=5)
+    updated = job_store.update(
+        "a",
+        Expect.status(JobStatus.REGISTERED),
+        {"status": JobStatus.LAUNCHING, "updated_at": later, "result_keys": {"txt": "r/a.txt"}},
+    )
+    assert updated.status is JobStatus.LAUNCHING
+    assert updated.result_keys == {"txt": "r/a.txt"}
+    assert job_store.get("a") == updated
+    with pytest.raises(TransitionConflict):
+        job_store.update("a", Expect.status(JobStatus.REGISTERED), {"status": JobStatus.FAILED})
+    assert job_store.get("a") == updated, "a lost condition changes nothing"
+    with pytest.raises(JobNotFound):
+        job_store.update("missing", None, {"attempts": 1})
+
+
+def test_worker_and_lease_conditions(job_store: JobStore) -> None:
+    job_store.create(new_job("a"))
+    lease_end = START + timedelta(seconds=60)
+    job_store.update(
+        "a",
+        None,
+        {"status": JobStatus.PROCESSING, "instance_id": "w1", "lease_expires_at": lease_end},
+    )
+    with pytest.raises(TransitionConflict):
+        job_store.update("a", Expect.status(JobStatus.PROCESSING, worker_id="w2"), {"attempts": 2})
+    live = Expect(
+        frozenset({JobStatus.PROCESSING}), lease_expired_by=lease_end - timedelta(seconds=1)
+    )
+    with pytest.raises(TransitionConflict):
+        job_store.update("a", live, {"instance_id": "w2"})
+    expired = Expect(frozenset({JobStatus.PROCESSING}), lease_expired_by=lease_end)
+    assert job_store.update("a", expired, {"instance_id": "w2"}).instance_id == "w2"
+
+
+def test_lists_are_newest_first_per_owner_and_page_without_gaps(job_store: JobStore) -> None:
+    for minute in range(7):
+        job_store.create(new_job(f"mine{minute}", "k1", minute))
+        job_store.create(new_job(f"theirs{minute}", "k2", minute))
+    seen: list[str] = []
+    cursor = None
+    for _ in range(10):
+        page = job_store.list_jobs("k1", limit=3, cursor=cursor)
+        seen += [j.job_id for j in page.jobs]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == [f"mine{m}" for m in reversed(range(7))]
+    assert len(job_store.list_jobs(None, limit=100).jobs) == 14
+
+
+def test_status_filters(job_store: JobStore) -> None:
+    job_store.create(new_job("a"))
+    job_store.create(new_job("b", minutes=1))
+    job_store.update("b", None, {"status": JobStatus.FAILED})
+    assert [j.job_id for j in job_store.list_jobs("k1", JobStatus.FAILED).jobs] == ["b"]
+    assert [j.job_id for j in job_store.list_by_status({JobStatus.REGISTERED})] == ["a"]
+    assert job_store.list_by_status(set()) == []
+
+
+def test_delete(job_store: JobStore) -> None:
+    job_store.create(new_job("a"))
+    assert job_store.delete("a")
+    assert not job_store.delete("a")
+    assert job_store.get("a") is None
+
+
+def test_a_forged_cursor_is_a_clear_error(tmp_path: Path) -> None:
+    store = SqliteJobStore(tmp_path / "jobs.db")
+    with pytest.raises(InvalidRequest):
+        store.list_jobs("k1", cursor="not-a-cursor")

@@ -1,0 +1,86 @@
+"""What every WorkQueue must do: SQS semantics (visibility, delay, receive count, DLQ)."""
+
+from __future__ import annotations
+
+from swescribe.core.ports import WorkItem
+from tests.contract.conftest import QueueFactory
+from tests.fakes import FixedClock
+
+ITEM = WorkItem("transcribe", "job1", "transcription_upload/job1/a.mp3")
+
+
+def test_an_item_is_received_then_hidden_until_its_visibility_ends(
+    make_queue: QueueFactory, clock: FixedClock
+) -> None:
+    queue = make_queue(5)
+    queue.send(ITEM)
+    assert queue.depth() == 1
+    message = queue.receive(0, 30)
+    assert message is not None
+    assert message.item == ITEM
+    assert message.receive_count == 1
+    assert queue.depth() == 0, "in flight is not waiting"
+    assert queue.receive(0, 30) is None
+    clock.advance(31)
+    again = queue.receive(0, 30)
+    assert again is not None
+    assert again.receive_count == 2
+
+
+def test_ack_removes_and_a_stale_receipt_does_nothing(
+    make_queue: QueueFactory, clock: FixedClock
+) -> None:
+    queue = make_queue(5)
+    queue.send(ITEM)
+    first = queue.receive(0, 10)
+    assert first is not None
+    clock.advance(11)
+    second = queue.receive(0, 10)
+    assert second is not None
+    queue.ack(first)
+    assert queue.receive(0, 10) is None, "the stale ack removed nothing; the item is in flight"
+    queue.ack(second)
+    clock.advance(60)
+    assert queue.receive(0, 10) is None
+    assert queue.depth() == 0
+
+
+def test_delay_release_and_extend(make_queue: QueueFactory, clock: FixedClock) -> None:
+    queue = make_queue(5)
+    queue.send(ITEM, delay_seconds=5)
+    assert queue.receive(0, 10) is None
+    assert queue.depth() == 1, "a delayed item is waiting"
+    clock.advance(5)
+    message = queue.receive(0, 10)
+    assert message is not None
+    queue.extend(message, 100)
+    clock.advance(50)
+    assert queue.receive(0, 10) is None, "extended visibility holds"
+    queue.release(message, delay_seconds=3)
+    assert queue.depth() == 1
+    clock.advance(3)
+    assert queue.receive(0, 10) is not None
+
+
+def test_items_come_out_oldest_first(make_queue: QueueFactory) -> None:
+    queue = make_queue(5)
+    for n in range(3):
+        queue.send(WorkItem("transcribe", f"job{n}"))
+    got = []
+    for _ in range(3):
+        message = queue.receive(0, 10)
+        assert message is not None
+        got.append(message.item.job_id)
+    assert got == ["job0", "job1", "job2"]
+
+
+def test_an_item_received_too_often_goes_to_the_dead_letter_queue(
+    make_queue: QueueFactory, clock: FixedClock
+) -> None:
+    queue = make_queue(2)
+    queue.send(ITEM)
+    for _ in range(2):
+        assert queue.receive(0, 1) is not None
+        clock.advance(2)
+    assert queue.receive(0, 1) is None
+    assert queue.depth() == 0

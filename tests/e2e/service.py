@@ -1,0 +1,103 @@
+"""Start `swescribe serve` for real: a subprocess with uvicorn on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class RunningService:
+    url: str
+    data_dir: Path
+    api_key: str
+    process: subprocess.Popen[str]
+    log_path: Path
+
+    def client(self, api_key: str | None = None) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url, headers={"X-API-Key": api_key or self.api_key}, timeout=30
+        )
+
+    def wait_for_status(
+        self, job_id: str, statuses: tuple[str, ...], timeout: float = 180.0
+    ) -> dict:  # type: ignore[type-arg]
+        deadline = time.monotonic() + timeout
+        with self.client() as http:
+            while time.monotonic() < deadline:
+                job = http.get(f"/v1/jobs/{job_id}").json()
+                if job["status"] in statuses:
+                    return job
+                time.sleep(0.1)
+        raise AssertionError(f"job {job_id} never reached {statuses}; last: {job}")
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_service(data_dir: Path, workers: int = 1, **env_overrides: str) -> RunningService:
+    port = free_port()
+    env = {
+        **os.environ,
+        "SWESCRIBE_DATA_DIR": str(data_dir),
+        "SWESCRIBE_MODEL": "whisper-base",
+        "HF_HUB_OFFLINE": "1",
+        **env_overrides,
+    }
+    log_path = data_dir / "serve.log"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "swescribe",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"serve exited: {log_path.read_text()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        raise AssertionError(f"serve did not come up: {log_path.read_text()}")
+    api_key = (data_dir / "local-api-key").read_text().strip()
+    return RunningService(url, data_dir, api_key, process, log_path)

@@ -1,0 +1,256 @@
+"""In-memory implementations of the ports, for fast tests of the service functions.
+
+They keep the same contracts as the real adapters (tests/contract runs both), so a
+service test that passes here means something for SQLite and DynamoDB too.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from swescribe.core.errors import JobNotFound, PayloadTooLarge, TransitionConflict
+from swescribe.core.jobs import Job, JobStatus
+from swescribe.core.ports import (
+    Expect,
+    Message,
+    ObjectInfo,
+    Page,
+    UploadTarget,
+    WebhookAttempt,
+    WorkItem,
+)
+from swescribe.core.service import Policy, Services
+
+
+class FixedClock:
+    def __init__(self, start: datetime | None = None) -> None:
+        self.moment = start or datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def advance(self, seconds: float) -> None:
+        self.moment += timedelta(seconds=seconds)
+
+
+class SequentialIds:
+    def __init__(self) -> None:
+        self._numbers = itertools.count(1)
+
+    def new_job_id(self) -> str:
+        return f"job{next(self._numbers):04d}"
+
+
+class MemoryJobStore:
+    def __init__(self) -> None:
+        self.jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+
+    def create(self, job: Job) -> None:
+        with self._lock:
+            if job.job_id in self.jobs:
+                raise TransitionConflict(f"job {job.job_id} already exists")
+            self.jobs[job.job_id] = job
+
+    def get(self, job_id: str) -> Job | None:
+        return self.jobs.get(job_id)
+
+    def update(self, job_id: str, expect: Expect | None, changes: Mapping[str, Any]) -> Job:
+        with self._lock:
+            current = self.jobs.get(job_id)
+            if current is None:
+                raise JobNotFound(job_id)
+            if expect is not None and not expect.matches(current):
+                raise TransitionConflict(f"job {job_id} is {current.status.value}")
+            updated = replace(current, **changes)
+            self.jobs[job_id] = updated
+            return updated
+
+    def list_jobs(
+        self,
+        owner: str | None,
+        status: JobStatus | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        jobs = sorted(self.jobs.values(), key=lambda j: (j.created_at, j.job_id), reverse=True)
+        jobs = [j for j in jobs if owner is None or j.owner == owner]
+        jobs = [j for j in jobs if status is None or j.status is status]
+        start = 0
+        if cursor:
+            start = next(i for i, j in enumerate(jobs) if j.job_id == cursor) + 1
+        page = jobs[start : start + limit]
+        more = start + limit < len(jobs)
+        return Page(page, page[-1].job_id if more and page else None)
+
+    def list_by_status(self, statuses: Collection[JobStatus], limit: int = 500) -> list[Job]:
+        jobs = sorted(self.jobs.values(), key=lambda j: j.created_at)
+        return [j for j in jobs if j.status in statuses][:limit]
+
+    def delete(self, job_id: str) -> bool:
+        return self.jobs.pop(job_id, None) is not None
+
+
+@dataclass
+class _Entry:
+    item: WorkItem
+    visible_at: float
+    receive_count: int = 0
+    receipt: str | None = None
+
+
+class MemoryQueue:
+    """SQS semantics on a fake clock: visibility, delays, receive counts, dead letters."""
+
+    def __init__(self, clock: FixedClock, max_receives: int = 5) -> None:
+        self.clock = clock
+        self.max_receives = max_receives
+        self.entries: list[_Entry] = []
+        self.dead: list[WorkItem] = []
+        self._receipts = itertools.count(1)
+
+    def _now(self) -> float:
+        return self.clock.now().timestamp()
+
+    def send(self, item: WorkItem, delay_seconds: float = 0.0) -> None:
+        self.entries.append(_Entry(item, self._now() + delay_seconds))
+
+    def receive(self, wait_seconds: float, visibility_seconds: float) -> Message | None:
+        now = self._now()
+        for entry in sorted(self.entries, key=lambda e: e.visible_at):
+            if entry.visible_at > now:
+                continue
+            if entry.receive_count >= self.max_receives:
+                self.entries.remove(entry)
+                self.dead.append(entry.item)
+                continue
+            entry.receive_count += 1
+            entry.receipt = f"r{next(self._receipts)}"
+            entry.visible_at = now + visibility_seconds
+            return Message(entry.item, entry.receipt, entry.receive_count)
+        return None
+
+    def _find(self, message: Message) -> _Entry | None:
+        return next((e for e in self.entries if e.receipt == message.receipt), None)
+
+    def ack(self, message: Message) -> None:
+        entry = self._find(message)
+        if entry is not None:
+            self.entries.remove(entry)
+
+    def release(self, message: Message, delay_seconds: float = 0.0) -> None:
+        entry = self._find(message)
+        if entry is not None:
+            entry.visible_at = self._now() + delay_seconds
+            entry.receipt = None
+
+    def extend(self, message: Message, visibility_seconds: float) -> None:
+        entry = self._find(message)
+        if entry is not None:
+            entry.visible_at = self._now() + visibility_seconds
+
+    def depth(self) -> int:
+        now = self._now()
+        return sum(1 for e in self.entries if e.receipt is None or e.visible_at <= now)
+
+    def items(self) -> list[WorkItem]:
+        return [e.item for e in self.entries]
+
+
+class MemoryObjectStore:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def put_bytes(self, key: str, data: bytes, content_type: str = "") -> None:
+        self.objects[key] = data
+
+    def put_file(self, key: str, path: Path, content_type: str = "") -> None:
+        self.objects[key] = path.read_bytes()
+
+    def put_stream(self, key: str, stream: BinaryIO, max_bytes: int) -> int:
+        data = stream.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise PayloadTooLarge(f"larger than {max_bytes} bytes")
+        self.objects[key] = data
+        return len(data)
+
+    def get_bytes(self, key: str) -> bytes:
+        if key not in self.objects:
+            raise JobNotFound(key)
+        return self.objects[key]
+
+    def download(self, key: str, target: Path) -> int:
+        target.write_bytes(self.get_bytes(key))
+        return len(self.objects[key])
+
+    def open_read(self, key: str) -> Iterator[bytes]:
+        return iter([self.get_bytes(key)])
+
+    def exists(self, key: str) -> bool:
+        return key in self.objects
+
+    def list_objects(self, prefix: str) -> list[ObjectInfo]:
+        return [
+            ObjectInfo(k, len(v)) for k, v in sorted(self.objects.items()) if k.startswith(prefix)
+        ]
+
+    def delete_prefix(self, prefix: str) -> int:
+        doomed = [k for k in self.objects if k.startswith(prefix)]
+        for key in doomed:
+            del self.objects[key]
+        return len(doomed)
+
+    def upload_target(
+        self, key_prefix: str, filename: str, expires_in: int, max_bytes: int
+    ) -> UploadTarget:
+        return UploadTarget(
+            url=f"memory://{key_prefix}{filename}",
+            method="PUT",
+            expires_at=datetime(2026, 11, 25, 13, 0, tzinfo=UTC),
+            max_bytes=max_bytes,
+        )
+
+
+class RecordingLauncher:
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def ensure_capacity(self, queued: int) -> list[str]:
+        self.calls.append(queued)
+        return [f"worker-{len(self.calls)}"]
+
+
+@dataclass
+class ScriptedSender:
+    """A WebhookSender that answers from a script of attempts (then success)."""
+
+    script: list[WebhookAttempt] = field(default_factory=list)
+    sent: list[tuple[str, bytes, str | None, str, int]] = field(default_factory=list)
+
+    def send(
+        self, url: str, body: bytes, secret: str | None, msg_id: str, attempt: int
+    ) -> WebhookAttempt:
+        self.sent.append((url, body, secret, msg_id, attempt))
+        if self.script:
+            return self.script.pop(0)
+        return WebhookAttempt(True, 200, None, None)
+
+
+def memory_services(policy: Policy | None = None) -> Services:
+    clock = FixedClock()
+    return Services(
+        jobs=MemoryJobStore(),
+        objects=MemoryObjectStore(),
+        queue=MemoryQueue(clock),
+        webhooks=MemoryQueue(clock, max_receives=1000),
+        launcher=RecordingLauncher(),
+        clock=clock,
+        ids=SequentialIds(),
+        policy=policy or Policy(),
+    )

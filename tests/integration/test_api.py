@@ -1,0 +1,234 @@
+"""The HTTP API on a real uvicorn on 127.0.0.1, over the real local adapters.
+
+No model here: a job is finished through the service functions, as a worker would.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from swescribe.api import create_app
+from swescribe.bootstrap import build_local_api, build_local_keys, build_local_services
+from swescribe.config import Settings
+from swescribe.core.jobs import result_key
+from swescribe.core.ports import Message
+from swescribe.core.service import Outcome, Services, claim_job, complete_job
+from tests.e2e.service import free_port
+
+MAX_UPLOAD = 64 * 1024
+
+
+@dataclass
+class Api:
+    url: str
+    key: str
+    svc: Services
+    data_dir: Path
+
+    def http(self, key: str | None = None) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"X-API-Key": key or self.key}, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    data_dir = tmp_path_factory.mktemp("api")
+    port = free_port()
+    settings = Settings.from_env(
+        {},
+        data_dir=data_dir,
+        public_url=f"http://127.0.0.1:{port}",
+        max_upload_bytes=MAX_UPLOAD,
+    )
+    svc = build_local_services(settings)
+    _, key = build_local_keys(settings).create("tests")
+    app = create_app(build_local_api(settings, svc))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if server.started:
+            break
+        time.sleep(0.05)
+    yield Api(f"http://127.0.0.1:{port}", key, svc, data_dir)
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def register(api: Api, **body: object) -> dict[str, object]:
+    with api.http() as http:
+        response = http.post("/api", json=body or {"callback_url": "https://client.example/hook"})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def put(url: str, data: bytes, filename: str = "audio.wav") -> httpx.Response:
+    return httpx.put(url, params={"filename": filename}, content=data, timeout=10)
+
+
+def test_post_api_answers_the_seed_contract_plus_upload_fields(api: Api) -> None:
+    body = register(api, callback_url="https://client.example/hook", callback_secret="s")
+    job_id = body["callback_id"]
+    assert set(body) == {
+        "callback_id",
+        "upload_path",
+        "message",
+        "upload_url",
+        "upload_method",
+        "expires_at",
+    }
+    assert body["upload_path"] == f"transcription_upload/{job_id}/"
+    assert body["message"] == "Upload audio files to the provided S3 path"
+    assert body["upload_method"] == "PUT"
+    assert str(body["expires_at"]).endswith("Z")
+
+
+def test_an_upload_is_stored_under_the_jobs_prefix_and_launches_the_job(api: Api) -> None:
+    body = register(api)
+    response = put(str(body["upload_url"]), b"RIFF....fake", "../../etc/Ölandsbron talk.wav")
+    assert response.status_code == 200, response.text
+    key = response.json()["key"]
+    assert key == f"{body['upload_path']}Ölandsbron_talk.wav"
+    assert response.json()["event"] == "launched"
+    assert (api.data_dir / "objects" / key).read_bytes() == b"RIFF....fake"
+    with api.http() as http:
+        job = http.get(f"/v1/jobs/{body['callback_id']}").json()
+    assert job["status"] == "launching"
+    assert job["s3_key"] == key
+    again = put(str(body["upload_url"]), b"other", "b.wav")
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "conflict"
+
+
+def test_oversized_uploads_are_refused_while_streaming_and_leave_nothing(api: Api) -> None:
+    body = register(api)
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit must hold mid-stream
+        for _ in range(MAX_UPLOAD // 1024 + 10):
+            yield b"\0" * 1024
+
+    streamed = httpx.put(str(body["upload_url"]), params={"filename": "a.wav"}, content=chunks())
+    declared = put(str(body["upload_url"]), b"\0" * (MAX_UPLOAD + 1))
+    for response in (streamed, declared):
+        assert response.status_code == 413
+        assert response.json()["error"]["code"] == "payload_too_large"
+    assert not (api.data_dir / "objects" / str(body["upload_path"])).exists()
+    assert list((api.data_dir / "staging").glob("upload-*")) == []
+
+
+def test_empty_uploads_and_bad_links_get_clear_errors(api: Api) -> None:
+    body = register(api)
+    url = str(body["upload_url"])
+    empty = put(url, b"")
+    assert empty.status_code == 422
+    assert "empty" in empty.json()["error"]["message"]
+    forged = put(url[:-3] + "AAA", b"data")
+    assert forged.status_code == 401
+    assert forged.json()["error"]["message"] == "the upload link is not valid"
+
+
+def test_v1_create_get_list_and_filters(api: Api) -> None:
+    with api.http() as http:
+        created = http.post("/v1/jobs", json={"formats": ["txt", "srt"], "language": "sv"})
+        assert created.status_code == 201
+        job = created.json()
+        assert job["upload"]["method"] == "PUT"
+        assert job["formats"] == ["txt", "srt"]
+        ids = [http.post("/v1/jobs", json={}).json()["job_id"] for _ in range(3)]
+        first = http.get("/v1/jobs", params={"limit": 2}).json()
+        second = http.get("/v1/jobs", params={"limit": 2, "cursor": first["next_cursor"]}).json()
+        registered = http.get("/v1/jobs", params={"status": "registered", "limit": 200}).json()
+        bad_status = http.get("/v1/jobs", params={"status": "sleeping"})
+    assert [j["job_id"] for j in first["jobs"]] == ids[::-1][:2]
+    assert second["jobs"][0]["job_id"] == ids[0]
+    assert {job["job_id"], *ids} <= {j["job_id"] for j in registered["jobs"]}
+    assert bad_status.status_code == 422
+
+
+def test_a_finished_job_serves_every_format_and_delete_removes_everything(api: Api) -> None:
+    with api.http() as http:
+        job_id = http.post("/v1/jobs", json={}).json()["job_id"]
+        early = http.get(f"/v1/jobs/{job_id}/transcript")
+    assert early.status_code == 409
+    assert early.json()["error"]["code"] == "not_ready"
+    svc = api.svc
+    svc.jobs.update(job_id, None, {"status": "launching"})
+    from swescribe.core.ports import WorkItem
+
+    claim = claim_job(svc, Message(WorkItem("transcribe", job_id), "r", 1), "w1")
+    assert claim.job is not None
+    keys = {}
+    for fmt, text in (("txt", "Hej världen\n"), ("srt", "1\n00:00:00,000 --> 00:00:01,000\nHej\n")):
+        keys[fmt] = result_key(job_id, svc.clock.now(), "audio", fmt)
+        svc.objects.put_bytes(keys[fmt], text.encode())
+    complete_job(svc, job_id, "w1", Outcome("whisper-base", 1.0, 0.5, 10, keys))
+    with api.http() as http:
+        txt = http.get(f"/v1/jobs/{job_id}/transcript")
+        srt = http.get(f"/v1/jobs/{job_id}/transcript", params={"format": "srt"})
+        vtt = http.get(f"/v1/jobs/{job_id}/transcript", params={"format": "vtt"})
+        deleted = http.delete(f"/v1/jobs/{job_id}")
+        gone = http.get(f"/v1/jobs/{job_id}")
+    assert txt.text == "Hej världen\n"
+    assert txt.headers["content-type"].startswith("text/plain")
+    assert srt.headers["content-disposition"].endswith('_audio.srt"')
+    assert vtt.status_code == 404, "a format the job did not ask for"
+    assert deleted.json() == {"job_id": job_id, "deleted": True, "objects_removed": 2}
+    assert gone.status_code == 404
+    assert not (api.data_dir / "objects" / "results" / job_id).exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"language": "svenska"}, "language"),
+        ({"formats": ["docx"]}, "formats"),
+        ({"formats": []}, "formats"),
+        ({"word_timestamps": "ja"}, "word_timestamps"),
+        ({"colour": "blue"}, "colour"),
+        ({"callback_url": "https://10.1.2.3/hook"}, "private"),
+        ({"audio_url": "file:///etc/passwd"}, "https"),
+        ([1, 2, 3], "body"),
+    ],
+)
+def test_bad_bodies_get_a_json_error_naming_the_problem(
+    api: Api, body: object, fragment: str
+) -> None:
+    with api.http() as http:
+        response = http.post("/v1/jobs", json=body)
+    assert response.status_code == 422
+    assert fragment in response.json()["error"]["message"]
+
+
+def test_auth_errors_and_unknown_routes_are_json(api: Api) -> None:
+    with httpx.Client(base_url=api.url) as http:
+        missing = http.get("/v1/jobs")
+        wrong = http.get("/v1/jobs", headers={"X-API-Key": "sws_abc_def"})
+        unknown = http.get("/nope")
+        method = http.put("/api")
+    assert missing.status_code == wrong.status_code == 401
+    assert missing.json()["error"]["code"] == "unauthorized"
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["code"] == "not_found"
+    assert method.status_code == 405
+
+
+def test_health_metrics_and_openapi(api: Api) -> None:
+    with httpx.Client(base_url=api.url) as http:
+        health = http.get("/healthz").json()
+        metrics = http.get("/metrics")
+        schema = http.get("/openapi.json").json()
+    assert health["status"] == "ok"
+    assert metrics.headers["content-type"].startswith("text/plain")
+    assert 'swescribe_jobs{status="registered"}' in metrics.text
+    for name in ("processing_seconds_total", "audio_seconds_total", "webhook_attempts_total"):
+        assert f"# TYPE swescribe_{name} counter" in metrics.text
+    paths = set(schema["paths"])
+    assert {"/api", "/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/transcript"} <= paths
+    assert "/v1/uploads/{token}" in paths
