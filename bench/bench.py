@@ -17,7 +17,6 @@ import resource
 import statistics
 import sys
 import time
-import unicodedata
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
 from pathlib import Path
@@ -28,6 +27,7 @@ import jiwer
 from swescribe.config import Settings
 from swescribe.engine import Engine, ModelLocator, TranscribeOptions
 from swescribe.engine.audio import probe
+from swescribe.engine.textnorm import normalise_for_wer as normalise
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_AUDIO_DIR = REPO_ROOT / ".." / "shared" / "audio" / "sv"
@@ -36,13 +36,6 @@ PIPELINES = ("baseline", "swescribe")
 STATS: dict[str, Callable[[list[float]], float]] = {"min": min, "median": statistics.median}
 
 Transcribe = Callable[[Path], str]
-
-
-def normalise(text: str) -> str:
-    """Text as WER sees it: NFC, lowercase, punctuation turned into spaces, whitespace collapsed."""
-    text = unicodedata.normalize("NFC", text).lower()
-    text = "".join(" " if unicodedata.category(ch).startswith("P") else ch for ch in text)
-    return " ".join(text.split())
 
 
 def peak_rss_mib() -> float:

@@ -1,21 +1,10 @@
-"""WER as the tests and the benchmark compute it.
-
-Normalisation (documented in docs/performance.md): lowercase, every character that is
-not a letter, digit or whitespace becomes a space, whitespace collapses. Swedish
-letters (å, ä, ö) are letters, so they count.
-"""
+"""WER as the tests and the benchmark compute it (normalisation: docs/performance.md)."""
 
 from __future__ import annotations
 
-import re
-
 import jiwer
 
-_NOT_WORD = re.compile(r"[^\w\s]|_")
-
-
-def normalise(text: str) -> str:
-    return " ".join(_NOT_WORD.sub(" ", text.lower()).split())
+from swescribe.engine.textnorm import normalise_for_wer as normalise
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:

@@ -100,15 +100,19 @@ class Client:
         timeout: float = 3600.0,
         on_update: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
-        """Poll until the job completes or fails, backing off from 0.5 s to 5 s."""
+        """Poll until the job completes or fails, backing off from 0.5 s to 5 s.
+
+        on_update sees the job each time its status or progress changes.
+        """
         deadline = time.monotonic() + timeout
         delay = 0.5
-        last_status = None
+        last_seen = None
         while True:
             job = self.get_job(job_id)
-            if on_update and job["status"] != last_status:
+            seen = (job["status"], job.get("progress"))
+            if on_update and seen != last_seen:
                 on_update(job)
-            last_status = job["status"]
+            last_seen = seen
             if job["status"] in FINAL_STATUSES:
                 return job
             if time.monotonic() + delay > deadline:

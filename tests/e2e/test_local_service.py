@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -19,7 +23,7 @@ from tests.wer import word_error_rate
 pytestmark = pytest.mark.model
 
 SECRET = "shared-secret-456"
-MAX_UPLOAD = 3 * 1024 * 1024
+MAX_UPLOAD = 10 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -135,8 +139,6 @@ def test_receiver_down_is_retried_then_recorded_as_failed(service: RunningServic
             job = http.get(f"/v1/jobs/{job_id}").json()
             if job["webhook"]["state"] == "failed":
                 break
-            import time
-
             time.sleep(0.1)
     assert job["status"] == "completed", "a dead receiver loses no transcript"
     assert job["webhook"]["state"] == "failed"
@@ -159,18 +161,26 @@ def test_non_audio_upload_fails_the_job_with_a_reason_and_a_failed_webhook(
     assert "not a readable audio file" in job["error_message"]
 
 
-def test_duplicate_upload_event_is_processed_once(
+def test_racing_uploads_and_their_duplicate_events_are_processed_once(
     service: RunningService, receiver: Receiver
 ) -> None:
+    """Four uploads at once: every one is answered, exactly one launches the job (the
+    others are refused, or stored and reported as duplicate events), one transcription."""
     registration = register(service, receiver.url)
-    first = upload(registration, audio("cv_18711295.wav"))
-    second = upload(registration, audio("cv_18711295.wav"))
-    assert first.json()["event"] == "launched"
-    assert second.json()["event"] == "duplicate"
+    clip = audio("cv_18711295.wav")
+    with ThreadPoolExecutor(4) as pool:
+        responses = list(pool.map(lambda _: upload(registration, clip), range(4)))
+    events = sorted(
+        r.json()["event"] if r.status_code == 200 else r.json()["error"]["code"] for r in responses
+    )
+    assert events.count("launched") == 1, events
+    assert set(events) <= {"launched", "duplicate", "conflict"}, events
     receiver.wait_for(1)
     job = service.wait_for_status(registration["callback_id"], ("completed",))
     assert job["attempts"] == 1
+    time.sleep(1.0)
     assert len(receiver.deliveries) == 1
+    assert service.data_dir.joinpath("objects", job["s3_key"]).read_bytes() == clip.read_bytes()
 
 
 def test_wrong_key_is_401_and_another_keys_job_is_404(service: RunningService) -> None:
@@ -182,9 +192,6 @@ def test_wrong_key_is_401_and_another_keys_job_is_404(service: RunningService) -
         assert http.get("/v1/jobs").status_code == 401
 
     env = {**os.environ, "SWESCRIBE_DATA_DIR": str(service.data_dir)}
-    import subprocess
-    import sys
-
     created = subprocess.run(
         [sys.executable, "-m", "swescribe", "keys", "create", "--name", "other"],
         env=env, capture_output=True, text=True, check=True,
@@ -232,7 +239,7 @@ def test_worker_killed_mid_job_is_redelivered_and_completes(
     service: RunningService, receiver: Receiver
 ) -> None:
     registration = register(service, receiver.url)
-    upload(registration, audio("espeak_long.wav"))
+    assert upload(registration, audio("espeak_long.wav")).status_code == 200
     job = service.wait_for_status(registration["callback_id"], ("processing",))
     pid = int(job["instance_id"].rsplit("-", 1)[-1])
     os.kill(pid, signal.SIGKILL)

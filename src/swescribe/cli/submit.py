@@ -84,10 +84,23 @@ def submit(
             click.echo(job_id)
             return
 
+        last_status: list[str] = []
+
         def show(update: dict[str, Any]) -> None:
-            click.echo(f"job {job_id}: {update['status']}", err=True)
+            """A live line on a terminal; one line per status otherwise."""
+            status, share = update["status"], update.get("progress")
+            if interactive:
+                label = (
+                    f"{status} {100 * share:.0f}%" if status == "processing" and share else status
+                )
+                click.echo(f"\rjob {job_id}: {label:<16}", nl=False, err=True)
+            elif status not in last_status:
+                click.echo(f"job {job_id}: {status}", err=True)
+                last_status[:] = [status]
 
         final = client.wait(job_id, timeout=timeout, on_update=show)
+        if interactive:
+            click.echo("", err=True)
         if final["status"] != "completed":
             raise SwescribeError(f"job {job_id} failed: {final.get('error_message')}")
         seconds = final.get("processing_seconds") or 0.0

@@ -90,6 +90,8 @@ class Job:
     error_message: str | None = None
     model_used: str | None = None
     audio_duration: float | None = None
+    progress: float | None = None
+    """Share of the audio transcribed so far (0..1) while processing."""
     processing_seconds: float | None = None
     file_size: int | None = None
     result_keys: dict[str, str] = field(default_factory=dict)
@@ -134,6 +136,7 @@ class Job:
             ),
             "error_message": self.error_message,
             "audio_duration": self.audio_duration,
+            "progress": self.progress,
             "processing_seconds": self.processing_seconds,
             "file_size": self.file_size,
             "results": dict(self.result_keys),

@@ -220,6 +220,7 @@ def claim_job(svc: Services, message: Message, worker_id: str) -> Claim:
                 "status": JobStatus.PROCESSING,
                 "instance_id": worker_id,
                 "attempts": job.attempts + 1,
+                "progress": 0.0,
                 "lease_expires_at": now + timedelta(seconds=svc.policy.lease_seconds),
                 "updated_at": now,
             },
@@ -240,6 +241,16 @@ def renew_lease(svc: Services, job_id: str, worker_id: str) -> Job:
         job_id,
         Expect.status(JobStatus.PROCESSING, worker_id=worker_id),
         {"lease_expires_at": now + timedelta(seconds=svc.policy.lease_seconds), "updated_at": now},
+    )
+
+
+def report_progress(svc: Services, job_id: str, worker_id: str, done: float, total: float) -> Job:
+    """Record how far the worker is (clients show it while they wait)."""
+    share = min(1.0, max(0.0, done / total)) if total > 0 else 0.0
+    return svc.jobs.update(
+        job_id,
+        Expect.status(JobStatus.PROCESSING, worker_id=worker_id),
+        {"progress": round(share, 3), "audio_duration": round(total, 3)},
     )
 
 
@@ -268,6 +279,7 @@ def complete_job(svc: Services, job_id: str, worker_id: str, outcome: Outcome) -
             "processing_seconds": outcome.processing_seconds,
             "file_size": outcome.file_size,
             "result_keys": dict(outcome.result_keys),
+            "progress": 1.0,
             "lease_expires_at": None,
             "error_code": None,
             "error_message": None,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from swescribe.core.errors import SwescribeError, TransitionConflict
+from swescribe.core.filenames import safe_filename
 from swescribe.core.jobs import Job, result_key
 from swescribe.core.ports import Message
 from swescribe.core.service import (
@@ -26,6 +27,7 @@ from swescribe.core.service import (
     fail_job,
     release_job,
     renew_lease,
+    report_progress,
 )
 from swescribe.engine import Engine, TranscribeOptions, render
 from swescribe.engine.writers import MEDIA_TYPES
@@ -47,6 +49,8 @@ class WorkerConfig:
     visibility_seconds: float = 120.0
     heartbeat_seconds: float = 30.0
     poll_seconds: float = 5.0
+    progress_seconds: float = 2.0
+    """At most one progress write to the job store this often."""
     scratch_dir: Path | None = None
 
 
@@ -99,9 +103,7 @@ class Worker:
             outcome = self._transcribe(job)
             complete_job(self.svc, job.job_id, self.config.worker_id, outcome)
         except JobReleased:
-            release_job(self.svc, job.job_id, self.config.worker_id)
-            self.svc.queue.release(message)
-            log.info("job released", extra={"job_id": job.job_id})
+            self._release(job, message)
             return
         except TransitionConflict:
             log.warning("job was taken from this worker", extra={"job_id": job.job_id})
@@ -115,6 +117,15 @@ class Worker:
             beat.join(timeout=5)
         self.svc.queue.ack(message)
 
+    def _release(self, job: Job, message: Message) -> None:
+        try:
+            release_job(self.svc, job.job_id, self.config.worker_id)
+        except TransitionConflict:
+            log.warning("job was taken before it could be released", extra={"job_id": job.job_id})
+            return
+        self.svc.queue.release(message)
+        log.info("job released", extra={"job_id": job.job_id})
+
     def _fail(self, job: Job, code: str, message: str) -> None:
         try:
             fail_job(self.svc, job.job_id, code, message, worker_id=self.config.worker_id)
@@ -127,9 +138,16 @@ class Worker:
             audio_path, size = self._fetch_input(job, Path(scratch))
             engine = self.engines(job.model)
 
+            last_report = 0.0
+
             def progress(done: float, total: float) -> None:
+                nonlocal last_report
                 if self.stopping.is_set():
                     raise JobReleased
+                if time.monotonic() - last_report >= self.config.progress_seconds:
+                    last_report = time.monotonic()
+                    # Raises TransitionConflict when the job was taken from this worker.
+                    report_progress(self.svc, job.job_id, self.config.worker_id, done, total)
 
             transcript = engine.transcribe(
                 audio_path,
@@ -137,7 +155,7 @@ class Worker:
                 progress,
             )
         finished = self.svc.clock.now()
-        stem = audio_path.stem
+        stem = safe_filename(audio_path.stem)
         keys: dict[str, str] = {}
         for fmt in dict.fromkeys((*job.formats, "json")):
             key = result_key(job.job_id, finished, stem, fmt)
