@@ -3,13 +3,16 @@ the offline model and Swedish clips from ../shared/audio/sv."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -258,3 +261,108 @@ def test_healthz_metrics_and_openapi(service: RunningService) -> None:
     assert 'swescribe_jobs{status="completed"}' in metrics
     assert "swescribe_webhook_attempts_total" in metrics
     assert {"/api", "/v1/jobs", "/v1/jobs/{job_id}/transcript"} <= set(schema["paths"])
+
+
+def test_sigterm_gives_the_job_back_and_another_worker_finishes_it(
+    service: RunningService, receiver: Receiver
+) -> None:
+    registration = register(service, receiver.url)
+    assert upload(registration, audio("espeak_long.wav")).status_code == 200
+    job = service.wait_for_status(registration["callback_id"], ("processing",))
+    pid = int(job["instance_id"].rsplit("-", 1)[-1])
+    os.kill(pid, signal.SIGTERM)
+    finished = service.wait_for_status(registration["callback_id"], ("completed",), timeout=400)
+    assert finished["attempts"] == 2
+    released = [
+        line
+        for line in service.logs().splitlines()
+        if '"job released"' in line and registration["callback_id"] in line
+    ]
+    assert len(released) == 1, "the worker released the job itself, not by lease expiry"
+    assert receiver.wait_for(1)[0].payload["status"] == "complete"
+
+
+def test_audio_url_jobs_are_fetched_and_transcribed(service: RunningService) -> None:
+    clip = audio("cv_18746434.wav")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = clip.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with service.client() as http:
+            created = http.post(
+                "/v1/jobs",
+                json={"audio_url": f"http://127.0.0.1:{server.server_address[1]}/clip.wav"},
+            )
+        assert created.status_code == 201, created.text
+        assert created.json()["upload"] is None
+        job = service.wait_for_status(created.json()["job_id"], ("completed", "failed"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert job["status"] == "completed", job["error_message"]
+    assert job["file_size"] == clip.stat().st_size
+    with service.client() as http:
+        text = http.get(f"/v1/jobs/{job['job_id']}/transcript").text
+    assert word_error_rate(reference("cv_18746434"), text) <= 0.5
+
+
+def test_submit_wait_prints_the_transcript_and_jobs_cli_shows_it(service: RunningService) -> None:
+    env = {
+        **os.environ,
+        "SWESCRIBE_DATA_DIR": str(service.data_dir),
+        "SWESCRIBE_URL": service.url,
+    }
+    submitted = subprocess.run(
+        [sys.executable, "-m", "swescribe", "submit", str(audio("lattlast_stts.wav")), "--wait"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert submitted.returncode == 0, submitted.stderr
+    assert word_error_rate(reference("lattlast_stts"), submitted.stdout) <= 0.5
+    assert "completed" in submitted.stderr
+    job_id = submitted.stderr.split()[1].rstrip(":")
+    listed = subprocess.run(
+        [sys.executable, "-m", "swescribe", "jobs", "list", "--status", "completed"],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    shown = subprocess.run(
+        [sys.executable, "-m", "swescribe", "jobs", "show", job_id],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert job_id in listed.stdout
+    assert json.loads(shown.stdout)["status"] == "completed"
+
+
+def test_a_revoked_key_is_refused_from_then_on(service: RunningService) -> None:
+    env = {**os.environ, "SWESCRIBE_DATA_DIR": str(service.data_dir)}
+    created = subprocess.run(
+        [sys.executable, "-m", "swescribe", "keys", "create", "--name", "temporary"],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    key = created.stdout.strip().splitlines()[-1]
+    with service.client(key) as http:
+        assert http.get("/v1/jobs").status_code == 200
+        key_id = key.split("_")[1]
+        subprocess.run(
+            [sys.executable, "-m", "swescribe", "keys", "revoke", key_id],
+            env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        refused = http.get("/v1/jobs")
+    assert refused.status_code == 401
+    listing = subprocess.run(
+        [sys.executable, "-m", "swescribe", "keys", "list"],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert key not in listing
+    assert f"sws_{key_id}" in listing
+    assert "revoked" in listing
