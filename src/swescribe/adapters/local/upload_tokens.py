@@ -39,7 +39,10 @@ def _mac(signing_key: bytes, claims: str) -> str:
 
 def create_upload_token(grant: UploadGrant, signing_key: bytes) -> str:
     claims = _b64(
-        json.dumps({"k": grant.key, "m": grant.max_bytes, "e": int(grant.expires_at)}).encode()
+        json.dumps(
+            {"k": grant.key, "m": grant.max_bytes, "e": int(grant.expires_at)},
+            separators=(",", ":"),
+        ).encode()
     )
     return f"{claims}.{_mac(signing_key, claims)}"
 
