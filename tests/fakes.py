@@ -220,9 +220,11 @@ class MemoryObjectStore:
 class RecordingLauncher:
     def __init__(self) -> None:
         self.calls: list[int] = []
+        self.jobs: list[str | None] = []
 
-    def ensure_capacity(self, queued: int) -> list[str]:
+    def ensure_capacity(self, queued: int, job: Job | None = None) -> list[str]:
         self.calls.append(queued)
+        self.jobs.append(job.job_id if job else None)
         return [f"worker-{len(self.calls)}"]
 
 

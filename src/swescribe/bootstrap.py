@@ -20,6 +20,7 @@ from swescribe.adapters.local.upload_tokens import verify_upload_token
 from swescribe.api.app import ApiContext, LocalUploads
 from swescribe.config import Settings
 from swescribe.core.apikeys import ApiKeyStore
+from swescribe.core.jobs import Job
 from swescribe.core.ports import WorkerLauncher
 from swescribe.core.service import Policy, Services
 from swescribe.engine import Engine, ModelLocator
@@ -39,7 +40,7 @@ class RandomIds:
 class NoLauncher:
     """For processes that never start workers (a standalone worker, the CLI)."""
 
-    def ensure_capacity(self, queued: int) -> list[str]:
+    def ensure_capacity(self, queued: int, job: Job | None = None) -> list[str]:
         return []
 
 

@@ -8,12 +8,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from swescribe.engine.models import BAKED_MODEL_DIR
+BAKED_MODEL_DIR = Path("/opt/swescribe/models")
+"""Where the GPU AMI bakes its models (see run_transcription/build_ami.sh)."""
 
 
 def default_data_dir(env: Mapping[str, str]) -> Path:
     base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "swescribe"
+
+
+_TRUE = ("1", "true", "yes", "on")
+
+
+def _split_list(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
 def _split_paths(value: str) -> tuple[Path, ...]:
@@ -42,6 +50,22 @@ class Settings:
     webhook_base_delay: float = 2.0
     dev_mode: bool = True
     """Local dev mode: http callbacks/audio URLs allowed, but only to loopback hosts."""
+    # The AWS shape.
+    aws_region: str = ""
+    """Empty: boto3's own default (AWS_REGION, AWS_DEFAULT_REGION, the profile)."""
+    webhook_queue_url: str = ""
+    launch_template: str = "swescribe-worker"
+    instance_types: tuple[str, ...] = ("g4dn.xlarge", "g5.xlarge", "g6.xlarge")
+    """Tried in order when spot capacity is refused; then on-demand, if allowed."""
+    on_demand_fallback: bool = True
+    max_instances: int = 4
+    instance_per_job: bool = False
+    """The seed's behaviour: one instance per job, which exits when its job is done."""
+    subnet_ids: tuple[str, ...] = ()
+    worker_idle_seconds: float = 300.0
+    instance_grace_seconds: float = 900.0
+    """The janitor leaves younger instances alone (boot and model load take minutes)."""
+    imds_url: str = "http://169.254.169.254"
 
     @property
     def model_cache_dir(self) -> Path:
@@ -76,7 +100,20 @@ class Settings:
                 "SWESCRIBE_DEV_MODE",
                 "1" if env.get("SWESCRIBE_BACKEND", "local") == "local" else "0",
             ).lower()
-            in ("1", "true", "yes"),
+            in _TRUE,
+            "aws_region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "",
+            "webhook_queue_url": env.get("SWESCRIBE_WEBHOOK_QUEUE_URL", ""),
+            "launch_template": env.get("SWESCRIBE_LAUNCH_TEMPLATE", "swescribe-worker"),
+            "instance_types": _split_list(
+                env.get("SWESCRIBE_INSTANCE_TYPES", "g4dn.xlarge,g5.xlarge,g6.xlarge")
+            ),
+            "on_demand_fallback": env.get("SWESCRIBE_ON_DEMAND_FALLBACK", "1").lower() in _TRUE,
+            "max_instances": int(env.get("SWESCRIBE_MAX_INSTANCES", "4")),
+            "instance_per_job": env.get("SWESCRIBE_INSTANCE_PER_JOB", "0").lower() in _TRUE,
+            "subnet_ids": _split_list(env.get("SWESCRIBE_SUBNET_IDS", "")),
+            "worker_idle_seconds": float(env.get("SWESCRIBE_WORKER_IDLE_SECONDS", "300")),
+            "instance_grace_seconds": float(env.get("SWESCRIBE_INSTANCE_GRACE_SECONDS", "900")),
+            "imds_url": env.get("SWESCRIBE_IMDS_URL", "http://169.254.169.254"),
         }
         settings = cls(**values)
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -48,9 +49,15 @@ class RunningService:
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def worker_pids(self) -> list[int]:
+        """Every worker process serve has started (from its JSON log)."""
+        events = [json.loads(line) for line in self.logs().splitlines() if line.startswith("{")]
+        return [e["pid"] for e in events if e.get("message") == "worker started"]
+
     def stop(self) -> None:
+        """SIGTERM, as a process manager stops a service."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:

@@ -42,6 +42,9 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService
     )
     yield running
     running.stop()
+    assert running.process.returncode == 0
+    for pid in running.worker_pids():
+        assert not Path(f"/proc/{pid}").exists(), f"worker {pid} outlived serve"
     assert SECRET not in running.logs(), "the callback secret leaked into the logs"
     assert running.api_key not in running.logs().split("\n", 3)[-1], "API key logged"
 

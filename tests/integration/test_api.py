@@ -82,6 +82,7 @@ def test_post_api_answers_the_seed_contract_plus_upload_fields(api: Api) -> None
         "message",
         "upload_url",
         "upload_method",
+        "upload_fields",
         "expires_at",
     }
     assert body["upload_path"] == f"transcription_upload/{job_id}/"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,8 @@ from swescribe.api.errors import install_error_handlers
 from swescribe.core.apikeys import ApiKey, ApiKeyStore
 from swescribe.core.errors import Unauthorized
 from swescribe.core.service import Services
+
+GATEWAY_KEY_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -28,8 +31,13 @@ class LocalUploads:
 @dataclass(frozen=True)
 class ApiContext:
     svc: Services
-    keys: ApiKeyStore
+    keys: ApiKeyStore | None
+    """Keys the app checks itself (local shape); None behind API Gateway."""
     uploads: LocalUploads | None = None
+    trust_gateway_identity: bool = False
+    """AWS shape: API Gateway has checked X-API-Key (and throttled it); the key's id in
+    the request context is the caller. Only deploy this behind a gateway that requires
+    the key on every method."""
 
 
 def create_app(context: ApiContext) -> FastAPI:
@@ -63,12 +71,25 @@ def require_key(
     x_api_key: Annotated[str | None, Header(alias="X-API-Key")] = None,
 ) -> ApiKey:
     """Every job endpoint needs a valid, unrevoked key (seed: X-API-Key)."""
+    context = get_context(request)
+    if context.trust_gateway_identity:
+        return gateway_caller(request)
     if not x_api_key:
         raise Unauthorized("missing X-API-Key header")
-    key = get_context(request).keys.authenticate(x_api_key)
+    key = context.keys.authenticate(x_api_key) if context.keys else None
     if key is None:
         raise Unauthorized("invalid or revoked API key")
     return key
+
+
+def gateway_caller(request: Request) -> ApiKey:
+    """The API key API Gateway authenticated, from the Lambda event Mangum passes on."""
+    event = request.scope.get("aws.event") or {}
+    identity = (event.get("requestContext") or {}).get("identity") or {}
+    key_id = identity.get("apiKeyId")
+    if not key_id:
+        raise Unauthorized("missing X-API-Key header")
+    return ApiKey(key_id=str(key_id), name="api-gateway", created_at=GATEWAY_KEY_EPOCH)
 
 
 Context = Annotated[ApiContext, Depends(get_context)]

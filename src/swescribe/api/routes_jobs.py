@@ -11,9 +11,9 @@ from starlette.concurrency import run_in_threadpool
 from swescribe.api.app import Caller, Context
 from swescribe.api.schemas import CreateJobRequest, ErrorResponse, Format, JobList
 from swescribe.core.errors import JobNotFound, NotReady
+from swescribe.core.formats import MEDIA_TYPES
 from swescribe.core.jobs import Job, JobStatus, to_iso
 from swescribe.core.service import NewJob, create_job, delete_job, get_job
-from swescribe.engine.writers import MEDIA_TYPES
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 ERRORS: dict[int | str, dict[str, Any]] = {

@@ -37,5 +37,6 @@ async def register(body: RegisterRequest, context: Context, caller: Caller) -> R
         message=SEED_MESSAGE,
         upload_url=target.url,
         upload_method=target.method,
+        upload_fields=dict(target.fields),
         expires_at=to_iso(target.expires_at) or "",
     )

@@ -27,13 +27,15 @@ class RegisterRequest(BaseModel):
 
 
 class RegisterResponse(BaseModel):
-    """The seed's response, plus the additive upload_url, upload_method and expires_at."""
+    """The seed's response, plus the additive upload_url, upload_method, upload_fields
+    (the form fields of an S3 presigned POST; empty for a PUT) and expires_at."""
 
     callback_id: str
     upload_path: str
     message: str
     upload_url: str
     upload_method: str
+    upload_fields: dict[str, str] = Field(default_factory=dict)
     expires_at: str
 
 

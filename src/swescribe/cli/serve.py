@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
 from dataclasses import replace
 from types import FrameType
@@ -22,6 +23,8 @@ from swescribe.config import Settings
 from swescribe.logs import configure_json_logging
 
 log = logging.getLogger(__name__)
+
+PARENT_PID_VARIABLE = "SWESCRIBE_PARENT_PID"
 
 
 @click.command()
@@ -52,6 +55,7 @@ def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
         "SWESCRIBE_DATA_DIR": str(settings.data_dir),
         "SWESCRIBE_PUBLIC_URL": settings.public_url,
         "SWESCRIBE_MODEL": settings.model,
+        PARENT_PID_VARIABLE: str(os.getpid()),
     }
     launcher = LocalProcessLauncher(settings.workers, worker_env)
     svc = build_local_services(settings, launcher)
@@ -70,6 +74,9 @@ def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
         f"swescribe is serving on {settings.public_url}  (API docs: {settings.public_url}/docs)"
     )
     click.echo(f"data: {settings.data_dir}   workers: {settings.workers}   model: {settings.model}")
+    # uvicorn re-raises the SIGTERM it caught once it has shut down; without a handler of
+    # ours that would end the process before the workers are stopped below.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     try:
         uvicorn.run(create_app(context), host=host, port=port, log_level="warning")
     finally:
@@ -100,6 +107,14 @@ def _ensure_a_key(settings: Settings) -> None:
     click.echo(plaintext)
 
 
+def _stop_when_orphaned(parent_pid: int, stopping: threading.Event) -> None:
+    """A worker of `serve` leaves (giving its job back) if serve dies without stopping it."""
+    while not stopping.wait(2.0):
+        if os.getppid() != parent_pid:
+            log.warning("serve is gone: giving the current job back and leaving")
+            stopping.set()
+
+
 @click.command()
 @click.option("--model", default=None, help="Default model. [env SWESCRIBE_MODEL]")
 @click.option("--max-jobs", type=int, default=None, help="Exit after this many jobs.")
@@ -116,5 +131,10 @@ def worker(model: str | None, max_jobs: int | None, idle_exit: float | None) -> 
         runner.stopping.set()
 
     signal.signal(signal.SIGTERM, on_sigterm)
+    parent = os.environ.get(PARENT_PID_VARIABLE)
+    if parent:
+        threading.Thread(
+            target=_stop_when_orphaned, args=(int(parent), runner.stopping), daemon=True
+        ).start()
     runner.engines(None)  # load the model before taking work
     runner.run(max_jobs=max_jobs, idle_exit_seconds=idle_exit)

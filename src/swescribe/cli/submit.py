@@ -13,7 +13,7 @@ from swescribe.bootstrap import LocalPaths
 from swescribe.client import Client
 from swescribe.config import Settings
 from swescribe.core.errors import SwescribeError
-from swescribe.engine.writers import FORMATS
+from swescribe.core.formats import FORMATS
 
 
 def find_api_key(explicit: str | None, settings: Settings) -> str:

@@ -10,11 +10,11 @@ from tqdm import tqdm
 
 from swescribe.config import Settings
 from swescribe.core.errors import SwescribeError
+from swescribe.core.formats import FORMATS
 from swescribe.engine import Engine, ModelLocator, TranscribeOptions, parse_formats, render
 from swescribe.engine.device import DEVICES
 from swescribe.engine.models import MODEL_NAMES
 from swescribe.engine.result import Transcript
-from swescribe.engine.writers import FORMATS
 
 PROGRESS_MIN_SECONDS = 30.0
 """Shorter files finish before a progress bar would tell anybody anything."""

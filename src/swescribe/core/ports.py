@@ -157,8 +157,12 @@ class WorkQueue(Protocol):
 
 
 class WorkerLauncher(Protocol):
-    def ensure_capacity(self, queued: int) -> list[str]:
-        """Start workers if the running ones cannot absorb `queued` items; ids started."""
+    def ensure_capacity(self, queued: int, job: Job | None = None) -> list[str]:
+        """Start workers if the running ones cannot absorb `queued` items; ids started.
+
+        job is the job just queued, when there is one (one-instance-per-job mode launches
+        for it and names it in the instance's UserData, as the seed does).
+        """
 
 
 class Clock(Protocol):

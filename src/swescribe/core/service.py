@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from swescribe.core.errors import InvalidRequest, JobNotFound, TransitionConflict
+from swescribe.core.formats import FORMATS
 from swescribe.core.jobs import (
     UPLOAD_ROOT,
     Job,
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 
 TRANSCRIBE = "transcribe"
 WEBHOOK = "webhook"
-ALL_FORMATS = ("txt", "json", "srt", "vtt")
+ALL_FORMATS = FORMATS
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,7 @@ def _launch(svc: Services, job: Job, key: str | None, size: int | None) -> Job:
         changes["file_size"] = size
     launched = svc.jobs.update(job.job_id, Expect.status(JobStatus.REGISTERED), changes)
     svc.queue.send(WorkItem(TRANSCRIBE, job.job_id, key))
-    started = svc.launcher.ensure_capacity(svc.queue.depth())
+    started = svc.launcher.ensure_capacity(svc.queue.depth(), launched)
     log.info("job queued", extra={"job_id": job.job_id, "workers_started": len(started)})
     return launched
 

@@ -1,5 +1,6 @@
 """The transcription engine: faster-whisper with Swedish defaults, plain results."""
 
+from swescribe.core.formats import FORMATS
 from swescribe.engine.device import DevicePlan, plan_device
 from swescribe.engine.models import (
     MODEL_NAMES,
@@ -10,7 +11,7 @@ from swescribe.engine.models import (
 )
 from swescribe.engine.result import Segment, Timings, Transcript, Word
 from swescribe.engine.transcriber import Engine, ProgressCallback, TranscribeOptions
-from swescribe.engine.writers import FORMATS, parse_formats, render
+from swescribe.engine.writers import parse_formats, render
 
 __all__ = [
     "FORMATS",

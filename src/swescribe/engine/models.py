@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from swescribe.config import BAKED_MODEL_DIR
 from swescribe.core.errors import ModelUnavailable, UnknownModel
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,6 @@ OFFLINE_MODEL = "whisper-base"
 AUTO = "auto"
 MODEL_NAMES: tuple[str, ...] = (AUTO, *KB_WHISPER_REPOS, OFFLINE_MODEL)
 
-BAKED_MODEL_DIR = Path("/opt/swescribe/models")
-"""Where the GPU AMI bakes its models (see run_transcription/build_ami.sh)."""
 
 # The offline model, pinned: Systran/faster-whisper-base model.bin as split into the two
 # packages at version 1.0.0. Assembly fails loudly if the parts do not add up to this.

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from swescribe.core.errors import InvalidOption
+from swescribe.core.formats import FORMATS
 from swescribe.engine.result import Segment, Transcript
 
 MAX_LINE_CHARS = 42
@@ -127,13 +128,7 @@ WRITERS: dict[str, Callable[[Transcript], str]] = {
     "srt": to_srt,
     "vtt": to_vtt,
 }
-FORMATS: tuple[str, ...] = tuple(WRITERS)
-MEDIA_TYPES = {
-    "txt": "text/plain; charset=utf-8",
-    "json": "application/json",
-    "srt": "application/x-subrip; charset=utf-8",
-    "vtt": "text/vtt; charset=utf-8",
-}
+assert tuple(WRITERS) == FORMATS, "a writer for every format, in the same order"
 
 
 def parse_formats(spec: str | Sequence[str]) -> tuple[str, ...]:

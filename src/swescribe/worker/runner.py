@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from swescribe.core.errors import SwescribeError, TransitionConflict
 from swescribe.core.filenames import safe_filename
+from swescribe.core.formats import MEDIA_TYPES
 from swescribe.core.jobs import Job, result_key
 from swescribe.core.ports import Message
 from swescribe.core.service import (
@@ -30,7 +31,6 @@ from swescribe.core.service import (
     report_progress,
 )
 from swescribe.engine import Engine, TranscribeOptions, render
-from swescribe.engine.writers import MEDIA_TYPES
 from swescribe.worker.fetch import fetch_audio
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,114 @@
+"""The S3 object store on in-process moto: encryption on every write, streaming, presigning."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from swescribe.adapters.aws.s3 import S3ObjectStore
+from swescribe.core.errors import JobNotFound, PayloadTooLarge
+
+BUCKET = "transcription-curevo"
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "eu-north-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        client = boto3.client("s3", region_name="eu-north-1")
+        client.create_bucket(
+            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-north-1"}
+        )
+        yield client
+
+
+def test_every_write_is_encrypted_with_aes256(s3: Any, tmp_path: Path) -> None:
+    store = S3ObjectStore(s3, BUCKET)
+    source = tmp_path / "a.wav"
+    source.write_bytes(b"RIFF" + b"\0" * 100)
+    store.put_bytes("results/j1/t.txt", b"hej", "text/plain; charset=utf-8")
+    store.put_file("transcription_upload/j1/a.wav", source)
+    store.put_stream("transcription_upload/j2/b.wav", io.BytesIO(b"x" * 10), max_bytes=10)
+    for key in (
+        "results/j1/t.txt",
+        "transcription_upload/j1/a.wav",
+        "transcription_upload/j2/b.wav",
+    ):
+        assert s3.head_object(Bucket=BUCKET, Key=key)["ServerSideEncryption"] == "AES256"
+    assert s3.head_object(Bucket=BUCKET, Key="results/j1/t.txt")["ContentType"].startswith(
+        "text/plain"
+    )
+
+
+def test_reads_downloads_listing_and_deleting_a_prefix(s3: Any, tmp_path: Path) -> None:
+    store = S3ObjectStore(s3, BUCKET)
+    for name in ("a.txt", "b.srt"):
+        store.put_bytes(f"results/j1/{name}", name.encode())
+    store.put_bytes("results/j10/c.txt", b"other job")
+    assert store.get_bytes("results/j1/a.txt") == b"a.txt"
+    assert b"".join(store.open_read("results/j1/b.srt")) == b"b.srt"
+    assert store.download("results/j1/a.txt", tmp_path / "a.txt") == 5
+    assert [o.key for o in store.list_objects("results/j1/")] == [
+        "results/j1/a.txt",
+        "results/j1/b.srt",
+    ]
+    assert store.exists("results/j1/a.txt")
+    assert store.delete_prefix("results/j1/") == 2
+    assert not store.exists("results/j1/a.txt")
+    assert store.exists("results/j10/c.txt"), "a prefix ends at its slash"
+
+
+def test_a_missing_object_is_not_found_not_a_botocore_error(s3: Any, tmp_path: Path) -> None:
+    store = S3ObjectStore(s3, BUCKET)
+    with pytest.raises(JobNotFound):
+        store.get_bytes("results/none.txt")
+    with pytest.raises(JobNotFound):
+        store.open_read("results/none.txt")
+    with pytest.raises(JobNotFound):
+        store.download("results/none.txt", tmp_path / "x")
+    assert not store.exists("results/none.txt")
+
+
+def test_an_oversized_stream_is_refused_and_leaves_nothing(s3: Any) -> None:
+    store = S3ObjectStore(s3, BUCKET)
+    with pytest.raises(PayloadTooLarge):
+        store.put_stream("transcription_upload/j1/big.wav", io.BytesIO(b"x" * 11), max_bytes=10)
+    assert not store.exists("transcription_upload/j1/big.wav")
+
+
+def test_a_named_upload_is_a_presigned_put_that_requires_encryption(s3: Any) -> None:
+    target = S3ObjectStore(s3, BUCKET).upload_target(
+        "transcription_upload/j1/", "../Min intervju.mp3", expires_in=600, max_bytes=1000
+    )
+    assert target.method == "PUT"
+    assert "transcription_upload/j1/Min_intervju.mp3" in target.url
+    assert "X-Amz-Expires=600" in target.url
+    assert target.headers == {"x-amz-server-side-encryption": "AES256"}
+
+
+def test_an_unnamed_upload_is_a_presigned_post_bounded_in_size_and_prefix(s3: Any) -> None:
+    import base64
+    import json
+
+    target = S3ObjectStore(s3, BUCKET).upload_target(
+        "transcription_upload/j1/", "", expires_in=600, max_bytes=1000
+    )
+    assert target.method == "POST"
+    assert target.fields["key"] == "transcription_upload/j1/${filename}"
+    policy = json.loads(base64.b64decode(target.fields["policy"]))
+    conditions = policy["conditions"]
+    assert ["content-length-range", 1, 1000] in conditions
+    assert ["starts-with", "$key", "transcription_upload/j1/"] in conditions
+    assert {"x-amz-server-side-encryption": "AES256"} in conditions
