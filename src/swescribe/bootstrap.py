@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from swescribe.adapters.local.filesystem import FilesystemObjectStore
 from swescribe.adapters.local.sqlite_jobs import SqliteJobStore
@@ -23,8 +24,10 @@ from swescribe.core.apikeys import ApiKeyStore
 from swescribe.core.jobs import Job
 from swescribe.core.ports import WorkerLauncher
 from swescribe.core.service import Policy, Services
-from swescribe.engine import Engine, ModelLocator
-from swescribe.worker.runner import EngineFactory, Worker, WorkerConfig
+
+if TYPE_CHECKING:
+    from swescribe.engine import Engine
+    from swescribe.worker.runner import EngineFactory, Worker
 
 
 class SystemClock:
@@ -138,6 +141,8 @@ def build_local_api(settings: Settings, svc: Services) -> ApiContext:
 
 def engine_factory(settings: Settings) -> EngineFactory:
     """Engines by model name, each loaded on first use and kept for the process's life."""
+    from swescribe.engine import Engine, ModelLocator
+
     locator = ModelLocator(settings.model_cache_dir, settings.model_dirs)
     engines: dict[str, Engine] = {}
     lock = threading.Lock()
@@ -154,9 +159,12 @@ def engine_factory(settings: Settings) -> EngineFactory:
     return get
 
 
-def build_worker(settings: Settings, svc: Services) -> Worker:
+def build_worker(settings: Settings, svc: Services, worker_id: str = "") -> Worker:
+    """The transcription worker; imports the model stack (the API and Lambdas never do)."""
+    from swescribe.worker.runner import Worker, WorkerConfig
+
     config = WorkerConfig(
-        worker_id=f"local-{socket.gethostname()}-{os.getpid()}",
+        worker_id=worker_id or f"local-{socket.gethostname()}-{os.getpid()}",
         visibility_seconds=settings.lease_seconds,
         heartbeat_seconds=settings.heartbeat_seconds,
         poll_seconds=2.0,

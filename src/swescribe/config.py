@@ -66,6 +66,8 @@ class Settings:
     instance_grace_seconds: float = 900.0
     """The janitor leaves younger instances alone (boot and model load take minutes)."""
     imds_url: str = "http://169.254.169.254"
+    spot_poll_seconds: float = 5.0
+    """How often a worker asks the metadata service for a spot interruption notice."""
 
     @property
     def model_cache_dir(self) -> Path:
@@ -114,6 +116,7 @@ class Settings:
             "worker_idle_seconds": float(env.get("SWESCRIBE_WORKER_IDLE_SECONDS", "300")),
             "instance_grace_seconds": float(env.get("SWESCRIBE_INSTANCE_GRACE_SECONDS", "900")),
             "imds_url": env.get("SWESCRIBE_IMDS_URL", "http://169.254.169.254"),
+            "spot_poll_seconds": float(env.get("SWESCRIBE_SPOT_POLL_SECONDS", "5")),
         }
         settings = cls(**values)
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

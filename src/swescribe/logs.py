@@ -53,5 +53,5 @@ def configure_json_logging(service: str, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "faster_whisper"):
+    for noisy in ("httpx", "httpcore", "faster_whisper", "botocore", "boto3", "urllib3"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

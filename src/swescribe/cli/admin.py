@@ -70,3 +70,19 @@ def jobs_show(job_id: str) -> None:
     """One job as JSON (the callback secret is never shown)."""
     job = get_job(build_local_services(Settings.from_env()), None, job_id)
     click.echo(json.dumps(job.public_view(), indent=2, ensure_ascii=False))
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="Report what would be done; change nothing.")
+@click.option(
+    "--backend",
+    type=click.Choice(["local", "aws"]),
+    default=None,
+    help="Which deployment to sweep. [env SWESCRIBE_BACKEND; local]",
+)
+def cleanup(dry_run: bool, backend: str | None) -> None:
+    """Requeue or fail stuck jobs; on AWS also terminate orphaned worker instances."""
+    from swescribe.cleanup import run_cleanup
+
+    report = run_cleanup(Settings.from_env(backend=backend), dry_run=dry_run)
+    click.echo(json.dumps(report, indent=2))

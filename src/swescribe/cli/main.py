@@ -8,7 +8,7 @@ import sys
 import click
 
 from swescribe import __version__
-from swescribe.cli.admin import jobs, keys
+from swescribe.cli.admin import cleanup, jobs, keys
 from swescribe.cli.serve import serve, worker
 from swescribe.cli.submit import submit
 from swescribe.cli.transcribe import transcribe
@@ -33,7 +33,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     )
 
 
-for command in (transcribe, serve, worker, submit, keys, jobs):
+for command in (transcribe, serve, worker, submit, keys, jobs, cleanup):
     cli.add_command(command)
 
 

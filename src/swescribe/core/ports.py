@@ -153,7 +153,10 @@ class WorkQueue(Protocol):
     def extend(self, message: Message, visibility_seconds: float) -> None: ...
 
     def depth(self) -> int:
-        """Items waiting (visible or delayed), not counting ones in flight."""
+        """Items waiting (visible or delayed), not counting ones in flight.
+
+        Approximate: SQS counts an item released with a delay as in flight until then.
+        """
 
 
 class WorkerLauncher(Protocol):

@@ -6,6 +6,7 @@ differ only in the adapters they pass in.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import posixpath
@@ -14,7 +15,12 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote_plus
 
-from swescribe.core.errors import InvalidRequest, JobNotFound, TransitionConflict
+from swescribe.core.errors import (
+    InvalidRequest,
+    JobNotFound,
+    SwescribeError,
+    TransitionConflict,
+)
 from swescribe.core.formats import FORMATS
 from swescribe.core.jobs import (
     UPLOAD_ROOT,
@@ -179,7 +185,11 @@ def _launch(svc: Services, job: Job, key: str | None, size: int | None) -> Job:
         changes["file_size"] = size
     launched = svc.jobs.update(job.job_id, Expect.status(JobStatus.REGISTERED), changes)
     svc.queue.send(WorkItem(TRANSCRIBE, job.job_id, key))
-    started = svc.launcher.ensure_capacity(svc.queue.depth(), launched)
+    try:
+        started = svc.launcher.ensure_capacity(svc.queue.depth(), launched)
+    except SwescribeError as error:  # the job is queued; the janitor asks again later
+        log.warning("no worker capacity now", extra={"job_id": job.job_id, "reason": str(error)})
+        started = []
     log.info("job queued", extra={"job_id": job.job_id, "workers_started": len(started)})
     return launched
 
@@ -206,12 +216,7 @@ def claim_job(svc: Services, message: Message, worker_id: str) -> Claim:
         return Claim(None)
     now = svc.clock.now()
     if job.attempts >= svc.policy.max_attempts:
-        fail_job(
-            svc,
-            job.job_id,
-            "too_many_attempts",
-            f"gave up after {job.attempts} attempts (workers lost mid-job)",
-        )
+        give_up_on_lost_job(svc, job)
         return Claim(None)
     try:
         claimed = svc.jobs.update(
@@ -234,6 +239,17 @@ def claim_job(svc: Services, message: Message, worker_id: str) -> Claim:
         log.info("job held by another worker", extra={"job_id": job.job_id})
         return Claim(None, retry_in=max(1.0, (lease_end - now).total_seconds() + 1.0))
     return Claim(claimed)
+
+
+def give_up_on_lost_job(svc: Services, job: Job) -> None:
+    """Fail a job whose workers were lost max_attempts times (crashes, interruptions)."""
+    with contextlib.suppress(TransitionConflict):  # finished or failed meanwhile
+        fail_job(
+            svc,
+            job.job_id,
+            "too_many_attempts",
+            f"gave up after {job.attempts} attempts (workers lost mid-job)",
+        )
 
 
 def renew_lease(svc: Services, job_id: str, worker_id: str) -> Job:

@@ -7,6 +7,7 @@ queue with its backoff delay, so a slow or dead receiver never holds a worker.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
@@ -16,7 +17,7 @@ from typing import Any
 from swescribe.config import Settings
 from swescribe.core.errors import JobNotFound, SwescribeError
 from swescribe.core.jobs import Job, JobStatus
-from swescribe.core.ports import WebhookAttempt
+from swescribe.core.ports import WebhookAttempt, WebhookSender
 from swescribe.core.service import Services, deliver_webhook
 from swescribe.webhooks import RetryPolicy, build_payload, deliver_once, next_delay, should_retry
 
@@ -75,18 +76,27 @@ def retry_policy(settings: Settings) -> RetryPolicy:
     )
 
 
+def deliver_for(svc: Services, job_id: str, sender: WebhookSender) -> None:
+    """One attempt for a webhook work item (the next one, if any, is queued by it).
+
+    A job that was deleted or whose webhook went out already is skipped.
+    """
+    job = svc.jobs.get(job_id)
+    if job is None or not job.status.is_final:
+        return
+    with contextlib.suppress(JobNotFound):  # delivered already, or deleted meanwhile
+        deliver_webhook(svc, job.job_id, sender, job_payload(svc, job))
+
+
 def run_dispatcher(svc: Services, settings: Settings, stop: threading.Event) -> None:
+    """The local shape's delivery loop (a thread of `swescribe serve`)."""
     sender = HttpWebhookSender(retry_policy(settings))
     while not stop.is_set():
         message = svc.webhooks.receive(wait_seconds=1.0, visibility_seconds=60.0)
         if message is None:
             continue
         try:
-            job = svc.jobs.get(message.item.job_id)
-            if job is not None and job.status.is_final:
-                deliver_webhook(svc, job.job_id, sender, job_payload(svc, job))
-        except JobNotFound:
-            pass  # delivered already, or the job was deleted
+            deliver_for(svc, message.item.job_id, sender)
         except SwescribeError:
             log.exception("webhook delivery failed", extra={"job_id": message.item.job_id})
         svc.webhooks.ack(message)

@@ -6,8 +6,20 @@ from pathlib import Path
 
 import httpx
 
-from swescribe.core.errors import InvalidAudio, PayloadTooLarge
+from swescribe.core.errors import AudioNotFound, InvalidAudio, PayloadTooLarge
+from swescribe.core.ports import ObjectStore
 from swescribe.outbound import check_outbound_url
+
+
+def check_upload(objects: ObjectStore, key: str, max_bytes: int) -> int:
+    """The stored upload's size, before anything is downloaded; refuses oversize uploads
+    (S3 enforces a presigned POST's limit, but `aws s3 cp` to the path has none)."""
+    stored = [o for o in objects.list_objects(key) if o.key == key]
+    if not stored:
+        raise AudioNotFound(f"the upload {key} is gone (deleted before processing)")
+    if stored[0].size > max_bytes:
+        raise PayloadTooLarge(f"the upload is {stored[0].size} bytes; the limit is {max_bytes}")
+    return stored[0].size
 
 
 def fetch_audio(

@@ -31,7 +31,8 @@ from swescribe.core.service import (
     report_progress,
 )
 from swescribe.engine import Engine, TranscribeOptions, render
-from swescribe.worker.fetch import fetch_audio
+from swescribe.worker.fetch import check_upload, fetch_audio
+from swescribe.worker.prefetch import Prefetcher, Prepared
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ class WorkerConfig:
     visibility_seconds: float = 120.0
     heartbeat_seconds: float = 30.0
     poll_seconds: float = 5.0
+    prefetch: bool = True
+    """Take the next item and download its audio while the current job transcribes."""
     progress_seconds: float = 2.0
     """At most one progress write to the job store this often."""
     scratch_dir: Path | None = None
@@ -59,6 +62,8 @@ class Worker:
         self.svc = svc
         self.engines = engines
         self.config = config
+        if config.scratch_dir is not None:
+            config.scratch_dir.mkdir(parents=True, exist_ok=True)
         self.stopping = threading.Event()
         """Set by SIGTERM: release the current job and leave."""
 
@@ -66,25 +71,52 @@ class Worker:
         """Work until stopped, max_jobs handled, or idle for idle_exit_seconds."""
         handled = 0
         idle_since = time.monotonic()
+        upcoming: Prepared | None = None
         while not self.stopping.is_set():
             if max_jobs is not None and handled >= max_jobs:
                 break
-            message = self.svc.queue.receive(
-                wait_seconds=self.config.poll_seconds,
-                visibility_seconds=self.config.visibility_seconds,
-            )
-            if message is None:
+            current = upcoming or self._receive()
+            upcoming = None
+            if current is None:
                 idle = time.monotonic() - idle_since
                 if idle_exit_seconds is not None and idle >= idle_exit_seconds:
                     log.info("idle, exiting")
                     break
                 continue
-            self.process(message)
+            more_wanted = max_jobs is None or handled + 1 < max_jobs
+            prefetcher = (
+                self._prefetcher().start() if self.config.prefetch and more_wanted else None
+            )
+            try:
+                self.process(current.message, current)
+            finally:
+                current.discard_files()
+                if prefetcher is not None:
+                    upcoming = prefetcher.take()
             handled += 1
             idle_since = time.monotonic()
+        if upcoming is not None:  # stopping: hand the prefetched item back at once
+            upcoming.discard_files()
+            self.svc.queue.release(upcoming.message)
         return handled
 
-    def process(self, message: Message) -> None:
+    def _receive(self) -> Prepared | None:
+        message = self.svc.queue.receive(
+            wait_seconds=self.config.poll_seconds,
+            visibility_seconds=self.config.visibility_seconds,
+        )
+        return None if message is None else Prepared(message)
+
+    def _prefetcher(self) -> Prefetcher:
+        return Prefetcher(
+            self.svc,
+            poll_seconds=self.config.poll_seconds,
+            visibility_seconds=self.config.visibility_seconds,
+            keepalive_seconds=self.config.heartbeat_seconds,
+            scratch_dir=self.config.scratch_dir,
+        )
+
+    def process(self, message: Message, prepared: Prepared | None = None) -> None:
         claim = claim_job(self.svc, message, self.config.worker_id)
         job = claim.job
         if job is None:
@@ -100,7 +132,7 @@ class Worker:
         )
         beat.start()
         try:
-            outcome = self._transcribe(job)
+            outcome = self._transcribe(job, prepared)
             complete_job(self.svc, job.job_id, self.config.worker_id, outcome)
         except JobReleased:
             self._release(job, message)
@@ -132,10 +164,13 @@ class Worker:
         except TransitionConflict:
             log.warning("job changed before it could be failed", extra={"job_id": job.job_id})
 
-    def _transcribe(self, job: Job) -> Outcome:
+    def _transcribe(self, job: Job, prepared: Prepared | None) -> Outcome:
         started = time.perf_counter()
         with tempfile.TemporaryDirectory(dir=self.config.scratch_dir) as scratch:
-            audio_path, size = self._fetch_input(job, Path(scratch))
+            if prepared is not None and prepared.audio is not None:
+                audio_path, size = prepared.audio, prepared.size
+            else:
+                audio_path, size = self._fetch_input(job, Path(scratch))
             engine = self.engines(job.model)
 
             last_report = 0.0
@@ -170,7 +205,9 @@ class Worker:
         )
 
     def _fetch_input(self, job: Job, scratch: Path) -> tuple[Path, int]:
+        limit = self.svc.policy.max_upload_bytes
         if job.s3_key:
+            check_upload(self.svc.objects, job.s3_key, limit)
             target = scratch / PurePosixPath(job.s3_key).name
             return target, self.svc.objects.download(job.s3_key, target)
         if job.audio_url:
@@ -178,7 +215,7 @@ class Worker:
             size = fetch_audio(
                 job.audio_url,
                 target,
-                max_bytes=self.svc.policy.max_upload_bytes,
+                max_bytes=limit,
                 allow_http=self.svc.policy.allow_http_callbacks,
             )
             return target, size

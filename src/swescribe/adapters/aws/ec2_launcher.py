@@ -1,0 +1,497 @@
+"""EC2 worker launcher: GPU workers on spot instances, started from a launch template.
+
+Implements the WorkerLauncher port for the aws shape. Two modes:
+
+- pooled (default): a launch only when the running and pending workers cannot absorb the
+  queue; each worker takes one job at a time and exits after an idle period.
+- one instance per job (the seed's): each queued job gets its own instance, tagged with
+  the job id and named in its UserData, as the seed's process_upload Lambda did.
+
+Every launch tries spot first (instance types in order, each in every configured subnet),
+then, if allowed, the same types on-demand. The worker reads its configuration from the
+environment that the UserData script exports, so the UserData must never carry a secret:
+anyone allowed DescribeInstanceAttribute can read it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import shlex
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from swescribe.config import Settings
+from swescribe.core.errors import SwescribeError
+from swescribe.core.jobs import Job, from_iso, results_prefix
+
+log = logging.getLogger(__name__)
+
+SERVICE_TAG = "swescribe:service"
+JOB_TAG = "swescribe:job"
+IDLE_SINCE_TAG = "swescribe:idle-since"
+WORKER_NAME = "swescribe-worker"
+DEFAULT_WORKER_COMMAND = (
+    "/opt/swescribe/venv/bin/python /opt/swescribe/run_transcription/fast_transcribe.py"
+)
+WORKER_LOG = "/var/log/swescribe-worker.log"
+MAX_USER_DATA_BYTES = 16 * 1024
+"""EC2's limit on UserData, counted before base64 encoding."""
+
+SPOT = "spot"
+ON_DEMAND = "on-demand"
+ACTIVE_STATES = ("pending", "running")
+LIVE_STATES = ("pending", "running", "shutting-down", "stopping", "stopped")
+"""Every state but terminated: what the janitor may still have to deal with."""
+
+CAPACITY_ERRORS = frozenset(
+    {
+        "InsufficientInstanceCapacity",
+        "MaxSpotInstanceCountExceeded",
+        "SpotMaxPriceTooLow",
+        "InsufficientHostCapacity",
+        "InsufficientCapacity",
+        "Unsupported",
+        "UnfulfillableCapacity",
+    }
+)
+"""RunInstances errors that mean "not this type/market/zone now": try the next candidate."""
+
+_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+_USER_DATA_HEADER = (
+    "#!/bin/bash\n"
+    "# swescribe GPU worker, launched by the process_upload Lambda\n"
+    "set -euo pipefail\n"
+)
+
+
+class CapacityUnavailable(SwescribeError):
+    """No instance type, market or subnet had capacity for a worker."""
+
+    code = "capacity_unavailable"
+
+    def __init__(self, message: str, tried: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.tried = tried
+
+
+# --- UserData ------------------------------------------------------------------------------
+
+
+def render_user_data(env: Mapping[str, str], command: str, *, shutdown_on_exit: bool = True) -> str:
+    """The worker's UserData: a bash script that exports env, then runs command.
+
+    Values are shell-quoted, so any text survives (parse_user_data reads it back). With
+    shutdown_on_exit the instance powers off when the worker exits for any reason (idle,
+    done, crashed); launched with InstanceInitiatedShutdownBehavior=terminate, that ends it,
+    as the seed's workers ended themselves. Without it, the script execs the worker.
+    """
+    lines = [_USER_DATA_HEADER]
+    for name, value in env.items():
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"not a valid environment variable name: {name!r}")
+        if "\x00" in value:
+            raise ValueError(f"the value of {name} contains a NUL byte, which bash cannot hold")
+        lines.append(f"export {name}={shlex.quote(value)}\n")
+    redirect = f">>{WORKER_LOG} 2>&1"
+    if shutdown_on_exit:
+        lines.append(
+            f"status=0\n{command} {redirect} || status=$?\n"
+            f'echo "swescribe worker exited with status $status; shutting down" >>{WORKER_LOG}\n'
+            "shutdown -h now\n"
+        )
+    else:
+        lines.append(f"exec {command} {redirect}\n")
+    text = "".join(lines)
+    size = len(text.encode("utf-8"))
+    if size > MAX_USER_DATA_BYTES:
+        raise ValueError(f"UserData is {size} bytes; EC2 accepts at most {MAX_USER_DATA_BYTES}")
+    return text
+
+
+def parse_user_data(text: str) -> dict[str, str]:
+    """The variables a render_user_data script exports (the inverse of render_user_data)."""
+    tokens = shlex.split(text, comments=True, posix=True)
+    env: dict[str, str] = {}
+    index = 0
+    while index < len(tokens) - 1:
+        if tokens[index] == "export":
+            name, sep, value = tokens[index + 1].partition("=")
+            if sep and _NAME.fullmatch(name):
+                env[name] = value
+                index += 2
+                continue
+        index += 1
+    return env
+
+
+# --- plan ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LaunchPlan:
+    """What a launch needs, decided once from Settings at the edge."""
+
+    launch_template: str
+    instance_types: tuple[str, ...] = ("g4dn.xlarge",)
+    """Tried in order when spot capacity is refused."""
+    on_demand_fallback: bool = True
+    """When every type refused spot, try them all again on-demand."""
+    max_instances: int = 4
+    instance_per_job: bool = False
+    subnet_ids: tuple[str, ...] = ()
+    """Empty: the launch template's own network settings."""
+    worker_env: Mapping[str, str] = field(default_factory=dict)
+    """The environment the worker gets (no secrets: UserData is readable)."""
+    bucket: str = "transcription-curevo"
+    service: str = "swescribe"
+    """Value of the swescribe:service tag that marks this deployment's workers."""
+    worker_command: str = DEFAULT_WORKER_COMMAND
+    shutdown_on_exit: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.launch_template:
+            raise ValueError("a launch template name is required")
+        if not self.instance_types:
+            raise ValueError("at least one instance type is required")
+        if self.max_instances < 0:
+            raise ValueError("max_instances cannot be negative")
+        bad = [name for name in self.worker_env if not _NAME.fullmatch(name)]
+        if bad:
+            raise ValueError(f"not valid environment variable names: {bad}")
+
+
+def worker_env_from_settings(settings: Settings) -> dict[str, str]:
+    """The SWESCRIBE_* (and region) variables a GPU worker needs; empty values left out."""
+    env = {
+        "SWESCRIBE_BACKEND": "aws",
+        "SWESCRIBE_QUEUE_URL": settings.queue_url,
+        "SWESCRIBE_WEBHOOK_QUEUE_URL": settings.webhook_queue_url,
+        "SWESCRIBE_TABLE": settings.table,
+        "SWESCRIBE_BUCKET": settings.bucket,
+        "SWESCRIBE_MODEL": settings.model,
+        "SWESCRIBE_DEVICE": settings.device,
+        "SWESCRIBE_COMPUTE_TYPE": settings.compute_type,
+        "SWESCRIBE_LANGUAGE": settings.language,
+        "SWESCRIBE_PUBLIC_URL": settings.public_url,
+        "SWESCRIBE_MAX_UPLOAD_BYTES": str(settings.max_upload_bytes),
+        "SWESCRIBE_LEASE_SECONDS": str(settings.lease_seconds),
+        "SWESCRIBE_HEARTBEAT_SECONDS": str(settings.heartbeat_seconds),
+        "SWESCRIBE_WEBHOOK_MAX_ATTEMPTS": str(settings.webhook_max_attempts),
+        "SWESCRIBE_WEBHOOK_BASE_DELAY": str(settings.webhook_base_delay),
+        "SWESCRIBE_WORKER_IDLE_SECONDS": str(settings.worker_idle_seconds),
+        "SWESCRIBE_INSTANCE_PER_JOB": "1" if settings.instance_per_job else "0",
+        "AWS_REGION": settings.aws_region,
+        "AWS_DEFAULT_REGION": settings.aws_region,
+    }
+    return {name: value for name, value in env.items() if value}
+
+
+def plan_from_settings(settings: Settings) -> LaunchPlan:
+    return LaunchPlan(
+        launch_template=settings.launch_template,
+        instance_types=settings.instance_types,
+        on_demand_fallback=settings.on_demand_fallback,
+        max_instances=settings.max_instances,
+        instance_per_job=settings.instance_per_job,
+        subnet_ids=settings.subnet_ids,
+        worker_env=worker_env_from_settings(settings),
+        bucket=settings.bucket,
+    )
+
+
+# --- instances -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkerInstance:
+    """One worker instance as DescribeInstances reports it (for the janitor)."""
+
+    instance_id: str
+    state: str
+    launch_time: datetime
+    """Aware, in UTC."""
+    instance_type: str
+    lifecycle: str
+    """"spot" or "on-demand"."""
+    job_id: str | None
+    """The swescribe:job tag (one-instance-per-job mode), else None."""
+    idle_since: datetime | None = None
+    """The swescribe:idle-since tag: when the janitor first saw it holding no job."""
+
+    @property
+    def active(self) -> bool:
+        """Pending or running: a worker that is, or soon will be, taking jobs."""
+        return self.state in ACTIVE_STATES
+
+
+def _worker_instance(raw: Mapping[str, Any]) -> WorkerInstance:
+    tags = {tag["Key"]: tag["Value"] for tag in raw.get("Tags", [])}
+    launched: datetime = raw["LaunchTime"]
+    if launched.tzinfo is None:
+        launched = launched.replace(tzinfo=UTC)
+    return WorkerInstance(
+        instance_id=raw["InstanceId"],
+        state=raw["State"]["Name"],
+        launch_time=launched.astimezone(UTC),
+        instance_type=raw["InstanceType"],
+        lifecycle=SPOT if raw.get("InstanceLifecycle") == SPOT else ON_DEMAND,
+        job_id=tags.get(JOB_TAG),
+        idle_since=from_iso(tags.get(IDLE_SINCE_TAG)),
+    )
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """One way to place a worker: instance type, market, subnet (None: the template's)."""
+
+    instance_type: str
+    market: str
+    subnet_id: str | None
+
+    def describe(self) -> str:
+        where = f" in {self.subnet_id}" if self.subnet_id else ""
+        return f"{self.instance_type} {self.market}{where}"
+
+
+def _candidates(plan: LaunchPlan) -> list[_Candidate]:
+    """Spot first: each type in order, in each subnet; then the same again on-demand."""
+    markets = (SPOT, ON_DEMAND) if plan.on_demand_fallback else (SPOT,)
+    subnets: tuple[str | None, ...] = plan.subnet_ids or (None,)
+    return [
+        _Candidate(instance_type, market, subnet)
+        for market in markets
+        for instance_type in plan.instance_types
+        for subnet in subnets
+    ]
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+class Ec2Launcher:
+    """Implements WorkerLauncher by starting EC2 instances from a launch template."""
+
+    def __init__(self, client: Any, plan: LaunchPlan) -> None:
+        self.client = client
+        self.plan = plan
+
+    # -- the port ---------------------------------------------------------------------------
+
+    def ensure_capacity(self, queued: int, job: Job | None = None) -> list[str]:
+        """Start workers if the running ones cannot absorb `queued` items; ids started.
+
+        Raises CapacityUnavailable when a worker is needed and no candidate had capacity
+        (in pooled mode only when not even one of the needed workers could start).
+        """
+        active = [worker for worker in self.list_workers() if worker.active]
+        if self.plan.instance_per_job:
+            return self._ensure_for_job(job, active)
+        return self._ensure_pool(queued, active)
+
+    def list_workers(self) -> list[WorkerInstance]:
+        """This deployment's instances in every state but terminated, oldest first."""
+        filters = [
+            {"Name": f"tag:{SERVICE_TAG}", "Values": [self.plan.service]},
+            {"Name": "instance-state-name", "Values": list(LIVE_STATES)},
+        ]
+        workers = [
+            _worker_instance(raw)
+            for page in self.client.get_paginator("describe_instances").paginate(Filters=filters)
+            for reservation in page.get("Reservations", [])
+            for raw in reservation.get("Instances", [])
+        ]
+        return sorted(workers, key=lambda worker: (worker.launch_time, worker.instance_id))
+
+    # -- modes ------------------------------------------------------------------------------
+
+    def _ensure_pool(self, queued: int, active: list[WorkerInstance]) -> list[str]:
+        missing = min(self.plan.max_instances, queued) - len(active)
+        if missing <= 0:
+            return []
+        log.info(
+            "launching workers",
+            extra={"queued": queued, "active_workers": len(active), "launching": missing},
+        )
+        refused: dict[_Candidate, str] = {}
+        started: list[str] = []
+        for _ in range(missing):
+            try:
+                started.append(self._launch(None, refused))
+            except CapacityUnavailable:
+                if not started:
+                    raise
+                log.warning(
+                    "fewer workers started than needed",
+                    extra={"started": len(started), "wanted": missing},
+                )
+                break
+        return started
+
+    def _ensure_for_job(self, job: Job | None, active: list[WorkerInstance]) -> list[str]:
+        if job is None:
+            return []
+        mine = [worker.instance_id for worker in active if worker.job_id == job.job_id]
+        if mine:
+            log.info(
+                "a worker for this job is already up",
+                extra={"job_id": job.job_id, "instance_id": mine[0]},
+            )
+            return []
+        if len(active) >= self.plan.max_instances:
+            log.info(
+                "job waits in the queue for a busy worker",
+                extra={
+                    "job_id": job.job_id,
+                    "active_workers": len(active),
+                    "max_instances": self.plan.max_instances,
+                },
+            )
+            return []
+        return [self._launch(job, {})]
+
+    # -- one launch -------------------------------------------------------------------------
+
+    def _launch(self, job: Job | None, refused: dict[_Candidate, str]) -> str:
+        """Start one worker on the first candidate with capacity; its instance id.
+
+        refused collects the candidates that said no, so later launches in the same call
+        skip them.
+        """
+        user_data = render_user_data(
+            self._env_for(job),
+            self.plan.worker_command,
+            shutdown_on_exit=self.plan.shutdown_on_exit,
+        )
+        tags = self._tag_specifications(job)
+        request_id = uuid.uuid4().hex
+        for candidate in _candidates(self.plan):
+            if candidate in refused:
+                continue
+            try:
+                instance = self._run(
+                    candidate, user_data, tags, self._token(job, candidate, request_id)
+                )
+            except ClientError as error:
+                code = _error_code(error)
+                if code not in CAPACITY_ERRORS:
+                    raise
+                refused[candidate] = code
+                log.warning(
+                    "no capacity for a worker",
+                    extra={
+                        "job_id": job.job_id if job else None,
+                        "instance_type": candidate.instance_type,
+                        "market": candidate.market,
+                        "subnet_id": candidate.subnet_id,
+                        "error_code": code,
+                    },
+                )
+                continue
+            instance_id = str(instance["InstanceId"])
+            log.info(
+                "worker launched",
+                extra={
+                    "job_id": job.job_id if job else None,
+                    "instance_id": instance_id,
+                    "instance_type": candidate.instance_type,
+                    "market": candidate.market,
+                    "subnet_id": candidate.subnet_id,
+                    "refusals": len(refused),
+                },
+            )
+            return instance_id
+        tried = tuple(f"{c.describe()} ({code})" for c, code in refused.items())
+        log.error(
+            "capacity unavailable for a worker",
+            extra={"job_id": job.job_id if job else None, "tried": "; ".join(tried)},
+        )
+        raise CapacityUnavailable(
+            "no capacity for a GPU worker; tried " + "; ".join(tried), tried=tried
+        )
+
+    def _run(
+        self,
+        candidate: _Candidate,
+        user_data: str,
+        tags: list[dict[str, Any]],
+        client_token: str,
+    ) -> Mapping[str, Any]:
+        params: dict[str, Any] = {
+            "LaunchTemplate": {"LaunchTemplateName": self.plan.launch_template},
+            "InstanceType": candidate.instance_type,
+            "MinCount": 1,
+            "MaxCount": 1,
+            "UserData": user_data,  # boto3 base64-encodes it for RunInstances
+            "TagSpecifications": tags,
+            "ClientToken": client_token,
+            "InstanceInitiatedShutdownBehavior": "terminate",
+        }
+        if candidate.market == SPOT:
+            params["InstanceMarketOptions"] = {
+                "MarketType": "spot",
+                "SpotOptions": {
+                    "SpotInstanceType": "one-time",
+                    "InstanceInterruptionBehavior": "terminate",
+                },
+            }
+        if candidate.subnet_id:
+            params["SubnetId"] = candidate.subnet_id
+        response = self.client.run_instances(**params)
+        instance: Mapping[str, Any] = response["Instances"][0]
+        return instance
+
+    def _env_for(self, job: Job | None) -> dict[str, str]:
+        """The seed's UserData (job id, input, output) for a per-job worker, then worker_env.
+
+        A pooled worker takes whatever is queued, so naming one job in it would mislead.
+        """
+        env: dict[str, str] = {}
+        if job is not None and self.plan.instance_per_job:
+            env["SWESCRIBE_JOB_ID"] = job.job_id
+            if job.s3_key:
+                env["SWESCRIBE_S3_INPUT"] = f"s3://{self.plan.bucket}/{job.s3_key}"
+            env["SWESCRIBE_S3_OUTPUT"] = f"s3://{self.plan.bucket}/{results_prefix(job.job_id)}"
+        for name, value in self.plan.worker_env.items():
+            env.setdefault(name, value)
+        return env
+
+    def _tag_specifications(self, job: Job | None) -> list[dict[str, Any]]:
+        tags = [
+            {"Key": "Name", "Value": WORKER_NAME},
+            {"Key": SERVICE_TAG, "Value": self.plan.service},
+        ]
+        if job is not None and self.plan.instance_per_job:
+            tags.append({"Key": JOB_TAG, "Value": job.job_id})
+        return [
+            {"ResourceType": resource, "Tags": list(tags)} for resource in ("instance", "volume")
+        ]
+
+    def _token(self, job: Job | None, candidate: _Candidate, request_id: str) -> str:
+        """The RunInstances ClientToken (at most 64 ASCII characters).
+
+        Per-job mode: derived from the launch request (job id, attempts, the updated_at of
+        the launching transition) and the candidate, so a repeated request for the same job
+        state (a duplicate event, a retried Lambda) gets the instance already started instead
+        of a second one, while a job re-queued later (new updated_at) gets a fresh worker.
+        The candidate is part of it because EC2 rejects a reused token with other parameters.
+        Pooled mode: unique per call; the launch count already comes from what is running.
+        """
+        if job is not None and self.plan.instance_per_job:
+            basis: Iterable[str] = (
+                job.job_id,
+                str(job.attempts),
+                job.updated_at.astimezone(UTC).isoformat(),
+            )
+        else:
+            basis = (request_id,)
+        parts = (*basis, candidate.market, candidate.instance_type, candidate.subnet_id or "")
+        digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+        return f"swescribe-{digest[:48]}"

@@ -1,0 +1,75 @@
+"""What arrives at the process_upload Lambda: S3 notifications (through SQS or directly),
+S3's test event, and webhook work items from the webhook queue. Pure parsing, no I/O."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from swescribe.core.ports import WorkItem
+
+
+@dataclass(frozen=True)
+class ObjectCreated:
+    bucket: str
+    key: str
+    """As S3 sends it: URL-encoded, '+' for space (the service decodes it)."""
+    size: int | None
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One piece of work from an event, and the SQS message it came in (if any)."""
+
+    message_id: str | None
+    uploads: tuple[ObjectCreated, ...] = ()
+    work_item: WorkItem | None = None
+    ignored: str | None = None
+    """Why nothing is to be done (a test event, another event type, a malformed body)."""
+
+
+def units(event: Mapping[str, Any]) -> Iterator[Unit]:
+    """Every unit of work in a Lambda event, one per SQS message or per direct S3 record."""
+    for record in event.get("Records") or ():
+        if record.get("eventSource") == "aws:sqs":
+            yield _from_sqs(record)
+        elif record.get("eventSource") == "aws:s3":
+            yield _from_s3_records(None, [record])
+        else:
+            yield Unit(None, ignored=f"unknown record source {record.get('eventSource')!r}")
+
+
+def _from_sqs(record: Mapping[str, Any]) -> Unit:
+    message_id = str(record.get("messageId", ""))
+    try:
+        body = json.loads(record.get("body") or "")
+    except json.JSONDecodeError:
+        return Unit(message_id, ignored="body is not JSON")
+    if not isinstance(body, dict):
+        return Unit(message_id, ignored="body is not a JSON object")
+    if body.get("Event") == "s3:TestEvent":
+        return Unit(message_id, ignored="s3:TestEvent")
+    if "Records" in body:
+        return _from_s3_records(message_id, body["Records"])
+    if isinstance(body.get("kind"), str) and isinstance(body.get("job_id"), str):
+        return Unit(message_id, work_item=WorkItem(body["kind"], body["job_id"], body.get("key")))
+    return Unit(message_id, ignored="neither an S3 notification nor a work item")
+
+
+def _from_s3_records(message_id: str | None, records: Any) -> Unit:
+    uploads = []
+    for record in records if isinstance(records, list) else ():
+        if not str(record.get("eventName", "")).startswith("ObjectCreated:"):
+            continue
+        s3 = record.get("s3") or {}
+        key = (s3.get("object") or {}).get("key")
+        if not isinstance(key, str):
+            continue
+        size = (s3.get("object") or {}).get("size")
+        bucket = str((s3.get("bucket") or {}).get("name", ""))
+        uploads.append(ObjectCreated(bucket, key, int(size) if size is not None else None))
+    if not uploads:
+        return Unit(message_id, ignored="no ObjectCreated records")
+    return Unit(message_id, uploads=tuple(uploads))

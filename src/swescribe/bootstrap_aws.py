@@ -1,0 +1,56 @@
+"""Wiring of the AWS shape: S3, DynamoDB, SQS and EC2 adapters from Settings."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from swescribe.adapters.aws.clients import client
+from swescribe.adapters.aws.dynamodb_jobs import DynamoJobStore
+from swescribe.adapters.aws.ec2_launcher import Ec2Launcher, plan_from_settings
+from swescribe.adapters.aws.s3 import S3ObjectStore
+from swescribe.adapters.aws.sqs_queue import SqsWorkQueue
+from swescribe.api import ApiContext, create_app
+from swescribe.bootstrap import NoLauncher, RandomIds, SystemClock, policy_from
+from swescribe.config import Settings
+from swescribe.core.errors import InvalidOption
+from swescribe.core.ports import WorkerLauncher
+from swescribe.core.service import Services
+
+
+def require_aws_settings(settings: Settings) -> None:
+    missing = [
+        name
+        for name, value in (
+            ("SWESCRIBE_QUEUE_URL", settings.queue_url),
+            ("SWESCRIBE_WEBHOOK_QUEUE_URL", settings.webhook_queue_url),
+            ("SWESCRIBE_BUCKET", settings.bucket),
+            ("SWESCRIBE_TABLE", settings.table),
+        )
+        if not value
+    ]
+    if missing:
+        raise InvalidOption(f"the aws backend needs {', '.join(missing)} to be set")
+
+
+def build_aws_services(settings: Settings, launcher: WorkerLauncher | None = None) -> Services:
+    require_aws_settings(settings)
+    sqs = client("sqs", settings.aws_region)
+    return Services(
+        jobs=DynamoJobStore(client("dynamodb", settings.aws_region), settings.table),
+        objects=S3ObjectStore(client("s3", settings.aws_region), settings.bucket),
+        queue=SqsWorkQueue(sqs, settings.queue_url),
+        webhooks=SqsWorkQueue(sqs, settings.webhook_queue_url),
+        launcher=launcher or NoLauncher(),
+        clock=SystemClock(),
+        ids=RandomIds(),
+        policy=policy_from(settings),
+    )
+
+
+def build_ec2_launcher(settings: Settings) -> Ec2Launcher:
+    return Ec2Launcher(client("ec2", settings.aws_region), plan_from_settings(settings))
+
+
+def build_aws_api(svc: Services) -> FastAPI:
+    """The same app as `swescribe serve`, trusting API Gateway's key check."""
+    return create_app(ApiContext(svc=svc, keys=None, trust_gateway_identity=True))

@@ -1,0 +1,42 @@
+"""The janitor, for both shapes: `swescribe cleanup` and the scheduled janitor Lambda."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from swescribe.config import Settings
+from swescribe.core.janitor import sweep_jobs
+from swescribe.core.jobs import JobStatus
+
+
+def run_cleanup(settings: Settings, dry_run: bool = False) -> dict[str, Any]:
+    """Sweep stuck jobs (and, on AWS, orphaned instances); the report says what was done
+    (or, with dry_run, what would be)."""
+    stale_after = max(settings.lease_seconds * 3, 900.0)
+    if settings.backend != "aws":
+        from swescribe.bootstrap import build_local_services
+
+        svc = build_local_services(settings)
+        return {"backend": "local", "jobs": asdict(sweep_jobs(svc, stale_after, dry_run))}
+
+    from swescribe.adapters.aws.ec2_janitor import sweep_instances
+    from swescribe.bootstrap_aws import build_aws_services, build_ec2_launcher
+
+    launcher = build_ec2_launcher(settings)
+    svc = build_aws_services(settings, launcher)
+    jobs = sweep_jobs(svc, stale_after, dry_run)
+    busy = {
+        job.instance_id
+        for job in svc.jobs.list_by_status({JobStatus.PROCESSING})
+        if job.instance_id
+    }
+    instances = sweep_instances(
+        launcher.client,
+        launcher.list_workers(),
+        busy,
+        settings.instance_grace_seconds,
+        svc.clock.now(),
+        dry_run,
+    )
+    return {"backend": "aws", "jobs": asdict(jobs), "instances": asdict(instances)}

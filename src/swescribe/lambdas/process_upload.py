@@ -1,0 +1,65 @@
+"""TranscriptionProcessUpload: S3 upload events -> job launching, queued, capacity ensured;
+and webhook work items -> one delivery attempt each (retries come back on the queue).
+
+Fed by SQS (the upload-events queue and the webhook queue) or by S3 directly. Failed
+messages are reported in ``batchItemFailures`` so only they are retried.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+from swescribe.adapters.aws.events import Unit, units
+from swescribe.bootstrap_aws import build_aws_services, build_ec2_launcher
+from swescribe.config import Settings
+from swescribe.core.ports import WebhookSender
+from swescribe.core.service import WEBHOOK, Services, handle_object_created
+from swescribe.logs import configure_json_logging
+from swescribe.worker.dispatcher import HttpWebhookSender, deliver_for, retry_policy
+
+log = logging.getLogger(__name__)
+
+
+def process_event(svc: Services, event: Mapping[str, Any], sender: WebhookSender) -> dict[str, Any]:
+    """Handle every unit of an event; report what happened and which messages failed."""
+    outcomes: dict[str, int] = {}
+    failures: list[dict[str, str]] = []
+    for unit in units(event):
+        try:
+            for outcome in _handle(svc, unit, sender):
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        except Exception:
+            log.exception("event unit failed", extra={"message_id": unit.message_id})
+            if unit.message_id is None:
+                raise  # a direct S3 invocation: let Lambda's own retry take it
+            failures.append({"itemIdentifier": unit.message_id})
+    log.info("event handled", extra={"outcomes": str(outcomes), "failed": len(failures)})
+    return {"batchItemFailures": failures, "outcomes": outcomes}
+
+
+def _handle(svc: Services, unit: Unit, sender: WebhookSender) -> list[str]:
+    if unit.ignored:
+        log.info("event ignored", extra={"reason": unit.ignored})
+        return ["ignored"]
+    if unit.work_item is not None:
+        if unit.work_item.kind != WEBHOOK:
+            return ["ignored"]
+        deliver_for(svc, unit.work_item.job_id, sender)
+        return ["webhook"]
+    return [handle_object_created(svc, upload.key, upload.size) for upload in unit.uploads]
+
+
+@cache
+def _wiring() -> tuple[Services, WebhookSender]:
+    configure_json_logging("process_upload")
+    settings = Settings.from_env(backend="aws")
+    svc = build_aws_services(settings, build_ec2_launcher(settings))
+    return svc, HttpWebhookSender(retry_policy(settings))
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    svc, sender = _wiring()
+    return process_event(svc, event, sender)

@@ -1,0 +1,96 @@
+"""Prefetch: while one job transcribes, take the next work item and download its audio.
+
+The item is received (hidden from other workers) but not claimed: its job stays
+`launching`, so if this worker dies the item simply reappears when its visibility runs
+out. Until the worker takes it, a keep-alive extends that visibility.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from swescribe.core.errors import SwescribeError
+from swescribe.core.jobs import JobStatus
+from swescribe.core.ports import Message
+from swescribe.core.service import Services
+from swescribe.worker.fetch import check_upload
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Prepared:
+    """A received work item and, when the prefetch got that far, its downloaded audio."""
+
+    message: Message
+    audio: Path | None = None
+    size: int = 0
+    scratch: Path | None = None
+
+    def discard_files(self) -> None:
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
+
+
+class Prefetcher:
+    def __init__(
+        self,
+        svc: Services,
+        poll_seconds: float,
+        visibility_seconds: float,
+        keepalive_seconds: float,
+        scratch_dir: Path | None,
+    ) -> None:
+        self.svc = svc
+        self.poll_seconds = poll_seconds
+        self.visibility_seconds = visibility_seconds
+        self.keepalive_seconds = keepalive_seconds
+        self.scratch_dir = scratch_dir
+        self._ready = threading.Event()
+        self._taken = threading.Event()
+        self._prepared: Prepared | None = None
+        self._thread = threading.Thread(target=self._run, name="prefetch", daemon=True)
+
+    def start(self) -> Prefetcher:
+        self._thread.start()
+        return self
+
+    def take(self) -> Prepared | None:
+        """The prefetched item (None if the queue was empty); waits for its download."""
+        self._ready.wait()
+        self._taken.set()
+        self._thread.join()
+        return self._prepared
+
+    def _run(self) -> None:
+        try:
+            message = self.svc.queue.receive(self.poll_seconds, self.visibility_seconds)
+            if message is not None:
+                self._prepared = Prepared(message)
+                self._download(self._prepared)
+        except Exception:  # a prefetch is an optimisation: the job's own fetch reports errors
+            log.exception("prefetch failed")
+        finally:
+            self._ready.set()
+        while self._prepared is not None and not self._taken.wait(self.keepalive_seconds):
+            try:
+                self.svc.queue.extend(self._prepared.message, self.visibility_seconds)
+            except SwescribeError:
+                log.warning("prefetch keep-alive failed")
+
+    def _download(self, prepared: Prepared) -> None:
+        job = self.svc.jobs.get(prepared.message.item.job_id)
+        if job is None or job.status is not JobStatus.LAUNCHING or not job.s3_key:
+            return  # nothing to fetch ahead (audio_url jobs are fetched when claimed)
+        check_upload(self.svc.objects, job.s3_key, self.svc.policy.max_upload_bytes)
+        prepared.scratch = Path(tempfile.mkdtemp(prefix="prefetch-", dir=self.scratch_dir))
+        target = prepared.scratch / PurePosixPath(job.s3_key).name
+        prepared.size = self.svc.objects.download(job.s3_key, target)
+        prepared.audio = target
+        log.info("prefetched", extra={"job_id": job.job_id, "bytes": prepared.size})

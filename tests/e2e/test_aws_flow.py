@@ -1,0 +1,411 @@
+"""The AWS shape end to end on moto_server (127.0.0.1): the seed's flow through the real
+Lambda handlers with real event shapes, presigned uploads, S3 -> SQS notifications, EC2
+spot launches with the seed's UserData, and the GPU worker script run as a local process
+against the moto endpoint, with the offline model and Swedish clips."""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import os
+import signal
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from swescribe.adapters.aws.dynamodb_jobs import DynamoJobStore
+from swescribe.adapters.aws.ec2_launcher import parse_user_data
+from swescribe.cleanup import run_cleanup
+from swescribe.config import Settings
+from swescribe.core.jobs import Job, JobStatus
+from tests.conftest import audio, reference
+from tests.e2e.aws_env import (
+    BUCKET,
+    REGION,
+    REPO_ROOT,
+    TABLE,
+    Deployment,
+    FakeMetadata,
+    moto_server,
+    provision,
+    start_worker,
+)
+from tests.receiver import Receiver
+from tests.wer import word_error_rate
+
+pytestmark = pytest.mark.model
+
+SECRET = "shared-secret-456"
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def load_handler(name: str) -> Handler:
+    """A Lambda file at the seed's path, loaded as the Lambda runtime loads it."""
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "lambda" / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    handler: Handler = module.handler
+    return handler
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    logs = tmp_path_factory.mktemp("moto")
+    patch = pytest.MonkeyPatch()
+    with moto_server(logs / "moto.log") as endpoint:
+        for name, value in {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+        }.items():
+            patch.setenv(name, value)
+        deployed = provision(endpoint)
+        for name, value in {
+            **deployed.lambda_env(),
+            "SWESCRIBE_INSTANCE_PER_JOB": "1",  # the seed's behaviour
+            "SWESCRIBE_DEV_MODE": "1",  # the webhook receiver is on loopback
+            "SWESCRIBE_LEASE_SECONDS": "4",
+            "SWESCRIBE_HEARTBEAT_SECONDS": "1",
+        }.items():
+            patch.setenv(name, value)
+        from swescribe.lambdas import api, process_upload
+
+        api._asgi_handler.cache_clear()
+        process_upload._wiring.cache_clear()
+        yield deployed
+        api._asgi_handler.cache_clear()
+        process_upload._wiring.cache_clear()
+    patch.undo()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    running = Receiver(SECRET).start()
+    yield running
+    running.stop()
+
+
+def gateway_event(method: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
+    """An API Gateway REST (v1) proxy event, as API Gateway sends it after checking the key."""
+    headers = {"Content-Type": "application/json", "X-API-Key": "client-key-123"}
+    return {
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": {"proxy": path.lstrip("/")},
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/{proxy+}",
+            "httpMethod": method,
+            "path": f"/prod{path}",
+            "stage": "prod",
+            "requestId": str(uuid.uuid4()),
+            "accountId": "123456789012",
+            "apiId": "abcdef1234",
+            "identity": {
+                "apiKey": "client-key-123",
+                "apiKeyId": "key-abc",
+                "sourceIp": "203.0.113.10",
+                "userAgent": "pytest",
+            },
+        },
+        "body": json.dumps(body) if body is not None else None,
+        "isBase64Encoded": False,
+    }
+
+
+def register_and_upload(clip: Path, callback_url: str) -> dict[str, Any]:
+    """POST /api through the API Lambda, then the presigned POST upload to S3."""
+    body = {"callback_url": callback_url, "callback_secret": SECRET}
+    response = load_handler("lambda_api")(gateway_event("POST", "/api", body), None)
+    assert response["statusCode"] == 200, response["body"]
+    registration: dict[str, Any] = json.loads(response["body"])
+    assert registration["upload_path"] == f"transcription_upload/{registration['callback_id']}/"
+    assert registration["message"] == "Upload audio files to the provided S3 path"
+    assert registration["upload_method"] == "POST"
+    uploaded = httpx.post(
+        registration["upload_url"],
+        data=registration["upload_fields"],
+        files={"file": (clip.name, clip.read_bytes(), "audio/wav")},
+        timeout=60,
+    )
+    assert uploaded.status_code in (200, 204), uploaded.text
+    return registration
+
+
+def pump_uploads(deployment: Deployment, job_id: str) -> list[dict[str, Any]]:
+    """S3 -> SQS -> process_upload until the job has left 'registered' (bounded)."""
+    process = load_handler("lambda_process_upload")
+    bodies: list[dict[str, Any]] = []
+    for _ in range(20):
+        bodies += deployment.pump(deployment.events_queue_url, process)
+        if job(deployment, job_id)["status"] != "registered":
+            return bodies
+    raise AssertionError(f"job {job_id} was never launched; events: {bodies}")
+
+
+def job(deployment: Deployment, job_id: str) -> dict[str, Any]:
+    found = DynamoJobStore(deployment.client("dynamodb"), TABLE).get(job_id)
+    assert found is not None
+    return found.public_view()
+
+
+def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def instances_for(deployment: Deployment, job_id: str) -> list[dict[str, Any]]:
+    reservations = deployment.client("ec2").describe_instances(
+        Filters=[{"Name": "tag:swescribe:job", "Values": [job_id]}]
+    )["Reservations"]
+    return [i for r in reservations for i in r["Instances"]]
+
+
+def user_data(deployment: Deployment, instance_id: str) -> dict[str, str]:
+    raw = deployment.client("ec2").describe_instance_attribute(
+        InstanceId=instance_id, Attribute="userData"
+    )["UserData"]["Value"]
+    return parse_user_data(base64.b64decode(raw).decode())
+
+
+def worker_env(deployment: Deployment, instance_id: str) -> dict[str, str]:
+    """The instance's UserData exports, plus what reaching moto takes."""
+    return {
+        **user_data(deployment, instance_id),
+        "AWS_ENDPOINT_URL": deployment.endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+
+
+def deliver_webhooks(deployment: Deployment, receiver: Receiver, count: int) -> None:
+    process = load_handler("lambda_process_upload")
+    wait_for(
+        lambda: (
+            bool(deployment.pump(deployment.webhook_queue_url, process))
+            or len(receiver.deliveries) >= count
+        ),
+        "webhook deliveries",
+        timeout=60,
+    )
+    receiver.wait_for(count, timeout=30)
+
+
+def test_seed_flow_register_upload_launch_transcribe_webhook(
+    deployment: Deployment, receiver: Receiver, tmp_path: Path
+) -> None:
+    clip = audio("cv_18746434.wav")
+    registration = register_and_upload(clip, receiver.url)
+    job_id = registration["callback_id"]
+
+    pump_uploads(deployment, job_id)
+    launched = job(deployment, job_id)
+    assert launched["status"] == "launching"
+    assert launched["s3_key"] == f"transcription_upload/{job_id}/{clip.name}"
+
+    # The same S3 notification again (S3 delivers at least once): nothing new happens.
+    key = launched["s3_key"]
+    duplicate = {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Post",
+                "s3": {"bucket": {"name": BUCKET}, "object": {"key": key, "size": 1}},
+            }
+        ]
+    }
+    outcome = load_handler("lambda_process_upload")(duplicate, None)
+    assert outcome["outcomes"] == {"duplicate": 1}
+
+    (instance,) = instances_for(deployment, job_id)
+    assert instance["InstanceLifecycle"] == "spot"
+    assert instance["InstanceType"] == "g4dn.xlarge"
+    seed_data = user_data(deployment, instance["InstanceId"])
+    assert seed_data["SWESCRIBE_JOB_ID"] == job_id
+    assert seed_data["SWESCRIBE_S3_INPUT"] == f"s3://{BUCKET}/{key}"
+    assert seed_data["SWESCRIBE_S3_OUTPUT"] == f"s3://{BUCKET}/results/{job_id}/"
+    assert seed_data["SWESCRIBE_QUEUE_URL"] == deployment.queue_url
+
+    metadata = FakeMetadata(instance["InstanceId"]).start()
+    try:
+        worker = start_worker(
+            worker_env(deployment, instance["InstanceId"]),
+            metadata,
+            tmp_path / "data",
+            tmp_path / "worker.log",
+        )
+        assert worker.wait(timeout=300) == 0, (tmp_path / "worker.log").read_text()
+    finally:
+        metadata.stop()
+    assert metadata.tokens_issued >= 1, "IMDSv2: a session token was asked for"
+    assert metadata.unauthorised == 0
+
+    done = job(deployment, job_id)
+    assert done["status"] == "completed", done
+    assert done["instance_id"] == instance["InstanceId"]
+    assert done["model_used"] == "whisper-base"
+    s3 = deployment.client("s3")
+    for fmt, result_key in done["results"].items():
+        assert result_key.startswith(f"results/{job_id}/transcription_")
+        assert result_key.endswith(f"_cv_18746434.{fmt}")
+        head = s3.head_object(Bucket=BUCKET, Key=result_key)
+        assert head["ServerSideEncryption"] == "AES256"
+    state = deployment.client("ec2").describe_instances(InstanceIds=[instance["InstanceId"]])
+    assert state["Reservations"][0]["Instances"][0]["State"]["Name"] in (
+        "shutting-down",
+        "terminated",
+    )
+
+    deliver_webhooks(deployment, receiver, 1)
+    delivery = receiver.deliveries[0]
+    assert delivery.seed_signature_ok
+    assert delivery.standard_signature_ok
+    assert delivery.payload["status"] == "complete"
+    assert word_error_rate(reference("cv_18746434"), delivery.payload["transcript"]["text"]) <= 0.5
+    assert job(deployment, job_id)["webhook"]["state"] == "delivered"
+    logged = (tmp_path / "worker.log").read_text()
+    assert SECRET not in logged
+    assert all(
+        json.loads(line)["service"] == "worker"
+        for line in logged.splitlines()
+        if line.startswith("{")
+    )
+
+
+def relaunched_by_janitor(deployment: Deployment, job_id: str, after: list[str]) -> str:
+    """Run the janitor as its schedule would; the job's new instance."""
+    report = run_cleanup(Settings.from_env())
+    assert report["jobs"]["workers_started"], report
+    new = [
+        i["InstanceId"] for i in instances_for(deployment, job_id) if i["InstanceId"] not in after
+    ]
+    assert len(new) == 1, new
+    return str(new[0])
+
+
+def lease_expired(deployment: Deployment, job_id: str) -> bool:
+    found = DynamoJobStore(deployment.client("dynamodb"), TABLE).get(job_id)
+    assert found is not None
+    return found.lease_expires_at is not None and found.lease_expires_at < datetime.now(UTC)
+
+
+def test_spot_notice_then_a_crash_then_completion_on_a_third_worker(
+    deployment: Deployment, receiver: Receiver, tmp_path: Path
+) -> None:
+    registration = register_and_upload(audio("espeak_long.wav"), receiver.url)
+    job_id = registration["callback_id"]
+    pump_uploads(deployment, job_id)
+    (first,) = instances_for(deployment, job_id)
+    ec2 = deployment.client("ec2")
+
+    # 1. A spot interruption notice mid-job: the job goes back to the queue.
+    interrupted = FakeMetadata(first["InstanceId"]).start()
+    env = worker_env(deployment, first["InstanceId"])
+    worker = start_worker(env, interrupted, tmp_path / "data", tmp_path / "worker1.log")
+    wait_for(lambda: job(deployment, job_id)["status"] == "processing", "first claim")
+    interrupted.notice = {"action": "terminate", "time": "2026-11-25T12:00:00Z"}
+    assert worker.wait(timeout=60) == 0, (tmp_path / "worker1.log").read_text()
+    interrupted.stop()
+    back = job(deployment, job_id)
+    assert back["status"] == "launching"
+    assert back["attempts"] == 1
+    assert "spot interruption" in (tmp_path / "worker1.log").read_text()
+    ec2.terminate_instances(InstanceIds=[first["InstanceId"]])  # EC2 reclaims it
+
+    # 2. The janitor gives the job a new instance, whose worker dies hard mid-job.
+    second = relaunched_by_janitor(deployment, job_id, after=[first["InstanceId"]])
+    crashing = FakeMetadata(second).start()
+    env = worker_env(deployment, second)
+    worker = start_worker(env, crashing, tmp_path / "data", tmp_path / "worker2.log")
+    wait_for(lambda: job(deployment, job_id)["instance_id"] == second, "second claim", 120)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=30)
+    crashing.stop()
+    ec2.terminate_instances(InstanceIds=[second])
+
+    # 3. Its lease runs out; the janitor requeues the job on a third instance, which finishes.
+    wait_for(lambda: lease_expired(deployment, job_id), "the lease to run out", 30)
+    third = relaunched_by_janitor(deployment, job_id, after=[first["InstanceId"], second])
+    finishing = FakeMetadata(third).start()
+    env = worker_env(deployment, third)
+    worker = start_worker(env, finishing, tmp_path / "data", tmp_path / "worker3.log")
+    try:
+        assert worker.wait(timeout=600) == 0, (tmp_path / "worker3.log").read_text()
+    finally:
+        finishing.stop()
+    done = job(deployment, job_id)
+    assert done["status"] == "completed", done
+    assert done["attempts"] == 3
+    assert done["instance_id"] == third
+    deliver_webhooks(deployment, receiver, 1)
+    assert len(receiver.deliveries) == 1
+    assert receiver.deliveries[0].payload["status"] == "complete"
+
+
+def test_janitor_requeues_lost_work_and_terminates_an_idle_instance(
+    deployment: Deployment,
+) -> None:
+    store = DynamoJobStore(deployment.client("dynamodb"), TABLE)
+    long_ago = datetime.now(UTC) - timedelta(hours=1)
+    store.create(
+        Job(
+            "lost-job",
+            "key-abc",
+            JobStatus.PROCESSING,
+            long_ago,
+            long_ago,
+            s3_key="transcription_upload/lost-job/a.wav",
+            instance_id="i-gone",
+            attempts=1,
+            lease_expires_at=long_ago,
+        )
+    )
+    ec2 = deployment.client("ec2")
+    (idle,) = ec2.run_instances(
+        ImageId=deployment.image_id,
+        MinCount=1,
+        MaxCount=1,
+        TagSpecifications=[
+            {
+                "ResourceType": "instance",
+                "Tags": [{"Key": "swescribe:service", "Value": "swescribe"}],
+            }
+        ],
+    )["Instances"]
+    settings = Settings.from_env(instance_grace_seconds=0.0, max_instances=0)
+    dry = run_cleanup(settings, dry_run=True)
+    assert dry["jobs"]["requeued"] == ["lost-job"]
+    assert job(deployment, "lost-job")["status"] == "processing", "a dry run changes nothing"
+
+    first = run_cleanup(settings)
+    assert first["jobs"]["requeued"] == ["lost-job"]
+    assert idle["InstanceId"] in first["instances"]["marked_idle"]
+    assert job(deployment, "lost-job")["status"] == "launching"
+    second = run_cleanup(settings)
+    assert idle["InstanceId"] in second["instances"]["terminated"]
+    state = ec2.describe_instances(InstanceIds=[idle["InstanceId"]])
+    assert state["Reservations"][0]["Instances"][0]["State"]["Name"] in (
+        "shutting-down",
+        "terminated",
+    )
+    assert os.environ["SWESCRIBE_BACKEND"] == "aws"

@@ -1,0 +1,68 @@
+"""The janitor's job sweep on in-memory ports: lost work requeued, hopeless work failed."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from swescribe.core.janitor import sweep_jobs
+from swescribe.core.jobs import JobStatus
+from swescribe.core.ports import Message, WorkItem
+from swescribe.core.service import (
+    NewJob,
+    Policy,
+    Services,
+    claim_job,
+    create_job,
+    handle_object_created,
+)
+from tests.fakes import FixedClock, MemoryQueue, RecordingLauncher, memory_services
+
+
+def launched(svc: Services, n: int) -> list[str]:
+    ids = []
+    for _ in range(n):
+        job_id = create_job(svc, "k", NewJob()).job_id
+        handle_object_created(svc, f"transcription_upload/{job_id}/a.wav", 1)
+        ids.append(job_id)
+    return ids
+
+
+def test_an_expired_lease_is_requeued_and_a_hopeless_job_failed() -> None:
+    svc = memory_services(Policy(lease_seconds=60, max_attempts=2))
+    alive, lost, hopeless = launched(svc, 3)
+    queue = cast(MemoryQueue, svc.queue)
+    queue.entries.clear()
+    claim_job(svc, Message(WorkItem("transcribe", lost), "r1", 1), "w-lost")
+    svc.jobs.update(hopeless, None, {"attempts": 1})
+    claim_job(svc, Message(WorkItem("transcribe", hopeless), "r2", 1), "w-gone")
+    cast(FixedClock, svc.clock).advance(61)
+    claim_job(svc, Message(WorkItem("transcribe", alive), "r3", 1), "w-alive")
+
+    dry = sweep_jobs(svc, stale_after_seconds=3600, dry_run=True)
+    assert sorted(dry.requeued) == [lost]
+    assert dry.failed == [hopeless]
+    assert svc.jobs.get(lost).status is JobStatus.PROCESSING  # type: ignore[union-attr]
+
+    report = sweep_jobs(svc, stale_after_seconds=3600)
+    assert report.requeued == [lost]
+    assert report.failed == [hopeless]
+    requeued = svc.jobs.get(lost)
+    assert requeued is not None
+    assert requeued.status is JobStatus.LAUNCHING
+    assert requeued.instance_id is None
+    failed = svc.jobs.get(hopeless)
+    assert failed is not None
+    assert failed.error_code == "too_many_attempts"
+    assert svc.jobs.get(alive).status is JobStatus.PROCESSING  # type: ignore[union-attr]
+    assert queue.items() == [WorkItem("transcribe", lost)]
+    assert cast(RecordingLauncher, svc.launcher).calls[-1] == 1, "capacity asked for again"
+
+
+def test_a_job_launching_too_long_is_requeued_once() -> None:
+    svc = memory_services()
+    (stale,) = launched(svc, 1)
+    cast(MemoryQueue, svc.queue).entries.clear()  # its item went to the dead-letter queue
+    cast(FixedClock, svc.clock).advance(1000)
+    assert sweep_jobs(svc, stale_after_seconds=900).requeued == [stale]
+    assert sweep_jobs(svc, stale_after_seconds=900).requeued == [], "updated_at was renewed"
+    assert cast(MemoryQueue, svc.queue).items() == [WorkItem("transcribe", stale)]

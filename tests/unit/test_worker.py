@@ -1,0 +1,117 @@
+"""The worker loop on in-memory ports with a stand-in engine (no model): claim, results,
+completion, failure reasons, prefetch of the next item, and release on stop."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, cast
+
+from swescribe.core.jobs import JobStatus
+from swescribe.core.service import NewJob, Services, create_job, handle_object_created
+from swescribe.engine.result import Segment, Transcript
+from swescribe.worker.runner import Worker, WorkerConfig
+from tests.fakes import MemoryQueue, memory_services
+
+
+class StandInEngine:
+    """Transcribes any file to its own name; can hold a job until released."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, bytes]] = []
+        self.gate: threading.Event | None = None
+
+    def transcribe(self, path: Path, options: Any = None, progress: Any = None) -> Transcript:
+        self.seen.append((path.name, path.read_bytes()))
+        if progress is not None:
+            progress(0.5, 1.0)
+        if self.gate is not None:
+            self.gate.wait(5)
+            if progress is not None:
+                progress(1.0, 1.0)
+        segment = Segment(0, 0.0, 1.0, f"text of {path.stem}")
+        return Transcript(segment.text, "sv", 1.0, (segment,), "stand-in")
+
+
+def uploaded(svc: Services, name: str, data: bytes) -> str:
+    job_id = create_job(svc, "k", NewJob()).job_id
+    key = f"transcription_upload/{job_id}/{name}"
+    svc.objects.put_bytes(key, data)
+    assert handle_object_created(svc, key, len(data)) == "launched"
+    return job_id
+
+
+def worker(svc: Services, engine: StandInEngine, **config: Any) -> Worker:
+    settings = {"poll_seconds": 0.0, "heartbeat_seconds": 0.05, **config}
+    return Worker(svc, lambda model: cast(Any, engine), WorkerConfig("w1", **settings))
+
+
+def test_jobs_complete_with_every_result_file_and_the_next_one_prefetched() -> None:
+    svc = memory_services()
+    first = uploaded(svc, "första.wav", b"one")
+    second = uploaded(svc, "andra.wav", b"two")
+    engine = StandInEngine()
+    assert worker(svc, engine).run(max_jobs=2) == 2
+    assert engine.seen == [("första.wav", b"one"), ("andra.wav", b"two")]
+    for job_id, stem in ((first, "första"), (second, "andra")):
+        job = svc.jobs.get(job_id)
+        assert job is not None
+        assert job.status is JobStatus.COMPLETED
+        assert sorted(job.result_keys) == ["json", "srt", "txt", "vtt"]
+        assert svc.objects.get_bytes(job.result_keys["txt"]) == f"text of {stem}\n".encode()
+        assert job.result_keys["txt"].endswith(f"_{stem}.txt")
+    assert cast(MemoryQueue, svc.queue).entries == []
+
+
+def test_a_missing_upload_fails_the_job_with_a_reason() -> None:
+    svc = memory_services()
+    job_id = uploaded(svc, "a.wav", b"x")
+    svc.objects.delete_prefix(f"transcription_upload/{job_id}/")
+    worker(svc, StandInEngine(), prefetch=False).run(max_jobs=1)
+    job = svc.jobs.get(job_id)
+    assert job is not None
+    assert job.status is JobStatus.FAILED
+    assert job.error_code == "audio_not_found"
+    assert "gone" in (job.error_message or "")
+
+
+def test_an_upload_over_the_limit_fails_before_download() -> None:
+    from swescribe.core.service import Policy
+
+    svc = memory_services(Policy(max_upload_bytes=2))
+    job_id = uploaded(svc, "a.wav", b"too big")
+    engine = StandInEngine()
+    worker(svc, engine).run(max_jobs=1)
+    job = svc.jobs.get(job_id)
+    assert job is not None
+    assert job.error_code == "payload_too_large"
+    assert engine.seen == []
+
+
+def test_stopping_releases_the_current_job_and_the_prefetched_item() -> None:
+    svc = memory_services()
+    first = uploaded(svc, "a.wav", b"one")
+    second = uploaded(svc, "b.wav", b"two")
+    engine = StandInEngine()
+    engine.gate = threading.Event()
+    runner = worker(svc, engine)
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    for _ in range(200):
+        job = svc.jobs.get(first)
+        if job is not None and job.progress:
+            break
+        threading.Event().wait(0.01)
+    runner.stopping.set()
+    engine.gate.set()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+    released = svc.jobs.get(first)
+    assert released is not None
+    assert released.status is JobStatus.LAUNCHING, "given back, not failed"
+    assert released.instance_id is None
+    untouched = svc.jobs.get(second)
+    assert untouched is not None
+    assert untouched.status is JobStatus.LAUNCHING
+    queue = cast(MemoryQueue, svc.queue)
+    assert queue.depth() == 2, "both items are back on the queue, visible now"
