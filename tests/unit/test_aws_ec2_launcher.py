@@ -18,13 +18,15 @@ from moto import mock_aws
 from swescribe.adapters.aws.clients import client as aws_client
 from swescribe.adapters.aws.ec2_launcher import (
     JOB_TAG,
-    MAX_USER_DATA_BYTES,
     SERVICE_TAG,
     CapacityUnavailable,
     Ec2Launcher,
     LaunchPlan,
-    parse_user_data,
     plan_from_settings,
+)
+from swescribe.adapters.aws.userdata import (
+    MAX_USER_DATA_BYTES,
+    parse_user_data,
     render_user_data,
 )
 from swescribe.config import Settings

@@ -8,10 +8,7 @@ is time order), floats as Decimal, None never stored. expires_at_epoch (N) is th
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
-import json
 import logging
 import math
 import typing
@@ -23,6 +20,7 @@ from typing import Any, Final
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from swescribe.core.cursors import decode_cursor, encode_cursor
 from swescribe.core.errors import InvalidRequest, JobNotFound, TransitionConflict
 from swescribe.core.jobs import Job, JobStatus, encode_change, job_from_record, job_to_record
 from swescribe.core.ports import Expect, Page
@@ -186,7 +184,7 @@ class DynamoJobStore:
         cursor: str | None = None,
     ) -> Page:
         """Newest first. owner None and no status scans the whole table: for operators."""
-        after = decode_cursor(cursor) if cursor else None
+        after = _decode_cursor(cursor) if cursor else None
         if limit < 1:
             return Page([], None)
         if owner is None and status is None:
@@ -413,21 +411,8 @@ def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-def encode_cursor(created_at: str, job_id: str) -> str:
-    """Where a page ended (the index position after which the next page starts)."""
-    raw = json.dumps([created_at, job_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[str, str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        created_at, job_id = json.loads(base64.urlsafe_b64decode(padded))
-        if not isinstance(created_at, str) or not isinstance(job_id, str):
-            raise ValueError
-        if not _storable_id(job_id):
-            raise ValueError
-        datetime.fromisoformat(created_at)
-    except (ValueError, TypeError, binascii.Error):
-        raise InvalidRequest("cursor is not one this API returned") from None
+def _decode_cursor(cursor: str) -> tuple[str, str]:
+    created_at, job_id = decode_cursor(cursor)
+    if not _storable_id(job_id):
+        raise InvalidRequest("cursor is not one this API returned")
     return created_at, job_id

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
-import shlex
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +25,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from swescribe.adapters.aws.userdata import is_env_name, render_user_data
 from swescribe.config import Settings
 from swescribe.core.errors import SwescribeError
 from swescribe.core.jobs import Job, from_iso, results_prefix
@@ -40,9 +39,6 @@ WORKER_NAME = "swescribe-worker"
 DEFAULT_WORKER_COMMAND = (
     "/opt/swescribe/venv/bin/python /opt/swescribe/run_transcription/fast_transcribe.py"
 )
-WORKER_LOG = "/var/log/swescribe-worker.log"
-MAX_USER_DATA_BYTES = 16 * 1024
-"""EC2's limit on UserData, counted before base64 encoding."""
 
 SPOT = "spot"
 ON_DEMAND = "on-demand"
@@ -63,13 +59,6 @@ CAPACITY_ERRORS = frozenset(
 )
 """RunInstances errors that mean "not this type/market/zone now": try the next candidate."""
 
-_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
-_USER_DATA_HEADER = (
-    "#!/bin/bash\n"
-    "# swescribe GPU worker, launched by the process_upload Lambda\n"
-    "set -euo pipefail\n"
-)
-
 
 class CapacityUnavailable(SwescribeError):
     """No instance type, market or subnet had capacity for a worker."""
@@ -79,56 +68,6 @@ class CapacityUnavailable(SwescribeError):
     def __init__(self, message: str, tried: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.tried = tried
-
-
-# --- UserData ------------------------------------------------------------------------------
-
-
-def render_user_data(env: Mapping[str, str], command: str, *, shutdown_on_exit: bool = True) -> str:
-    """The worker's UserData: a bash script that exports env, then runs command.
-
-    Values are shell-quoted, so any text survives (parse_user_data reads it back). With
-    shutdown_on_exit the instance powers off when the worker exits for any reason (idle,
-    done, crashed); launched with InstanceInitiatedShutdownBehavior=terminate, that ends it,
-    as the seed's workers ended themselves. Without it, the script execs the worker.
-    """
-    lines = [_USER_DATA_HEADER]
-    for name, value in env.items():
-        if not _NAME.fullmatch(name):
-            raise ValueError(f"not a valid environment variable name: {name!r}")
-        if "\x00" in value:
-            raise ValueError(f"the value of {name} contains a NUL byte, which bash cannot hold")
-        lines.append(f"export {name}={shlex.quote(value)}\n")
-    redirect = f">>{WORKER_LOG} 2>&1"
-    if shutdown_on_exit:
-        lines.append(
-            f"status=0\n{command} {redirect} || status=$?\n"
-            f'echo "swescribe worker exited with status $status; shutting down" >>{WORKER_LOG}\n'
-            "shutdown -h now\n"
-        )
-    else:
-        lines.append(f"exec {command} {redirect}\n")
-    text = "".join(lines)
-    size = len(text.encode("utf-8"))
-    if size > MAX_USER_DATA_BYTES:
-        raise ValueError(f"UserData is {size} bytes; EC2 accepts at most {MAX_USER_DATA_BYTES}")
-    return text
-
-
-def parse_user_data(text: str) -> dict[str, str]:
-    """The variables a render_user_data script exports (the inverse of render_user_data)."""
-    tokens = shlex.split(text, comments=True, posix=True)
-    env: dict[str, str] = {}
-    index = 0
-    while index < len(tokens) - 1:
-        if tokens[index] == "export":
-            name, sep, value = tokens[index + 1].partition("=")
-            if sep and _NAME.fullmatch(name):
-                env[name] = value
-                index += 2
-                continue
-        index += 1
-    return env
 
 
 # --- plan ----------------------------------------------------------------------------------
@@ -162,7 +101,7 @@ class LaunchPlan:
             raise ValueError("at least one instance type is required")
         if self.max_instances < 0:
             raise ValueError("max_instances cannot be negative")
-        bad = [name for name in self.worker_env if not _NAME.fullmatch(name)]
+        bad = [name for name in self.worker_env if not is_env_name(name)]
         if bad:
             raise ValueError(f"not valid environment variable names: {bad}")
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 from swescribe.adapters.local.sqlite_db import Database
-from swescribe.core.errors import InvalidRequest, JobNotFound, TransitionConflict
+from swescribe.core.cursors import decode_cursor, encode_cursor
+from swescribe.core.errors import JobNotFound, TransitionConflict
 from swescribe.core.jobs import Job, JobStatus, encode_change, job_from_record, job_to_record
 from swescribe.core.ports import Expect, Page
 
@@ -94,7 +93,12 @@ class SqliteJobStore:
         )
         jobs = [job_from_record(json.loads(row["record"])) for row in rows[:limit]]
         more = len(rows) > limit
-        return Page(jobs, encode_cursor(jobs[-1]) if more and jobs else None)
+        return Page(
+            jobs,
+            encode_cursor(encode_change("created_at", jobs[-1].created_at), jobs[-1].job_id)
+            if more and jobs
+            else None,
+        )
 
     def list_by_status(self, statuses: Collection[JobStatus], limit: int = 500) -> list[Job]:
         if not statuses:
@@ -110,19 +114,3 @@ class SqliteJobStore:
     def delete(self, job_id: str) -> bool:
         with self.db.transaction() as db:
             return db.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,)).rowcount > 0
-
-
-def encode_cursor(job: Job) -> str:
-    raw = json.dumps([encode_change("created_at", job.created_at), job.job_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[str, str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        created_at, job_id = json.loads(base64.urlsafe_b64decode(padded))
-        if not isinstance(created_at, str) or not isinstance(job_id, str):
-            raise ValueError
-    except (ValueError, TypeError, binascii.Error):
-        raise InvalidRequest("cursor is not one this API returned") from None
-    return created_at, job_id
