@@ -31,12 +31,18 @@ def run_cleanup(settings: Settings, dry_run: bool = False) -> dict[str, Any]:
         for job in svc.jobs.list_by_status({JobStatus.PROCESSING})
         if job.instance_id
     }
+    workers = launcher.list_workers()
     instances = sweep_instances(
         launcher.client,
-        launcher.list_workers(),
+        workers,
         busy,
         settings.instance_grace_seconds,
         svc.clock.now(),
         dry_run,
     )
-    return {"backend": "aws", "jobs": asdict(jobs), "instances": asdict(instances)}
+    return {
+        "backend": "aws",
+        "jobs": asdict(jobs),
+        "instances": asdict(instances),
+        "workers_active": sum(1 for worker in workers if worker.active),
+    }

@@ -67,6 +67,9 @@ class Settings:
     """The janitor leaves younger instances alone (boot and model load take minutes)."""
     imds_url: str = "http://169.254.169.254"
     spot_poll_seconds: float = 5.0
+    worker_wheel: str = ""
+    """s3:// URI of the swescribe wheel a new worker installs at boot (a code change needs
+    no new AMI); empty: the AMI's own copy."""
     """How often a worker asks the metadata service for a spot interruption notice."""
 
     @property
@@ -117,6 +120,7 @@ class Settings:
             "instance_grace_seconds": float(env.get("SWESCRIBE_INSTANCE_GRACE_SECONDS", "900")),
             "imds_url": env.get("SWESCRIBE_IMDS_URL", "http://169.254.169.254"),
             "spot_poll_seconds": float(env.get("SWESCRIBE_SPOT_POLL_SECONDS", "5")),
+            "worker_wheel": env.get("SWESCRIBE_WORKER_WHEEL", ""),
         }
         settings = cls(**values)
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

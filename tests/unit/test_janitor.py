@@ -66,3 +66,23 @@ def test_a_job_launching_too_long_is_requeued_once() -> None:
     assert sweep_jobs(svc, stale_after_seconds=900).requeued == [stale]
     assert sweep_jobs(svc, stale_after_seconds=900).requeued == [], "updated_at was renewed"
     assert cast(MemoryQueue, svc.queue).items() == [WorkItem("transcribe", stale)]
+
+
+def test_the_janitor_lambda_prints_its_numbers_as_cloudwatch_embedded_metrics() -> None:
+    import json
+
+    from swescribe.lambdas.janitor import metrics_line
+
+    report = {
+        "workers_active": 2,
+        "jobs": {"queue_depth": 5, "requeued": ["a"], "failed": ["b", "c"]},
+        "instances": {"terminated": ["i-1"]},
+    }
+    record = json.loads(metrics_line(report))
+    directive = record["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "swescribe"
+    assert directive["Dimensions"] == [["Service"]]
+    names = [metric["Name"] for metric in directive["Metrics"]]
+    assert all(name in record for name in names), "every metric has its value at the top"
+    assert (record["WorkerInstances"], record["QueueDepth"], record["JobsGivenUp"]) == (2, 5, 2)
+    assert record["InstancesTerminated"] == 1

@@ -36,9 +36,9 @@ SERVICE_TAG = "swescribe:service"
 JOB_TAG = "swescribe:job"
 IDLE_SINCE_TAG = "swescribe:idle-since"
 WORKER_NAME = "swescribe-worker"
-DEFAULT_WORKER_COMMAND = (
-    "/opt/swescribe/venv/bin/python /opt/swescribe/run_transcription/fast_transcribe.py"
-)
+DEFAULT_WORKER_COMMAND = "/opt/swescribe/bin/start-worker"
+"""Baked into the AMI by run_transcription/build_ami.sh (run_transcription/start-worker.sh):
+installs SWESCRIBE_WORKER_WHEEL when set, then runs run_transcription/fast_transcribe.py."""
 
 SPOT = "spot"
 ON_DEMAND = "on-demand"
@@ -126,6 +126,7 @@ def worker_env_from_settings(settings: Settings) -> dict[str, str]:
         "SWESCRIBE_WEBHOOK_BASE_DELAY": str(settings.webhook_base_delay),
         "SWESCRIBE_WORKER_IDLE_SECONDS": str(settings.worker_idle_seconds),
         "SWESCRIBE_INSTANCE_PER_JOB": "1" if settings.instance_per_job else "0",
+        "SWESCRIBE_WORKER_WHEEL": settings.worker_wheel,
         "AWS_REGION": settings.aws_region,
         "AWS_DEFAULT_REGION": settings.aws_region,
     }
