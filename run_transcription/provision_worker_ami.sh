@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Runs once, as root, on the AMI builder instance that run_transcription/build_ami.sh
+# launches (its UserData carries this script and exports the SWESCRIBE_BUILD_* values).
+# It turns a Deep Learning Base GPU AMI into the swescribe worker image, proves that the
+# model runs on the GPU, reports to S3 and powers the instance off for imaging.
+set -euo pipefail
+
+: "${SWESCRIBE_BUILD_BUCKET:?}" "${SWESCRIBE_BUILD_PREFIX:?}" "${SWESCRIBE_BUILD_REGION:?}"
+: "${SWESCRIBE_BUILD_MODEL:?}" "${SWESCRIBE_BUILD_LOG_GROUP:?}" "${SWESCRIBE_BUILD_ID:?}"
+MODEL_S3_URI="${SWESCRIBE_BUILD_MODEL_S3_URI:-}"
+S3_BASE="s3://$SWESCRIBE_BUILD_BUCKET/$SWESCRIBE_BUILD_PREFIX"
+PREFIX="/opt/swescribe"
+VENV="$PREFIX/venv"
+MODEL_DIR="$PREFIX/models/$SWESCRIBE_BUILD_MODEL"
+BUNDLE_DIR="/tmp/swescribe-bundle"
+BUILD_LOG="/var/log/swescribe-ami-build.log"
+CW_CONFIG="/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json"
+export DEBIAN_FRONTEND=noninteractive
+export AWS_DEFAULT_REGION="$SWESCRIBE_BUILD_REGION"
+export HOME="${HOME:-/root}"
+
+exec > >(tee -a "$BUILD_LOG") 2>&1
+STEP="start"
+STATUS="failed"
+SMOKE_TEST="null"
+
+step() {
+  STEP="$1"
+  printf '\n== %s %s\n' "$(date -u +%H:%M:%S)" "$1"
+}
+
+# On exit, success or not: the log and a result.json go to S3 (build_ami.sh waits for
+# them), then the instance powers off (it was launched to stop, not terminate).
+finish() {
+  local code=$?
+  if ((code != 0)); then
+    STATUS="failed"
+    echo "swescribe AMI build failed in step '$STEP' (exit status $code)"
+  fi
+  sleep 2 # let tee write the last lines
+  printf '{"status": "%s", "build_id": "%s", "step": "%s", "exit_code": %d, "model": "%s", "smoke_test": %s}\n' \
+    "$STATUS" "$SWESCRIBE_BUILD_ID" "$STEP" "$code" "$SWESCRIBE_BUILD_MODEL" "$SMOKE_TEST" >/tmp/result.json
+  aws s3 cp "$BUILD_LOG" "$S3_BASE/build.log" --only-show-errors || true
+  if [[ "$STATUS" == "ok" ]]; then
+    # Nothing of the build stays in the image: its logs, cloud-init's state, this script.
+    rm -f "$BUILD_LOG"
+    cloud-init clean --logs || true
+    rm -rf /opt/swescribe-build
+  fi
+  aws s3 cp /tmp/result.json "$S3_BASE/result.json" --only-show-errors || true
+  rm -f /tmp/result.json
+  sync
+  shutdown -h now
+}
+trap finish EXIT
+
+apt_get() { apt-get -o DPkg::Lock::Timeout=900 -y -q "$@"; }
+
+step "system packages"
+apt_get update
+apt_get install python3.11 python3.11-venv curl unzip ca-certificates
+
+step "aws cli"
+if ! command -v aws >/dev/null 2>&1; then
+  curl -fsSL https://awscli.amazonaws.com/awscli-exe-linux-x86_64.zip -o /tmp/awscliv2.zip
+  unzip -q /tmp/awscliv2.zip -d /tmp/awscliv2
+  /tmp/awscliv2/aws/install
+  rm -rf /tmp/awscliv2 /tmp/awscliv2.zip
+fi
+aws --version
+
+step "bundle"
+mkdir -p "$BUNDLE_DIR"
+aws s3 cp "$S3_BASE/bundle.tar.gz" /tmp/swescribe-bundle.tar.gz --only-show-errors
+tar -xzf /tmp/swescribe-bundle.tar.gz -C "$BUNDLE_DIR"
+WHEELS=("$BUNDLE_DIR"/swescribe-*.whl)
+[[ -f "${WHEELS[0]}" ]] || { echo "no swescribe wheel in the bundle"; exit 1; }
+
+step "python venv"
+python3.11 -m venv "$VENV"
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+# CTranslate2 4.5+ needs CUDA 12 cuBLAS and cuDNN 9; the nvidia-* wheels carry them and
+# start-worker puts their lib directories on LD_LIBRARY_PATH.
+"$VENV/bin/python" -m pip install --quiet "${WHEELS[0]}[aws]" nvidia-cublas-cu12 'nvidia-cudnn-cu12==9.*'
+"$VENV/bin/python" -m pip list --format=freeze | grep -iE '^(swescribe|faster-whisper|ctranslate2|nvidia-)' || true
+
+step "worker files"
+install -d -m 0755 "$PREFIX/bin" "$PREFIX/run_transcription" "$PREFIX/models" /var/lib/swescribe
+install -m 0755 "$BUNDLE_DIR/start-worker.sh" "$PREFIX/bin/start-worker"
+install -m 0644 "$BUNDLE_DIR/fast_transcribe.py" "$PREFIX/run_transcription/fast_transcribe.py"
+
+step "model $SWESCRIBE_BUILD_MODEL"
+rm -rf "$MODEL_DIR"
+if [[ -n "$MODEL_S3_URI" ]]; then
+  aws s3 cp "${MODEL_S3_URI%/}/" "$MODEL_DIR/" --recursive --only-show-errors
+else
+  "$VENV/bin/python" - "$SWESCRIBE_BUILD_MODEL" "$MODEL_DIR" <<'PY'
+import shutil
+import sys
+from pathlib import Path
+
+from huggingface_hub import snapshot_download
+
+from swescribe.engine.models import KB_WHISPER_REPOS
+
+name, target = sys.argv[1], Path(sys.argv[2])
+if name not in KB_WHISPER_REPOS:
+    sys.exit(f"{name} is not a KB-Whisper model; bake it from S3 with --model-s3-uri")
+# The CTranslate2 files only (the repositories also hold PyTorch and other weights).
+snapshot_download(
+    repo_id=KB_WHISPER_REPOS[name],
+    local_dir=target,
+    allow_patterns=[
+        "model.bin",
+        "config.json",
+        "tokenizer.json",
+        "vocabulary.*",
+        "preprocessor_config.json",
+    ],
+)
+shutil.rmtree(target / ".cache", ignore_errors=True)
+PY
+fi
+[[ -f "$MODEL_DIR/model.bin" && -f "$MODEL_DIR/config.json" ]] || {
+  echo "$MODEL_DIR is not a CTranslate2 model (model.bin and config.json are needed)"
+  exit 1
+}
+chmod -R a+rX "$PREFIX"
+du -sh "$MODEL_DIR"
+
+step "cloudwatch agent"
+CW_DEB="/tmp/amazon-cloudwatch-agent.deb"
+curl -fsSL "https://amazoncloudwatch-agent-$SWESCRIBE_BUILD_REGION.s3.$SWESCRIBE_BUILD_REGION.amazonaws.com/ubuntu/amd64/latest/amazon-cloudwatch-agent.deb" -o "$CW_DEB" ||
+  curl -fsSL "https://amazoncloudwatch-agent.s3.amazonaws.com/ubuntu/amd64/latest/amazon-cloudwatch-agent.deb" -o "$CW_DEB"
+dpkg -i -E "$CW_DEB"
+rm -f "$CW_DEB"
+cat >"$CW_CONFIG" <<EOF
+{
+  "agent": {"run_as_user": "root"},
+  "logs": {
+    "logs_collected": {
+      "files": {
+        "collect_list": [
+          {
+            "file_path": "/var/log/swescribe-worker.log",
+            "log_group_name": "$SWESCRIBE_BUILD_LOG_GROUP",
+            "log_stream_name": "{instance_id}",
+            "timezone": "UTC"
+          },
+          {
+            "file_path": "/var/log/cloud-init-output.log",
+            "log_group_name": "$SWESCRIBE_BUILD_LOG_GROUP",
+            "log_stream_name": "{instance_id}/cloud-init",
+            "timezone": "UTC"
+          }
+        ]
+      }
+    }
+  }
+}
+EOF
+# Configured and enabled for the workers' boots, not started here: the builder has no
+# permission to write to the log group.
+/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -c "file:$CW_CONFIG"
+/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a stop || true
+systemctl enable amazon-cloudwatch-agent
+
+step "smoke test on the GPU"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
+SMOKE_OUTPUT="$(SWESCRIBE_MODEL="$SWESCRIBE_BUILD_MODEL" "$PREFIX/bin/start-worker" --smoke-test)"
+echo "$SMOKE_OUTPUT"
+SMOKE_TEST="$(printf '%s\n' "$SMOKE_OUTPUT" | tail -n1)"
+[[ "$SMOKE_TEST" == *'"smoke_test": "ok"'* ]] || { echo "the smoke test printed no result"; exit 1; }
+
+step "cleanup"
+rm -rf "$BUNDLE_DIR" /tmp/swescribe-bundle.tar.gz /root/.cache/pip /root/.cache/huggingface
+rm -rf /var/lib/swescribe/* /var/log/swescribe-worker.log
+apt-get clean
+STATUS="ok"
+step "done"
