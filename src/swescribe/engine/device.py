@@ -51,3 +51,15 @@ def plan_device(
         compute_type = next((c for c in preferred if c in supported), "default")
     threads = cpu_threads if cpu_threads > 0 else usable_cores()
     return DevicePlan(device=device, compute_type=compute_type, cpu_threads=threads)
+
+
+def default_batch_size(device: str, model_name: str) -> int:
+    """Speech segments decoded together: more on a GPU, fewer for the big models.
+
+    Measured on 2 CPU cores (docs/performance.md): 8 and 16 run alike with whisper-base,
+    and 8 keeps memory low; a T4's 16 GB hold a batch of 16 for small and 8 for large.
+    """
+    large = any(size in model_name for size in ("medium", "large"))
+    if device == "cuda":
+        return 8 if large else 16
+    return 4 if large else 8

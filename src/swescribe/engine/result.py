@@ -70,6 +70,7 @@ class Transcript:
     compute_type: str = "int8"
     language_probability: float | None = None
     timings: Timings = field(default_factory=Timings)
+    batch_size: int = 1
 
     @property
     def real_time_factor(self) -> float:
@@ -87,6 +88,7 @@ class Transcript:
             "model": self.model,
             "device": self.device,
             "compute_type": self.compute_type,
+            "batch_size": self.batch_size,
             "segments": [s.to_dict() for s in self.segments],
             "timings": self.timings.to_dict(),
         }

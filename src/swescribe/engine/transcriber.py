@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from swescribe.core.errors import InvalidOption, ModelUnavailable
 from swescribe.engine.audio import SAMPLE_RATE, iter_windows, probe
-from swescribe.engine.device import DevicePlan, plan_device
+from swescribe.engine.device import DevicePlan, default_batch_size, plan_device
 from swescribe.engine.models import ModelLocator, ResolvedModel
 from swescribe.engine.result import Segment, Timings, Transcript, Word, join_segment_texts
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 ProgressCallback = Callable[[float, float], None]
 """Called as progress(seconds_done, seconds_total) while a file is transcribed."""
 
@@ -32,12 +35,18 @@ class TranscribeOptions:
     beam_size: int = 5
     window_seconds: float = 600.0
     """Audio is decoded and transcribed in windows of this length: bounded memory."""
+    batch_size: int | None = None
+    """Speech segments (cut by VAD) decoded together. None: chosen for the device and
+    model (engine.device.default_batch_size); 1: one segment after another, conditioned
+    on the previous text, with temperature fallback (plain faster-whisper's way)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Further keyword arguments for faster-whisper's transcribe (expert use, benchmarks)."""
 
     def __post_init__(self) -> None:
         if self.beam_size < 1:
             raise InvalidOption("beam_size must be at least 1")
+        if self.batch_size is not None and not 1 <= self.batch_size <= 256:
+            raise InvalidOption("batch_size must be between 1 and 256")
         if self.window_seconds < 60:
             raise InvalidOption("window_seconds must be at least 60")
         code = self.language
@@ -49,7 +58,7 @@ class Engine:
     """A loaded Whisper model plus the pipeline around it. Load once, transcribe many."""
 
     def __init__(self, resolved: ResolvedModel, plan: DevicePlan) -> None:
-        from faster_whisper import WhisperModel
+        from faster_whisper import BatchedInferencePipeline, WhisperModel
 
         started = time.perf_counter()
         try:
@@ -61,9 +70,11 @@ class Engine:
             )
         except (RuntimeError, ValueError, OSError) as error:
             raise ModelUnavailable(f"could not load model {resolved.name}: {error}") from error
+        self._batched = BatchedInferencePipeline(self._model)
         self.load_seconds = time.perf_counter() - started
         self.model = resolved
         self.plan = plan
+        self.batch_size = default_batch_size(plan.device, resolved.name)
         log.info(
             "model loaded: %s on %s/%s in %.1f s",
             resolved.name,
@@ -106,7 +117,8 @@ class Engine:
         probability: float | None = None
 
         report = _monotonic(progress, total)
-        windows = iter_windows(path, options.window_seconds)
+        batch_size = options.batch_size or self.batch_size
+        windows = decoded_ahead(iter_windows(path, options.window_seconds))
         while True:
             tick = time.perf_counter()
             window = next(windows, None)
@@ -115,14 +127,22 @@ class Engine:
                 break
             offset, samples = window
             tick = time.perf_counter()
-            raw_segments, info = self._model.transcribe(
-                samples,
-                language=language,
-                beam_size=options.beam_size,
-                vad_filter=options.vad,
-                word_timestamps=options.word_timestamps,
+            common = {
+                "language": language,
+                "beam_size": options.beam_size,
+                "vad_filter": options.vad,
+                "word_timestamps": options.word_timestamps,
                 **options.extra,
-            )
+            }
+            if batch_size > 1:
+                # Timestamp tokens cost little and cut each VAD chunk (up to 30 s) into
+                # phrases: better subtitle cues, and a slightly lower WER (measured).
+                batched = {"without_timestamps": False, **common}
+                raw_segments, info = self._batched.transcribe(
+                    samples, batch_size=batch_size, **batched
+                )
+            else:
+                raw_segments, info = self._model.transcribe(samples, **common)
             if detected is None:
                 detected, probability = info.language, info.language_probability
             for raw in raw_segments:
@@ -136,6 +156,7 @@ class Engine:
 
         return Transcript(
             text=join_segment_texts(segments),
+            batch_size=batch_size,
             language=language or detected or "unknown",
             language_probability=None if language else probability,
             duration=total,
@@ -149,6 +170,33 @@ class Engine:
                 total=time.perf_counter() - started,
             ),
         )
+
+
+def decoded_ahead(windows: Iterator[T]) -> Iterator[T]:
+    """The same items, each decoded in a thread while the one before is transcribed.
+
+    PyAV and CTranslate2 both release the GIL, so decoding window n+1 overlaps the
+    transcription of window n; at most one window waits in memory.
+    """
+    ahead: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
+
+    def produce() -> None:
+        try:
+            for item in windows:
+                ahead.put((True, item))
+        except BaseException as error:  # handed to the consumer, raised there
+            ahead.put((False, error))
+            return
+        ahead.put((False, None))
+
+    threading.Thread(target=produce, name="decode-ahead", daemon=True).start()
+    while True:
+        ok, item = ahead.get()
+        if not ok:
+            if item is not None:
+                raise item
+            return
+        yield item
 
 
 def _monotonic(progress: ProgressCallback | None, total: float) -> Callable[[float], None]:
