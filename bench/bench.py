@@ -1,8 +1,11 @@
 """Plain faster-whisper against the swescribe engine: same model files, same process, same audio.
 
-    python bench/bench.py                        # quick set, one run each
-    python bench/bench.py --clips all --repeat 3 --json bench.json
-    python bench/bench.py --clips espeak_long --json -   # JSON on stdout, table on stderr
+    python bench/bench.py                          # quick set, one run each
+    python bench/bench.py --clips espeak_long --repeat 3      # the long clip (issue 7's target)
+    python bench/bench.py --clips all --repeat 3 --json bench/results/all.json
+    python bench/bench.py --clips espeak_long --ablation     # what each part of the engine buys
+    python bench/bench.py --hour                    # + a synthesised one-hour file (memory)
+    python bench/bench.py --device cuda             # on a GPU
 
 Method and the latest numbers: docs/performance.md.
 """
@@ -13,35 +16,68 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import sys
+import tempfile
+import threading
 import time
+import wave
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any, TextIO
 
 import jiwer
 
-from swescribe.config import Settings
-from swescribe.engine import Engine, ModelLocator, TranscribeOptions
+from pipelines import ALL_PIPELINES, BASELINE, SWESCRIBE, Transcribe, make_pipelines
 from swescribe.engine.audio import probe
 from swescribe.engine.textnorm import normalise_for_wer as normalise
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_AUDIO_DIR = REPO_ROOT / ".." / "shared" / "audio" / "sv"
 QUICK_CLIPS = ("cv_18711295", "espeak_01", "lattlast_stts")
-PIPELINES = ("baseline", "swescribe")
 STATS: dict[str, Callable[[list[float]], float]] = {"min": min, "median": statistics.median}
+HOUR_SOURCE = "espeak_long"
+HOUR_COPIES = 13
+"""13 x espeak_long (282.69 s) = 61.3 minutes."""
 
-Transcribe = Callable[[Path], str]
+
+@dataclass(frozen=True)
+class Clip:
+    name: str
+    wav: Path
+    reference: str
+    pipelines: tuple[str, ...]
 
 
-def peak_rss_mib() -> float:
-    """Peak resident memory of this process so far (ru_maxrss is KiB on Linux, bytes on macOS)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
+class PeakRss:
+    """The highest resident memory of this process while the block runs (sampled)."""
+
+    def __init__(self, interval: float = 0.02) -> None:
+        self.interval = interval
+        self.peak_mib = 0.0
+        self._stop = threading.Event()
+        self._page = os.sysconf("SC_PAGE_SIZE")
+
+    def _now_mib(self) -> float:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * self._page / 2**20
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak_mib = max(self.peak_mib, self._now_mib())
+
+    def __enter__(self) -> PeakRss:
+        self.peak_mib = self._now_mib()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_mib = max(self.peak_mib, self._now_mib())
 
 
 def cpu_model() -> str:
@@ -54,8 +90,8 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def select_clips(audio_dir: Path, spec: str) -> list[str]:
-    """Clip names from 'all' (every NAME.wav with a NAME.txt) or a comma-separated list."""
+def select_clips(audio_dir: Path, spec: str, pipelines: tuple[str, ...]) -> list[Clip]:
+    """Clips from 'all' (every NAME.wav with a NAME.txt) or a comma-separated list."""
     if spec == "all":
         names = sorted(p.stem for p in audio_dir.glob("*.wav") if p.with_suffix(".txt").is_file())
     else:
@@ -65,68 +101,25 @@ def select_clips(audio_dir: Path, spec: str) -> list[str]:
     ]
     if missing or not names:
         raise SystemExit(f"need NAME.wav and NAME.txt in {audio_dir}: {', '.join(missing)}")
-    return names
+    return [
+        Clip(n, audio_dir / f"{n}.wav", (audio_dir / f"{n}.txt").read_text("utf-8"), pipelines)
+        for n in names
+    ]
 
 
-def make_pipelines(model: str, device: str) -> tuple[dict[str, Transcribe], dict[str, Any]]:
-    """Load the engine and a separate plain WhisperModel from the same CT2 directory."""
-    from faster_whisper import WhisperModel
-
-    settings = Settings.from_env()
-    locator = ModelLocator(settings.model_cache_dir, settings.model_dirs)
-    started = time.perf_counter()
-    engine = Engine.load(model, locator, device=device)
-    resolve_seconds = time.perf_counter() - started - engine.load_seconds
-    plan = engine.plan
-    started = time.perf_counter()
-    whisper = WhisperModel(
-        str(engine.model.path),
-        device=plan.device,
-        compute_type=plan.compute_type,
-        cpu_threads=plan.cpu_threads,
-    )
-    baseline_load = time.perf_counter() - started
-    options = TranscribeOptions(language="sv")
-
-    def baseline(wav: Path) -> str:
-        segments, _ = whisper.transcribe(str(wav), language="sv", beam_size=5)
-        return " ".join(segment.text.strip() for segment in segments)
-
-    def swescribe(wav: Path) -> str:
-        return engine.transcribe(wav, options).text
-
-    setup = {
-        "model": engine.model.name,
-        "model_path": str(engine.model.path),
-        "device": plan.device,
-        "compute_type": plan.compute_type,
-        "cpu_threads": plan.cpu_threads,
-        "resolve_seconds": resolve_seconds,
-        "load_seconds": {"baseline": baseline_load, "swescribe": engine.load_seconds},
-    }
-    return {"baseline": baseline, "swescribe": swescribe}, setup
-
-
-def timed(run: Transcribe, wav: Path) -> tuple[float, str]:
-    """Wall seconds of one transcription, audio decode included, and its text."""
-    started = time.perf_counter()
-    text = run(wav)
-    return time.perf_counter() - started, text
-
-
-def summarise(
-    audio: float, walls: list[float], texts: list[str], reference: str, stat: str
-) -> dict[str, Any]:
-    """One pipeline on one clip: the chosen wall time, its rates, the WER of its runs."""
-    wall = STATS[stat](walls)
-    runs = [{"wall_seconds": w, "text": t} for w, t in zip(walls, texts, strict=True)]
-    return {
-        "wall_seconds": wall,
-        "rtf": wall / audio,
-        "x_realtime": audio / wall,
-        **accuracy(reference, texts),
-        "runs": runs,
-    }
+def hour_clip(audio_dir: Path, scratch: Path, pipelines: tuple[str, ...]) -> Clip:
+    """espeak_long 13 times over, as one WAV in scratch (never in the repository)."""
+    source = audio_dir / f"{HOUR_SOURCE}.wav"
+    with wave.open(str(source), "rb") as original:
+        params = original.getparams()
+        frames = original.readframes(original.getnframes())
+    target = scratch / f"{HOUR_SOURCE}_x{HOUR_COPIES}.wav"
+    with wave.open(str(target), "wb") as out:
+        out.setparams(params)
+        for _ in range(HOUR_COPIES):
+            out.writeframes(frames)
+    reference = " ".join([(audio_dir / f"{HOUR_SOURCE}.txt").read_text("utf-8")] * HOUR_COPIES)
+    return Clip(target.stem, target, reference, pipelines)
 
 
 def accuracy(reference: str, texts: list[str]) -> dict[str, Any]:
@@ -145,42 +138,57 @@ def accuracy(reference: str, texts: list[str]) -> dict[str, Any]:
 
 
 def bench_clip(
-    pipelines: dict[str, Transcribe], wav: Path, repeat: int, stat: str, flip: bool
+    pipelines: dict[str, Transcribe], clip: Clip, repeat: int, stat: str, flip: bool
 ) -> dict[str, Any]:
-    """Run both pipelines repeat times on wav, alternating which one goes first."""
-    audio = probe(wav).duration
-    reference = wav.with_suffix(".txt").read_text(encoding="utf-8").strip()
-    walls: dict[str, list[float]] = {name: [] for name in PIPELINES}
-    texts: dict[str, list[str]] = {name: [] for name in PIPELINES}
+    """Run each pipeline repeat times on the clip, rotating which one goes first."""
+    audio = probe(clip.wav).duration
+    names = [name for name in pipelines if name in clip.pipelines]
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     for run in range(repeat):
-        order = PIPELINES[::-1] if (run % 2 == 1) != flip else PIPELINES
-        for name in order:
-            wall, text = timed(pipelines[name], wav)
-            walls[name].append(wall)
-            texts[name].append(text)
-            print(f"  {wav.stem} {name} run {run + 1}/{repeat}: {wall:.2f} s", file=sys.stderr)
-    result: dict[str, Any] = {"clip": wav.stem, "audio_seconds": audio, "reference": reference}
-    for name in PIPELINES:
-        result[name] = summarise(audio, walls[name], texts[name], reference, stat)
-    result["speedup"] = result["baseline"]["wall_seconds"] / result["swescribe"]["wall_seconds"]
-    return result
-
-
-def totals(clips: list[dict[str, Any]], repeat: int) -> dict[str, Any]:
-    """Sums over all clips; corpus WER of run r over the concatenated words of every clip."""
-    audio = sum(c["audio_seconds"] for c in clips)
-    reference = " ".join(c["reference"] for c in clips)
-    result: dict[str, Any] = {"audio_seconds": audio}
-    for name in PIPELINES:
-        wall = sum(c[name]["wall_seconds"] for c in clips)
-        texts = [" ".join(c[name]["runs"][run]["text"] for c in clips) for run in range(repeat)]
+        shift = (run + (1 if flip else 0)) % len(names)
+        for name in names[shift:] + names[:shift]:
+            with PeakRss() as rss:
+                started = time.perf_counter()
+                text = pipelines[name](clip.wav)
+                wall = time.perf_counter() - started
+            runs[name].append({"wall_seconds": wall, "text": text, "peak_rss_mib": rss.peak_mib})
+            print(f"  {clip.name} {name} run {run + 1}/{repeat}: {wall:.2f} s", file=sys.stderr)
+    result: dict[str, Any] = {
+        "clip": clip.name,
+        "audio_seconds": audio,
+        "reference": clip.reference,
+    }
+    for name in names:
+        wall = STATS[stat]([r["wall_seconds"] for r in runs[name]])
         result[name] = {
             "wall_seconds": wall,
             "rtf": wall / audio,
             "x_realtime": audio / wall,
+            "peak_rss_mib": max(r["peak_rss_mib"] for r in runs[name]),
+            **accuracy(clip.reference, [r["text"] for r in runs[name]]),
+            "runs": runs[name],
+        }
+    return result
+
+
+def totals(clips: list[dict[str, Any]], names: tuple[str, ...], repeat: int) -> dict[str, Any]:
+    """Sums over the clips every pipeline ran on; corpus WER of run r over all their words."""
+    shared = [c for c in clips if all(name in c for name in names)]
+    audio = sum(c["audio_seconds"] for c in shared)
+    result: dict[str, Any] = {"clip": "TOTAL", "audio_seconds": audio}
+    if not shared:
+        return result
+    reference = " ".join(c["reference"] for c in shared)
+    for name in names:
+        wall = sum(c[name]["wall_seconds"] for c in shared)
+        texts = [" ".join(c[name]["runs"][run]["text"] for c in shared) for run in range(repeat)]
+        result[name] = {
+            "wall_seconds": wall,
+            "rtf": wall / audio,
+            "x_realtime": audio / wall,
+            "peak_rss_mib": max(c[name]["peak_rss_mib"] for c in shared),
             **accuracy(reference, texts),
         }
-    result["speedup"] = result["baseline"]["wall_seconds"] / result["swescribe"]["wall_seconds"]
     return result
 
 
@@ -190,8 +198,9 @@ def _row(label: str, audio: str, name: str, numbers: dict[str, Any], speedup: st
     output = "empty" if high == 0 else f"{low} words" if low == high else f"{low}-{high} words"
     output += ", runs differ" if numbers["text_varied"] else ""
     return (
-        f"{label:<16}{audio:>8}  {name:<10}{numbers['wall_seconds']:>8.2f}"
-        f"{numbers['rtf']:>7.3f}{numbers['x_realtime']:>7.2f}{speedup:>9}{wer:>8}  {output}"
+        f"{label:<18}{audio:>8}  {name:<24}{numbers['wall_seconds']:>8.2f}"
+        f"{numbers['rtf']:>7.3f}{numbers['x_realtime']:>8.2f}{speedup:>9}{wer:>8}"
+        f"{numbers['peak_rss_mib']:>8.0f}  {output}"
     )
 
 
@@ -201,21 +210,26 @@ def print_table(report: dict[str, Any], out: TextIO) -> None:
     print(
         f"\nmodel {setup['model']} ({setup['model_path']})\n"
         f"{setup['device']}/{setup['compute_type']}, {setup['cpu_threads']} threads, "
-        f"{report['machine']['cpu']}\n"
-        f"load: baseline {loads['baseline']:.2f} s, swescribe {loads['swescribe']:.2f} s; "
-        f"peak RSS {report['peak_rss_mib']['end']:.0f} MiB "
-        f"({report['peak_rss_mib']['after_load']:.0f} MiB after loading both models); "
-        f"wall = {report['settings']['stat']} of {report['settings']['repeat']}\n",
+        f"batch {setup['batch_size']}, {report['machine']['cpu']}\n"
+        f"model load: baseline {loads['baseline']:.2f} s, swescribe {loads['swescribe']:.2f} s; "
+        f"wall = {report['settings']['stat']} of {report['settings']['repeat']}; "
+        "RSS = the process's peak during the run (both models loaded)\n",
         file=out,
     )
-    header = f"{'clip':<16}{'audio s':>8}  {'pipeline':<10}{'wall s':>8}{'RTF':>7}{'xRT':>7}"
-    print(f"{header}{'speedup':>9}{'WER':>8}  output", file=out)
-    print("-" * 90, file=out)
-    for clip in [*report["clips"], {"clip": "TOTAL", **report["total"]}]:
-        speedup = f"{clip['speedup']:.2f}x"
-        audio = f"{clip['audio_seconds']:.2f}"
-        print(_row(clip["clip"], audio, "baseline", clip["baseline"], ""), file=out)
-        print(_row("", "", "swescribe", clip["swescribe"], speedup), file=out)
+    header = f"{'clip':<18}{'audio s':>8}  {'pipeline':<24}{'wall s':>8}{'RTF':>7}{'xRT':>8}"
+    print(f"{header}{'speedup':>9}{'WER':>8}{'RSS MiB':>8}  output", file=out)
+    print("-" * 118, file=out)
+    for clip in [*report["clips"], report["total"]]:
+        label, audio = clip["clip"], f"{clip['audio_seconds']:.2f}"
+        base = clip.get(BASELINE)
+        for name in report["settings"]["pipelines"]:
+            if name not in clip:
+                continue
+            speedup = ""
+            if base is not None and name != BASELINE:
+                speedup = f"{base['wall_seconds'] / clip[name]['wall_seconds']:.2f}x"
+            print(_row(label, audio, name, clip[name], speedup), file=out)
+            label, audio = "", ""
     print(file=out)
 
 
@@ -228,8 +242,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--model", default="whisper-base", help="a swescribe model name or path")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--language", default="sv")
     parser.add_argument("--repeat", type=int, default=1, help="runs per clip and pipeline")
     parser.add_argument("--stat", choices=sorted(STATS), default="median", help="of the runs")
+    parser.add_argument(
+        "--ablation", action="store_true", help="also run each ablation (see bench/pipelines.py)"
+    )
+    parser.add_argument(
+        "--hour",
+        action="store_true",
+        help=f"add {HOUR_SOURCE} x{HOUR_COPIES} (61 min), swescribe only unless --hour-baseline",
+    )
+    parser.add_argument(
+        "--hour-baseline", action="store_true", help="run the baseline on the hour too (slow)"
+    )
     parser.add_argument(
         "--audio-dir", type=Path, default=DEFAULT_AUDIO_DIR, help="default: ../shared/audio/sv"
     )
@@ -238,7 +264,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--warmup",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="run both pipelines once, untimed, on the shortest clip first",
+        help="run every pipeline once, untimed, on the shortest clip first",
     )
     args = parser.parse_args(argv)
     if not 1 <= args.repeat <= 100:
@@ -251,17 +277,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     audio_dir = args.audio_dir.resolve()
-    wavs = [audio_dir / f"{name}.wav" for name in select_clips(audio_dir, args.clips)]
-    pipelines, setup = make_pipelines(args.model, args.device)
-    after_load = peak_rss_mib()
-    if args.warmup:
-        shortest = min(wavs, key=lambda wav: wav.stat().st_size)
-        for name in PIPELINES:
-            pipelines[name](shortest)
-    clips = [
-        bench_clip(pipelines, wav, args.repeat, args.stat, flip=index % 2 == 1)
-        for index, wav in enumerate(wavs)
-    ]
+    names = ALL_PIPELINES if args.ablation else (BASELINE, SWESCRIBE)
+    clips = select_clips(audio_dir, args.clips, names)
+    setup = make_pipelines(args.model, args.device, names, args.language)
+    with tempfile.TemporaryDirectory(prefix="swescribe-bench-") as scratch:
+        if args.hour:
+            hour_pipelines = (BASELINE, SWESCRIBE) if args.hour_baseline else (SWESCRIBE,)
+            clips.append(hour_clip(audio_dir, Path(scratch), hour_pipelines))
+        if args.warmup:
+            shortest = min(clips, key=lambda clip: clip.wav.stat().st_size)
+            for run in setup.pipelines.values():
+                run(shortest.wav)
+        results = [
+            bench_clip(setup.pipelines, clip, args.repeat, args.stat, flip=index % 2 == 1)
+            for index, clip in enumerate(clips)
+        ]
     report: dict[str, Any] = {
         "machine": {
             "cpu": cpu_model(),
@@ -271,23 +301,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             "faster_whisper": version("faster-whisper"),
             "ctranslate2": version("ctranslate2"),
         },
-        "setup": setup,
+        "setup": setup.facts,
         "settings": {
-            "clips": [wav.stem for wav in wavs],
+            "clips": [clip.name for clip in clips],
+            "pipelines": list(names),
             "repeat": args.repeat,
             "stat": args.stat,
             "warmup": args.warmup,
-            "audio_dir": str(audio_dir),
         },
-        "peak_rss_mib": {"after_load": after_load, "end": peak_rss_mib()},
-        "clips": clips,
-        "total": totals(clips, args.repeat),
+        "clips": results,
+        "total": totals(results, names, args.repeat),
     }
     print_table(report, sys.stderr if args.json == "-" else sys.stdout)
     if args.json == "-":
         json.dump(report, sys.stdout, indent=2, ensure_ascii=False)
         print()
     elif args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     return 0
 

@@ -1,0 +1,87 @@
+"""The pipelines the bench compares, all over one set of model files in one process.
+
+- baseline: plain faster-whisper, ``WhisperModel.transcribe(path, beam_size=5)`` with
+  its defaults (no VAD, temperature fallback, conditioning on previous text);
+- swescribe: the engine as it ships;
+- the ablations, each the engine with one thing changed, to show what each part buys.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from swescribe.config import Settings
+from swescribe.engine import Engine, ModelLocator, TranscribeOptions
+
+Transcribe = Callable[[Path], str]
+
+BASELINE = "baseline"
+SWESCRIBE = "swescribe"
+ABLATIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    "sequential+vad": (
+        "the engine decoding one VAD segment after another (batch 1): VAD and windows only",
+        {"batch_size": 1},
+    ),
+    "batched, no timestamps": (
+        "batched, but without timestamp tokens (faster-whisper's batched default)",
+        {"extra": {"without_timestamps": True}},
+    ),
+    "batch 4": ("batch size 4 instead of the device default", {"batch_size": 4}),
+    "batch 16": ("batch size 16 instead of the device default", {"batch_size": 16}),
+    "beam 1": ("greedy decoding instead of beam 5", {"beam_size": 1}),
+}
+ALL_PIPELINES = (BASELINE, SWESCRIBE, *ABLATIONS)
+
+
+@dataclass(frozen=True)
+class Setup:
+    pipelines: dict[str, Transcribe]
+    facts: dict[str, Any]
+
+
+def make_pipelines(model: str, device: str, names: tuple[str, ...], language: str) -> Setup:
+    """Load the engine, and a plain WhisperModel from the same CT2 directory."""
+    from faster_whisper import WhisperModel
+
+    settings = Settings.from_env()
+    locator = ModelLocator(settings.model_cache_dir, settings.model_dirs)
+    started = time.perf_counter()
+    engine = Engine.load(model, locator, device=device)
+    resolve_seconds = time.perf_counter() - started - engine.load_seconds
+    plan = engine.plan
+    started = time.perf_counter()
+    whisper = WhisperModel(
+        str(engine.model.path),
+        device=plan.device,
+        compute_type=plan.compute_type,
+        cpu_threads=plan.cpu_threads,
+    )
+    baseline_load = time.perf_counter() - started
+
+    def baseline(wav: Path) -> str:
+        segments, _ = whisper.transcribe(str(wav), language=language, beam_size=5)
+        return " ".join(segment.text.strip() for segment in segments)
+
+    def engine_with(**changes: Any) -> Transcribe:
+        options = TranscribeOptions(language=language, **changes)
+        return lambda wav: engine.transcribe(wav, options).text
+
+    available: dict[str, Transcribe] = {BASELINE: baseline, SWESCRIBE: engine_with()}
+    for name, (_, changes) in ABLATIONS.items():
+        available[name] = engine_with(**changes)
+    facts = {
+        "model": engine.model.name,
+        "model_path": str(engine.model.path),
+        "device": plan.device,
+        "compute_type": plan.compute_type,
+        "cpu_threads": plan.cpu_threads,
+        "batch_size": engine.batch_size,
+        "resolve_seconds": resolve_seconds,
+        "load_seconds": {BASELINE: baseline_load, SWESCRIBE: engine.load_seconds},
+        "ablations": {name: why for name, (why, _) in ABLATIONS.items() if name in names},
+    }
+    return Setup({name: available[name] for name in names}, facts)
