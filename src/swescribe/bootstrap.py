@@ -19,6 +19,7 @@ from swescribe.adapters.local.sqlite_keys import SqliteApiKeyStore
 from swescribe.adapters.local.sqlite_queue import SqliteWorkQueue
 from swescribe.adapters.local.upload_tokens import verify_upload_token
 from swescribe.api.app import ApiContext, LocalUploads
+from swescribe.api.limits import ApiLimits
 from swescribe.config import Settings
 from swescribe.core.apikeys import ApiKeyStore
 from swescribe.core.jobs import Job
@@ -99,6 +100,7 @@ def policy_from(settings: Settings) -> Policy:
         max_upload_bytes=settings.max_upload_bytes,
         allow_http_callbacks=settings.dev_mode,
         webhook_max_attempts=settings.webhook_max_attempts,
+        max_audio_seconds=settings.max_audio_seconds,
     )
 
 
@@ -136,6 +138,15 @@ def build_local_api(settings: Settings, svc: Services) -> ApiContext:
         svc=svc,
         keys=build_local_keys(settings),
         uploads=LocalUploads(verify_token=verify, staging_dir=paths.staging),
+        limits=api_limits(settings),
+    )
+
+
+def api_limits(settings: Settings) -> ApiLimits:
+    return ApiLimits(
+        rate_per_minute=settings.rate_limit_per_minute,
+        burst=settings.rate_limit_burst,
+        max_json_bytes=settings.max_json_bytes,
     )
 
 

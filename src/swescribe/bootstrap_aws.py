@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi import FastAPI
 
 from swescribe.adapters.aws.clients import client
@@ -10,7 +12,7 @@ from swescribe.adapters.aws.ec2_launcher import Ec2Launcher, plan_from_settings
 from swescribe.adapters.aws.s3 import S3ObjectStore
 from swescribe.adapters.aws.sqs_queue import SqsWorkQueue
 from swescribe.api import ApiContext, create_app
-from swescribe.bootstrap import NoLauncher, RandomIds, SystemClock, policy_from
+from swescribe.bootstrap import NoLauncher, RandomIds, SystemClock, api_limits, policy_from
 from swescribe.config import Settings
 from swescribe.core.errors import InvalidOption
 from swescribe.core.ports import WorkerLauncher
@@ -51,6 +53,8 @@ def build_ec2_launcher(settings: Settings) -> Ec2Launcher:
     return Ec2Launcher(client("ec2", settings.aws_region), plan_from_settings(settings))
 
 
-def build_aws_api(svc: Services) -> FastAPI:
-    """The same app as `swescribe serve`, trusting API Gateway's key check."""
-    return create_app(ApiContext(svc=svc, keys=None, trust_gateway_identity=True))
+def build_aws_api(svc: Services, settings: Settings) -> FastAPI:
+    """The same app as `swescribe serve`, trusting API Gateway's key check (and leaving
+    throttling to its usage plan)."""
+    limits = replace(api_limits(settings), rate_per_minute=0)
+    return create_app(ApiContext(svc=svc, keys=None, limits=limits, trust_gateway_identity=True))

@@ -67,6 +67,14 @@ class Settings:
     """The janitor leaves younger instances alone (boot and model load take minutes)."""
     imds_url: str = "http://169.254.169.254"
     spot_poll_seconds: float = 5.0
+    max_audio_seconds: float = 4 * 3600.0
+    """Longer audio fails its job with a clear reason (0: no limit)."""
+    rate_limit_per_minute: int = 120
+    """Requests per API key and minute the local API takes before it answers 429 (0: off;
+    on AWS the API Gateway usage plan throttles instead)."""
+    rate_limit_burst: int = 30
+    max_json_bytes: int = 64 * 1024
+    """Largest JSON request body the API reads."""
     worker_wheel: str = ""
     """s3:// URI of the swescribe wheel a new worker installs at boot (a code change needs
     no new AMI); empty: the AMI's own copy."""
@@ -121,6 +129,10 @@ class Settings:
             "imds_url": env.get("SWESCRIBE_IMDS_URL", "http://169.254.169.254"),
             "spot_poll_seconds": float(env.get("SWESCRIBE_SPOT_POLL_SECONDS", "5")),
             "worker_wheel": env.get("SWESCRIBE_WORKER_WHEEL", ""),
+            "max_audio_seconds": float(env.get("SWESCRIBE_MAX_AUDIO_SECONDS", str(4 * 3600))),
+            "rate_limit_per_minute": int(env.get("SWESCRIBE_RATE_LIMIT_PER_MINUTE", "120")),
+            "rate_limit_burst": int(env.get("SWESCRIBE_RATE_LIMIT_BURST", "30")),
+            "max_json_bytes": int(env.get("SWESCRIBE_MAX_JSON_BYTES", str(64 * 1024))),
         }
         settings = cls(**values)
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

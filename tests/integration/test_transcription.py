@@ -118,3 +118,10 @@ def test_long_file_in_windows_keeps_timeline_and_invents_nothing_in_its_silence(
     assert progress[-1][0] == pytest.approx(transcript.duration, abs=0.05)
     assert [done for done, _ in progress] == sorted(done for done, _ in progress)
     assert word_error_rate(reference("espeak_long"), transcript.text) <= 0.95
+
+
+def test_audio_over_the_duration_limit_is_refused_before_any_model_time(engine: Engine) -> None:
+    from swescribe.core.errors import InvalidAudio
+
+    with pytest.raises(InvalidAudio, match=r"0:00:05 long; the limit is 0:00:03"):
+        engine.transcribe(audio("cv_18733516.wav"), TranscribeOptions(max_seconds=3))

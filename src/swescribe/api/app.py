@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI, Header, Request
 
 from swescribe import __version__
 from swescribe.api.errors import install_error_handlers
+from swescribe.api.limits import ApiLimits, install_limits
 from swescribe.core.apikeys import ApiKey, ApiKeyStore
 from swescribe.core.errors import Unauthorized
 from swescribe.core.service import Services
@@ -34,6 +35,7 @@ class ApiContext:
     keys: ApiKeyStore | None
     """Keys the app checks itself (local shape); None behind API Gateway."""
     uploads: LocalUploads | None = None
+    limits: ApiLimits = field(default_factory=ApiLimits)
     trust_gateway_identity: bool = False
     """AWS shape: API Gateway has checked X-API-Key (and throttled it); the key's id in
     the request context is the caller. Only deploy this behind a gateway that requires
@@ -41,7 +43,7 @@ class ApiContext:
 
 
 def create_app(context: ApiContext) -> FastAPI:
-    from swescribe.api import routes_jobs, routes_ops, routes_seed, routes_uploads
+    from swescribe.api import routes_jobs, routes_ops, routes_seed, routes_uploads, routes_web
 
     app = FastAPI(
         title="swescribe",
@@ -53,11 +55,13 @@ def create_app(context: ApiContext) -> FastAPI:
     )
     app.state.context = context
     install_error_handlers(app)
+    install_limits(app, context.limits)
     app.include_router(routes_seed.router)
     app.include_router(routes_jobs.router)
     app.include_router(routes_ops.router)
     if context.uploads is not None:
         app.include_router(routes_uploads.router)
+        app.include_router(routes_web.router)
     return app
 
 

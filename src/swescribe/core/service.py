@@ -59,6 +59,8 @@ class Policy:
     upload_expires_seconds: int = 3600
     max_upload_bytes: int = 2 * 1024**3
     webhook_max_attempts: int = 6
+    max_audio_seconds: float = 0.0
+    """Longer audio fails its job (0: no limit)."""
     allow_http_callbacks: bool = False
     """Local dev mode: plain http (and loopback hosts) allowed for callbacks and audio URLs."""
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from swescribe.core.errors import InvalidOption, ModelUnavailable
+from swescribe.core.errors import InvalidAudio, InvalidOption, ModelUnavailable
 from swescribe.engine.audio import SAMPLE_RATE, iter_windows, probe
 from swescribe.engine.device import DevicePlan, default_batch_size, plan_device
 from swescribe.engine.models import ModelLocator, ResolvedModel
@@ -35,6 +35,8 @@ class TranscribeOptions:
     beam_size: int = 5
     window_seconds: float = 600.0
     """Audio is decoded and transcribed in windows of this length: bounded memory."""
+    max_seconds: float = 0.0
+    """Longer audio is refused before any model time is spent (0: no limit)."""
     batch_size: int | None = None
     """Speech segments (cut by VAD) decoded together. None: chosen for the device and
     model (engine.device.default_batch_size); 1: one segment after another, conditioned
@@ -109,6 +111,11 @@ class Engine:
         started = time.perf_counter()
         info = probe(path)
         total = info.duration
+        if options.max_seconds and total > options.max_seconds:
+            raise InvalidAudio(
+                f"{path.name}: the audio is {_clock(total)} long; the limit is "
+                f"{_clock(options.max_seconds)}"
+            )
         decode_seconds = time.perf_counter() - started
         transcribe_seconds = 0.0
         segments: list[Segment] = []
@@ -170,6 +177,12 @@ class Engine:
                 total=time.perf_counter() - started,
             ),
         )
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
 def decoded_ahead(windows: Iterator[T]) -> Iterator[T]:

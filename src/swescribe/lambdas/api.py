@@ -17,7 +17,7 @@ def _asgi_handler() -> Any:
     configure_json_logging("api")
     settings = Settings.from_env(backend="aws")
     svc = build_aws_services(settings, build_ec2_launcher(settings))
-    return Mangum(build_aws_api(svc), lifespan="off")
+    return Mangum(build_aws_api(svc, settings), lifespan="off")
 
 
 def handler(event: dict[str, Any], context: Any) -> Any:

@@ -186,7 +186,11 @@ class Worker:
 
             transcript = engine.transcribe(
                 audio_path,
-                TranscribeOptions(language=job.language, word_timestamps=job.word_timestamps),
+                TranscribeOptions(
+                    language=job.language,
+                    word_timestamps=job.word_timestamps,
+                    max_seconds=self.svc.policy.max_audio_seconds,
+                ),
                 progress,
             )
         finished = self.svc.clock.now()

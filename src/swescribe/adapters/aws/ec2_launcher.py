@@ -127,6 +127,7 @@ def worker_env_from_settings(settings: Settings) -> dict[str, str]:
         "SWESCRIBE_WORKER_IDLE_SECONDS": str(settings.worker_idle_seconds),
         "SWESCRIBE_INSTANCE_PER_JOB": "1" if settings.instance_per_job else "0",
         "SWESCRIBE_WORKER_WHEEL": settings.worker_wheel,
+        "SWESCRIBE_MAX_AUDIO_SECONDS": str(settings.max_audio_seconds),
         "AWS_REGION": settings.aws_region,
         "AWS_DEFAULT_REGION": settings.aws_region,
     }
