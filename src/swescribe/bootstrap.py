@@ -108,13 +108,14 @@ def build_local_services(settings: Settings, launcher: WorkerLauncher | None = N
     paths = LocalPaths(settings.data_dir)
     paths.root.mkdir(parents=True, exist_ok=True)
     public_url = settings.public_url.rstrip("/") or "http://127.0.0.1:8000"
+    busy = settings.sqlite_busy_timeout
     return Services(
-        jobs=SqliteJobStore(paths.database),
+        jobs=SqliteJobStore(paths.database, busy),
         objects=FilesystemObjectStore(
             paths.objects, public_url, read_or_create_secret(paths.signing_key)
         ),
-        queue=SqliteWorkQueue(paths.database, "transcribe"),
-        webhooks=SqliteWorkQueue(paths.database, "webhooks", max_receives=1000),
+        queue=SqliteWorkQueue(paths.database, "transcribe", busy_timeout=busy),
+        webhooks=SqliteWorkQueue(paths.database, "webhooks", max_receives=1000, busy_timeout=busy),
         launcher=launcher or NoLauncher(),
         clock=SystemClock(),
         ids=RandomIds(),
@@ -123,7 +124,7 @@ def build_local_services(settings: Settings, launcher: WorkerLauncher | None = N
 
 
 def build_local_keys(settings: Settings) -> ApiKeyStore:
-    return SqliteApiKeyStore(LocalPaths(settings.data_dir).database)
+    return SqliteApiKeyStore(LocalPaths(settings.data_dir).database, settings.sqlite_busy_timeout)
 
 
 def build_local_api(settings: Settings, svc: Services) -> ApiContext:

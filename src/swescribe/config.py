@@ -67,6 +67,8 @@ class Settings:
     """The janitor leaves younger instances alone (boot and model load take minutes)."""
     imds_url: str = "http://169.254.169.254"
     spot_poll_seconds: float = 5.0
+    terminate_on_exit: bool = True
+    """A GPU worker terminates its own instance when it leaves (off for tests, debugging)."""
     max_audio_seconds: float = 4 * 3600.0
     """Longer audio fails its job with a clear reason (0: no limit)."""
     rate_limit_per_minute: int = 120
@@ -74,6 +76,8 @@ class Settings:
     on AWS the API Gateway usage plan throttles instead)."""
     rate_limit_burst: int = 30
     max_json_bytes: int = 64 * 1024
+    sqlite_busy_timeout: float = 30.0
+    """Seconds a local store operation waits for another process's lock before 503."""
     """Largest JSON request body the API reads."""
     worker_wheel: str = ""
     """s3:// URI of the swescribe wheel a new worker installs at boot (a code change needs
@@ -128,11 +132,13 @@ class Settings:
             "instance_grace_seconds": float(env.get("SWESCRIBE_INSTANCE_GRACE_SECONDS", "900")),
             "imds_url": env.get("SWESCRIBE_IMDS_URL", "http://169.254.169.254"),
             "spot_poll_seconds": float(env.get("SWESCRIBE_SPOT_POLL_SECONDS", "5")),
+            "terminate_on_exit": env.get("SWESCRIBE_TERMINATE_ON_EXIT", "1").lower() in _TRUE,
             "worker_wheel": env.get("SWESCRIBE_WORKER_WHEEL", ""),
             "max_audio_seconds": float(env.get("SWESCRIBE_MAX_AUDIO_SECONDS", str(4 * 3600))),
             "rate_limit_per_minute": int(env.get("SWESCRIBE_RATE_LIMIT_PER_MINUTE", "120")),
             "rate_limit_burst": int(env.get("SWESCRIBE_RATE_LIMIT_BURST", "30")),
             "max_json_bytes": int(env.get("SWESCRIBE_MAX_JSON_BYTES", str(64 * 1024))),
+            "sqlite_busy_timeout": float(env.get("SWESCRIBE_SQLITE_BUSY_TIMEOUT", "30")),
         }
         settings = cls(**values)
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

@@ -3,15 +3,17 @@ completion, failure reasons, prefetch of the next item, and release on stop."""
 
 from __future__ import annotations
 
+import errno
 import threading
 from pathlib import Path
 from typing import Any, cast
 
 from swescribe.core.jobs import JobStatus
+from swescribe.core.ports import Message
 from swescribe.core.service import NewJob, Services, create_job, handle_object_created
 from swescribe.engine.result import Segment, Transcript
 from swescribe.worker.runner import Worker, WorkerConfig
-from tests.fakes import MemoryQueue, memory_services
+from tests.fakes import MemoryObjectStore, MemoryQueue, memory_services
 
 
 class StandInEngine:
@@ -115,3 +117,50 @@ def test_stopping_releases_the_current_job_and_the_prefetched_item() -> None:
     assert untouched.status is JobStatus.LAUNCHING
     queue = cast(MemoryQueue, svc.queue)
     assert queue.depth() == 2, "both items are back on the queue, visible now"
+
+
+class FullDisk(MemoryObjectStore):
+    """An object store whose disk is full: every write fails as the OS says it does."""
+
+    def put_bytes(self, key: str, data: bytes, content_type: str = "") -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_fails_the_job_with_a_reason_and_keeps_the_audio() -> None:
+    svc = memory_services()
+    job_id = uploaded(svc, "a.wav", b"audio")
+    full = FullDisk()  # the disk fills up after the upload
+    full.objects = cast(MemoryObjectStore, svc.objects).objects
+    svc.objects = full
+    worker(svc, StandInEngine(), prefetch=False).run(max_jobs=1)
+    job = svc.jobs.get(job_id)
+    assert job is not None
+    assert job.status is JobStatus.FAILED
+    assert job.error_code == "storage_error"
+    assert "No space left on device" in (job.error_message or "")
+    assert svc.objects.exists(f"transcription_upload/{job_id}/a.wav"), "the upload is kept"
+
+
+class FlakyQueue(MemoryQueue):
+    """A queue that is unreachable for its first receives (a restarting database)."""
+
+    def __init__(self, inner: MemoryQueue, failures: int) -> None:
+        super().__init__(inner.clock, inner.max_receives)
+        self.entries = inner.entries
+        self.failures = failures
+
+    def receive(self, wait_seconds: float, visibility_seconds: float) -> Message | None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise RuntimeError("database is restarting")
+        return super().receive(wait_seconds, visibility_seconds)
+
+
+def test_a_queue_outage_is_waited_out_and_the_job_still_completes() -> None:
+    svc = memory_services()
+    job_id = uploaded(svc, "a.wav", b"audio")
+    svc.queue = FlakyQueue(cast(MemoryQueue, svc.queue), failures=3)
+    assert worker(svc, StandInEngine(), prefetch=False).run(max_jobs=1) == 1
+    job = svc.jobs.get(job_id)
+    assert job is not None
+    assert job.status is JobStatus.COMPLETED

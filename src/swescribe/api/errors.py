@@ -27,11 +27,14 @@ STATUS_CODES: dict[type[errors.SwescribeError], int] = {
     errors.InvalidAudio: 422,
     errors.AudioNotFound: 404,
     errors.ModelUnavailable: 503,
+    errors.StoreBusy: 503,
 }
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
     headers = {"WWW-Authenticate": "X-API-Key"} if status == 401 else None
+    if status == 503:
+        headers = {"Retry-After": "1"}
     return JSONResponse(
         {"error": {"code": code, "message": message}}, status_code=status, headers=headers
     )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import sys
 import threading
 from dataclasses import replace
+from pathlib import Path
 from types import FrameType
 
 import click
@@ -25,6 +27,8 @@ from swescribe.logs import configure_json_logging
 log = logging.getLogger(__name__)
 
 PARENT_PID_VARIABLE = "SWESCRIBE_PARENT_PID"
+DISPATCHER_THREADS = 4
+"""Webhook deliveries in flight at once: a slow receiver holds one, not all."""
 
 
 @click.command()
@@ -61,11 +65,15 @@ def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
     svc = build_local_services(settings, launcher)
     context = build_local_api(settings, svc)
     _ensure_a_key(settings)
+    _clear_staging(LocalPaths(settings.data_dir).staging)
 
     stop = threading.Event()
     threads = [
-        threading.Thread(target=run_dispatcher, args=(svc, settings, stop), daemon=True),
         threading.Thread(target=_supervise, args=(launcher, stop), daemon=True),
+        *(
+            threading.Thread(target=run_dispatcher, args=(svc, settings, stop), daemon=True)
+            for _ in range(DISPATCHER_THREADS)
+        ),
     ]
     launcher.ensure_capacity(0)
     for thread in threads:
@@ -83,6 +91,19 @@ def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
         stop.set()
         click.echo("swescribe: stopping workers (their jobs go back on the queue)", err=True)
         launcher.stop()
+
+
+def _clear_staging(staging: Path) -> None:
+    """Half-written uploads and scratch files of a serve that died: never objects yet, so
+    nothing a job refers to. No worker runs at this point."""
+    if not staging.is_dir():
+        return
+    for leftover in staging.iterdir():
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+        log.info("removed leftover staging file", extra={"name": leftover.name})
 
 
 def _supervise(launcher: object, stop: threading.Event) -> None:

@@ -87,3 +87,9 @@ class NotReady(SwescribeError):
     """The job has no result yet (still registered, queued or processing) or failed."""
 
     code = "not_ready"
+
+
+class StoreBusy(SwescribeError):
+    """The job store is locked or overloaded right now; the same request can be retried."""
+
+    code = "busy"

@@ -45,7 +45,7 @@ def watch_for_spot_interruption(
 
 def terminate_self(settings: Settings, instance_id: str) -> None:
     """The instance role may terminate only instances tagged as this service's workers."""
-    if os.environ.get("SWESCRIBE_TERMINATE_ON_EXIT", "1").lower() in ("0", "false", "no"):
+    if not settings.terminate_on_exit:
         log.info("not terminating (SWESCRIBE_TERMINATE_ON_EXIT=0)")
         return
     try:

@@ -72,10 +72,18 @@ class Worker:
         handled = 0
         idle_since = time.monotonic()
         upcoming: Prepared | None = None
+        failures = 0
         while not self.stopping.is_set():
             if max_jobs is not None and handled >= max_jobs:
                 break
-            current = upcoming or self._receive()
+            try:
+                current = upcoming or self._receive()
+            except Exception:  # the queue or store is down: wait, then try again
+                failures += 1
+                log.exception("cannot reach the queue", extra={"failures": failures})
+                self.stopping.wait(min(30.0, self.config.poll_seconds * 2.0**failures))
+                continue
+            failures = 0
             upcoming = None
             if current is None:
                 idle = time.monotonic() - idle_since
@@ -89,6 +97,10 @@ class Worker:
             )
             try:
                 self.process(current.message, current)
+            except Exception:  # a store error outside a job's own failure path
+                log.exception(
+                    "work item not finished", extra={"job_id": current.message.item.job_id}
+                )
             finally:
                 current.discard_files()
                 if prefetcher is not None:
@@ -141,6 +153,9 @@ class Worker:
             log.warning("job was taken from this worker", extra={"job_id": job.job_id})
         except SwescribeError as error:
             self._fail(job, error.code, str(error))
+        except OSError as error:  # disk full, permissions: the job fails, the audio stays
+            log.exception("storage error", extra={"job_id": job.job_id})
+            self._fail(job, "storage_error", f"could not read or store files: {error}")
         except Exception as error:  # any other failure still ends the job, with a reason
             log.exception("job crashed", extra={"job_id": job.job_id})
             self._fail(job, "internal_error", f"{type(error).__name__}: {error}")

@@ -14,12 +14,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from swescribe.core.errors import StoreBusy
+
 BUSY_TIMEOUT_SECONDS = 30.0
 
 
 class Database:
-    def __init__(self, path: Path, schema: str) -> None:
+    def __init__(self, path: Path, schema: str, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
         self.path = path
+        self.busy_timeout = busy_timeout
         self._local = threading.local()
         path.parent.mkdir(parents=True, exist_ok=True)
         with self.transaction() as db:  # not executescript: it would commit on its own
@@ -30,9 +33,7 @@ class Database:
     def connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
-            connection = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None
-            )
+            connection = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
             connection.row_factory = sqlite3.Row
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
@@ -44,13 +45,28 @@ class Database:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction that holds the write lock from its first statement."""
         connection = self.connection
-        connection.execute("BEGIN IMMEDIATE")
+        with _busy_is_retryable():
+            connection.execute("BEGIN IMMEDIATE")
         try:
-            yield connection
+            with _busy_is_retryable():
+                yield connection
         except BaseException:
             connection.execute("ROLLBACK")
             raise
-        connection.execute("COMMIT")
+        with _busy_is_retryable():
+            connection.execute("COMMIT")
 
     def read(self, sql: str, parameters: tuple[object, ...] = ()) -> list[sqlite3.Row]:
-        return self.connection.execute(sql, parameters).fetchall()
+        with _busy_is_retryable():
+            return self.connection.execute(sql, parameters).fetchall()
+
+
+@contextmanager
+def _busy_is_retryable() -> Iterator[None]:
+    """SQLite gave up waiting for another process's lock: a StoreBusy, not a crash."""
+    try:
+        yield
+    except sqlite3.OperationalError as error:
+        if "locked" in str(error) or "busy" in str(error):
+            raise StoreBusy("the job store is busy; retry in a moment") from error
+        raise

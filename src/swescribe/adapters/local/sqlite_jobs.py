@@ -7,7 +7,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from swescribe.adapters.local.sqlite_db import Database
+from swescribe.adapters.local.sqlite_db import BUSY_TIMEOUT_SECONDS, Database
 from swescribe.core.cursors import decode_cursor, encode_cursor
 from swescribe.core.errors import JobNotFound, TransitionConflict
 from swescribe.core.jobs import Job, JobStatus, encode_change, job_from_record, job_to_record
@@ -27,8 +27,8 @@ CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_at DESC, job_
 
 
 class SqliteJobStore:
-    def __init__(self, path: Path) -> None:
-        self.db = Database(path, SCHEMA)
+    def __init__(self, path: Path, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
+        self.db = Database(path, SCHEMA, busy_timeout)
 
     def create(self, job: Job) -> None:
         record = job_to_record(job)

@@ -6,7 +6,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from swescribe.adapters.local.sqlite_db import Database
+from swescribe.adapters.local.sqlite_db import BUSY_TIMEOUT_SECONDS, Database
 from swescribe.core.apikeys import (
     KEY_PREFIX,
     ApiKey,
@@ -35,8 +35,8 @@ def _key(row: sqlite3.Row) -> ApiKey:
 
 
 class SqliteApiKeyStore:
-    def __init__(self, path: Path) -> None:
-        self.db = Database(path, SCHEMA)
+    def __init__(self, path: Path, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
+        self.db = Database(path, SCHEMA, busy_timeout)
 
     def create(self, name: str) -> tuple[ApiKey, str]:
         new = generate_key()

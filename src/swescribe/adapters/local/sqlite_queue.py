@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from swescribe.adapters.local.sqlite_db import Database
+from swescribe.adapters.local.sqlite_db import BUSY_TIMEOUT_SECONDS, Database
 from swescribe.core.ports import Message, WorkItem
 
 SCHEMA = """
@@ -35,8 +35,9 @@ class SqliteWorkQueue:
         name: str,
         max_receives: int = 5,
         clock: Callable[[], float] = time.time,
+        busy_timeout: float = BUSY_TIMEOUT_SECONDS,
     ) -> None:
-        self.db = Database(path, SCHEMA)
+        self.db = Database(path, SCHEMA, busy_timeout)
         self.name = name
         self.dead_letter_name = f"{name}-dlq"
         self.max_receives = max_receives
