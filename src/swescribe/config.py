@@ -76,9 +76,9 @@ class Settings:
     on AWS the API Gateway usage plan throttles instead)."""
     rate_limit_burst: int = 30
     max_json_bytes: int = 64 * 1024
+    """Largest JSON request body the API reads."""
     sqlite_busy_timeout: float = 30.0
     """Seconds a local store operation waits for another process's lock before 503."""
-    """Largest JSON request body the API reads."""
     worker_wheel: str = ""
     """s3:// URI of the swescribe wheel a new worker installs at boot (a code change needs
     no new AMI); empty: the AMI's own copy."""

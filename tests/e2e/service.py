@@ -65,18 +65,26 @@ class RunningService:
                 self.process.wait()
 
 
-def start_service(data_dir: Path, workers: int = 1, **env_overrides: str) -> RunningService:
-    port = free_port()
+def start_service(
+    data_dir: Path, workers: int = 1, port: int | None = None, **env_overrides: str
+) -> RunningService:
+    """serve on 127.0.0.1 (port: a free one unless given, e.g. to restart in place).
+
+    The rate limit is off unless a test sets it: these tests poll job status quickly,
+    and tests/integration/test_api_limits.py tests the limit itself.
+    """
+    port = port or free_port()
     env = {
         **os.environ,
         "SWESCRIBE_DATA_DIR": str(data_dir),
         "SWESCRIBE_MODEL": "whisper-base",
         "HF_HUB_OFFLINE": "1",
+        "SWESCRIBE_RATE_LIMIT_PER_MINUTE": "0",
         **env_overrides,
     }
     log_path = data_dir / "serve.log"
     data_dir.mkdir(parents=True, exist_ok=True)
-    log = log_path.open("w")
+    log = log_path.open("a")
     process = subprocess.Popen(
         [
             sys.executable,

@@ -50,7 +50,7 @@ def test_the_api_killed_mid_upload_leaves_no_corrupt_job(tmp_path: Path) -> None
     first.process.wait(timeout=10)
     uploader.join(timeout=30)
 
-    second = start_service(data_dir, workers=1)
+    second = start_service(data_dir, workers=1, port=int(first.url.rsplit(":", 1)[1]))
     try:
         job_id = registration["callback_id"]
         with second.client() as http:

@@ -103,7 +103,7 @@ def _clear_staging(staging: Path) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
         else:
             leftover.unlink(missing_ok=True)
-        log.info("removed leftover staging file", extra={"name": leftover.name})
+        log.info("removed leftover staging file", extra={"file": leftover.name})
 
 
 def _supervise(launcher: object, stop: threading.Event) -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 from swescribe.bootstrap import LocalPaths
-from swescribe.client import Client
+from swescribe.client import Client, Format, Job
 from swescribe.config import Settings
 from swescribe.core.errors import SwescribeError
 from swescribe.core.formats import FORMATS
@@ -46,7 +45,7 @@ def find_api_key(explicit: str | None, settings: Settings) -> str:
 def submit(
     file: Path,
     wait: bool,
-    fmt: str,
+    fmt: Format,
     output: Path | None,
     url: str | None,
     api_key: str | None,
@@ -68,16 +67,16 @@ def submit(
             model=model,
             filename=file.name,
         )
-        job_id = job["job_id"]
+        job_id = job.job_id
         click.echo(f"job {job_id}: uploading {file.name}", err=True)
 
-        def uploaded(sent: int, total: int) -> None:
-            if interactive:
+        def uploaded(sent: int, total: int | None) -> None:
+            if interactive and total is not None:
                 click.echo(
                     f"\r  {100 * sent // max(total, 1):3d}% of {total} bytes", nl=False, err=True
                 )
 
-        client.upload(job, file, uploaded)
+        client.upload(job, file, progress=uploaded)
         if interactive:
             click.echo("", err=True)
         if not wait:
@@ -86,9 +85,9 @@ def submit(
 
         last_status: list[str] = []
 
-        def show(update: dict[str, Any]) -> None:
+        def show(update: Job) -> None:
             """A live line on a terminal; one line per status otherwise."""
-            status, share = update["status"], update.get("progress")
+            status, share = update.status, update.progress
             if interactive:
                 label = (
                     f"{status} {100 * share:.0f}%" if status == "processing" and share else status
@@ -101,12 +100,13 @@ def submit(
         final = client.wait(job_id, timeout=timeout, on_update=show)
         if interactive:
             click.echo("", err=True)
-        if final["status"] != "completed":
-            raise SwescribeError(f"job {job_id} failed: {final.get('error_message')}")
-        seconds = final.get("processing_seconds") or 0.0
+        if final.status != "completed":
+            reason = final.error.message if final.error else "unknown error"
+            raise SwescribeError(f"job {job_id} failed: {reason}")
+        seconds = final.processing_seconds or 0.0
         click.echo(
-            f"job {job_id}: {final.get('audio_duration', 0):.1f} s of audio in {seconds:.1f} s "
-            f"({final.get('model_used')})",
+            f"job {job_id}: {final.audio_duration or 0:.1f} s of audio in {seconds:.1f} s "
+            f"({final.model_used})",
             err=True,
         )
         text = client.transcript(job_id, fmt)

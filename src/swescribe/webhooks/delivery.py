@@ -10,10 +10,13 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from swescribe.core.errors import UnsafeURL
-from swescribe.outbound import check_outbound_url
+from swescribe.core.urls import check_url
+from swescribe.outbound import guarded_client
 from swescribe.webhooks.signing import signature_headers
 
 RETRIED_STATUSES = frozenset({408, 429})
+RESPONSE_BYTES = 4096
+"""The receiver's body is never read; this caps what the client may buffer of it."""
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,9 @@ class RetryPolicy:
     """First retry after about this many seconds; doubling from there."""
     max_delay: float = 600.0
     timeout: float = 10.0
-    """Connect and read timeout of one attempt."""
+    """Connect, read and write timeout of one attempt."""
+    attempt_deadline: float = 30.0
+    """Longest one attempt may take in all (a receiver dripping bytes cannot hold it)."""
     allow_http: bool = False
     """Local dev mode: http to loopback receivers."""
 
@@ -58,25 +63,39 @@ def next_delay(
 def deliver_once(
     url: str, body: bytes, secret: str | None, msg_id: str, *, policy: RetryPolicy
 ) -> DeliveryRecord:
-    """POST body to url, signed; never raises, never follows redirects."""
-    try:
-        check_outbound_url(url, allow_http=policy.allow_http, what="callback_url")
-    except UnsafeURL as error:
-        return DeliveryRecord(None, f"unsafe_url: {error}")
+    """POST body to url, signed; never raises, never follows redirects, reads no body.
+
+    The host's addresses are checked when connecting (swescribe.outbound): one that is
+    not public is an unsafe_url record, which is not retried.
+    """
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "swescribe-webhooks/1",
         **signature_headers(secret, msg_id, body),
     }
     try:
-        with httpx.Client(timeout=policy.timeout, follow_redirects=False) as client:
-            response = client.post(url, content=body, headers=headers)
+        check_url(url, allow_http=policy.allow_http, what="callback_url")
+        with (
+            guarded_client(
+                allow_loopback=policy.allow_http,
+                timeout=policy.timeout,
+                total_timeout=policy.attempt_deadline,
+                max_response_bytes=RESPONSE_BYTES,
+                what="callback_url",
+            ) as client,
+            client.stream("POST", url, content=body, headers=headers) as response,
+        ):
+            status, retry_after = response.status_code, _retry_after(response)
+    except UnsafeURL as error:
+        return DeliveryRecord(None, f"unsafe_url: {error}")
+    except httpx.InvalidURL as error:
+        return DeliveryRecord(None, f"unsafe_url: callback_url is not a valid URL ({error})")
     except httpx.TimeoutException as error:
         return DeliveryRecord(None, f"timeout: {type(error).__name__}")
     except httpx.HTTPError as error:
         return DeliveryRecord(None, f"connection error: {type(error).__name__}: {error}")
-    failure = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
-    return DeliveryRecord(response.status_code, failure, _retry_after(response))
+    failure = None if 200 <= status < 300 else f"HTTP {status}"
+    return DeliveryRecord(status, failure, retry_after)
 
 
 def _retry_after(response: httpx.Response) -> float | None:

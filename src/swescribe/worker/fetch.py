@@ -8,7 +8,11 @@ import httpx
 
 from swescribe.core.errors import AudioNotFound, InvalidAudio, PayloadTooLarge
 from swescribe.core.ports import ObjectStore
-from swescribe.outbound import check_outbound_url
+from swescribe.core.urls import check_url
+from swescribe.outbound import guarded_client
+
+AUDIO_FETCH_SECONDS = 3600.0
+"""Longest an audio_url download may take in all (each read also has its own timeout)."""
 
 
 def check_upload(objects: ObjectStore, key: str, max_bytes: int) -> int:
@@ -23,14 +27,32 @@ def check_upload(objects: ObjectStore, key: str, max_bytes: int) -> int:
 
 
 def fetch_audio(
-    url: str, target: Path, *, max_bytes: int, allow_http: bool, timeout: float = 30.0
+    url: str,
+    target: Path,
+    *,
+    max_bytes: int,
+    allow_http: bool,
+    timeout: float = 30.0,
+    total_timeout: float = AUDIO_FETCH_SECONDS,
 ) -> int:
-    """Download url into target; returns the size. Refuses redirects and oversize bodies."""
-    check_outbound_url(url, allow_http=allow_http, what="audio_url")
+    """Download url into target; returns the size. Refuses redirects and oversize bodies.
+
+    The host's addresses are checked when connecting (swescribe.outbound): one that is
+    not public raises UnsafeURL. The size is capped on the bytes as sent and again as
+    decoded, should a server compress although asked not to.
+    """
+    check_url(url, allow_http=allow_http, what="audio_url")
     size = 0
     try:
         with (
-            httpx.stream("GET", url, timeout=timeout, follow_redirects=False) as response,
+            guarded_client(
+                allow_loopback=allow_http,
+                timeout=timeout,
+                total_timeout=total_timeout,
+                max_response_bytes=max_bytes,
+                what="audio_url",
+            ) as client,
+            client.stream("GET", url, headers={"Accept-Encoding": "identity"}) as response,
             target.open("wb") as out,
         ):
             if response.status_code != 200:
@@ -38,8 +60,10 @@ def fetch_audio(
             for chunk in response.iter_bytes(1 << 20):
                 size += len(chunk)
                 if size > max_bytes:
-                    raise PayloadTooLarge(f"audio_url is larger than {max_bytes} bytes")
+                    raise PayloadTooLarge(
+                        f"the audio_url response is larger than {max_bytes} bytes"
+                    )
                 out.write(chunk)
-    except httpx.HTTPError as error:
+    except (httpx.HTTPError, httpx.InvalidURL) as error:
         raise InvalidAudio(f"audio_url could not be fetched ({type(error).__name__})") from None
     return size

@@ -1,0 +1,238 @@
+"""The web page of `swescribe serve` in headless chromium: a Swedish clip from upload to
+transcript, playback from a segment, the SRT download, and the Swedish UI."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from tests.browser.conftest import ARTIFACTS
+from tests.conftest import audio, reference
+from tests.e2e.service import RunningService, start_service
+from tests.wer import word_error_rate
+
+pytestmark = [pytest.mark.browser, pytest.mark.model]
+
+CLIP = "lattlast_stts.wav"
+TRANSCRIBED_WITHIN_MS = 180_000
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
+    running = start_service(tmp_path_factory.mktemp("serve"), workers=1)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def page(browser_context: BrowserContext, service: RunningService) -> Iterator[Page]:
+    """The page, opened; a script error anywhere in a test fails it."""
+    browser_context.grant_permissions(["clipboard-read", "clipboard-write"], origin=service.url)
+    page = browser_context.new_page()
+    script_errors: list[str] = []
+    page.on("pageerror", lambda error: script_errors.append(str(error)))
+    page.goto(f"{service.url}/")
+    yield page
+    assert script_errors == []
+
+
+def save_key(page: Page, key: str) -> None:
+    page.get_by_label("Your API key").fill(key)
+    page.get_by_role("button", name="Save key").click()
+
+
+def test_a_swedish_clip_goes_from_upload_to_a_playable_transcript_and_an_srt(
+    page: Page, service: RunningService, tmp_path: Path
+) -> None:
+    clip = audio(CLIP)
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    save_key(page, service.api_key)
+    expect(page.locator("#key-state")).to_have_text("A key is saved in this browser.")
+
+    page.get_by_label("Audio file").set_input_files(clip)
+    row = page.locator("#jobs-body tr", has_text=CLIP)
+    expect(row).to_have_attribute("data-status", "completed", timeout=TRANSCRIBED_WITHIN_MS)
+    assert page.locator("#upload-progress").evaluate("bar => bar.value") == 100
+    expect(page.locator("#upload-label")).to_have_text(
+        f"{CLIP} is uploaded and queued for transcription."
+    )
+    expect(page.locator("#status-message")).to_have_text(f"{CLIP}: Completed")
+    cells = row.locator("td")
+    expect(cells.nth(1)).to_have_text("Completed")
+    expect(cells.nth(2)).to_have_text("100 %")
+    expect(cells.nth(3)).to_have_text(re.compile(r"^0:\d\d$"))
+    expect(cells.nth(4)).to_have_text(re.compile(r"\d"))
+
+    row.get_by_role("button", name=f"Open the transcript of {CLIP}").click()
+    expect(page.locator("#transcript-heading")).to_have_text(f"Transcript: {CLIP}")
+    expect(page.locator("#transcript-heading")).to_be_focused()
+    segments = page.locator("#segments button.segment")
+    expect(segments.first).to_be_visible()
+    times = segments.locator(".time").all_inner_texts()
+    assert all(re.fullmatch(r"\d+:\d\d–\d+:\d\d", time) for time in times), times
+    spoken = " ".join(segments.locator(".text").all_inner_texts())
+    assert word_error_rate(reference("lattlast_stts"), spoken) <= 0.5, spoken
+
+    player = page.locator("#player")
+    expect(player).to_be_visible()
+    assert player.evaluate("audio => audio.src").startswith("blob:"), "the uploaded File"
+    chosen = segments.last
+    start = float(chosen.get_attribute("data-start") or "nan")
+    assert start > 0
+    chosen.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "start => Math.abs(document.getElementById('player').currentTime - start) < 1.0",
+        arg=start,
+    )
+    segments.first.click()
+    first_start = float(segments.first.get_attribute("data-start") or "nan")
+    page.wait_for_function(
+        "start => Math.abs(document.getElementById('player').currentTime - start) < 1.0",
+        arg=first_start,
+    )
+
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download SRT").click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(f"_{Path(CLIP).stem}.srt")
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    assert saved.read_text(encoding="utf-8").startswith("1\n00:00:")
+
+    page.get_by_role("button", name="Copy text").click()
+    expect(page.locator("#status-message")).to_have_text("The text is copied.")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.splitlines() == [
+        text.strip() for text in segments.locator(".text").all_inner_texts()
+    ]
+
+    page.get_by_label("Language").select_option("sv")
+    expect(page.locator("html")).to_have_attribute("lang", "sv")
+    expect(page.locator("label[for=api-key]")).to_have_text("Din API-nyckel")
+    expect(cells.nth(1)).to_have_text("Klar")
+    expect(page.locator("#transcript-heading")).to_have_text(f"Transkription: {CLIP}")
+    expect(page.locator("#upload-label")).to_have_text(
+        f"{CLIP} är uppladdad och står i kö för transkribering."
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-page.png"), full_page=True)
+
+
+def test_the_drop_zone_opens_the_file_picker_from_the_keyboard(page: Page) -> None:
+    page.on("filechooser", lambda chooser: None)  # intercept pickers before the first opens
+    zone = page.get_by_role("button", name="Choose a file to transcribe, or drop one here")
+    zone.focus()
+    for key in ("Enter", " "):
+        with page.expect_file_chooser() as chooser:
+            page.keyboard.press(key)
+        assert chooser.value.is_multiple()
+        chooser.value.set_files([])  # close it: chromium opens one picker at a time
+
+
+DROP_A_FILE = """([name, text]) => {
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([text], name, { type: "audio/wav" }));
+  const zone = document.getElementById("drop-zone");
+  zone.dispatchEvent(new DragEvent("dragover", { dataTransfer: transfer, bubbles: true }));
+  zone.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true }));
+}"""
+
+
+def test_a_dropped_file_is_uploaded_and_its_failure_is_shown_with_the_reason(
+    page: Page, service: RunningService
+) -> None:
+    save_key(page, service.api_key)
+    page.evaluate(DROP_A_FILE, ["inte-ljud.wav", "this is not audio"])
+    row = page.locator("#jobs-body tr", has_text="inte-ljud.wav")
+    expect(row).to_have_attribute("data-status", "failed", timeout=TRANSCRIBED_WITHIN_MS)
+    expect(row.locator(".badge")).to_have_text("Failed")
+    expect(row.locator(".failure")).not_to_be_empty()
+    expect(row.get_by_role("button", name="Open the transcript of inte-ljud.wav")).to_have_count(0)
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Delete inte-ljud.wav").click()
+    expect(page.locator("#status-message")).to_have_text("inte-ljud.wav is deleted.")
+    expect(row).to_have_count(0)
+
+
+def test_a_wrong_key_shows_the_apis_error_in_the_page(page: Page) -> None:
+    save_key(page, "sws_not_a_key")
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("invalid or revoked API key (HTTP 401, unauthorized)")
+    expect(alert).to_contain_text("The service did not accept the API key.")
+
+
+def test_the_language_follows_a_swedish_browser_and_is_remembered(
+    browser_context: BrowserContext, service: RunningService
+) -> None:
+    page = browser_context.new_page()
+    page.add_init_script("Object.defineProperty(navigator, 'language', {get: () => 'sv-SE'})")
+    page.goto(f"{service.url}/")
+    expect(page.locator("html")).to_have_attribute("lang", "sv")
+    expect(page.get_by_role("heading", name="Transkribera en fil")).to_be_visible()
+    page.get_by_label("Språk").select_option("en")
+    page.reload()
+    expect(page.get_by_role("heading", name="Transcribe a file")).to_be_visible()
+
+
+CONTRASTS = """() => {
+  const rgb = (text) => {
+    const [r, g, b, a = 1] = text.match(/[\\d.]+/g).map(Number);
+    return { r, g, b, a };
+  };
+  const luminance = ({ r, g, b }) => {
+    const [x, y, z] = [r, g, b].map((v) => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * x + 0.7152 * y + 0.0722 * z;
+  };
+  const ratio = (one, two) => {
+    const [light, dark] = [luminance(one), luminance(two)].sort((p, q) => q - p);
+    return (light + 0.05) / (dark + 0.05);
+  };
+  const backdrop = (element) => {
+    for (let e = element; e; e = e.parentElement) {
+      const colour = rgb(getComputedStyle(e).backgroundColor);
+      if (colour.a > 0) return colour;
+    }
+    return { r: 255, g: 255, b: 255, a: 1 };
+  };
+  const main = document.getElementById("main");
+  for (const status of ["registered", "launching", "processing", "completed", "failed"]) {
+    const badge = document.createElement("span");
+    badge.className = `badge status-${status}`;
+    main.append(badge);
+  }
+  document.getElementById("error-box").hidden = false;
+  const selectors = [
+    "body", "h1", ".tagline", "h2", "label[for=api-key]", ".hint", "code", "button.primary",
+    "#key-forget", "#error-text", ".drop-title", "th", ".badge.status-registered",
+    ".badge.status-launching", ".badge.status-processing", ".badge.status-completed",
+    ".badge.status-failed",
+  ];
+  const ratios = {};
+  for (const selector of selectors) {
+    const element = document.querySelector(selector);
+    ratios[selector] = ratio(rgb(getComputedStyle(element).color), backdrop(element));
+  }
+  const focused = document.activeElement;
+  const outline = getComputedStyle(focused);
+  ratios["focus outline"] = outline.outlineStyle === "none"
+    ? 0 : ratio(rgb(outline.outlineColor), backdrop(focused.parentElement));
+  return ratios;
+}"""
+
+
+def test_text_and_the_focus_outline_meet_wcag_aa_contrast(page: Page) -> None:
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Language")).to_be_focused()
+    ratios: dict[str, float] = page.evaluate(CONTRASTS)
+    text = {name: value for name, value in ratios.items() if name != "focus outline"}
+    assert min(text.values()) >= 4.5, ratios
+    assert ratios["focus outline"] >= 3.0, ratios
