@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from moto import mock_aws
 
 from swescribe.adapters.aws.clients import client
 from swescribe.adapters.aws.dynamodb_jobs import DynamoJobStore, create_jobs_table
@@ -18,34 +16,13 @@ from swescribe.adapters.local.sqlite_jobs import SqliteJobStore
 from swescribe.adapters.local.sqlite_queue import SqliteWorkQueue
 from swescribe.core.ports import JobStore, WorkQueue
 from tests.fakes import FixedClock, MemoryJobStore, MemoryQueue
+from tests.support import AWS_REGION, fake_aws
 
 QueueFactory = Callable[[int], WorkQueue]
 Advance = Callable[[float], None]
-AWS_REGION = "eu-north-1"
 SQS_SLACK_SECONDS = 0.1
 """Real time added to each sqs advance, so that a boundary the fake clock reaches exactly
 (visible_at <= now) is passed in moto, which compares in milliseconds."""
-
-
-@contextmanager
-def fake_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """In-process moto with fake credentials; no request can leave this process."""
-    for name in (
-        "AWS_PROFILE",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_DYNAMODB",
-        "AWS_ENDPOINT_URL_SQS",
-        "AWS_ENDPOINT_URL_S3",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", AWS_REGION)
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
-    with mock_aws():
-        yield
 
 
 @pytest.fixture

@@ -25,7 +25,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from swescribe.adapters.aws import dynamodb_jobs
 from swescribe.adapters.aws.ec2_launcher import SERVICE_TAG, Ec2Launcher, plan_from_settings
@@ -39,6 +38,7 @@ from tests.deploy.cfn import (
     fill_placeholders,
     load_template,
 )
+from tests.support import fake_aws
 
 ARTIFACTS = "swescribe-artifacts"
 LAMBDA_KEY = "lambda/swescribe-lambda.zip"
@@ -141,18 +141,8 @@ def deploy() -> Stack:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-        }.items():
-            env.setenv(name, value)
-        for name in ("AWS_PROFILE", "AWS_REGION", "AWS_ENDPOINT_URL"):
-            env.delenv(name, raising=False)
-        with mock_aws():
-            yield deploy()
+    with pytest.MonkeyPatch.context() as env, fake_aws(env, REGION):
+        yield deploy()
 
 
 def queue_attributes(name: str) -> dict[str, str]:

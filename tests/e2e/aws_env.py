@@ -22,7 +22,7 @@ import httpx
 
 from swescribe.adapters.aws.dynamodb_jobs import create_jobs_table
 from swescribe.adapters.aws.sqs_queue import create_work_queue
-from tests.e2e.service import free_port
+from tests.support import free_port
 
 REGION = "eu-north-1"
 BUCKET = "transcription-curevo"

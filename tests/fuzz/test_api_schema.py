@@ -5,22 +5,19 @@ examples per operation, and a deadline."""
 from __future__ import annotations
 
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 from swescribe.api import create_app
 from swescribe.bootstrap import build_local_api, build_local_keys, build_local_services
 from swescribe.config import Settings
-from tests.e2e.service import free_port
+from tests.support import free_port, serving
 
 pytestmark = pytest.mark.fuzz
 
@@ -37,16 +34,8 @@ schema = schemathesis.openapi.from_dict(APP.openapi())
 @pytest.fixture(scope="module")
 def api_key() -> Iterator[str]:
     _, key = build_local_keys(SETTINGS).create("fuzz")
-    server = uvicorn.Server(uvicorn.Config(APP, host="127.0.0.1", port=PORT, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield key
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(APP, PORT, log_level="error"):
+        yield key
 
 
 @schema.parametrize()

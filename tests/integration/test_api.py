@@ -5,15 +5,12 @@ No model here: a job is finished through the service functions, as a worker woul
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from swescribe.api import create_app
 from swescribe.bootstrap import build_local_api, build_local_keys, build_local_services
@@ -21,7 +18,7 @@ from swescribe.config import Settings
 from swescribe.core.jobs import result_key
 from swescribe.core.ports import Message
 from swescribe.core.service import Outcome, Services, claim_job, complete_job
-from tests.e2e.service import free_port
+from tests.support import free_port, serving
 
 MAX_UPLOAD = 64 * 1024
 
@@ -49,17 +46,8 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     )
     svc = build_local_services(settings)
     _, key = build_local_keys(settings).create("tests")
-    app = create_app(build_local_api(settings, svc))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield Api(f"http://127.0.0.1:{port}", key, svc, data_dir)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(build_local_api(settings, svc)), port) as url:
+        yield Api(url, key, svc, data_dir)
 
 
 def register(api: Api, **body: object) -> dict[str, object]:

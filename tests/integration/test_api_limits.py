@@ -5,7 +5,6 @@ per API key, and JSON errors (never a 500) for JSON that is broken or of the wro
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -13,12 +12,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from swescribe.api import create_app
 from swescribe.bootstrap import build_local_api, build_local_keys, build_local_services
 from swescribe.config import Settings
-from tests.e2e.service import free_port
+from tests.support import free_port, serving
 
 MAX_JSON = 1024
 MAX_UPLOAD = 64 * 1024
@@ -54,17 +52,8 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     )
     svc = build_local_services(settings)
     keys = build_local_keys(settings)
-    app = create_app(build_local_api(settings, svc))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield Api(f"http://127.0.0.1:{port}", lambda: keys.create("limits")[1], data_dir)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(build_local_api(settings, svc)), port) as url:
+        yield Api(url, lambda: keys.create("limits")[1], data_dir)
 
 
 def padded_job(size: int) -> bytes:

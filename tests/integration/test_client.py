@@ -14,7 +14,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-import uvicorn
 
 from swescribe.adapters.aws.s3 import S3ObjectStore
 from swescribe.api import create_app
@@ -33,7 +32,7 @@ from swescribe.core.ports import Message, WorkItem
 from swescribe.core.service import Outcome, Services, claim_job, complete_job
 from swescribe.webhooks.signing import signature_headers
 from tests.e2e.aws_env import moto_server
-from tests.e2e.service import free_port
+from tests.support import free_port, serving
 
 AUDIO = b"RIFF" + bytes(range(256)) * 40  # 10 244 bytes; the API does not decode it
 TRANSCRIPT_JSON = {
@@ -75,17 +74,8 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     settings = Settings.from_env({}, data_dir=data_dir, public_url=f"http://127.0.0.1:{port}")
     svc = build_local_services(settings)
     _, key = build_local_keys(settings).create("tests")
-    app = create_app(build_local_api(settings, svc))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield Api(f"http://127.0.0.1:{port}", key, svc, settings)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(build_local_api(settings, svc)), port) as url:
+        yield Api(url, key, svc, settings)
 
 
 def finish(svc: Services, job_id: str) -> None:

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from swescribe.adapters.local.sqlite_jobs import SqliteJobStore
 from swescribe.api import create_app
@@ -20,7 +18,7 @@ from swescribe.bootstrap import build_local_api, build_local_keys, build_local_s
 from swescribe.config import Settings
 from swescribe.core.errors import StoreBusy
 from swescribe.core.jobs import Job, JobStatus, utcnow
-from tests.e2e.service import free_port
+from tests.support import free_port, serving
 
 
 @contextmanager
@@ -58,30 +56,15 @@ def test_the_api_answers_503_with_retry_after_while_the_store_is_locked(tmp_path
     )
     svc = build_local_services(settings)
     _, key = build_local_keys(settings).create("tests")
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(build_local_api(settings, svc)),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": key}) as http:
-            assert http.post("/v1/jobs", json={}).status_code == 201
-            with locked(tmp_path / "swescribe.db", 2.0):
-                busy = http.post("/v1/jobs", json={})
-            assert busy.status_code == 503
-            assert busy.headers["retry-after"] == "1"
-            assert busy.json()["error"]["code"] == "busy"
-            assert http.post("/v1/jobs", json={}).status_code == 201
-            assert len(http.get("/v1/jobs").json()["jobs"]) == 2, "the refused one left no job"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with (
+        serving(create_app(build_local_api(settings, svc)), port) as url,
+        httpx.Client(base_url=url, headers={"X-API-Key": key}) as http,
+    ):
+        assert http.post("/v1/jobs", json={}).status_code == 201
+        with locked(tmp_path / "swescribe.db", 2.0):
+            busy = http.post("/v1/jobs", json={})
+        assert busy.status_code == 503
+        assert busy.headers["retry-after"] == "1"
+        assert busy.json()["error"]["code"] == "busy"
+        assert http.post("/v1/jobs", json={}).status_code == 201
+        assert len(http.get("/v1/jobs").json()["jobs"]) == 2, "the refused one left no job"

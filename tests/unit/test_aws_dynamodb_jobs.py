@@ -20,7 +20,7 @@ from swescribe.adapters.aws.dynamodb_jobs import DynamoJobStore, create_jobs_tab
 from swescribe.core.errors import InvalidRequest, JobNotFound, TransitionConflict
 from swescribe.core.jobs import Job, JobStatus, WebhookState
 from swescribe.core.ports import Expect
-from tests.contract.conftest import AWS_REGION, fake_aws
+from tests.support import AWS_REGION, fake_aws
 
 TABLE = "transcription-jobs"
 START = datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=UTC)

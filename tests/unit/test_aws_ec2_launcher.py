@@ -13,7 +13,6 @@ import pytest
 from botocore.exceptions import ClientError
 from hypothesis import given
 from hypothesis import strategies as st
-from moto import mock_aws
 
 from swescribe.adapters.aws.clients import client as aws_client
 from swescribe.adapters.aws.ec2_launcher import (
@@ -32,6 +31,7 @@ from swescribe.adapters.aws.userdata import (
 from swescribe.config import Settings
 from swescribe.core.errors import SwescribeError
 from swescribe.core.jobs import Job, JobStatus
+from tests.support import fake_aws
 
 REGION = "eu-north-1"
 TEMPLATE = "swescribe-worker"
@@ -58,16 +58,7 @@ def linux_image(ec2: Any) -> str:
 @pytest.fixture
 def ec2(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A moto EC2 client with the worker launch template in it (a real image id)."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2"):
-        monkeypatch.delenv(name, raising=False)
-    with mock_aws():
+    with fake_aws(monkeypatch, REGION):
         client = aws_client("ec2", REGION)
         image_id = linux_image(client)
         client.create_launch_template(

@@ -10,7 +10,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from swescribe.adapters.aws.clients import client
 from swescribe.adapters.aws.dynamodb_jobs import DynamoJobStore, create_jobs_table
@@ -18,6 +17,7 @@ from swescribe.core.jobs import Job, JobStatus, utcnow
 from swescribe.core.service import Services
 from swescribe.lambdas.process_upload import process_event
 from tests.fakes import ScriptedSender, memory_services
+from tests.support import fake_aws
 
 TABLE = "transcription-jobs"
 
@@ -45,14 +45,7 @@ class Throttled:
 
 @pytest.fixture
 def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-north-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
+    with fake_aws(monkeypatch):
         create_jobs_table(boto3.client("dynamodb", region_name="eu-north-1"), TABLE)
         yield client("dynamodb", "eu-north-1")
 

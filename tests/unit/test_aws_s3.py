@@ -9,24 +9,17 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from swescribe.adapters.aws.s3 import S3ObjectStore
 from swescribe.core.errors import JobNotFound, PayloadTooLarge
+from tests.support import fake_aws
 
 BUCKET = "transcription-curevo"
 
 
 @pytest.fixture
 def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-north-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
+    with fake_aws(monkeypatch):
         client = boto3.client("s3", region_name="eu-north-1")
         client.create_bucket(
             Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-north-1"}

@@ -15,7 +15,7 @@ from swescribe.adapters.aws import sqs_queue
 from swescribe.adapters.aws.clients import client
 from swescribe.adapters.aws.sqs_queue import SqsWorkQueue, create_work_queue
 from swescribe.core.ports import Message, WorkItem
-from tests.contract.conftest import AWS_REGION, fake_aws
+from tests.support import AWS_REGION, fake_aws
 
 ITEM = WorkItem("transcribe", "job1", "transcription_upload/job1/a.mp3")
 
