@@ -306,7 +306,9 @@ def test_verify_webhook_from_the_client_accepts_signed_deliveries_and_refuses_ta
     headers = signature_headers("shared-secret-456", "msg_1", body)
     seed_only = {"X-Webhook-Signature": headers["X-Webhook-Signature"]}
     assert verify_webhook(headers, body, "shared-secret-456") == "standard"
-    assert verify_webhook(seed_only, body, "shared-secret-456") == "seed"
+    assert verify_webhook(seed_only, body, "shared-secret-456", accept_seed_only=True) == "seed"
+    with pytest.raises(WebhookVerificationError, match="webhook-signature is missing"):
+        verify_webhook(seed_only, body, "shared-secret-456")
     with pytest.raises(WebhookVerificationError):
         verify_webhook(headers, body.replace(b"complete", b"failed"), "shared-secret-456")
     stale = signature_headers("shared-secret-456", "msg_1", body, timestamp=int(time.time()) - 900)

@@ -125,3 +125,17 @@ def test_audio_over_the_duration_limit_is_refused_before_any_model_time(engine: 
 
     with pytest.raises(InvalidAudio, match=r"0:00:05 long; the limit is 0:00:03"):
         engine.transcribe(audio("cv_18733516.wav"), TranscribeOptions(max_seconds=3))
+
+
+def test_without_vad_audio_over_30_seconds_is_still_transcribed(engine: Engine) -> None:
+    """The batched pipeline needs cuts when VAD is off; the engine gives it 30 s ones."""
+    transcript = engine.transcribe(audio("lattlast_stts.wav"), TranscribeOptions(vad=False))
+    assert transcript.segments[-1].end > 25.0, "the second 30 s cut was transcribed too"
+    assert word_error_rate(reference("lattlast_stts"), transcript.text) <= 0.6
+
+
+def test_a_language_the_model_does_not_know_is_a_clear_error(engine: Engine) -> None:
+    from swescribe.core.errors import InvalidOption
+
+    with pytest.raises(InvalidOption, match="'xx' is not one this model knows"):
+        engine.transcribe(audio("cv_18742722.wav"), TranscribeOptions(language="xx"))

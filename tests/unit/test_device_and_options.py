@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from swescribe.core.errors import InvalidOption
@@ -47,3 +49,37 @@ def test_options_default_to_swedish_with_vad_and_beam_5() -> None:
 def test_bad_options_are_refused(kwargs: dict[str, object]) -> None:
     with pytest.raises(InvalidOption):
         TranscribeOptions(**kwargs)  # type: ignore[arg-type]
+
+
+def test_decoded_ahead_closed_early_stops_its_thread_and_closes_the_source() -> None:
+    import threading
+
+    from swescribe.engine.transcriber import decoded_ahead
+
+    closed = threading.Event()
+
+    def windows() -> Iterator[int]:
+        try:
+            yield from range(100)
+        finally:
+            closed.set()
+
+    ahead = decoded_ahead(windows())
+    assert next(ahead) == 0
+    ahead.close()  # as when a job is released mid-file
+    assert closed.wait(5), "the source was left open"
+    assert not any(t.name == "decode-ahead" and t.is_alive() for t in threading.enumerate())
+
+
+def test_decoded_ahead_passes_items_in_order_and_raises_the_source_error() -> None:
+    from swescribe.engine.transcriber import decoded_ahead
+
+    def failing() -> Iterator[int]:
+        yield 1
+        yield 2
+        raise ValueError("broken file")
+
+    ahead = decoded_ahead(failing())
+    assert [next(ahead), next(ahead)] == [1, 2]
+    with pytest.raises(ValueError, match="broken file"):
+        next(ahead)

@@ -85,9 +85,19 @@ def test_verify_prefers_the_standard_scheme_when_both_are_present() -> None:
     assert verify_webhook(headers, BODY, SECRET, now=TIMESTAMP) == "standard"
 
 
-def test_verify_accepts_the_seed_scheme_alone() -> None:
+def test_verify_accepts_the_seed_scheme_alone_only_when_asked() -> None:
     headers = {"X-Webhook-Signature": seed_signature(SECRET, BODY)}
-    assert verify_webhook(headers, BODY, SECRET) == "seed"
+    assert verify_webhook(headers, BODY, SECRET, accept_seed_only=True) == "seed"
+    with pytest.raises(WebhookVerificationError, match="webhook-signature is missing"):
+        verify_webhook(headers, BODY, SECRET)
+
+
+def test_a_stale_delivery_with_its_standard_headers_stripped_is_still_a_replay() -> None:
+    """An attacker who captured a delivery cannot replay it by dropping webhook-signature."""
+    captured = signature_headers(SECRET, MSG_ID, BODY, timestamp=TIMESTAMP)
+    stripped = {"X-Webhook-Signature": captured["X-Webhook-Signature"]}
+    with pytest.raises(WebhookVerificationError):
+        verify_webhook(stripped, BODY, SECRET, now=TIMESTAMP + 3600)
 
 
 def test_verify_reads_header_names_case_insensitively() -> None:
@@ -95,7 +105,7 @@ def test_verify_reads_header_names_case_insensitively() -> None:
     upper = {name.upper(): value for name, value in headers.items()}
     assert verify_webhook(upper, BODY, SECRET, now=TIMESTAMP) == "standard"
     seed_only = {"x-webhook-signature": headers["X-Webhook-Signature"]}
-    assert verify_webhook(seed_only, BODY, SECRET) == "seed"
+    assert verify_webhook(seed_only, BODY, SECRET, accept_seed_only=True) == "seed"
 
 
 def test_verify_accepts_any_matching_signature_in_a_space_separated_list() -> None:
@@ -111,7 +121,7 @@ def test_tampered_body_is_rejected_by_both_schemes() -> None:
         verify_webhook(headers, tampered, SECRET, now=TIMESTAMP)
     seed_only = {"X-Webhook-Signature": headers["X-Webhook-Signature"]}
     with pytest.raises(WebhookVerificationError, match="does not match"):
-        verify_webhook(seed_only, tampered, SECRET)
+        verify_webhook(seed_only, tampered, SECRET, accept_seed_only=True)
 
 
 def test_wrong_secret_is_rejected_by_both_schemes() -> None:
@@ -119,8 +129,8 @@ def test_wrong_secret_is_rejected_by_both_schemes() -> None:
     with pytest.raises(WebhookVerificationError):
         verify_webhook(headers, BODY, "another-secret", now=TIMESTAMP)
     seed_only = {"X-Webhook-Signature": headers["X-Webhook-Signature"]}
-    with pytest.raises(WebhookVerificationError):
-        verify_webhook(seed_only, BODY, "another-secret")
+    with pytest.raises(WebhookVerificationError, match="does not match"):
+        verify_webhook(seed_only, BODY, "another-secret", accept_seed_only=True)
 
 
 def test_changed_message_id_breaks_the_standard_signature() -> None:
@@ -209,7 +219,7 @@ def test_any_body_and_secret_round_trip_through_both_schemes(body: bytes, secret
     headers = signature_headers(secret, MSG_ID, body, timestamp=TIMESTAMP)
     assert verify_webhook(headers, body, secret, now=TIMESTAMP) == "standard"
     seed_only = {"X-Webhook-Signature": headers["X-Webhook-Signature"]}
-    assert verify_webhook(seed_only, body, secret) == "seed"
+    assert verify_webhook(seed_only, body, secret, accept_seed_only=True) == "seed"
 
 
 @given(text=st.text(), secret=plain_secrets)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import shutil
 import signal
 import sys
 import threading
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
@@ -52,6 +54,13 @@ def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
     configure_json_logging("serve")
     link_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
     settings = Settings.from_env(workers=workers, model=model)
+    if dev_mode_off_for(host, settings, os.environ):
+        settings = replace(settings, dev_mode=False)
+        click.echo(
+            f"listening on {host}: callback and audio URLs must be https to public hosts "
+            "(SWESCRIBE_DEV_MODE=1 allows http and loopback)",
+            err=True,
+        )
     if not settings.public_url:
         settings = replace(settings, public_url=f"http://{link_host}:{port}")
     worker_env = {
@@ -59,6 +68,7 @@ def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
         "SWESCRIBE_DATA_DIR": str(settings.data_dir),
         "SWESCRIBE_PUBLIC_URL": settings.public_url,
         "SWESCRIBE_MODEL": settings.model,
+        "SWESCRIBE_DEV_MODE": "1" if settings.dev_mode else "0",
         PARENT_PID_VARIABLE: str(os.getpid()),
     }
     launcher = LocalProcessLauncher(settings.workers, worker_env)
@@ -91,6 +101,22 @@ def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
         stop.set()
         click.echo("swescribe: stopping workers (their jobs go back on the queue)", err=True)
         launcher.stop()
+
+
+def dev_mode_off_for(host: str, settings: Settings, env: Mapping[str, str]) -> bool:
+    """Local dev mode (http and loopback URLs) is turned off when serve listens beyond this
+    machine, unless SWESCRIBE_DEV_MODE asks for it: a stranger must not make the service
+    call its own loopback."""
+    return settings.dev_mode and not _is_loopback(host) and "SWESCRIBE_DEV_MODE" not in env
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _clear_staging(staging: Path) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -120,46 +122,52 @@ class Engine:
         transcribe_seconds = 0.0
         segments: list[Segment] = []
         language = options.language if options.language not in (None, "auto") else None
+        if language is not None and language not in self._model.supported_languages:
+            raise InvalidOption(f"language {language!r} is not one this model knows")
         detected: str | None = None
         probability: float | None = None
 
         report = _monotonic(progress, total)
         batch_size = options.batch_size or self.batch_size
         windows = decoded_ahead(iter_windows(path, options.window_seconds))
-        while True:
-            tick = time.perf_counter()
-            window = next(windows, None)
-            decode_seconds += time.perf_counter() - tick
-            if window is None:
-                break
-            offset, samples = window
-            tick = time.perf_counter()
-            common = {
-                "language": language,
-                "beam_size": options.beam_size,
-                "vad_filter": options.vad,
-                "word_timestamps": options.word_timestamps,
-                **options.extra,
-            }
-            if batch_size > 1:
-                # Timestamp tokens cost little and cut each VAD chunk (up to 30 s) into
-                # phrases: better subtitle cues, and a slightly lower WER (measured).
-                batched = {"without_timestamps": False, **common}
-                raw_segments, info = self._batched.transcribe(
-                    samples, batch_size=batch_size, **batched
-                )
-            else:
-                raw_segments, info = self._model.transcribe(samples, **common)
-            if detected is None:
-                detected, probability = info.language, info.language_probability
-            for raw in raw_segments:
-                segment = _to_segment(raw, offset, len(segments), options.word_timestamps)
-                if segment is None:
-                    continue
-                segments.append(segment)
-                report(segment.end)
-            transcribe_seconds += time.perf_counter() - tick
-            report(offset + samples.size / SAMPLE_RATE)
+        with contextlib.closing(windows):
+            while True:
+                tick = time.perf_counter()
+                window = next(windows, None)
+                decode_seconds += time.perf_counter() - tick
+                if window is None:
+                    break
+                offset, samples = window
+                tick = time.perf_counter()
+                common = {
+                    "language": language,
+                    "beam_size": options.beam_size,
+                    "vad_filter": options.vad,
+                    "word_timestamps": options.word_timestamps,
+                    **options.extra,
+                }
+                if batch_size > 1:
+                    # Timestamp tokens cost little and cut each VAD chunk (up to 30 s) into
+                    # phrases: better subtitle cues, and a slightly lower WER (measured).
+                    batched = {"without_timestamps": False, **common}
+                    if not options.vad:
+                        # Without VAD the batched pipeline needs the cuts given to it.
+                        batched["clip_timestamps"] = _fixed_clips(samples.size)
+                    raw_segments, info = self._batched.transcribe(
+                        samples, batch_size=batch_size, **batched
+                    )
+                else:
+                    raw_segments, info = self._model.transcribe(samples, **common)
+                if detected is None:
+                    detected, probability = info.language, info.language_probability
+                for raw in raw_segments:
+                    segment = _to_segment(raw, offset, len(segments), options.word_timestamps)
+                    if segment is None:
+                        continue
+                    segments.append(segment)
+                    report(segment.end)
+                transcribe_seconds += time.perf_counter() - tick
+                report(offset + samples.size / SAMPLE_RATE)
 
         return Transcript(
             text=join_segment_texts(segments),
@@ -185,31 +193,59 @@ def _clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
-def decoded_ahead(windows: Iterator[T]) -> Iterator[T]:
+def decoded_ahead(windows: Iterator[T]) -> Generator[T, None, None]:
     """The same items, each decoded in a thread while the one before is transcribed.
 
     PyAV and CTranslate2 both release the GIL, so decoding window n+1 overlaps the
-    transcription of window n; at most one window waits in memory.
+    transcription of window n; at most one window waits in memory. Closing the result
+    early (an error, a released job) stops the thread and closes the source.
     """
     ahead: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def hand_over(item: tuple[bool, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+            except queue.Full:
+                continue
+            return True
+        return False
 
     def produce() -> None:
         try:
             for item in windows:
-                ahead.put((True, item))
+                if not hand_over((True, item)):
+                    return
         except BaseException as error:  # handed to the consumer, raised there
-            ahead.put((False, error))
+            hand_over((False, error))
             return
-        ahead.put((False, None))
+        finally:
+            close = getattr(windows, "close", None)
+            if close is not None:
+                close()
+        hand_over((False, None))
 
-    threading.Thread(target=produce, name="decode-ahead", daemon=True).start()
-    while True:
-        ok, item = ahead.get()
-        if not ok:
-            if item is not None:
-                raise item
-            return
-        yield item
+    producer = threading.Thread(target=produce, name="decode-ahead", daemon=True)
+    producer.start()
+    try:
+        while True:
+            ok, item = ahead.get()
+            if not ok:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
+        producer.join(timeout=5)
+
+
+def _fixed_clips(sample_count: int, seconds: float = 30.0) -> list[dict[str, float]]:
+    """Consecutive cuts of at most `seconds` covering the whole window (no VAD)."""
+    total = sample_count / SAMPLE_RATE
+    starts = [n * seconds for n in range(max(1, math.ceil(total / seconds)))]
+    return [{"start": start, "end": min(start + seconds, total)} for start in starts]
 
 
 def _monotonic(progress: ProgressCallback | None, total: float) -> Callable[[float], None]:

@@ -61,11 +61,15 @@ def verify_webhook(
     secret: str,
     tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS,
     now: float | None = None,
+    accept_seed_only: bool = False,
 ) -> str:
     """Check a delivery; returns the scheme that verified ('standard' or 'seed').
 
-    The Standard Webhooks signature is preferred because its timestamp is signed too, so
-    a replay outside the window fails; the seed's signature alone cannot tell replays.
+    The Standard Webhooks signature is required by default because its timestamp is
+    signed too, so a replay outside the window fails. swescribe always sends both, so a
+    delivery without it had the header stripped. accept_seed_only=True also accepts the
+    seed's X-Webhook-Signature alone (for senders that only have the seed's scheme); that
+    signature cannot tell a replay from a delivery.
     """
     lower = {k.lower(): v for k, v in headers.items()}
     if "webhook-signature" in lower:
@@ -86,6 +90,11 @@ def verify_webhook(
     given = lower.get(SEED_HEADER.lower())
     if given is None:
         raise WebhookVerificationError("no signature header")
+    if not accept_seed_only:
+        raise WebhookVerificationError(
+            "webhook-signature is missing (the seed's signature alone cannot detect replays; "
+            "pass accept_seed_only=True to accept it)"
+        )
     if not _same_signature(given, seed_signature(secret, body)):
         raise WebhookVerificationError(f"{SEED_HEADER} does not match")
     return "seed"

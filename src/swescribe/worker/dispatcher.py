@@ -15,13 +15,15 @@ import threading
 from typing import Any
 
 from swescribe.config import Settings
-from swescribe.core.errors import JobNotFound, SwescribeError
+from swescribe.core.errors import JobNotFound, StoreBusy
 from swescribe.core.jobs import Job, JobStatus
 from swescribe.core.ports import WebhookAttempt, WebhookSender
 from swescribe.core.service import Services, deliver_webhook
 from swescribe.webhooks import RetryPolicy, build_payload, deliver_once, next_delay, should_retry
 
 log = logging.getLogger(__name__)
+
+BUSY_RETRY_SECONDS = 2.0
 
 
 class HttpWebhookSender:
@@ -88,15 +90,34 @@ def deliver_for(svc: Services, job_id: str, sender: WebhookSender) -> None:
         deliver_webhook(svc, job.job_id, sender, job_payload(svc, job))
 
 
-def run_dispatcher(svc: Services, settings: Settings, stop: threading.Event) -> None:
-    """The local shape's delivery loop (a thread of `swescribe serve`)."""
-    sender = HttpWebhookSender(retry_policy(settings))
+def run_dispatcher(
+    svc: Services,
+    settings: Settings,
+    stop: threading.Event,
+    sender: WebhookSender | None = None,
+) -> None:
+    """The local shape's delivery loop (a thread of `swescribe serve`).
+
+    It must outlive every error: a busy store puts the item back for a later try, and
+    anything else is logged and the item dropped, so one bad job never stops delivery.
+    """
+    sender = sender or HttpWebhookSender(retry_policy(settings))
     while not stop.is_set():
-        message = svc.webhooks.receive(wait_seconds=1.0, visibility_seconds=60.0)
+        try:
+            message = svc.webhooks.receive(wait_seconds=1.0, visibility_seconds=60.0)
+        except StoreBusy:
+            stop.wait(BUSY_RETRY_SECONDS)
+            continue
         if message is None:
             continue
         try:
             deliver_for(svc, message.item.job_id, sender)
-        except SwescribeError:
+        except StoreBusy:
+            log.warning("store busy; webhook retried", extra={"job_id": message.item.job_id})
+            with contextlib.suppress(StoreBusy):  # unreleased, it reappears on its own
+                svc.webhooks.release(message, delay_seconds=BUSY_RETRY_SECONDS)
+            continue
+        except Exception:
             log.exception("webhook delivery failed", extra={"job_id": message.item.job_id})
-        svc.webhooks.ack(message)
+        with contextlib.suppress(StoreBusy):
+            svc.webhooks.ack(message)

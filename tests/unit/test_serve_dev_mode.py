@@ -1,0 +1,24 @@
+"""`swescribe serve` keeps local dev mode (http and loopback URLs) only on a loopback bind."""
+
+from __future__ import annotations
+
+import pytest
+
+from swescribe.cli.serve import dev_mode_off_for
+from swescribe.config import Settings
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "127.0.0.5"])
+def test_a_loopback_bind_keeps_local_dev_mode(host: str) -> None:
+    assert not dev_mode_off_for(host, Settings.from_env(env={}), {})
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "swescribe.example"])
+def test_listening_beyond_this_machine_turns_dev_mode_off(host: str) -> None:
+    assert Settings.from_env(env={}).dev_mode, "local dev mode is the local default"
+    assert dev_mode_off_for(host, Settings.from_env(env={}), {})
+
+
+def test_an_explicit_swescribe_dev_mode_is_respected_on_any_bind() -> None:
+    env = {"SWESCRIBE_DEV_MODE": "1"}
+    assert not dev_mode_off_for("0.0.0.0", Settings.from_env(env=env), env)
