@@ -101,6 +101,7 @@ def policy_from(settings: Settings) -> Policy:
         allow_http_callbacks=settings.dev_mode,
         webhook_max_attempts=settings.webhook_max_attempts,
         max_audio_seconds=settings.max_audio_seconds,
+        max_wait_seconds=settings.max_wait_seconds,
     )
 
 

@@ -10,10 +10,15 @@ from swescribe.core.janitor import sweep_jobs
 from swescribe.core.jobs import JobStatus
 
 
+def stale_after_seconds(settings: Settings) -> float:
+    """How long a job may sit in launching before its queue item counts as lost."""
+    return max(settings.lease_seconds * 3, 900.0)
+
+
 def run_cleanup(settings: Settings, dry_run: bool = False) -> dict[str, Any]:
     """Sweep stuck jobs (and, on AWS, orphaned instances); the report says what was done
     (or, with dry_run, what would be)."""
-    stale_after = max(settings.lease_seconds * 3, 900.0)
+    stale_after = stale_after_seconds(settings)
     if settings.backend != "aws":
         from swescribe.bootstrap import build_local_services
 

@@ -71,6 +71,10 @@ class Settings:
     """A GPU worker terminates its own instance when it leaves (off for tests, debugging)."""
     max_audio_seconds: float = 4 * 3600.0
     """Longer audio fails its job with a clear reason (0: no limit)."""
+    max_wait_seconds: float = 24 * 3600.0
+    """A job that no worker has taken this long after its creation fails (janitor)."""
+    sweep_seconds: float = 60.0
+    """How often `serve` runs the janitor's job sweep (0: never)."""
     rate_limit_per_minute: int = 120
     """Requests per API key and minute the local API takes before it answers 429 (0: off;
     on AWS the API Gateway usage plan throttles instead)."""
@@ -135,6 +139,8 @@ class Settings:
             "terminate_on_exit": env.get("SWESCRIBE_TERMINATE_ON_EXIT", "1").lower() in _TRUE,
             "worker_wheel": env.get("SWESCRIBE_WORKER_WHEEL", ""),
             "max_audio_seconds": float(env.get("SWESCRIBE_MAX_AUDIO_SECONDS", str(4 * 3600))),
+            "max_wait_seconds": float(env.get("SWESCRIBE_MAX_WAIT_SECONDS", str(24 * 3600))),
+            "sweep_seconds": float(env.get("SWESCRIBE_SWEEP_SECONDS", "60")),
             "rate_limit_per_minute": int(env.get("SWESCRIBE_RATE_LIMIT_PER_MINUTE", "120")),
             "rate_limit_burst": int(env.get("SWESCRIBE_RATE_LIMIT_BURST", "30")),
             "max_json_bytes": int(env.get("SWESCRIBE_MAX_JSON_BYTES", str(64 * 1024))),

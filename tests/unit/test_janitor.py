@@ -86,3 +86,41 @@ def test_the_janitor_lambda_prints_its_numbers_as_cloudwatch_embedded_metrics() 
     assert all(name in record for name in names), "every metric has its value at the top"
     assert (record["WorkerInstances"], record["QueueDepth"], record["JobsGivenUp"]) == (2, 5, 2)
     assert record["InstancesTerminated"] == 1
+
+
+def test_a_job_no_worker_took_within_the_maximum_wait_fails_and_tells_the_client() -> None:
+    svc = memory_services(Policy(max_wait_seconds=3600))
+    job = create_job(svc, "k", NewJob(callback_url="https://example.com/hook"))
+    handle_object_created(svc, f"transcription_upload/{job.job_id}/a.wav", 1)
+    webhooks = cast(MemoryQueue, svc.webhooks)
+    cast(FixedClock, svc.clock).advance(1800)
+    assert sweep_jobs(svc, stale_after_seconds=900).failed == []
+    cast(FixedClock, svc.clock).advance(1801)
+
+    assert sweep_jobs(svc, stale_after_seconds=900, dry_run=True).failed == [job.job_id]
+    assert webhooks.items() == [], "a dry run changes nothing"
+    report = sweep_jobs(svc, stale_after_seconds=900)
+    assert report.failed == [job.job_id]
+    failed = svc.jobs.get(job.job_id)
+    assert failed is not None and failed.status is JobStatus.FAILED
+    assert failed.error_code == "no_capacity"
+    assert failed.error_message == "no worker could take the job within 1 h of its creation"
+    assert [item.job_id for item in webhooks.items()] == [job.job_id]
+
+
+def test_a_finished_job_whose_webhook_was_never_queued_gets_it_queued_again() -> None:
+    svc = memory_services()
+    job = create_job(svc, "k", NewJob(callback_url="https://example.com/hook"))
+    # As if the process stopped between marking the job completed and queueing its webhook.
+    svc.jobs.update(job.job_id, None, {"status": JobStatus.COMPLETED})
+    other = create_job(svc, "k", NewJob(callback_url="https://example.com/hook"))
+    svc.jobs.update(other.job_id, None, {"status": JobStatus.FAILED, "webhook_attempts": 1})
+    webhooks = cast(MemoryQueue, svc.webhooks)
+    assert sweep_jobs(svc, stale_after_seconds=900).webhooks_requeued == [], "too recent"
+    cast(FixedClock, svc.clock).advance(901)
+
+    assert sweep_jobs(svc, stale_after_seconds=900, dry_run=True).webhooks_requeued == [job.job_id]
+    assert webhooks.items() == []
+    report = sweep_jobs(svc, stale_after_seconds=900)
+    assert report.webhooks_requeued == [job.job_id], "an attempted webhook has its own retries"
+    assert [item.job_id for item in webhooks.items()] == [job.job_id]

@@ -65,6 +65,43 @@ def test_jobs_complete_with_every_result_file_and_the_next_one_prefetched() -> N
     assert cast(MemoryQueue, svc.queue).entries == []
 
 
+def run_while_first_job_holds(
+    svc: Services, grace: float, seconds: float
+) -> tuple[list[Message | None], StandInEngine]:
+    """Run a worker whose first job blocks; after `seconds`, see what a second, idle worker
+    could take from the queue, then let everything finish."""
+    engine = StandInEngine()
+    engine.gate = threading.Event()
+    runner = worker(svc, engine, prefetch_grace_seconds=grace)
+    thread = threading.Thread(target=runner.run, kwargs={"max_jobs": 2})
+    thread.start()
+    threading.Event().wait(seconds)
+    seen_by_idle_worker = [svc.queue.receive(0.0, 0.0)]  # visibility 0: look, take nothing
+    engine.gate.set()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    return seen_by_idle_worker, engine
+
+
+def test_a_busy_worker_prefetches_the_next_item_after_its_grace_period() -> None:
+    svc = memory_services()
+    uploaded(svc, "första.wav", b"one")
+    second = uploaded(svc, "andra.wav", b"two")
+    seen, engine = run_while_first_job_holds(svc, grace=0.0, seconds=0.5)
+    assert seen == [None], "the next item was taken ahead by the busy worker"
+    assert [name for name, _ in engine.seen] == ["första.wav", "andra.wav"]
+    job = svc.jobs.get(second)
+    assert job is not None and job.status is JobStatus.COMPLETED
+
+
+def test_an_idle_worker_gets_a_queued_item_before_a_busy_worker_prefetches_it() -> None:
+    svc = memory_services()
+    uploaded(svc, "första.wav", b"one")
+    second = uploaded(svc, "andra.wav", b"two")
+    seen, _ = run_while_first_job_holds(svc, grace=5.0, seconds=0.5)
+    assert seen[0] is not None and seen[0].item.job_id == second
+
+
 def test_a_missing_upload_fails_the_job_with_a_reason() -> None:
     svc = memory_services()
     job_id = uploaded(svc, "a.wav", b"x")
@@ -96,14 +133,15 @@ def test_stopping_releases_the_current_job_and_the_prefetched_item() -> None:
     second = uploaded(svc, "b.wav", b"two")
     engine = StandInEngine()
     engine.gate = threading.Event()
-    runner = worker(svc, engine)
+    runner = worker(svc, engine, prefetch_grace_seconds=0.0)
     thread = threading.Thread(target=runner.run)
     thread.start()
     for _ in range(200):
         job = svc.jobs.get(first)
-        if job is not None and job.progress:
-            break
+        if job is not None and job.progress and svc.queue.depth() == 0:
+            break  # the first job runs and the second item is prefetched (hidden)
         threading.Event().wait(0.01)
+    assert svc.queue.depth() == 0
     runner.stopping.set()
     engine.gate.set()
     thread.join(timeout=5)

@@ -24,6 +24,7 @@ from swescribe.bootstrap import (
     build_worker,
 )
 from swescribe.config import Settings
+from swescribe.core.service import Services
 from swescribe.logs import configure_json_logging
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
     stop = threading.Event()
     threads = [
         threading.Thread(target=_supervise, args=(launcher, stop), daemon=True),
+        threading.Thread(target=_sweep_regularly, args=(svc, settings, stop), daemon=True),
         *(
             threading.Thread(target=run_dispatcher, args=(svc, settings, stop), daemon=True)
             for _ in range(DISPATCHER_THREADS)
@@ -139,6 +141,21 @@ def _supervise(launcher: object, stop: threading.Event) -> None:
     assert isinstance(launcher, LocalProcessLauncher)
     while not stop.wait(2.0):
         launcher.ensure_capacity(0)
+
+
+def _sweep_regularly(svc: Services, settings: Settings, stop: threading.Event) -> None:
+    """The janitor's job sweep, inside serve: lost work requeued, webhooks never sent
+    queued again, jobs that waited too long failed."""
+    from swescribe.cleanup import stale_after_seconds
+    from swescribe.core.janitor import sweep_jobs
+
+    if settings.sweep_seconds <= 0:
+        return
+    while not stop.wait(settings.sweep_seconds):
+        try:
+            sweep_jobs(svc, stale_after_seconds(settings))
+        except Exception:  # a busy store: the next sweep tries again
+            log.exception("job sweep failed")
 
 
 def _ensure_a_key(settings: Settings) -> None:

@@ -3,7 +3,10 @@
 - processing, lease run out (the worker died without a word): back to launching and
   requeued, or failed once it has had max_attempts;
 - launching for longer than stale_after (its queue item was lost, or went to the
-  dead-letter queue): requeued;
+  dead-letter queue): requeued; waiting past the policy's max_wait_seconds since it was
+  created (no capacity for that long): failed, so the client hears of it;
+- finished with its webhook still pending and never attempted (the process stopped
+  between the two writes): the webhook is queued again;
 - then, for every job waiting for a worker, the launcher is asked for capacity again: a
   launch refused earlier is retried, and in one-instance-per-job mode a job given back
   by an interrupted or crashed instance gets a new one.
@@ -18,9 +21,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from swescribe.core.errors import SwescribeError, TransitionConflict
-from swescribe.core.jobs import Job, JobStatus
+from swescribe.core.jobs import Job, JobStatus, WebhookState
 from swescribe.core.ports import Expect, WorkItem
-from swescribe.core.service import TRANSCRIBE, Services, give_up_on_lost_job
+from swescribe.core.service import TRANSCRIBE, WEBHOOK, Services, fail_job, give_up_on_lost_job
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,7 @@ class SweepReport:
     dry_run: bool
     requeued: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    webhooks_requeued: list[str] = field(default_factory=list)
     queue_depth: int = 0
     workers_started: list[str] = field(default_factory=list)
     capacity_error: str | None = None
@@ -52,13 +56,25 @@ def sweep_jobs(svc: Services, stale_after_seconds: float, dry_run: bool = False)
             expired = Expect(frozenset({JobStatus.PROCESSING}), lease_expired_by=now)
             waiting += _requeue(svc, job.job_id, expired)
     stale_before = now - timedelta(seconds=stale_after_seconds)
+    waited_too_long = now - timedelta(seconds=svc.policy.max_wait_seconds)
     for job in svc.jobs.list_by_status({JobStatus.LAUNCHING}):
+        if job.created_at < waited_too_long:
+            report.failed.append(job.job_id)
+            if not dry_run:
+                _give_up_waiting(svc, job)
+            continue
         if job.updated_at > stale_before:
             waiting.append(job)
             continue
         report.requeued.append(job.job_id)
         if not dry_run:
             waiting += _requeue(svc, job.job_id, Expect.status(JobStatus.LAUNCHING))
+    for job in svc.jobs.list_by_status({JobStatus.COMPLETED, JobStatus.FAILED}):
+        never_attempted = job.webhook_state is WebhookState.PENDING and not job.webhook_attempts
+        if never_attempted and job.updated_at < stale_before:
+            report.webhooks_requeued.append(job.job_id)
+            if not dry_run:
+                svc.webhooks.send(WorkItem(WEBHOOK, job.job_id))
     report.queue_depth = svc.queue.depth()
     if report.queue_depth and not dry_run:
         try:
@@ -73,11 +89,27 @@ def sweep_jobs(svc: Services, stale_after_seconds: float, dry_run: bool = False)
         extra={
             "requeued": len(report.requeued),
             "failed": len(report.failed),
+            "webhooks_requeued": len(report.webhooks_requeued),
             "workers_started": len(report.workers_started),
             "dry_run": dry_run,
         },
     )
     return report
+
+
+def _give_up_waiting(svc: Services, job: Job) -> None:
+    hours = svc.policy.max_wait_seconds / 3600
+    try:
+        fail_job(
+            svc,
+            job.job_id,
+            "no_capacity",
+            f"no worker could take the job within {hours:g} h of its creation",
+        )
+    except TransitionConflict:
+        pass  # a worker took it meanwhile
+    else:
+        log.warning("job waited too long for a worker", extra={"job_id": job.job_id})
 
 
 def _requeue(svc: Services, job_id: str, expect: Expect) -> list[Job | None]:

@@ -61,6 +61,8 @@ class Policy:
     webhook_max_attempts: int = 6
     max_audio_seconds: float = 0.0
     """Longer audio fails its job (0: no limit)."""
+    max_wait_seconds: float = 24 * 3600.0
+    """A job no worker has taken this long after its creation fails (janitor)."""
     allow_http_callbacks: bool = False
     """Local dev mode: plain http (and loopback hosts) allowed for callbacks and audio URLs."""
 

@@ -3,6 +3,11 @@
 The item is received (hidden from other workers) but not claimed: its job stays
 `launching`, so if this worker dies the item simply reappears when its visibility runs
 out. Until the worker takes it, a keep-alive extends that visibility.
+
+An idle worker must get the next item first: a busy worker that hid it would make it
+wait behind its own job. So the prefetch waits a grace period (idle workers poll all
+the time and take what is queued within it) and then takes only what is still queued,
+without waiting for more.
 """
 
 from __future__ import annotations
@@ -42,13 +47,13 @@ class Prefetcher:
     def __init__(
         self,
         svc: Services,
-        poll_seconds: float,
+        grace_seconds: float,
         visibility_seconds: float,
         keepalive_seconds: float,
         scratch_dir: Path | None,
     ) -> None:
         self.svc = svc
-        self.poll_seconds = poll_seconds
+        self.grace_seconds = grace_seconds
         self.visibility_seconds = visibility_seconds
         self.keepalive_seconds = keepalive_seconds
         self.scratch_dir = scratch_dir
@@ -63,14 +68,17 @@ class Prefetcher:
 
     def take(self) -> Prepared | None:
         """The prefetched item (None if the queue was empty); waits for its download."""
+        self._taken.set()  # ends the grace period at once: no item is received after it
         self._ready.wait()
-        self._taken.set()
         self._thread.join()
         return self._prepared
 
     def _run(self) -> None:
+        if self._taken.wait(self.grace_seconds):  # the current job ended first
+            self._ready.set()
+            return
         try:
-            message = self.svc.queue.receive(self.poll_seconds, self.visibility_seconds)
+            message = self.svc.queue.receive(0.0, self.visibility_seconds)
             if message is not None:
                 self._prepared = Prepared(message)
                 self._download(self._prepared)

@@ -52,6 +52,8 @@ class WorkerConfig:
     poll_seconds: float = 5.0
     prefetch: bool = True
     """Take the next item and download its audio while the current job transcribes."""
+    prefetch_grace_seconds: float = 3.0
+    """Idle workers get this long to take a queued item before a busy one prefetches it."""
     progress_seconds: float = 2.0
     """At most one progress write to the job store this often."""
     scratch_dir: Path | None = None
@@ -122,7 +124,7 @@ class Worker:
     def _prefetcher(self) -> Prefetcher:
         return Prefetcher(
             self.svc,
-            poll_seconds=self.config.poll_seconds,
+            grace_seconds=self.config.prefetch_grace_seconds,
             visibility_seconds=self.config.visibility_seconds,
             keepalive_seconds=self.config.heartbeat_seconds,
             scratch_dir=self.config.scratch_dir,
