@@ -102,7 +102,8 @@ def test_a_job_no_worker_took_within_the_maximum_wait_fails_and_tells_the_client
     report = sweep_jobs(svc, stale_after_seconds=900)
     assert report.failed == [job.job_id]
     failed = svc.jobs.get(job.job_id)
-    assert failed is not None and failed.status is JobStatus.FAILED
+    assert failed is not None
+    assert failed.status is JobStatus.FAILED
     assert failed.error_code == "no_capacity"
     assert failed.error_message == "no worker could take the job within 1 h of its creation"
     assert [item.job_id for item in webhooks.items()] == [job.job_id]

@@ -91,7 +91,8 @@ def test_a_busy_worker_prefetches_the_next_item_after_its_grace_period() -> None
     assert seen == [None], "the next item was taken ahead by the busy worker"
     assert [name for name, _ in engine.seen] == ["första.wav", "andra.wav"]
     job = svc.jobs.get(second)
-    assert job is not None and job.status is JobStatus.COMPLETED
+    assert job is not None
+    assert job.status is JobStatus.COMPLETED
 
 
 def test_an_idle_worker_gets_a_queued_item_before_a_busy_worker_prefetches_it() -> None:
@@ -99,7 +100,8 @@ def test_an_idle_worker_gets_a_queued_item_before_a_busy_worker_prefetches_it() 
     uploaded(svc, "första.wav", b"one")
     second = uploaded(svc, "andra.wav", b"two")
     seen, _ = run_while_first_job_holds(svc, grace=5.0, seconds=0.5)
-    assert seen[0] is not None and seen[0].item.job_id == second
+    assert seen[0] is not None
+    assert seen[0].item.job_id == second
 
 
 def test_a_missing_upload_fails_the_job_with_a_reason() -> None:
