@@ -222,8 +222,8 @@ class RecordingLauncher:
         self.calls: list[int] = []
         self.jobs: list[str | None] = []
 
-    def ensure_capacity(self, queued: int, job: Job | None = None) -> list[str]:
-        self.calls.append(queued)
+    def ensure_capacity(self, demand: int, job: Job | None = None) -> list[str]:
+        self.calls.append(demand)
         self.jobs.append(job.job_id if job else None)
         return [f"worker-{len(self.calls)}"]
 

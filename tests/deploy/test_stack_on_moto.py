@@ -369,7 +369,7 @@ def test_launcher_starts_a_tagged_worker_from_the_stacks_template_and_subnets(
     settings = Settings.from_env(lambda_environment("swescribe-process-upload"))
     ec2 = client("ec2")
     launcher = Ec2Launcher(ec2, plan_from_settings(settings))
-    (instance_id,) = launcher.ensure_capacity(queued=1)
+    (instance_id,) = launcher.ensure_capacity(demand=1)
     (reservation,) = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
     (instance,) = reservation["Instances"]
     assert instance["SubnetId"] == stack.subnet_ids[0]

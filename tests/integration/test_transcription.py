@@ -66,20 +66,62 @@ def test_silence_only_gives_an_empty_transcript(engine: Engine) -> None:
 
 
 @pytest.mark.parametrize("container", ["mp3", "ogg", "flac", "m4a", "webm", "mp4"])
-def test_every_container_is_transcribed_close_to_the_wav(engine: Engine, container: str) -> None:
-    """Temperature fallback off, so the runs are deterministic. whisper-base is unstable on
-    this robotic clip and lossy coding moves it: measured WER against the wav's own
-    transcript is flac 0.00; ogg, m4a and mp4 0.33; mp3 and webm 0.75 (batched, the
-    default; sequential gave m4a and mp4 0.67); bound 0.9.
-    That the decoded samples match is checked in the unit tests."""
+def test_every_shipped_container_is_decoded_and_transcribed(engine: Engine, container: str) -> None:
+    """The shared espeak_02 in six containers. whisper-base cannot make sense of this
+    robotic clip (WER 1.2 against its reference even from the wav), and lossy coding moves
+    its guess at random: measured against the wav's own transcript, mp3 gave 0.75 on one
+    machine and 1.00 on another. So this checks what the pipeline owns: every container
+    decodes and is transcribed to text of the right length, and lossless audio gives
+    exactly the wav's transcript. Accuracy after lossy coding is measured on human speech
+    in the test below. That the decoded samples match is checked in the unit tests."""
     greedy = TranscribeOptions(extra={"temperature": 0.0})
     from_wav = engine.transcribe(audio("espeak_02.wav"), greedy).text
     other = engine.transcribe(audio(f"formats/espeak_02.{container}"), greedy)
     assert other.text, f"{container} gave no text"
     assert other.duration == pytest.approx(4.0, abs=0.15)
-    assert word_error_rate(from_wav, other.text) <= 0.9, f"{other.text!r} vs {from_wav!r}"
+    assert len(normalise(other.text).split()) <= 2 * len(normalise(from_wav).split()) + 2
     if container == "flac":
         assert other.text == from_wav, "lossless audio gives the same transcript"
+
+
+LOSSY = {"mp3": ("libmp3lame", 16000), "m4a": ("aac", 16000), "ogg": ("libopus", 48000)}
+
+
+def transcode(source: Path, target: Path, codec: str, rate: int) -> None:
+    """source re-encoded as a lossy mono file, with PyAV (the same FFmpeg that decodes)."""
+    import av
+
+    with av.open(str(source)) as given, av.open(str(target), "w") as out:
+        stream = out.add_stream(codec, rate=rate)
+        stream.layout = "mono"
+        resampler = av.AudioResampler(format=stream.format.name, layout="mono", rate=rate)
+        frames = [*given.decode(audio=0), None]
+        for frame in frames:
+            if frame is not None:
+                frame.pts = None
+            for resampled in resampler.resample(frame):
+                out.mux(stream.encode(resampled))
+        out.mux(stream.encode(None))
+
+
+@pytest.mark.parametrize("container", sorted(LOSSY))
+def test_human_speech_after_lossy_coding_stays_close_to_the_wav(
+    engine: Engine, container: str, tmp_path: Path
+) -> None:
+    """lattlast_stts (a human reader, 31.7 s) encoded to mp3, AAC and Opus here: the WER
+    against the reference stays within 0.15 of the wav's (measured, greedy: wav 0.36,
+    mp3 0.39, ogg 0.41, m4a 0.45)."""
+    codec, rate = LOSSY[container]
+    lossy = tmp_path / f"lattlast_stts.{container}"
+    transcode(audio("lattlast_stts.wav"), lossy, codec, rate)
+    greedy = TranscribeOptions(extra={"temperature": 0.0})
+    wav_wer = word_error_rate(
+        reference("lattlast_stts"), engine.transcribe(audio("lattlast_stts.wav"), greedy).text
+    )
+    transcript = engine.transcribe(lossy, greedy)
+    assert transcript.duration == pytest.approx(31.69, abs=0.2)
+    lossy_wer = word_error_rate(reference("lattlast_stts"), transcript.text)
+    assert lossy_wer <= wav_wer + 0.15, f"{container}: {lossy_wer:.2f} vs wav {wav_wer:.2f}"
 
 
 def test_word_timestamps_are_ordered_and_inside_their_segments(engine: Engine) -> None:

@@ -315,3 +315,20 @@ def test_each_key_sees_only_its_own_jobs_and_delete_removes_objects(svc: Service
     assert svc.objects.list_objects("") == []
     with pytest.raises(JobNotFound):
         get_job(svc, "key1", mine)
+
+
+def test_capacity_is_asked_for_every_job_in_hand_so_a_busy_worker_is_not_counted_free() -> None:
+    """One worker busy with a job and a new upload: two jobs need a worker, even though
+    the queue holds only the new item (the busy worker's item is hidden)."""
+    svc = memory_services()
+    busy = create_job(svc, "k", NewJob()).job_id
+    handle_object_created(svc, f"transcription_upload/{busy}/a.wav", 1)
+    message = svc.queue.receive(0, 60)
+    assert message is not None
+    claim_job(svc, message, "worker-1")
+    fresh = create_job(svc, "k", NewJob()).job_id
+    handle_object_created(svc, f"transcription_upload/{fresh}/b.wav", 1)
+    launcher = cast(RecordingLauncher, svc.launcher)
+    assert svc.queue.depth() == 1
+    assert launcher.calls == [1, 2]
+    assert launcher.jobs == [busy, fresh]

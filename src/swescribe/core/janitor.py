@@ -23,7 +23,14 @@ from datetime import timedelta
 from swescribe.core.errors import SwescribeError, TransitionConflict
 from swescribe.core.jobs import Job, JobStatus, WebhookState
 from swescribe.core.ports import Expect, WorkItem
-from swescribe.core.service import TRANSCRIBE, WEBHOOK, Services, fail_job, give_up_on_lost_job
+from swescribe.core.service import (
+    TRANSCRIBE,
+    WEBHOOK,
+    Services,
+    fail_job,
+    give_up_on_lost_job,
+    worker_demand,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +83,11 @@ def sweep_jobs(svc: Services, stale_after_seconds: float, dry_run: bool = False)
             if not dry_run:
                 svc.webhooks.send(WorkItem(WEBHOOK, job.job_id))
     report.queue_depth = svc.queue.depth()
-    if report.queue_depth and not dry_run:
+    if (waiting or report.queue_depth) and not dry_run:
+        demand = worker_demand(svc)
         try:
             for waiting_job in waiting or [None]:
-                report.workers_started += svc.launcher.ensure_capacity(
-                    report.queue_depth, waiting_job
-                )
+                report.workers_started += svc.launcher.ensure_capacity(demand, waiting_job)
         except SwescribeError as error:
             report.capacity_error = str(error)
     log.info(

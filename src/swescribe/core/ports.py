@@ -160,11 +160,13 @@ class WorkQueue(Protocol):
 
 
 class WorkerLauncher(Protocol):
-    def ensure_capacity(self, queued: int, job: Job | None = None) -> list[str]:
-        """Start workers if the running ones cannot absorb `queued` items; ids started.
+    def ensure_capacity(self, demand: int, job: Job | None = None) -> list[str]:
+        """Start workers if the running ones cannot absorb `demand`; ids started.
 
-        job is the job just queued, when there is one (one-instance-per-job mode launches
-        for it and names it in the instance's UserData, as the seed does).
+        demand is the number of jobs that need a worker now, running or waiting (so a
+        busy worker counts as taken). job is the job just queued, when there is one
+        (one-instance-per-job mode launches for it and names it in the instance's
+        UserData, as the seed does).
         """
 
 

@@ -45,6 +45,8 @@ from swescribe.core.urls import check_url
 log = logging.getLogger(__name__)
 
 TRANSCRIBE = "transcribe"
+DEMAND_COUNT_LIMIT = 1000
+"""Enough to see that every allowed worker is needed."""
 WEBHOOK = "webhook"
 ALL_FORMATS = FORMATS
 
@@ -190,12 +192,29 @@ def _launch(svc: Services, job: Job, key: str | None, size: int | None) -> Job:
     launched = svc.jobs.update(job.job_id, Expect.status(JobStatus.REGISTERED), changes)
     svc.queue.send(WorkItem(TRANSCRIBE, job.job_id, key))
     try:
-        started = svc.launcher.ensure_capacity(svc.queue.depth(), launched)
+        started = svc.launcher.ensure_capacity(worker_demand(svc, launched), launched)
     except SwescribeError as error:  # the job is queued; the janitor asks again later
         log.warning("no worker capacity now", extra={"job_id": job.job_id, "reason": str(error)})
         started = []
     log.info("job queued", extra={"job_id": job.job_id, "workers_started": len(started)})
     return launched
+
+
+def worker_demand(svc: Services, just_queued: Job | None = None) -> int:
+    """Jobs that need a worker now: being transcribed or waiting for a worker.
+
+    Counted from the job store, not the queue: a queue's depth leaves out items that
+    busy workers hold (or prefetched), and SQS's count lags a send by seconds.
+    """
+    in_hand = {
+        job.job_id
+        for job in svc.jobs.list_by_status(
+            {JobStatus.LAUNCHING, JobStatus.PROCESSING}, limit=DEMAND_COUNT_LIMIT
+        )
+    }
+    if just_queued is not None:
+        in_hand.add(just_queued.job_id)  # an index may not show it yet
+    return max(len(in_hand), svc.queue.depth())
 
 
 @dataclass(frozen=True)

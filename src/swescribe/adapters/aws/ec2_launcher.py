@@ -226,8 +226,8 @@ class Ec2Launcher:
 
     # -- the port ---------------------------------------------------------------------------
 
-    def ensure_capacity(self, queued: int, job: Job | None = None) -> list[str]:
-        """Start workers if the running ones cannot absorb `queued` items; ids started.
+    def ensure_capacity(self, demand: int, job: Job | None = None) -> list[str]:
+        """Start workers if the running ones cannot absorb `demand` jobs; ids started.
 
         Raises CapacityUnavailable when a worker is needed and no candidate had capacity
         (in pooled mode only when not even one of the needed workers could start).
@@ -235,7 +235,7 @@ class Ec2Launcher:
         active = [worker for worker in self.list_workers() if worker.active]
         if self.plan.instance_per_job:
             return self._ensure_for_job(job, active)
-        return self._ensure_pool(queued, active)
+        return self._ensure_pool(demand, active)
 
     def list_workers(self) -> list[WorkerInstance]:
         """This deployment's instances in every state but terminated, oldest first."""
@@ -253,13 +253,13 @@ class Ec2Launcher:
 
     # -- modes ------------------------------------------------------------------------------
 
-    def _ensure_pool(self, queued: int, active: list[WorkerInstance]) -> list[str]:
-        missing = min(self.plan.max_instances, queued) - len(active)
+    def _ensure_pool(self, demand: int, active: list[WorkerInstance]) -> list[str]:
+        missing = min(self.plan.max_instances, demand) - len(active)
         if missing <= 0:
             return []
         log.info(
             "launching workers",
-            extra={"queued": queued, "active_workers": len(active), "launching": missing},
+            extra={"demand": demand, "active_workers": len(active), "launching": missing},
         )
         refused: dict[_Candidate, str] = {}
         started: list[str] = []

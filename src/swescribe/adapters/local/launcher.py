@@ -22,7 +22,7 @@ class LocalProcessLauncher:
         self.env = dict(os.environ if env is None else env)
         self._processes: list[subprocess.Popen[bytes]] = []
 
-    def ensure_capacity(self, queued: int, job: Job | None = None) -> list[str]:
+    def ensure_capacity(self, demand: int, job: Job | None = None) -> list[str]:
         """Restart exited workers so `count` run; local workers are few and long-lived."""
         self._processes = [p for p in self._processes if p.poll() is None]
         started = []
