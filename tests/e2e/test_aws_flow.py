@@ -222,6 +222,10 @@ def test_seed_flow_register_upload_launch_transcribe_webhook(
     launched = job(deployment, job_id)
     assert launched["status"] == "launching"
     assert launched["s3_key"] == f"transcription_upload/{job_id}/{clip.name}"
+    # The POST form's x-amz-server-side-encryption field is in its signed policy
+    # (tests/unit/test_aws_s3.py); moto_server does not apply it to the stored object, so
+    # the upload's encryption is checked on the PUT path below, and S3 also has the
+    # stack's default bucket encryption.
 
     # The same S3 notification again (S3 delivers at least once): nothing new happens.
     key = launched["s3_key"]
@@ -285,11 +289,10 @@ def test_seed_flow_register_upload_launch_transcribe_webhook(
     assert job(deployment, job_id)["webhook"]["state"] == "delivered"
     logged = (tmp_path / "worker.log").read_text()
     assert SECRET not in logged
-    assert all(
-        json.loads(line)["service"] == "worker"
-        for line in logged.splitlines()
-        if line.startswith("{")
-    )
+    records = [json.loads(line) for line in logged.splitlines() if line.startswith("{")]
+    assert records, "the worker logs JSON lines"
+    assert all(record["service"] == "worker" for record in records)
+    assert any(record.get("job_id") == job_id for record in records), "filterable by job_id"
 
 
 def relaunched_by_janitor(deployment: Deployment, job_id: str, after: list[str]) -> str:
@@ -307,6 +310,31 @@ def lease_expired(deployment: Deployment, job_id: str) -> bool:
     found = DynamoJobStore(deployment.client("dynamodb"), TABLE).get(job_id)
     assert found is not None
     return found.lease_expires_at is not None and found.lease_expires_at < datetime.now(UTC)
+
+
+def test_a_presigned_put_upload_over_http_is_stored_encrypted_and_launches_the_job(
+    deployment: Deployment,
+) -> None:
+    clip = audio("cv_18742722.wav")
+    body = {"filename": "min intervju å.wav"}
+    response = load_handler("lambda_api")(gateway_event("POST", "/v1/jobs", body), None)
+    assert response["statusCode"] == 201, response["body"]
+    created = json.loads(response["body"])
+    upload = created["upload"]
+    assert upload["method"] == "PUT"
+    assert upload["headers"] == {"x-amz-server-side-encryption": "AES256"}
+    # S3 refuses the PUT without the signed SSE header; moto does not check signed headers.
+    put = httpx.put(upload["url"], content=clip.read_bytes(), headers=upload["headers"], timeout=60)
+    assert put.status_code == 200, put.text
+
+    job_id = created["job_id"]
+    pump_uploads(deployment, job_id)
+    launched = job(deployment, job_id)
+    assert launched["status"] == "launching"
+    assert launched["s3_key"] == f"transcription_upload/{job_id}/min_intervju_å.wav"
+    stored = deployment.client("s3").head_object(Bucket=BUCKET, Key=launched["s3_key"])
+    assert stored["ServerSideEncryption"] == "AES256"
+    assert stored["ContentLength"] == clip.stat().st_size
 
 
 def test_spot_notice_then_a_crash_then_completion_on_a_third_worker(

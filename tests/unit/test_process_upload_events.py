@@ -119,3 +119,25 @@ def test_a_message_that_fails_is_reported_for_redelivery_alone(svc: Services) ->
     }
     result = process_event(svc, event, ScriptedSender())
     assert result["batchItemFailures"] == [{"itemIdentifier": "bad"}]
+
+
+def test_malformed_records_are_dropped_without_failing_their_batch(svc: Services) -> None:
+    good = registered(svc)
+    odd_size = registered(svc)
+    bad_record = s3_record(f"transcription_upload/{odd_size}/a.wav")
+    bad_record["s3"]["object"]["size"] = "not a number"
+    event = {
+        "Records": [
+            sqs("m1", {"Records": [1, "text", None, {"eventName": "ObjectCreated:Put", "s3": 7}]}),
+            sqs("m2", {"Records": [bad_record]}),
+            sqs("m3", {"Records": [s3_record(f"transcription_upload/{good}/b.wav")]}),
+            "not a record",
+        ]
+    }
+    result = process_event(svc, event, ScriptedSender())
+    assert result["batchItemFailures"] == []
+    assert result["outcomes"] == {"ignored": 2, "launched": 2}
+    for job_id in (good, odd_size):
+        job = svc.jobs.get(job_id)
+        assert job is not None
+        assert job.status is JobStatus.LAUNCHING

@@ -204,3 +204,39 @@ def test_a_queue_outage_is_waited_out_and_the_job_still_completes() -> None:
     job = svc.jobs.get(job_id)
     assert job is not None
     assert job.status is JobStatus.COMPLETED
+
+
+class FlakyExtendQueue(MemoryQueue):
+    """A queue whose first visibility extensions fail as a network error would."""
+
+    def __init__(self, clock: Any) -> None:
+        super().__init__(clock)
+        self.extend_calls = 0
+
+    def extend(self, message: Message, visibility_seconds: float) -> None:
+        self.extend_calls += 1
+        if self.extend_calls <= 2:
+            raise ConnectionError("connection reset by peer")
+        super().extend(message, visibility_seconds)
+
+
+def test_the_heartbeat_outlives_a_network_error_and_keeps_the_job() -> None:
+    svc = memory_services()
+    flaky = FlakyExtendQueue(svc.clock)
+    svc.queue = flaky
+    job_id = uploaded(svc, "a.wav", b"one")
+    engine = StandInEngine()
+    engine.gate = threading.Event()
+    runner = worker(svc, engine, prefetch=False)
+    thread = threading.Thread(target=runner.run, kwargs={"max_jobs": 1})
+    thread.start()
+    for _ in range(200):  # bounded: 2 s
+        if flaky.extend_calls >= 5:
+            break
+        threading.Event().wait(0.01)
+    engine.gate.set()
+    thread.join(timeout=5)
+    assert flaky.extend_calls >= 5, "the heartbeat kept beating after two failures"
+    job = svc.jobs.get(job_id)
+    assert job is not None
+    assert job.status is JobStatus.COMPLETED

@@ -19,7 +19,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from swescribe.core.errors import SwescribeError
 from swescribe.core.jobs import JobStatus
 from swescribe.core.ports import Message
 from swescribe.core.service import Services
@@ -89,7 +88,7 @@ class Prefetcher:
         while self._prepared is not None and not self._taken.wait(self.keepalive_seconds):
             try:
                 self.svc.queue.extend(self._prepared.message, self.visibility_seconds)
-            except SwescribeError:
+            except Exception:  # the item reappears when its visibility runs out: harmless
                 log.warning("prefetch keep-alive failed")
 
     def _download(self, prepared: Prepared) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from swescribe.core.errors import SwescribeError, TransitionConflict
+from swescribe.core.errors import JobNotFound, SwescribeError, TransitionConflict
 from swescribe.core.filenames import safe_filename
 from swescribe.core.formats import MEDIA_TYPES
 from swescribe.core.jobs import Job, result_key
@@ -247,6 +247,8 @@ class Worker:
             try:
                 renew_lease(self.svc, job_id, self.config.worker_id)
                 self.svc.queue.extend(message, self.config.visibility_seconds)
-            except SwescribeError:
+            except (TransitionConflict, JobNotFound):
                 log.warning("heartbeat lost the job", extra={"job_id": job_id})
                 return
+            except Exception:  # a store or network hiccup: the next beat tries again
+                log.warning("heartbeat failed; trying again", extra={"job_id": job_id})

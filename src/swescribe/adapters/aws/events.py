@@ -33,7 +33,9 @@ class Unit:
 def units(event: Mapping[str, Any]) -> Iterator[Unit]:
     """Every unit of work in a Lambda event, one per SQS message or per direct S3 record."""
     for record in event.get("Records") or ():
-        if record.get("eventSource") == "aws:sqs":
+        if not isinstance(record, dict):
+            yield Unit(None, ignored="a record that is not an object")
+        elif record.get("eventSource") == "aws:sqs":
             yield _from_sqs(record)
         elif record.get("eventSource") == "aws:s3":
             yield _from_s3_records(None, [record])
@@ -61,15 +63,32 @@ def _from_sqs(record: Mapping[str, Any]) -> Unit:
 def _from_s3_records(message_id: str | None, records: Any) -> Unit:
     uploads = []
     for record in records if isinstance(records, list) else ():
-        if not str(record.get("eventName", "")).startswith("ObjectCreated:"):
-            continue
-        s3 = record.get("s3") or {}
-        key = (s3.get("object") or {}).get("key")
-        if not isinstance(key, str):
-            continue
-        size = (s3.get("object") or {}).get("size")
-        bucket = str((s3.get("bucket") or {}).get("name", ""))
-        uploads.append(ObjectCreated(bucket, key, int(size) if size is not None else None))
+        upload = _object_created(record)
+        if upload is not None:
+            uploads.append(upload)
     if not uploads:
         return Unit(message_id, ignored="no ObjectCreated records")
     return Unit(message_id, uploads=tuple(uploads))
+
+
+def _object_created(record: Any) -> ObjectCreated | None:
+    """The upload an S3 record announces; None for other events and malformed records
+    (a bad record is dropped, never the batch it came in)."""
+    if not isinstance(record, dict):
+        return None
+    if not str(record.get("eventName", "")).startswith("ObjectCreated:"):
+        return None
+    s3 = record.get("s3")
+    s3 = s3 if isinstance(s3, dict) else {}
+    found = s3.get("object")
+    found = found if isinstance(found, dict) else {}
+    key, size = found.get("key"), found.get("size")
+    if not isinstance(key, str):
+        return None
+    bucket = s3.get("bucket")
+    bucket_name = str(bucket.get("name", "")) if isinstance(bucket, dict) else ""
+    try:
+        size_bytes = int(size) if size is not None else None
+    except (TypeError, ValueError):
+        size_bytes = None  # the worker measures the object itself
+    return ObjectCreated(bucket_name, key, size_bytes)
