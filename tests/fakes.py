@@ -216,6 +216,9 @@ class MemoryObjectStore:
             max_bytes=max_bytes,
         )
 
+    def download_link(self, key: str, expires_in: int) -> str:
+        return f"memory://{key}?expires_in={expires_in}"
+
 
 class RecordingLauncher:
     def __init__(self) -> None:

@@ -17,7 +17,7 @@ from swescribe.adapters.local.filesystem import FilesystemObjectStore
 from swescribe.adapters.local.sqlite_jobs import SqliteJobStore
 from swescribe.adapters.local.sqlite_keys import SqliteApiKeyStore
 from swescribe.adapters.local.sqlite_queue import SqliteWorkQueue
-from swescribe.adapters.local.upload_tokens import verify_upload_token
+from swescribe.adapters.local.upload_tokens import GET, verify_upload_token
 from swescribe.api.app import ApiContext, LocalUploads
 from swescribe.api.limits import ApiLimits
 from swescribe.config import Settings
@@ -136,10 +136,20 @@ def build_local_api(settings: Settings, svc: Services) -> ApiContext:
         grant = verify_upload_token(token, signing_key, time.time())
         return grant.key, grant.max_bytes
 
+    def readable_file(token: str) -> Path:
+        grant = verify_upload_token(token, signing_key, time.time(), purpose=GET)
+        assert isinstance(svc.objects, FilesystemObjectStore)
+        return svc.objects.path_of(grant.key)
+
+    files = isinstance(svc.objects, FilesystemObjectStore)
     return ApiContext(
         svc=svc,
         keys=build_local_keys(settings),
-        uploads=LocalUploads(verify_token=verify, staging_dir=paths.staging),
+        uploads=LocalUploads(
+            verify_token=verify,
+            staging_dir=paths.staging,
+            readable_file=readable_file if files else None,
+        ),
         limits=api_limits(settings),
     )
 

@@ -29,14 +29,21 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService
 
 
 @pytest.fixture
-def page(browser_context: BrowserContext, service: RunningService) -> Iterator[Page]:
-    """The page, opened; a script error anywhere in a test fails it."""
+def page(
+    browser_context: BrowserContext, service: RunningService, request: pytest.FixtureRequest
+) -> Iterator[Page]:
+    """The page, opened; a script error anywhere in a test fails it, and a failed test
+    leaves a screenshot of the page in tests/browser/artifacts."""
     browser_context.grant_permissions(["clipboard-read", "clipboard-write"], origin=service.url)
     page = browser_context.new_page()
     script_errors: list[str] = []
     page.on("pageerror", lambda error: script_errors.append(str(error)))
     page.goto(f"{service.url}/")
     yield page
+    outcome = getattr(request.node, "report_call", None)
+    if outcome is not None and outcome.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"failed-{request.node.name}.png"), full_page=True)
     assert script_errors == []
 
 
@@ -121,6 +128,20 @@ def test_a_swedish_clip_goes_from_upload_to_a_playable_transcript_and_an_srt(
     )
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web-page.png"), full_page=True)
+
+    # After a reload the uploaded File is gone: the page plays the audio the service stored.
+    page.reload()
+    page.get_by_label("Språk").select_option("en")
+    row = page.locator("#jobs-body tr", has_text=CLIP)
+    row.get_by_role("button", name=f"Open the transcript of {CLIP}").click()
+    expect(player).to_be_visible()
+    expect(page.locator("#audio-missing")).to_be_hidden()
+    assert "/v1/objects/" in player.evaluate("audio => audio.src"), "the stored audio's link"
+    segments.last.click()
+    page.wait_for_function(
+        "start => Math.abs(document.getElementById('player').currentTime - start) < 1.0",
+        arg=start,
+    )
 
 
 def test_the_drop_zone_opens_the_file_picker_from_the_keyboard(page: Page) -> None:

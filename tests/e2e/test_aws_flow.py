@@ -336,6 +336,14 @@ def test_a_presigned_put_upload_over_http_is_stored_encrypted_and_launches_the_j
     assert stored["ServerSideEncryption"] == "AES256"
     assert stored["ContentLength"] == clip.stat().st_size
 
+    link = load_handler("lambda_api")(
+        gateway_event("GET", f"/v1/jobs/{job_id}/audio-link", None), None
+    )
+    assert link["statusCode"] == 200, link["body"]
+    played = httpx.get(json.loads(link["body"])["url"], headers={"Range": "bytes=0-43"}, timeout=30)
+    assert played.status_code == 206
+    assert played.content == clip.read_bytes()[:44], "the WAV header, served by S3 with Range"
+
 
 def test_spot_notice_then_a_crash_then_completion_on_a_third_worker(
     deployment: Deployment, receiver: Receiver, tmp_path: Path

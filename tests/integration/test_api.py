@@ -43,6 +43,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         data_dir=data_dir,
         public_url=f"http://127.0.0.1:{port}",
         max_upload_bytes=MAX_UPLOAD,
+        rate_limit_per_minute=0,  # the limits have their own tests (test_api_limits.py)
     )
     svc = build_local_services(settings)
     _, key = build_local_keys(settings).create("tests")
@@ -221,3 +222,54 @@ def test_health_metrics_and_openapi(api: Api) -> None:
     paths = set(schema["paths"])
     assert {"/api", "/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/transcript"} <= paths
     assert "/v1/uploads/{token}" in paths
+
+
+def test_an_audio_link_plays_the_uploaded_audio_with_range_and_only_for_its_owner(
+    api: Api,
+) -> None:
+    body = register(api)
+    audio = bytes(range(256)) * 40
+    assert put(str(body["upload_url"]), audio, "möte.wav").status_code == 200
+    job_id = body["callback_id"]
+    with api.http() as http:
+        link = http.get(f"/v1/jobs/{job_id}/audio-link")
+    assert link.status_code == 200, link.text
+    assert link.json()["expires_at"].endswith("Z")
+    url = link.json()["url"]
+    assert url.startswith(f"{api.url}/v1/objects/")
+
+    whole = httpx.get(url, timeout=10)  # no API key: the link is the permission
+    assert whole.status_code == 200
+    assert whole.content == audio
+    assert whole.headers["accept-ranges"] == "bytes"
+    part = httpx.get(url, headers={"Range": "bytes=100-199"}, timeout=10)
+    assert part.status_code == 206
+    assert part.content == audio[100:200]
+
+    _, other_key = build_local_keys(Settings.from_env({}, data_dir=api.data_dir)).create("other")
+    with api.http(other_key) as http:
+        assert http.get(f"/v1/jobs/{job_id}/audio-link").status_code == 404
+
+
+def test_upload_and_download_links_cannot_stand_in_for_each_other(api: Api) -> None:
+    body = register(api)
+    upload_token = str(body["upload_url"]).rsplit("/", 1)[-1]
+    refused = httpx.get(f"{api.url}/v1/objects/{upload_token}", timeout=10)
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "unauthorized"
+
+    assert put(str(body["upload_url"]), b"RIFF-audio").status_code == 200
+    with api.http() as http:
+        url = http.get(f"/v1/jobs/{body['callback_id']}/audio-link").json()["url"]
+    download_token = url.rsplit("/", 1)[-1]
+    overwrite = httpx.put(f"{api.url}/v1/uploads/{download_token}", content=b"x", timeout=10)
+    assert overwrite.status_code == 401
+    assert httpx.get(f"{api.url}/v1/objects/not-a-token", timeout=10).status_code == 401
+
+
+def test_a_job_without_stored_audio_has_no_audio_link(api: Api) -> None:
+    body = register(api)
+    with api.http() as http:
+        missing = http.get(f"/v1/jobs/{body['callback_id']}/audio-link")
+    assert missing.status_code == 404
+    assert "no stored audio" in missing.json()["error"]["message"]

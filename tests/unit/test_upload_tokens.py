@@ -41,6 +41,7 @@ def test_token_is_the_documented_format_signed_by_hand() -> None:
         "k": GRANT.key,
         "m": GRANT.max_bytes,
         "e": int(GRANT.expires_at),
+        "p": "put",
     }
 
 
@@ -158,3 +159,14 @@ def test_any_random_text_is_unauthorized_never_another_error(garbage: str) -> No
 def test_any_grant_round_trips(key: str, max_bytes: int, lifetime: int) -> None:
     grant = UploadGrant(key, max_bytes, NOW + lifetime)
     assert verify_upload_token(create_upload_token(grant, KEY), KEY, now=NOW) == grant
+
+
+def test_a_token_is_valid_only_for_its_purpose() -> None:
+    read = UploadGrant(key="transcription_upload/job-1/a.wav", max_bytes=0, expires_at=NOW + 60)
+    read = UploadGrant(read.key, read.max_bytes, read.expires_at, purpose="get")
+    token = create_upload_token(read, KEY)
+    assert verify_upload_token(token, KEY, now=NOW, purpose="get") == read
+    with pytest.raises(Unauthorized, match="not valid for this"):
+        verify_upload_token(token, KEY, now=NOW)  # an upload needs a "put" token
+    with pytest.raises(Unauthorized, match="not valid for this"):
+        verify_upload_token(create_upload_token(GRANT, KEY), KEY, now=NOW, purpose="get")

@@ -27,6 +27,8 @@ class LocalUploads:
     verify_token: Callable[[str], tuple[str, int]]
     """token -> (key or key prefix, max_bytes); raises Unauthorized when invalid/expired."""
     staging_dir: Path
+    readable_file: Callable[[str], Path] | None = None
+    """download token -> the object's file; raises Unauthorized when invalid/expired."""
 
 
 @dataclass(frozen=True)

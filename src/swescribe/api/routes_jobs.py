@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -9,13 +10,14 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from swescribe.api.app import Caller, Context
-from swescribe.api.schemas import CreateJobRequest, ErrorResponse, Format, JobList
+from swescribe.api.schemas import AudioLink, CreateJobRequest, ErrorResponse, Format, JobList
 from swescribe.core.errors import JobNotFound, NotReady
 from swescribe.core.formats import MEDIA_TYPES
 from swescribe.core.jobs import Job, JobStatus, to_iso
 from swescribe.core.service import NewJob, create_job, delete_job, get_job
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
+AUDIO_LINK_SECONDS = 3600
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse},
     404: {"model": ErrorResponse},
@@ -93,6 +95,22 @@ async def transcript(
         media_type=MEDIA_TYPES[format],
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+@router.get(
+    "/jobs/{job_id}/audio-link",
+    response_model=AudioLink,
+    responses=ERRORS,
+    summary="A short-lived link that plays the job's uploaded audio (no key needed)",
+)
+async def audio_link(job_id: str, context: Context, caller: Caller) -> AudioLink:
+    job = await run_in_threadpool(get_job, context.svc, caller.key_id, job_id)
+    objects = context.svc.objects
+    if not job.s3_key or not await run_in_threadpool(objects.exists, job.s3_key):
+        raise JobNotFound(f"job {job_id} has no stored audio (not uploaded, or fetched by URL)")
+    url = await run_in_threadpool(objects.download_link, job.s3_key, AUDIO_LINK_SECONDS)
+    expires_at = datetime.now(UTC) + timedelta(seconds=AUDIO_LINK_SECONDS)
+    return AudioLink(url=url, expires_at=to_iso(expires_at) or "")
 
 
 @router.delete("/jobs/{job_id}", responses=ERRORS, summary="Delete a job and all its data")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from swescribe.api.app import Context
@@ -23,6 +24,8 @@ from swescribe.core.jobs import JobStatus
 from swescribe.core.service import handle_object_created, parse_upload_key
 
 router = APIRouter(prefix="/v1", tags=["uploads"])
+
+DOWNLOAD_CHUNK = 256 * 1024
 
 
 @router.put(
@@ -86,3 +89,19 @@ async def _stream_to_object(
     finally:
         staged.unlink(missing_ok=True)
     return size
+
+
+@router.get(
+    "/objects/{token}",
+    responses={401: {"model": ErrorResponse}, 404: {"model": ErrorResponse}},
+    summary="Read a job's stored audio (the URL comes from GET /v1/jobs/{id}/audio-link)",
+    response_class=FileResponse,
+)
+async def read_object(token: str, context: Context) -> FileResponse:
+    uploads = context.uploads
+    if uploads is None or uploads.readable_file is None:
+        raise JobNotFound("this service keeps no objects on this machine")
+    path = uploads.readable_file(token)
+    if not await run_in_threadpool(path.is_file):
+        raise JobNotFound("the object of this link no longer exists")
+    return FileResponse(path, filename=path.name, content_disposition_type="inline")

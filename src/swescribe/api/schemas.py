@@ -70,3 +70,9 @@ class JobResponse(BaseModel):
 class JobList(BaseModel):
     jobs: list[dict[str, Any]]
     next_cursor: str | None
+
+
+class AudioLink(BaseModel):
+    url: str
+    """Plays the audio with no API key (HTTP Range supported) until expires_at."""
+    expires_at: str

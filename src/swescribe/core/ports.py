@@ -120,6 +120,10 @@ class ObjectStore(Protocol):
     ) -> UploadTarget:
         """A signed, expiring place to upload one file under key_prefix."""
 
+    def download_link(self, key: str, expires_in: int) -> str:
+        """A signed URL that serves the object (with HTTP Range) for expires_in seconds,
+        needing no API key: what an <audio> element can play."""
+
 
 @dataclass(frozen=True)
 class WorkItem:

@@ -162,3 +162,10 @@ class S3ObjectStore:
             fields=post["fields"],
             max_bytes=max_bytes,
         )
+
+    def download_link(self, key: str, expires_in: int) -> str:
+        """A presigned GET (S3 serves Range requests itself)."""
+        url: str = self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
+        )
+        return url

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from swescribe.adapters.local.upload_tokens import UploadGrant, create_upload_token
+from swescribe.adapters.local.upload_tokens import GET, UploadGrant, create_upload_token
 from swescribe.core.errors import InvalidRequest, JobNotFound, PayloadTooLarge
 from swescribe.core.filenames import safe_filename
 from swescribe.core.ports import ObjectInfo, UploadTarget
@@ -127,6 +127,11 @@ class FilesystemObjectStore:
             headers={"Content-Type": "application/octet-stream"},
             max_bytes=max_bytes,
         )
+
+    def download_link(self, key: str, expires_in: int) -> str:
+        self.path_of(key)
+        grant = UploadGrant(key, 0, time.time() + expires_in, purpose=GET)
+        return f"{self.public_url}/v1/objects/{create_upload_token(grant, self.signing_key)}"
 
     def _atomic_writer(self, key: str) -> _AtomicFile:
         return _AtomicFile(self.path_of(key))

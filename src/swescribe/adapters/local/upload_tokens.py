@@ -1,7 +1,8 @@
-"""Signed, expiring upload links for the local shape (what a presigned S3 URL is on AWS).
+"""Signed, expiring object links for the local shape (what a presigned S3 URL is on AWS).
 
 A token is ``<base64url(JSON claims)>.<base64url(HMAC-SHA256)>``; the claims name the
-object key (or a job's upload prefix), the size limit and the expiry.
+object key (or a job's upload prefix), the size limit, the expiry and the purpose: an
+upload link ("put") never reads and a download link ("get") never writes.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from dataclasses import dataclass
 
 from swescribe.core.errors import Unauthorized
 
+PUT = "put"
+GET = "get"
+
 
 @dataclass(frozen=True)
 class UploadGrant:
@@ -23,6 +27,8 @@ class UploadGrant:
     max_bytes: int
     expires_at: float
     """Unix seconds."""
+    purpose: str = PUT
+    """PUT (upload the object) or GET (read it)."""
 
 
 def _b64(data: bytes) -> str:
@@ -40,15 +46,17 @@ def _mac(signing_key: bytes, claims: str) -> str:
 def create_upload_token(grant: UploadGrant, signing_key: bytes) -> str:
     claims = _b64(
         json.dumps(
-            {"k": grant.key, "m": grant.max_bytes, "e": int(grant.expires_at)},
+            {"k": grant.key, "m": grant.max_bytes, "e": int(grant.expires_at), "p": grant.purpose},
             separators=(",", ":"),
         ).encode()
     )
     return f"{claims}.{_mac(signing_key, claims)}"
 
 
-def verify_upload_token(token: str, signing_key: bytes, now: float) -> UploadGrant:
-    """The grant a valid, unexpired token carries; Unauthorized otherwise."""
+def verify_upload_token(
+    token: str, signing_key: bytes, now: float, purpose: str = PUT
+) -> UploadGrant:
+    """The grant a valid, unexpired token for purpose carries; Unauthorized otherwise."""
     claims, _, signature = token.partition(".")
     # A token is ASCII; compare_digest raises TypeError on non-ASCII text.
     if not claims or not token.isascii():
@@ -57,9 +65,13 @@ def verify_upload_token(token: str, signing_key: bytes, now: float) -> UploadGra
         raise Unauthorized("the upload link is not valid")
     try:
         data = json.loads(_unb64(claims))
-        grant = UploadGrant(str(data["k"]), int(data["m"]), float(data["e"]))
+        grant = UploadGrant(
+            str(data["k"]), int(data["m"]), float(data["e"]), str(data.get("p", PUT))
+        )
     except (ValueError, KeyError, TypeError, binascii.Error):
         raise Unauthorized("the upload link is not valid") from None
+    if grant.purpose != purpose:
+        raise Unauthorized("the link is not valid for this")
     if grant.expires_at < now:
-        raise Unauthorized("the upload link has expired; create a new job or ask for a new link")
+        raise Unauthorized("the link has expired; create a new job or ask for a new link")
     return grant

@@ -58,8 +58,8 @@
       transcriptLoaded: (name, count) => `The transcript of ${name} is open: ${count} segments.`,
       close: "Close",
       audioMissing:
-        "The audio is not available in this browser: it plays here only for files uploaded " +
-        "from this page since it was opened.",
+        "This job's audio is not stored (it was fetched from a URL, or deleted), so it " +
+        "cannot be played here.",
       download: "Download",
       downloadAs: (fmt) => `Download ${fmt}`,
       downloaded: (name) => `Downloaded ${name}.`,
@@ -126,8 +126,8 @@
       transcriptLoaded: (name, count) => `Transkriptionen av ${name} är öppen: ${count} segment.`,
       close: "Stäng",
       audioMissing:
-        "Ljudet finns inte i den här webbläsaren: det spelas bara upp för filer som laddats " +
-        "upp från den här sidan sedan den öppnades.",
+        "Jobbets ljud finns inte sparat (det hämtades från en adress, eller är borttaget), " +
+        "så det kan inte spelas upp här.",
       download: "Ladda ner",
       downloadAs: (fmt) => `Ladda ner ${fmt}`,
       downloaded: (name) => `${name} är nedladdad.`,
@@ -584,7 +584,7 @@
     state.openJobId = jobId;
     state.transcript = transcript;
     const player = $("player");
-    const audioUrl = state.localAudio.get(jobId);
+    const audioUrl = state.localAudio.get(jobId) || (await storedAudioUrl(jobId));
     player.pause();
     if (audioUrl) {
       player.src = audioUrl;
@@ -599,6 +599,17 @@
     $("transcript-panel").hidden = false;
     $("transcript-heading").focus();
     announce(t("transcriptLoaded", transcriptName(), transcript.segments.length));
+  }
+
+  // The uploaded audio as the service stores it: a short-lived link an <audio> element can
+  // play and seek (HTTP Range) without the API key. None for jobs fetched from a URL.
+  async function storedAudioUrl(jobId) {
+    try {
+      const link = await (await api(`v1/jobs/${encodeURIComponent(jobId)}/audio-link`)).json();
+      return link.url;
+    } catch {
+      return null;
+    }
   }
 
   function renderTranscript() {
