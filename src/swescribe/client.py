@@ -240,6 +240,12 @@ class _ProgressReader:
         return self._source.tell() - self._start
 
 
+def readable_name(name: str) -> str:
+    """A file name as text that can travel: a name that is not UTF-8 on disk (Python holds
+    its bytes as lone surrogates) gets U+FFFD for each undecodable byte."""
+    return os.fsencode(name).decode("utf-8", "replace")
+
+
 def _remaining_size(source: IO[bytes]) -> int | None:
     """Bytes from the current position to the end, or None for a stream that cannot seek."""
     try:
@@ -332,7 +338,7 @@ class Client:
     ) -> Job:
         """POST /v1/jobs; the job's `upload` says where its audio goes (none with audio_url)."""
         body = {
-            "filename": filename,
+            "filename": None if filename is None else readable_name(filename),
             "callback_url": callback_url,
             "callback_secret": callback_secret,
             "language": language,
@@ -363,8 +369,9 @@ class Client:
         if isinstance(source, str | os.PathLike):
             path = Path(source)
             with path.open("rb") as handle:
-                return self._upload(upload, handle, filename or path.name, progress, chunk_size)
-        name = filename or Path(str(getattr(source, "name", "") or "audio")).name
+                name = readable_name(filename or path.name)
+                return self._upload(upload, handle, name, progress, chunk_size)
+        name = readable_name(filename or Path(str(getattr(source, "name", "") or "audio")).name)
         return self._upload(upload, source, name, progress, chunk_size)
 
     def _upload(

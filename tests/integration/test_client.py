@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import boto3
+import httpx
 import pytest
 
 from swescribe.adapters.aws.s3 import S3ObjectStore
@@ -127,6 +129,33 @@ def test_upload_from_a_path_stores_the_file_and_reports_progress_up_to_its_size(
     assert after.filename == "möte_1.wav"
     assert after.created_at is not None
     assert api.svc.objects.get_bytes(result.key) == AUDIO
+
+
+def test_a_file_whose_name_is_not_utf8_is_uploaded_under_a_readable_name(
+    api: Api, tmp_path: Path
+) -> None:
+    """A Latin-1 name on disk (b"m\xf6te.wav"): Python holds it with a lone surrogate,
+    which no URL or JSON can carry; the client sends U+FFFD instead."""
+    path = Path(os.fsdecode(bytes(tmp_path) + b"/m\xf6te.wav"))
+    path.write_bytes(AUDIO)
+    with api.client() as client:
+        job = client.create_job(filename=path.name)
+        pending = client.create_job()
+        result = client.upload(job, path)
+        unnamed = client.upload(pending, path)
+    for uploaded in (result, unnamed):
+        assert uploaded.event == "launched"
+        assert uploaded.key.endswith("/m_te.wav")
+        assert api.svc.objects.get_bytes(uploaded.key) == AUDIO
+
+
+def test_the_upload_endpoint_sanitises_a_filename_that_is_not_utf8(api: Api) -> None:
+    with api.client() as client:
+        job = client.create_job()
+    assert job.upload is not None
+    answer = httpx.put(f"{job.upload.url}?filename=%FF%FEm%F6te.wav", content=AUDIO, timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["key"] == f"transcription_upload/{job.job_id}/m_te.wav"
 
 
 def test_upload_from_a_file_object_is_sent_in_chunks_with_progress(api: Api) -> None:
