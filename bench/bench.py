@@ -6,6 +6,7 @@
     python bench/bench.py --clips espeak_long --ablation     # what each part of the engine buys
     python bench/bench.py --hour                    # + a synthesised one-hour file (memory)
     python bench/bench.py --device cuda             # on a GPU
+    python bench/bench.py --compute-type float32    # what int8 buys on the CPU
 
 Method and the latest numbers: docs/performance.md.
 """
@@ -26,13 +27,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any, TextIO
-
-import jiwer
+from typing import Any
 
 from pipelines import ALL_PIPELINES, BASELINE, SWESCRIBE, Transcribe, make_pipelines
+from report import accuracy, add_speedups, print_table, targets, totals
 from swescribe.engine.audio import probe
-from swescribe.engine.textnorm import normalise_for_wer as normalise
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_AUDIO_DIR = REPO_ROOT / ".." / "shared" / "audio" / "sv"
@@ -68,8 +67,13 @@ class PeakRss:
         while not self._stop.wait(self.interval):
             self.peak_mib = max(self.peak_mib, self._now_mib())
 
+    @property
+    def growth_mib(self) -> float:
+        """How far the peak rose above the resident memory at the start of the block."""
+        return self.peak_mib - self.start_mib
+
     def __enter__(self) -> PeakRss:
-        self.peak_mib = self._now_mib()
+        self.start_mib = self.peak_mib = self._now_mib()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
         return self
@@ -122,21 +126,6 @@ def hour_clip(audio_dir: Path, scratch: Path, pipelines: tuple[str, ...]) -> Cli
     return Clip(target.stem, target, reference, pipelines)
 
 
-def accuracy(reference: str, texts: list[str]) -> dict[str, Any]:
-    """Median WER over the runs' texts (None for an empty reference), and their word counts.
-
-    Runs can differ: faster-whisper falls back to sampling at higher temperatures.
-    """
-    ref = normalise(reference)
-    wers = [float(jiwer.wer(ref, normalise(text))) for text in texts] if ref else []
-    words = [len(normalise(text).split()) for text in texts]
-    return {
-        "wer": statistics.median(wers) if wers else None,
-        "words": [min(words), max(words)],
-        "text_varied": len(set(texts)) > 1,
-    }
-
-
 def bench_clip(
     pipelines: dict[str, Transcribe], clip: Clip, repeat: int, stat: str, flip: bool
 ) -> dict[str, Any]:
@@ -151,7 +140,14 @@ def bench_clip(
                 started = time.perf_counter()
                 text = pipelines[name](clip.wav)
                 wall = time.perf_counter() - started
-            runs[name].append({"wall_seconds": wall, "text": text, "peak_rss_mib": rss.peak_mib})
+            runs[name].append(
+                {
+                    "wall_seconds": wall,
+                    "text": text,
+                    "peak_rss_mib": rss.peak_mib,
+                    "rss_growth_mib": rss.growth_mib,
+                }
+            )
             print(f"  {clip.name} {name} run {run + 1}/{repeat}: {wall:.2f} s", file=sys.stderr)
     result: dict[str, Any] = {
         "clip": clip.name,
@@ -165,72 +161,12 @@ def bench_clip(
             "rtf": wall / audio,
             "x_realtime": audio / wall,
             "peak_rss_mib": max(r["peak_rss_mib"] for r in runs[name]),
+            "rss_growth_mib": max(r["rss_growth_mib"] for r in runs[name]),
             **accuracy(clip.reference, [r["text"] for r in runs[name]]),
             "runs": runs[name],
         }
+    add_speedups(result, names)
     return result
-
-
-def totals(clips: list[dict[str, Any]], names: tuple[str, ...], repeat: int) -> dict[str, Any]:
-    """Sums over the clips every pipeline ran on; corpus WER of run r over all their words."""
-    shared = [c for c in clips if all(name in c for name in names)]
-    audio = sum(c["audio_seconds"] for c in shared)
-    result: dict[str, Any] = {"clip": "TOTAL", "audio_seconds": audio}
-    if not shared:
-        return result
-    reference = " ".join(c["reference"] for c in shared)
-    for name in names:
-        wall = sum(c[name]["wall_seconds"] for c in shared)
-        texts = [" ".join(c[name]["runs"][run]["text"] for c in shared) for run in range(repeat)]
-        result[name] = {
-            "wall_seconds": wall,
-            "rtf": wall / audio,
-            "x_realtime": audio / wall,
-            "peak_rss_mib": max(c[name]["peak_rss_mib"] for c in shared),
-            **accuracy(reference, texts),
-        }
-    return result
-
-
-def _row(label: str, audio: str, name: str, numbers: dict[str, Any], speedup: str) -> str:
-    wer = "-" if numbers["wer"] is None else f"{numbers['wer']:.3f}"
-    low, high = numbers["words"]
-    output = "empty" if high == 0 else f"{low} words" if low == high else f"{low}-{high} words"
-    output += ", runs differ" if numbers["text_varied"] else ""
-    return (
-        f"{label:<18}{audio:>8}  {name:<24}{numbers['wall_seconds']:>8.2f}"
-        f"{numbers['rtf']:>7.3f}{numbers['x_realtime']:>8.2f}{speedup:>9}{wer:>8}"
-        f"{numbers['peak_rss_mib']:>8.0f}  {output}"
-    )
-
-
-def print_table(report: dict[str, Any], out: TextIO) -> None:
-    setup = report["setup"]
-    loads = setup["load_seconds"]
-    print(
-        f"\nmodel {setup['model']} ({setup['model_path']})\n"
-        f"{setup['device']}/{setup['compute_type']}, {setup['cpu_threads']} threads, "
-        f"batch {setup['batch_size']}, {report['machine']['cpu']}\n"
-        f"model load: baseline {loads['baseline']:.2f} s, swescribe {loads['swescribe']:.2f} s; "
-        f"wall = {report['settings']['stat']} of {report['settings']['repeat']}; "
-        "RSS = the process's peak during the run (both models loaded)\n",
-        file=out,
-    )
-    header = f"{'clip':<18}{'audio s':>8}  {'pipeline':<24}{'wall s':>8}{'RTF':>7}{'xRT':>8}"
-    print(f"{header}{'speedup':>9}{'WER':>8}{'RSS MiB':>8}  output", file=out)
-    print("-" * 118, file=out)
-    for clip in [*report["clips"], report["total"]]:
-        label, audio = clip["clip"], f"{clip['audio_seconds']:.2f}"
-        base = clip.get(BASELINE)
-        for name in report["settings"]["pipelines"]:
-            if name not in clip:
-                continue
-            speedup = ""
-            if base is not None and name != BASELINE:
-                speedup = f"{base['wall_seconds'] / clip[name]['wall_seconds']:.2f}x"
-            print(_row(label, audio, name, clip[name], speedup), file=out)
-            label, audio = "", ""
-    print(file=out)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -242,6 +178,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--model", default="whisper-base", help="a swescribe model name or path")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument(
+        "--compute-type",
+        default="auto",
+        help="CTranslate2 compute type for both pipelines (auto: int8 on CPU, float16 on GPU)",
+    )
     parser.add_argument("--language", default="sv")
     parser.add_argument("--repeat", type=int, default=1, help="runs per clip and pipeline")
     parser.add_argument("--stat", choices=sorted(STATS), default="median", help="of the runs")
@@ -279,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     audio_dir = args.audio_dir.resolve()
     names = ALL_PIPELINES if args.ablation else (BASELINE, SWESCRIBE)
     clips = select_clips(audio_dir, args.clips, names)
-    setup = make_pipelines(args.model, args.device, names, args.language)
+    setup = make_pipelines(args.model, args.device, names, args.language, args.compute_type)
     with tempfile.TemporaryDirectory(prefix="swescribe-bench-") as scratch:
         if args.hour:
             hour_pipelines = (BASELINE, SWESCRIBE) if args.hour_baseline else (SWESCRIBE,)
@@ -311,6 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "clips": results,
         "total": totals(results, names, args.repeat),
+        "targets": targets(results),
     }
     print_table(report, sys.stderr if args.json == "-" else sys.stdout)
     if args.json == "-":

@@ -43,14 +43,17 @@ class Setup:
     facts: dict[str, Any]
 
 
-def make_pipelines(model: str, device: str, names: tuple[str, ...], language: str) -> Setup:
-    """Load the engine, and a plain WhisperModel from the same CT2 directory."""
+def make_pipelines(
+    model: str, device: str, names: tuple[str, ...], language: str, compute_type: str = "auto"
+) -> Setup:
+    """Load the engine, and a plain WhisperModel from the same CT2 directory, both with the
+    same device, compute type and threads."""
     from faster_whisper import WhisperModel
 
     settings = Settings.from_env()
     locator = ModelLocator(settings.model_cache_dir, settings.model_dirs)
     started = time.perf_counter()
-    engine = Engine.load(model, locator, device=device)
+    engine = Engine.load(model, locator, device=device, compute_type=compute_type)
     resolve_seconds = time.perf_counter() - started - engine.load_seconds
     plan = engine.plan
     started = time.perf_counter()

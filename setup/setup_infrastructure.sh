@@ -174,7 +174,7 @@ if ! aws_do cloudformation deploy \
   --capabilities CAPABILITY_NAMED_IAM \
   --no-fail-on-empty-changeset \
   --parameter-overrides "${PARAMS[@]}" \
-  --tags "swescribe:service=swescribe" "swescribe:stack=$STACK"; then
+  --tags "swescribe:service=$STACK" "swescribe:stack=$STACK"; then
   log "the deployment failed; the latest failures:"
   aws_cli cloudformation describe-stack-events --stack-name "$STACK" --max-items 40 \
     --query "StackEvents[?contains(ResourceStatus, 'FAILED')].[LogicalResourceId,ResourceStatus,ResourceStatusReason]" \

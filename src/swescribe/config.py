@@ -55,6 +55,8 @@ class Settings:
     """Empty: boto3's own default (AWS_REGION, AWS_DEFAULT_REGION, the profile)."""
     webhook_queue_url: str = ""
     launch_template: str = "swescribe-worker"
+    service_tag: str = "swescribe"
+    """The swescribe:service tag value of this deployment's workers (the stack's name)."""
     instance_types: tuple[str, ...] = ("g4dn.xlarge", "g5.xlarge", "g6.xlarge")
     """Tried in order when spot capacity is refused; then on-demand, if allowed."""
     on_demand_fallback: bool = True
@@ -125,6 +127,7 @@ class Settings:
             "aws_region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "",
             "webhook_queue_url": env.get("SWESCRIBE_WEBHOOK_QUEUE_URL", ""),
             "launch_template": env.get("SWESCRIBE_LAUNCH_TEMPLATE", "swescribe-worker"),
+            "service_tag": env.get("SWESCRIBE_SERVICE_TAG", "swescribe"),
             "instance_types": _split_list(
                 env.get("SWESCRIBE_INSTANCE_TYPES", "g4dn.xlarge,g5.xlarge,g6.xlarge")
             ),

@@ -196,6 +196,7 @@ POLICY_PLACEHOLDERS: dict[str, Any] = {
     "WorkerWheelKey": {"Ref": "WorkerWheelKey"},
     "AWS::Region": {"Ref": "AWS::Region"},
     "AWS::AccountId": {"Ref": "AWS::AccountId"},
+    "AWS::StackName": {"Ref": "AWS::StackName"},
     "WorkQueueArn": {"Fn::GetAtt": ["WorkQueue", "Arn"]},
     "WebhookQueueArn": {"Fn::GetAtt": ["WebhookQueue", "Arn"]},
     "WorkerLogGroupArn": {

@@ -272,6 +272,7 @@ def test_worker_role_policy_is_the_instance_role_policy_file(stack: Stack) -> No
             "WorkerWheelKey": WHEEL_KEY,
             "AWS::Region": REGION,
             "AWS::AccountId": account,
+            "AWS::StackName": STACK_NAME,
             "WorkQueueArn": queue_attributes("swescribe-work")["QueueArn"],
             "WebhookQueueArn": queue_attributes("swescribe-webhooks")["QueueArn"],
             "WorkerLogGroupArn": worker_log["arn"],

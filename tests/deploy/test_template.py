@@ -164,6 +164,22 @@ def test_instance_per_job_parameter_becomes_the_settings_flag(template: dict[str
     )
 
 
+def test_workers_carry_the_stack_name_so_two_stacks_never_touch_each_others(
+    template: dict[str, Any],
+) -> None:
+    resolver = Resolver(template)
+    for name in ("ApiFunction", "ProcessUploadFunction", "JanitorFunction"):
+        variables = resolver.resolve(props(template, name)["Environment"])["Variables"]
+        assert variables["SWESCRIBE_SERVICE_TAG"] == "swescribe", name  # the stack's name
+    launch = resolver.resolve(props(template, "WorkerLaunchTemplate")["LaunchTemplateData"])
+    for spec in launch["TagSpecifications"]:
+        assert {"Key": "swescribe:service", "Value": "swescribe"} in spec["Tags"]
+    other = Resolver(template)
+    other.values["AWS::StackName"] = "swescribe-staging"
+    variables = other.resolve(props(template, "JanitorFunction")["Environment"])["Variables"]
+    assert variables["SWESCRIBE_SERVICE_TAG"] == "swescribe-staging"
+
+
 # --- what moto's CloudFormation does not apply --------------------------------------------
 
 

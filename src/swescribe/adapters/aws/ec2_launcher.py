@@ -90,7 +90,8 @@ class LaunchPlan:
     """The environment the worker gets (no secrets: UserData is readable)."""
     bucket: str = "transcription-curevo"
     service: str = "swescribe"
-    """Value of the swescribe:service tag that marks this deployment's workers."""
+    """Value of the swescribe:service tag that marks this deployment's workers (the stack
+    name), so two deployments in one account never count or end each other's workers."""
     worker_command: str = DEFAULT_WORKER_COMMAND
     shutdown_on_exit: bool = True
 
@@ -144,6 +145,7 @@ def plan_from_settings(settings: Settings) -> LaunchPlan:
         subnet_ids=settings.subnet_ids,
         worker_env=worker_env_from_settings(settings),
         bucket=settings.bucket,
+        service=settings.service_tag,
     )
 
 
