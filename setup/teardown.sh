@@ -23,6 +23,8 @@ Options:
                       swescribe:stack) and delete their snapshots, and remove the AMI
                       builder's role and security group
   --artifacts-bucket B    default: <stack>-artifacts-<account>-<region>
+  --bucket B, --table T   with --delete-data: the data bucket and job table to delete when
+                      the stack is already gone (a plain teardown kept them)
   --yes               do not ask
   --profile NAME      AWS named profile (default: $AWS_PROFILE)
   --region REGION     AWS region (default: $AWS_REGION, else eu-north-1)
@@ -30,12 +32,16 @@ Options:
   -h, --help          this help
 
 The template retains the data bucket and the job table (DeletionPolicy: Retain), so
-without --delete-data they outlive the stack, with their audio, transcripts and jobs.
+without --delete-data they outlive the stack, with their audio, transcripts and jobs. A new
+stack with the same BucketName and TableName cannot be created while they exist: delete
+them later with --delete-data --bucket B --table T, or deploy with other names.
 EOF
 }
 
 STACK="$SWESCRIBE_DEFAULT_STACK"
 ARTIFACTS_BUCKET=""
+GIVEN_BUCKET=""
+GIVEN_TABLE=""
 DELETE_DATA=0
 DELETE_AMIS=0
 ASSUME_YES=0
@@ -43,6 +49,8 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --stack-name) STACK="$(need_value "$@")"; shift 2 ;;
     --artifacts-bucket) ARTIFACTS_BUCKET="$(need_value "$@")"; shift 2 ;;
+    --bucket) GIVEN_BUCKET="$(need_value "$@")"; shift 2 ;;
+    --table) GIVEN_TABLE="$(need_value "$@")"; shift 2 ;;
     --delete-data) DELETE_DATA=1; shift ;;
     --delete-amis) DELETE_AMIS=1; shift ;;
     --yes) ASSUME_YES=1; shift ;;
@@ -74,6 +82,8 @@ else
   TEMPLATE_NAME=""
   log "stack $STACK does not exist in $AWS_REGION_NAME (account $ACCOUNT)"
 fi
+[[ -z "$GIVEN_BUCKET" ]] || DATA_BUCKET="$GIVEN_BUCKET"
+[[ -z "$GIVEN_TABLE" ]] || TABLE="$GIVEN_TABLE"
 
 if ((DELETE_DATA && !ASSUME_YES && !DRY_RUN)); then
   log "This deletes every object in s3://${DATA_BUCKET:-<no data bucket>} and s3://$ARTIFACTS_BUCKET,"
@@ -137,7 +147,26 @@ terminate_workers() {
   aws_cli ec2 wait instance-terminated --instance-ids $ids
 }
 
+# stop_functions: no Lambda of the stack runs again, so none launches a worker between the
+# workers' termination and the stack's deletion (which removes the functions).
+stop_functions() {
+  local output name
+  for output in ApiFunctionName ProcessUploadFunctionName JanitorFunctionName; do
+    if ((DRY_RUN)); then
+      log "[dry-run] set the reserved concurrency of $output to 0"
+      continue
+    fi
+    name="$(stack_output "$STACK" "$output")"
+    [[ -n "$name" && "$name" != "None" ]] || continue
+    aws_cli lambda put-function-concurrency --function-name "$name" \
+      --reserved-concurrent-executions 0 >/dev/null
+    log "stopped $name"
+  done
+}
+
 if ((EXISTS)); then
+  step "Functions of $STACK"
+  stop_functions
   step "Workers of $STACK"
   terminate_workers
   if ((DELETE_DATA)) && [[ -n "$DATA_BUCKET" ]]; then
@@ -218,6 +247,8 @@ fi
 log ""
 if ((!DELETE_DATA)) && [[ -n "$DATA_BUCKET$TABLE" ]]; then
   log "kept (retained by the template): bucket ${DATA_BUCKET:-?} and table ${TABLE:-?},"
-  log "and the artifacts bucket $ARTIFACTS_BUCKET; --delete-data removes them"
+  log "and the artifacts bucket $ARTIFACTS_BUCKET. Remove them later with:"
+  log "  setup/teardown.sh --stack-name $STACK --delete-data --bucket ${DATA_BUCKET:-B} --table ${TABLE:-T}"
+  log "A new stack with the same bucket and table names cannot be created until then."
 fi
 log "teardown of $STACK done"

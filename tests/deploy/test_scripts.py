@@ -355,6 +355,9 @@ SCRIPTED_AWS = r"""#!/usr/bin/env bash
 printf '%s\n' "$*" >>"$FAKE_AWS_CALLS"
 args=" $* "
 output() { case "$args" in *"OutputKey=='$1'"*) echo "$2"; exit 0 ;; esac; }
+if [ -n "${FAKE_NO_STACK:-}" ]; then
+  case "$args" in *" describe-stacks "*) echo "Stack with id demo does not exist" >&2; exit 254 ;; esac
+fi
 case "$args" in
   *" --version "*) echo "aws-cli/2.17.0 Python/3.11.9 Linux/6.1" ;;
   *" sts get-caller-identity "*) echo 123456789012 ;;
@@ -436,9 +439,15 @@ def test_teardown_ends_the_workers_before_the_stack_and_the_data_after(
     )
     assert result.returncode == 0, result.stderr
     calls = aws_api_calls(calls_file)
+    stopped = [
+        first_call(calls, f"put-function-concurrency --function-name demo-{name}")
+        for name in ("api", "process-upload", "janitor")
+    ]
     terminate = first_call(calls, "ec2 terminate-instances --instance-ids i-0aaa i-0bbb")
     delete_stack = first_call(calls, "cloudformation delete-stack --stack-name demo")
     waited = first_call(calls, "cloudformation wait stack-delete-complete")
+    assert max(stopped) < terminate, "no Lambda can launch a worker once they are ended"
+    assert "--reserved-concurrent-executions 0" in calls[stopped[0]]
     assert terminate < delete_stack < waited
     assert "Name=tag:aws:ec2launchtemplate:id,Values=lt-0123" in calls[terminate - 1]
     assert first_call(calls, "s3api delete-bucket --bucket demo-data") > waited
@@ -446,6 +455,21 @@ def test_teardown_ends_the_workers_before_the_stack_and_the_data_after(
     assert (
         first_call(calls, "delete-bucket --bucket demo-artifacts-123456789012-eu-north-1") > waited
     )
+
+
+def test_teardown_deletes_the_kept_data_of_a_stack_that_is_already_gone(
+    scripted_aws: tuple[dict[str, str], Path],
+) -> None:
+    env, calls_file = scripted_aws
+    env["FAKE_NO_STACK"] = "1"
+    args = ("--stack-name", "demo", "--delete-data", "--yes")
+    named = ("--bucket", "old-data", "--table", "old-jobs")
+    result = run_script("setup/teardown.sh", *args, *named, env=env)
+    assert result.returncode == 0, result.stderr
+    calls = aws_api_calls(calls_file)
+    assert first_call(calls, "s3api delete-bucket --bucket old-data") >= 0
+    assert first_call(calls, "dynamodb delete-table --table-name old-jobs") >= 0
+    assert not any("delete-stack" in call for call in calls)
 
 
 @pytest.mark.package
