@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from swescribe.adapters.local.filesystem import FilesystemObjectStore
+from swescribe.adapters.local.sqlite_counters import SqliteCounters
 from swescribe.adapters.local.sqlite_jobs import SqliteJobStore
 from swescribe.adapters.local.sqlite_keys import SqliteApiKeyStore
 from swescribe.adapters.local.sqlite_queue import SqliteWorkQueue
@@ -121,6 +122,7 @@ def build_local_services(settings: Settings, launcher: WorkerLauncher | None = N
         clock=SystemClock(),
         ids=RandomIds(),
         policy=policy_from(settings),
+        counters=SqliteCounters(paths.database, busy),
     )
 
 

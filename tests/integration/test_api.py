@@ -273,3 +273,45 @@ def test_a_job_without_stored_audio_has_no_audio_link(api: Api) -> None:
         missing = http.get(f"/v1/jobs/{body['callback_id']}/audio-link")
     assert missing.status_code == 404
     assert "no stored audio" in missing.json()["error"]["message"]
+
+
+def metric_values(api: Api) -> dict[str, float]:
+    text = httpx.get(f"{api.url}/metrics", timeout=10).text
+    return {
+        name: float(value)
+        for name, _, value in (line.rpartition(" ") for line in text.splitlines())
+        if name and not name.startswith("#")
+    }
+
+
+def test_metrics_totals_count_finished_work_and_never_go_down_when_jobs_are_deleted(
+    api: Api,
+) -> None:
+    svc = api.svc
+    before = metric_values(api)
+    with api.http() as http:
+        job_id = http.post("/v1/jobs", json={}).json()["job_id"]
+    svc.jobs.update(job_id, None, {"status": "launching"})
+    from swescribe.core.ports import WorkItem
+
+    claim_job(svc, Message(WorkItem("transcribe", job_id), "r", 1), "w1")
+    key = result_key(job_id, svc.clock.now(), "audio", "txt")
+    svc.objects.put_bytes(key, b"Hej\n")
+    complete_job(svc, job_id, "w1", Outcome("whisper-base", 12.5, 2.25, 10, {"txt": key}))
+    done = metric_values(api)
+    with api.http() as http:
+        assert http.delete(f"/v1/jobs/{job_id}").status_code == 200
+    after_delete = metric_values(api)
+
+    def grew(values: dict[str, float], name: str) -> float:
+        return values[name] - before.get(name, 0.0)
+
+    assert grew(done, "swescribe_jobs_completed_total") == 1
+    assert grew(done, "swescribe_audio_seconds_total") == pytest.approx(12.5)
+    assert grew(done, "swescribe_processing_seconds_total") == pytest.approx(2.25)
+    for name in ("jobs_completed", "audio_seconds", "processing_seconds"):
+        total = f"swescribe_{name}_total"
+        assert after_delete[total] == done[total], f"{total} went down after a delete"
+    assert after_delete['swescribe_jobs{status="completed"}'] == (
+        done['swescribe_jobs{status="completed"}'] - 1
+    ), "the gauge of stored jobs does go down"

@@ -332,3 +332,23 @@ def test_capacity_is_asked_for_every_job_in_hand_so_a_busy_worker_is_not_counted
     assert svc.queue.depth() == 1
     assert launcher.calls == [1, 2]
     assert launcher.jobs == [busy, fresh]
+
+
+class BrokenCounters:
+    def add(self, amounts: object) -> None:
+        raise OSError("disk full")
+
+    def read(self) -> dict[str, float]:
+        return {}
+
+
+def test_a_failure_to_count_never_fails_or_undoes_a_job() -> None:
+    svc = memory_services()
+    svc.counters = BrokenCounters()
+    job_id = create_job(svc, "k", NewJob()).job_id
+    handle_object_created(svc, f"transcription_upload/{job_id}/a.wav", 1)
+    message = svc.queue.receive(0, 60)
+    assert message is not None
+    claim_job(svc, message, "w1")
+    done = complete_job(svc, job_id, "w1", Outcome("whisper-base", 1.0, 0.5, 10, {}))
+    assert done.status is JobStatus.COMPLETED

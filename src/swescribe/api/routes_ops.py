@@ -19,44 +19,49 @@ async def healthz(context: Context) -> dict[str, object]:
     return {"status": "ok", "queue_depth": depth}
 
 
+COUNTERS = {
+    "jobs_completed": "Jobs completed.",
+    "jobs_failed": "Jobs failed.",
+    "processing_seconds": "Seconds spent transcribing completed jobs.",
+    "audio_seconds": "Seconds of audio transcribed.",
+    "webhook_attempts": "Webhook delivery attempts.",
+    "webhooks_delivered": "Webhooks delivered.",
+}
+"""Monotonic totals (they survive job deletion), where the service keeps them."""
+
+
 def render_metrics(svc: Services) -> str:
     by_status = dict.fromkeys(JobStatus, 0)
-    processing = audio = 0.0
-    webhook_attempts = 0
     webhooks_by_state: dict[str, int] = {}
     cursor: str | None = None
     for _ in range(1000):  # bounded: 1000 pages of 500 jobs
         page = svc.jobs.list_jobs(None, limit=500, cursor=cursor)
         for job in page.jobs:
             by_status[job.status] += 1
-            processing += job.processing_seconds or 0.0
-            audio += job.audio_duration or 0.0
-            webhook_attempts += job.webhook_attempts
             state = job.webhook_state.value
             webhooks_by_state[state] = webhooks_by_state.get(state, 0) + 1
         cursor = page.next_cursor
         if cursor is None:
             break
     lines = [
-        "# HELP swescribe_jobs Jobs by status.",
+        "# HELP swescribe_jobs Stored jobs by status.",
         "# TYPE swescribe_jobs gauge",
         *(f'swescribe_jobs{{status="{s.value}"}} {n}' for s, n in by_status.items()),
-        "# HELP swescribe_processing_seconds_total Seconds spent transcribing finished jobs.",
-        "# TYPE swescribe_processing_seconds_total counter",
-        f"swescribe_processing_seconds_total {processing:.3f}",
-        "# HELP swescribe_audio_seconds_total Seconds of audio transcribed.",
-        "# TYPE swescribe_audio_seconds_total counter",
-        f"swescribe_audio_seconds_total {audio:.3f}",
-        "# HELP swescribe_webhook_attempts_total Webhook delivery attempts.",
-        "# TYPE swescribe_webhook_attempts_total counter",
-        f"swescribe_webhook_attempts_total {webhook_attempts}",
-        "# HELP swescribe_webhooks Jobs by webhook delivery state.",
+        "# HELP swescribe_webhooks Stored jobs by webhook delivery state.",
         "# TYPE swescribe_webhooks gauge",
         *(f'swescribe_webhooks{{state="{s}"}} {n}' for s, n in sorted(webhooks_by_state.items())),
         "# HELP swescribe_queue_depth Work items waiting.",
         "# TYPE swescribe_queue_depth gauge",
         f"swescribe_queue_depth {svc.queue.depth()}",
     ]
+    if svc.counters is not None:
+        totals = svc.counters.read()
+        for name, help_text in COUNTERS.items():
+            lines += [
+                f"# HELP swescribe_{name}_total {help_text}",
+                f"# TYPE swescribe_{name}_total counter",
+                f"swescribe_{name}_total {float(totals.get(name, 0.0))!r}",
+            ]
     return "\n".join(lines) + "\n"
 
 

@@ -174,6 +174,14 @@ class WorkerLauncher(Protocol):
         """
 
 
+class Counters(Protocol):
+    """Monotonic totals for /metrics: they only grow, also when jobs are deleted."""
+
+    def add(self, amounts: Mapping[str, float]) -> None: ...
+
+    def read(self) -> dict[str, float]: ...
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
 

@@ -30,6 +30,7 @@ from swescribe.core.jobs import (
 )
 from swescribe.core.ports import (
     Clock,
+    Counters,
     Expect,
     IdGenerator,
     JobStore,
@@ -79,6 +80,8 @@ class Services:
     clock: Clock
     ids: IdGenerator
     policy: Policy = field(default_factory=Policy)
+    counters: Counters | None = None
+    """Totals for /metrics; None where the platform keeps them (CloudWatch on AWS)."""
 
 
 @dataclass(frozen=True)
@@ -327,6 +330,12 @@ def complete_job(svc: Services, job_id: str, worker_id: str, outcome: Outcome) -
         },
     )
     _queue_webhook(svc, job)
+    _count(
+        svc,
+        jobs_completed=1,
+        processing_seconds=outcome.processing_seconds,
+        audio_seconds=outcome.audio_duration,
+    )
     log.info("job completed", extra={"job_id": job_id})
     return job
 
@@ -356,8 +365,19 @@ def fail_job(
         },
     )
     _queue_webhook(svc, job)
+    _count(svc, jobs_failed=1)
     log.info("job failed", extra={"job_id": job_id, "error_code": code})
     return job
+
+
+def _count(svc: Services, **amounts: float) -> None:
+    """Add to the metrics' totals; a failure here never undoes or fails the job."""
+    if svc.counters is None:
+        return
+    try:
+        svc.counters.add(amounts)
+    except Exception:
+        log.warning("counters not updated", extra={"counters": ",".join(amounts)})
 
 
 def _queue_webhook(svc: Services, job: Job) -> None:
@@ -394,6 +414,7 @@ def deliver_webhook(
         svc.webhooks.send(WorkItem(WEBHOOK, job_id), delay_seconds=attempt.retry_in)
     else:
         changes["webhook_state"] = WebhookState.FAILED
+    _count(svc, webhook_attempts=1, webhooks_delivered=int(attempt.delivered))
     log.info(
         "webhook attempt",
         extra={"job_id": job_id, "attempt": attempt_number, "status": attempt.status},
