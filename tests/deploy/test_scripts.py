@@ -356,7 +356,7 @@ printf '%s\n' "$*" >>"$FAKE_AWS_CALLS"
 args=" $* "
 output() { case "$args" in *"OutputKey=='$1'"*) echo "$2"; exit 0 ;; esac; }
 if [ -n "${FAKE_NO_STACK:-}" ]; then
-  case "$args" in *" describe-stacks "*) echo "Stack with id demo does not exist" >&2; exit 254 ;; esac
+  case "$args" in *" describe-stacks "*) echo "Stack demo does not exist" >&2; exit 254 ;; esac
 fi
 case "$args" in
   *" --version "*) echo "aws-cli/2.17.0 Python/3.11.9 Linux/6.1" ;;
