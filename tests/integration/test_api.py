@@ -17,7 +17,8 @@ from swescribe.bootstrap import build_local_api, build_local_keys, build_local_s
 from swescribe.config import Settings
 from swescribe.core.jobs import result_key
 from swescribe.core.ports import Message
-from swescribe.core.service import Outcome, Services, claim_job, complete_job
+from swescribe.core.service import Outcome, Services
+from swescribe.core.work import claim_job, complete_job
 from tests.support import free_port, serving
 
 MAX_UPLOAD = 64 * 1024

@@ -7,14 +7,8 @@ from typing import cast
 from swescribe.core.janitor import sweep_jobs
 from swescribe.core.jobs import JobStatus
 from swescribe.core.ports import Message, WorkItem
-from swescribe.core.service import (
-    NewJob,
-    Policy,
-    Services,
-    claim_job,
-    create_job,
-    handle_object_created,
-)
+from swescribe.core.service import NewJob, Policy, Services, create_job, handle_object_created
+from swescribe.core.work import claim_job
 from tests.fakes import FixedClock, MemoryQueue, RecordingLauncher, memory_services
 
 

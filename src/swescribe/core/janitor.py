@@ -23,14 +23,8 @@ from datetime import timedelta
 from swescribe.core.errors import SwescribeError, TransitionConflict
 from swescribe.core.jobs import Job, JobStatus, WebhookState
 from swescribe.core.ports import Expect, WorkItem
-from swescribe.core.service import (
-    TRANSCRIBE,
-    WEBHOOK,
-    Services,
-    fail_job,
-    give_up_on_lost_job,
-    worker_demand,
-)
+from swescribe.core.service import TRANSCRIBE, WEBHOOK, Services, worker_demand
+from swescribe.core.work import fail_job, give_up_on_lost_job
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,8 @@ from swescribe.config import Settings
 from swescribe.core.errors import JobNotFound, StoreBusy
 from swescribe.core.jobs import Job, JobStatus
 from swescribe.core.ports import WebhookAttempt, WebhookSender
-from swescribe.core.service import Services, deliver_webhook
+from swescribe.core.service import Services
+from swescribe.core.work import deliver_webhook
 from swescribe.webhooks import RetryPolicy, build_payload, deliver_once, next_delay, should_retry
 
 log = logging.getLogger(__name__)

@@ -20,9 +20,8 @@ from swescribe.core.filenames import safe_filename
 from swescribe.core.formats import MEDIA_TYPES
 from swescribe.core.jobs import Job, result_key
 from swescribe.core.ports import Message
-from swescribe.core.service import (
-    Outcome,
-    Services,
+from swescribe.core.service import Outcome, Services
+from swescribe.core.work import (
     claim_job,
     complete_job,
     fail_job,
