@@ -30,6 +30,10 @@ ABLATIONS: dict[str, tuple[str, dict[str, Any]]] = {
         "batched, but without timestamp tokens (faster-whisper's batched default)",
         {"extra": {"without_timestamps": True}},
     ),
+    "vad cuts at 160 ms": (
+        "VAD cutting at pauses of 160 ms (faster-whisper's batched default) instead of 500 ms",
+        {"extra": {"vad_parameters": {"min_silence_duration_ms": 160}}},
+    ),
     "batch 4": ("batch size 4 instead of the device default", {"batch_size": 4}),
     "batch 16": ("batch size 16 instead of the device default", {"batch_size": 16}),
     "beam 1": ("greedy decoding instead of beam 5", {"beam_size": 1}),
