@@ -4,6 +4,7 @@ finished through the service functions, as a worker would)."""
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import threading
@@ -29,6 +30,7 @@ from swescribe.client import (
     verify_webhook,
 )
 from swescribe.config import Settings
+from swescribe.core.errors import SwescribeError
 from swescribe.core.jobs import result_key
 from swescribe.core.ports import Message, WorkItem
 from swescribe.core.service import Outcome, Services
@@ -305,6 +307,45 @@ def test_a_completed_job_gives_every_format_and_delete_removes_it(api: Api) -> N
     ]
     assert removed == 5, "the audio and four results"
     assert gone.value.status == 404
+
+
+def test_wait_polls_with_backoff_until_the_job_finishes_and_sees_each_change(
+    api: Api,
+) -> None:
+    with api.client() as client:
+        job = client.create_job(filename="talk.wav")
+        client.upload(job, io.BytesIO(AUDIO))
+        finisher = threading.Timer(1.5, finish, args=(api.svc, job.job_id))
+        finisher.start()
+        polls: list[float] = []
+        original_get = client.get_job
+
+        def counted_get(job_id: str) -> Job:
+            polls.append(time.monotonic())
+            return original_get(job_id)
+
+        client.get_job = counted_get  # type: ignore[method-assign]
+        try:
+            updates: list[str] = []
+            done = client.wait(job.job_id, timeout=30, on_update=lambda j: updates.append(j.status))
+        finally:
+            finisher.join()
+    assert done.status == "completed"
+    assert updates[0] == "launching"
+    assert updates[-1] == "completed"
+    assert len(updates) == len(set(updates)), "each change once, not every poll"
+    gaps = [later - earlier for earlier, later in itertools.pairwise(polls)]
+    assert 3 <= len(polls) <= 6, f"backed off: {len(polls)} polls in 1.5 s"
+    assert gaps == sorted(gaps), "the delay between polls only grows"
+
+
+def test_wait_gives_up_at_its_timeout_with_the_jobs_status(api: Api) -> None:
+    with api.client() as client:
+        job = client.create_job()
+        started = time.monotonic()
+        with pytest.raises(SwescribeError, match="is still registered after 1 s"):
+            client.wait(job.job_id, timeout=1.0)
+    assert time.monotonic() - started < 3.0
 
 
 def test_a_transcript_of_an_unfinished_job_is_a_409_not_ready(api: Api) -> None:
