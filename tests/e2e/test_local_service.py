@@ -188,6 +188,21 @@ def test_racing_uploads_and_their_duplicate_events_are_processed_once(
     assert len(receiver.deliveries) == 1
     assert service.data_dir.joinpath("objects", job["s3_key"]).read_bytes() == clip.read_bytes()
 
+    # The same object-created event once more, after the job is done (an S3 event can
+    # arrive twice, and late): it is a duplicate, and nothing is transcribed or sent again.
+    from swescribe.bootstrap import build_local_services
+    from swescribe.config import Settings
+    from swescribe.core.service import handle_object_created
+
+    svc = build_local_services(Settings.from_env({}, data_dir=service.data_dir))
+    assert handle_object_created(svc, job["s3_key"], clip.stat().st_size) == "duplicate"
+    time.sleep(1.0)
+    with service.client() as http:
+        again = http.get(f"/v1/jobs/{job['job_id']}").json()
+    assert again["attempts"] == 1
+    assert again["status"] == "completed"
+    assert len(receiver.deliveries) == 1
+
 
 def test_wrong_key_is_401_and_another_keys_job_is_404(service: RunningService) -> None:
     with service.client("sws_not-a-real-key") as http:
@@ -254,6 +269,9 @@ def test_worker_killed_mid_job_is_redelivered_and_completes(
     assert finished["instance_id"] != job["instance_id"]
     deliveries = receiver.wait_for(1)
     assert deliveries[0].payload["status"] == "complete"
+    assert deliveries[0].headers["webhook-id"] == f"msg_{registration['callback_id']}_completed"
+    time.sleep(1.0)
+    assert len(receiver.deliveries) == 1, "the lost attempt sent nothing; one webhook in all"
 
 
 def test_healthz_metrics_and_openapi(service: RunningService) -> None:
