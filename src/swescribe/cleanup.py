@@ -31,19 +31,22 @@ def run_cleanup(settings: Settings, dry_run: bool = False) -> dict[str, Any]:
     launcher = build_ec2_launcher(settings)
     svc = build_aws_services(settings, launcher)
     jobs = sweep_jobs(svc, stale_after, dry_run)
-    busy = {
-        job.instance_id
-        for job in svc.jobs.list_by_status({JobStatus.PROCESSING})
-        if job.instance_id
-    }
+    def busy() -> set[str]:
+        return {
+            job.instance_id
+            for job in svc.jobs.list_by_status({JobStatus.PROCESSING})
+            if job.instance_id
+        }
+
     workers = launcher.list_workers()
     instances = sweep_instances(
         launcher.client,
         workers,
-        busy,
+        busy(),
         settings.instance_grace_seconds,
         svc.clock.now(),
         dry_run,
+        busy_now=busy,
     )
     return {
         "backend": "aws",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +96,49 @@ def test_quietest_cut_finds_the_silent_frame() -> None:
     samples[SAMPLE_RATE * 8 : SAMPLE_RATE * 8 + 1600] = 0.0
     cut = quietest_cut(samples, search=SAMPLE_RATE * 5)
     assert SAMPLE_RATE * 8 <= cut <= SAMPLE_RATE * 8 + 1600
+
+
+def resident_mib() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def test_ninety_minutes_are_decoded_window_by_window_in_bounded_memory(tmp_path: Path) -> None:
+    """A 90-minute WAV (the whole file as float32 samples would be 330 MiB) goes through
+    the engine's decode-ahead windows while resident memory grows by far less."""
+    import threading
+    import wave
+
+    from swescribe.engine.transcriber import decoded_ahead
+
+    minutes = 90
+    path = tmp_path / "long.wav"
+    minute = (np.sin(np.arange(SAMPLE_RATE * 60) / 7.0) * 3000).astype("<i2").tobytes()
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        for _ in range(minutes):
+            out.writeframes(minute)
+    del minute
+    start = peak = resident_mib()
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.01):
+            peak = max(peak, resident_mib())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    seconds = 0.0
+    try:
+        for _, samples in decoded_ahead(iter_windows(path, window_seconds=600.0)):
+            seconds += samples.size / SAMPLE_RATE
+            peak = max(peak, resident_mib())
+            del samples
+    finally:
+        done.set()
+        sampler.join()
+    assert seconds == pytest.approx(minutes * 60, abs=0.1)
+    assert peak - start < 160, f"resident memory grew by {peak - start:.0f} MiB"

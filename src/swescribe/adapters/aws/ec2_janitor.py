@@ -6,7 +6,7 @@ catches the ones that cannot (a crashed process, a model that failed to load).""
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,9 +32,13 @@ def sweep_instances(
     grace_seconds: float,
     now: datetime,
     dry_run: bool = False,
+    busy_now: Callable[[], Collection[str]] | None = None,
 ) -> InstanceSweep:
+    """busy_now, when given, is asked again just before the first termination: a worker
+    that took a job since busy_instance_ids was read is left alone."""
     report = InstanceSweep(dry_run)
     grace = timedelta(seconds=grace_seconds)
+    rechecked: Collection[str] | None = None
     for worker in workers:
         if not worker.active:
             continue
@@ -53,6 +57,11 @@ def sweep_instances(
                     Tags=[{"Key": IDLE_SINCE_TAG, "Value": to_iso(now) or ""}],
                 )
         elif now - worker.idle_since >= grace:
+            if rechecked is None and busy_now is not None:
+                rechecked = busy_now()
+            if rechecked is not None and worker.instance_id in rechecked:
+                report.busy.append(worker.instance_id)
+                continue
             report.terminated.append(worker.instance_id)
             if not dry_run:
                 ec2.terminate_instances(InstanceIds=[worker.instance_id])
