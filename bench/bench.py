@@ -111,18 +111,20 @@ def select_clips(audio_dir: Path, spec: str, pipelines: tuple[str, ...]) -> list
     ]
 
 
-def hour_clip(audio_dir: Path, scratch: Path, pipelines: tuple[str, ...]) -> Clip:
+def hour_clip(
+    audio_dir: Path, scratch: Path, pipelines: tuple[str, ...], copies: int = HOUR_COPIES
+) -> Clip:
     """espeak_long 13 times over, as one WAV in scratch (never in the repository)."""
     source = audio_dir / f"{HOUR_SOURCE}.wav"
     with wave.open(str(source), "rb") as original:
         params = original.getparams()
         frames = original.readframes(original.getnframes())
-    target = scratch / f"{HOUR_SOURCE}_x{HOUR_COPIES}.wav"
+    target = scratch / f"{HOUR_SOURCE}_x{copies}.wav"
     with wave.open(str(target), "wb") as out:
         out.setparams(params)
-        for _ in range(HOUR_COPIES):
+        for _ in range(copies):
             out.writeframes(frames)
-    reference = " ".join([(audio_dir / f"{HOUR_SOURCE}.txt").read_text("utf-8")] * HOUR_COPIES)
+    reference = " ".join([(audio_dir / f"{HOUR_SOURCE}.txt").read_text("utf-8")] * copies)
     return Clip(target.stem, target, reference, pipelines)
 
 
@@ -198,6 +200,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--hour-baseline", action="store_true", help="run the baseline on the hour too (slow)"
     )
     parser.add_argument(
+        "--hour-copies",
+        type=int,
+        default=HOUR_COPIES,
+        help="copies of espeak_long in --hour's file (default %(default)s, 61 min; 26: two hours)",
+    )
+    parser.add_argument(
         "--audio-dir", type=Path, default=DEFAULT_AUDIO_DIR, help="default: ../shared/audio/sv"
     )
     parser.add_argument("--json", metavar="PATH", help="write JSON here ('-': stdout)")
@@ -224,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="swescribe-bench-") as scratch:
         if args.hour:
             hour_pipelines = (BASELINE, SWESCRIBE) if args.hour_baseline else (SWESCRIBE,)
-            clips.append(hour_clip(audio_dir, Path(scratch), hour_pipelines))
+            clips.append(hour_clip(audio_dir, Path(scratch), hour_pipelines, args.hour_copies))
         if args.warmup:  # on the shortest clip there is, so it costs seconds
             shortest = min(audio_dir.glob("*.wav"), key=lambda wav: wav.stat().st_size)
             for run in setup.pipelines.values():
