@@ -82,7 +82,7 @@ def make_pipelines(
         available[name] = engine_with(**changes)
     facts = {
         "model": engine.model.name,
-        "model_path": str(engine.model.path),
+        "model_path": _display_path(engine.model.path),
         "device": plan.device,
         "compute_type": plan.compute_type,
         "cpu_threads": plan.cpu_threads,
@@ -92,3 +92,9 @@ def make_pipelines(
         "ablations": {name: why for name, (why, _) in ABLATIONS.items() if name in names},
     }
     return Setup({name: available[name] for name in names}, facts)
+
+
+def _display_path(path: Path) -> str:
+    """The path with the home directory as ~ (bench results get committed and shared)."""
+    home = Path.home()
+    return f"~/{path.relative_to(home)}" if path.is_relative_to(home) else str(path)
