@@ -105,7 +105,9 @@ def resident_mib() -> float:
 
 def test_ninety_minutes_are_decoded_window_by_window_in_bounded_memory(tmp_path: Path) -> None:
     """A 90-minute WAV (the whole file as float32 samples would be 330 MiB) goes through
-    the engine's decode-ahead windows while resident memory grows by far less."""
+    the engine's decode-ahead windows while resident memory grows by a few windows only,
+    whatever the length. 60 s windows here (3.7 MiB each) keep the test quick; the
+    engine's 10-minute windows hold 37 MiB each, the same way."""
     import threading
     import wave
 
@@ -133,7 +135,7 @@ def test_ninety_minutes_are_decoded_window_by_window_in_bounded_memory(tmp_path:
     sampler.start()
     seconds = 0.0
     try:
-        for _, samples in decoded_ahead(iter_windows(path, window_seconds=600.0)):
+        for _, samples in decoded_ahead(iter_windows(path, window_seconds=60.0)):
             seconds += samples.size / SAMPLE_RATE
             peak = max(peak, resident_mib())
             del samples
@@ -141,4 +143,4 @@ def test_ninety_minutes_are_decoded_window_by_window_in_bounded_memory(tmp_path:
         done.set()
         sampler.join()
     assert seconds == pytest.approx(minutes * 60, abs=0.1)
-    assert peak - start < 160, f"resident memory grew by {peak - start:.0f} MiB"
+    assert peak - start < 60, f"resident memory grew by {peak - start:.0f} MiB"

@@ -102,17 +102,22 @@ def iter_windows(
     search_seconds, so no word is split across windows.
     """
     window = int(window_seconds * SAMPLE_RATE)
-    buffer = np.zeros(0, dtype=np.float32)
+    pending: list[Samples] = []  # blocks not yet in a window: joined once per window
+    pending_size = 0
     offset = 0
     for block in iter_samples(path):
-        buffer = np.concatenate([buffer, block]) if buffer.size else block
-        while buffer.size > window:
-            cut = quietest_cut(buffer[:window], int(search_seconds * SAMPLE_RATE))
-            yield offset / SAMPLE_RATE, buffer[:cut]
+        pending.append(block)
+        pending_size += block.size
+        while pending_size > window:
+            joined = np.concatenate(pending)
+            cut = quietest_cut(joined[:window], int(search_seconds * SAMPLE_RATE))
+            yield offset / SAMPLE_RATE, joined[:cut]
             offset += cut
-            buffer = buffer[cut:]
-    if buffer.size:
-        yield offset / SAMPLE_RATE, buffer
+            rest = joined[cut:].copy()  # so the window handed out is not kept alive here
+            del joined
+            pending, pending_size = [rest], rest.size
+    if pending_size:
+        yield offset / SAMPLE_RATE, np.concatenate(pending)
 
 
 def quietest_cut(samples: Samples, search: int, frame: int = SAMPLE_RATE // 10) -> int:
