@@ -31,6 +31,7 @@ def run_cleanup(settings: Settings, dry_run: bool = False) -> dict[str, Any]:
     launcher = build_ec2_launcher(settings)
     svc = build_aws_services(settings, launcher)
     jobs = sweep_jobs(svc, stale_after, dry_run)
+
     def busy() -> set[str]:
         return {
             job.instance_id
