@@ -173,7 +173,7 @@ SMOKE_TEST="$(printf '%s\n' "$SMOKE_OUTPUT" | tail -n1)"
 [[ "$SMOKE_TEST" == *'"smoke_test": "ok"'* ]] || { echo "the smoke test printed no result"; exit 1; }
 
 step "cleanup"
-rm -rf "$BUNDLE_DIR" /tmp/swescribe-bundle.tar.gz /root/.cache/pip /root/.cache/huggingface
+rm -rf "$BUNDLE_DIR" /tmp/swescribe-bundle.tar.gz "$HOME/.cache/pip" "$HOME/.cache/huggingface"
 rm -rf /var/lib/swescribe/* /var/log/swescribe-worker.log
 apt-get clean
 STATUS="ok"
