@@ -32,6 +32,7 @@ def http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     ("path", "content_type"),
     [
         ("/", "text/html; charset=utf-8"),
+        ("/web/strings.js", "text/javascript; charset=utf-8"),
         ("/web/app.js", "text/javascript; charset=utf-8"),
         ("/web/app.css", "text/css; charset=utf-8"),
     ],
@@ -50,7 +51,7 @@ def test_the_page_and_its_assets_load_without_a_key_uncached_with_their_types(
 def test_every_file_the_page_links_is_served_and_nothing_else_is(http: httpx.Client) -> None:
     page = http.get("/").text
     linked = re.findall(r'(?:href|src)="([^"#]+)"', page)
-    assert sorted(linked) == ["web/app.css", "web/app.js"]
+    assert sorted(linked) == ["web/app.css", "web/app.js", "web/strings.js"]
     for path in linked:
         assert http.get(f"/{path}").status_code == 200
     unknown = http.get("/web/secrets.txt")
@@ -64,21 +65,22 @@ def test_the_page_names_its_language_and_loads_nothing_from_other_hosts(
 ) -> None:
     page = http.get("/").text
     assert '<html lang="en">' in page
-    for asset in ("index.html", "app.js", "app.css"):
+    for asset in ("index.html", "strings.js", "app.js", "app.css"):
         text = WEB.joinpath(asset).read_text(encoding="utf-8")
         assert not re.search(r"https?://", text), f"{asset} reaches outside this server"
 
 
-def _dictionary_keys(script: str, lang: str) -> set[str]:
-    block = re.search(rf"\n    {lang}: \{{\n(.*?)\n    \}},\n", script, re.S)
-    assert block is not None, f"no {lang} dictionary in app.js"
-    return set(re.findall(r"^      (\w+):", block.group(1), re.M))
+def _dictionary_keys(strings: str, lang: str) -> set[str]:
+    block = re.search(rf"\n  {lang}: \{{\n(.*?)\n  \}},\n", strings, re.S)
+    assert block is not None, f"no {lang} dictionary in strings.js"
+    return set(re.findall(r"^    (\w+):", block.group(1), re.M))
 
 
 def test_every_ui_string_exists_in_english_and_swedish() -> None:
     script = WEB.joinpath("app.js").read_text(encoding="utf-8")
+    strings = WEB.joinpath("strings.js").read_text(encoding="utf-8")
     page = WEB.joinpath("index.html").read_text(encoding="utf-8")
-    english, swedish = _dictionary_keys(script, "en"), _dictionary_keys(script, "sv")
+    english, swedish = _dictionary_keys(strings, "en"), _dictionary_keys(strings, "sv")
     used = set(re.findall(r'data-i18n(?:-html)?="(\w+)"', page))
     used |= set(re.findall(r'\bt\("(\w+)"', script))
     assert english == swedish

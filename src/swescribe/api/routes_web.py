@@ -16,6 +16,7 @@ router = APIRouter(include_in_schema=False)
 
 ASSETS = {
     "index.html": "text/html; charset=utf-8",
+    "strings.js": "text/javascript; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
 }
