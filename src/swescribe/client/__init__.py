@@ -1,0 +1,49 @@
+"""A small typed client for the swescribe API: the /v1 jobs API, the seed's /api, uploads.
+
+    from swescribe.client import Client
+
+    with Client("http://127.0.0.1:8000", api_key) as client:
+        job = client.create_job(filename="talk.wav")
+        client.upload(job, "talk.wav", progress=lambda sent, total: print(sent, total))
+        done = client.wait(job.job_id)
+        print(client.transcript(done.job_id, "srt"))
+
+Webhook receivers check a delivery with `verify_webhook(headers, raw_body, secret)`.
+"""
+
+from __future__ import annotations
+
+from swescribe.client.http import Client
+from swescribe.client.models import (
+    ApiError,
+    Format,
+    Job,
+    JobError,
+    Registration,
+    Segment,
+    Transcript,
+    UploadProgress,
+    UploadResult,
+    UploadTarget,
+    WebhookStatus,
+)
+from swescribe.client.uploads import readable_name
+from swescribe.webhooks.signing import WebhookVerificationError, verify_webhook
+
+__all__ = [
+    "ApiError",
+    "Client",
+    "Format",
+    "Job",
+    "JobError",
+    "Registration",
+    "Segment",
+    "Transcript",
+    "UploadProgress",
+    "UploadResult",
+    "UploadTarget",
+    "WebhookStatus",
+    "WebhookVerificationError",
+    "readable_name",
+    "verify_webhook",
+]
