@@ -8,45 +8,34 @@ is time order), floats as Decimal, None never stored. expires_at_epoch (N) is th
 
 from __future__ import annotations
 
-import copy
 import logging
-import math
 import typing
 from collections.abc import Collection, Iterable, Mapping
-from datetime import datetime
-from decimal import Decimal
-from typing import Any, Final
+from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from swescribe.adapters.aws.dynamodb_items import (
+    ATTRIBUTE_DEFINITIONS,
+    BILLING_MODE,
+    GLOBAL_SECONDARY_INDEXES,
+    KEY_SCHEMA,
+    OWNER_INDEX,
+    STATUS_INDEX,
+    TTL_ATTRIBUTE,
+    Expression,
+    condition_for,
+    create_jobs_table,
+    item_from_job,
+    job_from_item,
+    ttl_epoch,
+)
 from swescribe.core.cursors import decode_cursor, encode_cursor
 from swescribe.core.errors import InvalidRequest, JobNotFound, TransitionConflict
-from swescribe.core.jobs import Job, JobStatus, encode_change, job_from_record, job_to_record
+from swescribe.core.jobs import Job, JobStatus, encode_change
 from swescribe.core.ports import Expect, Page
 
 log = logging.getLogger(__name__)
-
-TTL_ATTRIBUTE: Final = "expires_at_epoch"
-OWNER_INDEX: Final = "by_owner"
-STATUS_INDEX: Final = "by_status"
-BILLING_MODE: Final = "PAY_PER_REQUEST"
-KEY_SCHEMA: Final[list[dict[str, str]]] = [{"AttributeName": "job_id", "KeyType": "HASH"}]
-ATTRIBUTE_DEFINITIONS: Final[list[dict[str, str]]] = [
-    {"AttributeName": name, "AttributeType": "S"}
-    for name in ("job_id", "owner", "status", "created_at")
-]
-GLOBAL_SECONDARY_INDEXES: Final[list[dict[str, Any]]] = [
-    {
-        "IndexName": index,
-        "KeySchema": [
-            {"AttributeName": hash_key, "KeyType": "HASH"},
-            {"AttributeName": "created_at", "KeyType": "RANGE"},
-        ],
-        "Projection": {"ProjectionType": "ALL"},
-    }
-    for index, hash_key in ((OWNER_INDEX, "owner"), (STATUS_INDEX, "status"))
-]
 
 FILTERED_PAGE_SIZE = 200
 """Items read per request when a filter drops some (the filter runs after Limit)."""
@@ -57,35 +46,15 @@ MAX_KEY_BYTES = 2048
 MAX_SCAN_PAGES = 100
 """Scan pages (1 MB each) an all-owners listing reads at most."""
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-
-_FLOAT_FIELDS = frozenset(
-    name
-    for name, hint in typing.get_type_hints(Job).items()
-    if hint is float or float in typing.get_args(hint)
-)
-"""Job fields typed float: a whole number read back (Decimal 3) is still 3.0 there."""
-
-
-def create_jobs_table(client: Any, table: str) -> None:
-    """Create the table as the deployment has it (the CloudFormation template matches these
-    constants) and wait until it is active."""
-    client.create_table(
-        TableName=table,
-        BillingMode=BILLING_MODE,
-        KeySchema=copy.deepcopy(KEY_SCHEMA),
-        AttributeDefinitions=copy.deepcopy(ATTRIBUTE_DEFINITIONS),
-        GlobalSecondaryIndexes=copy.deepcopy(GLOBAL_SECONDARY_INDEXES),
-    )
-    client.get_waiter("table_exists").wait(
-        TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
-    )
-    client.update_time_to_live(
-        TableName=table,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
-    )
+__all__ = [
+    "ATTRIBUTE_DEFINITIONS",
+    "BILLING_MODE",
+    "GLOBAL_SECONDARY_INDEXES",
+    "KEY_SCHEMA",
+    "TTL_ATTRIBUTE",
+    "DynamoJobStore",
+    "create_jobs_table",
+]
 
 
 class DynamoJobStore:
@@ -120,14 +89,14 @@ class DynamoJobStore:
             raise JobNotFound(f"no job {job_id!r}")
         if expect is not None and not expect.statuses:
             self._raise_for_failed_condition(job_id, self._raw_item(job_id), expect)
-        words = _Expression()
+        words = Expression()
         sets: list[str] = []
         removes: list[str] = []
         for name, value in changes.items():
             encoded = encode_change(name, value)
             attributes = [(name, encoded)]
             if name == "expires_at":
-                attributes.append((TTL_ATTRIBUTE, _ttl_epoch(value)))
+                attributes.append((TTL_ATTRIBUTE, ttl_epoch(value)))
             for attribute, stored in attributes:
                 if stored is None:
                     removes.append(words.name(attribute))
@@ -149,7 +118,7 @@ class DynamoJobStore:
                 TableName=self.table,
                 Key=_key(job_id),
                 UpdateExpression=expression,
-                ConditionExpression=_condition(words, expect),
+                ConditionExpression=condition_for(words, expect),
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 **words.parameters(),
@@ -189,7 +158,7 @@ class DynamoJobStore:
             return Page([], None)
         if owner is None and status is None:
             return self._scan_page(limit, after)
-        words = _Expression()
+        words = Expression()
         if owner is not None:
             index, hash_attribute, hash_value = OWNER_INDEX, "owner", owner
         else:
@@ -251,7 +220,7 @@ class DynamoJobStore:
         return sorted(jobs, key=_order_key)[:limit]
 
     def _oldest_with_status(self, status: JobStatus, limit: int) -> list[Job]:
-        words = _Expression()
+        words = Expression()
         request: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": STATUS_INDEX,
@@ -289,94 +258,6 @@ class DynamoJobStore:
             TableName=self.table, Key=_key(job_id), ReturnValues="ALL_OLD"
         )
         return bool(response.get("Attributes"))
-
-
-class _Expression:
-    """Placeholders for one request: #name for every attribute, :name for every value."""
-
-    def __init__(self) -> None:
-        self.names: dict[str, str] = {}
-        self.values: dict[str, Any] = {}
-
-    def name(self, attribute: str) -> str:
-        placeholder = f"#{attribute}"
-        self.names[placeholder] = attribute
-        return placeholder
-
-    def value(self, label: str, value: Any) -> str:
-        placeholder = f":{label}"
-        self.values[placeholder] = _serializer.serialize(_to_dynamo(value))
-        return placeholder
-
-    def parameters(self) -> dict[str, Any]:
-        found: dict[str, Any] = {"ExpressionAttributeNames": self.names}
-        if self.values:
-            found["ExpressionAttributeValues"] = self.values
-        return found
-
-
-def _condition(words: _Expression, expect: Expect | None) -> str:
-    """Expect as a ConditionExpression; the item must exist whatever else is asked."""
-    parts = [f"attribute_exists({words.name('job_id')})"]
-    if expect is None:
-        return parts[0]
-    statuses = sorted(s.value for s in expect.statuses)
-    marks = ", ".join(words.value(f"expect_status{n}", s) for n, s in enumerate(statuses))
-    parts.append(f"{words.name('status')} IN ({marks})")
-    if expect.worker_id is not None:
-        parts.append(f"{words.name('instance_id')} = {words.value('worker', expect.worker_id)}")
-    if expect.lease_expired_by is not None:
-        lease_end = encode_change("lease_expires_at", expect.lease_expired_by)
-        parts.append(
-            f"({words.name('status')} <> {words.value('processing', JobStatus.PROCESSING.value)}"
-            f" OR {words.name('lease_expires_at')} <= {words.value('lease_end', lease_end)})"
-        )
-    return " AND ".join(parts)
-
-
-def item_from_job(job: Job) -> dict[str, Any]:
-    """The DynamoDB item (attribute values) for a job: no None attributes, plus the TTL."""
-    record = {name: value for name, value in job_to_record(job).items() if value is not None}
-    ttl = _ttl_epoch(job.expires_at)
-    if ttl is not None:
-        record[TTL_ATTRIBUTE] = ttl
-    return {name: _serializer.serialize(_to_dynamo(value)) for name, value in record.items()}
-
-
-def job_from_item(item: Mapping[str, Any]) -> Job:
-    record = {
-        name: _from_dynamo(name, _deserializer.deserialize(value))
-        for name, value in item.items()
-        if name != TTL_ATTRIBUTE
-    }
-    return job_from_record(record)
-
-
-def _ttl_epoch(expires_at: datetime | None) -> int | None:
-    """Whole seconds, rounded up: DynamoDB never removes a job before its expires_at."""
-    return None if expires_at is None else math.ceil(expires_at.timestamp())
-
-
-def _to_dynamo(value: Any) -> Any:
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, dict):
-        return {key: _to_dynamo(inner) for key, inner in value.items()}
-    if isinstance(value, list | tuple):
-        return [_to_dynamo(inner) for inner in value]
-    return value
-
-
-def _from_dynamo(name: str, value: Any) -> Any:
-    if isinstance(value, Decimal):
-        if name in _FLOAT_FIELDS:
-            return float(value)
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {key: _from_dynamo("", inner) for key, inner in value.items()}
-    if isinstance(value, list):
-        return [_from_dynamo("", inner) for inner in value]
-    return value
 
 
 def _storable_id(job_id: str) -> bool:
