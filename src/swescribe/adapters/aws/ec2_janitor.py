@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from swescribe.adapters.aws.ec2_launcher import IDLE_SINCE_TAG, WorkerInstance
+from swescribe.adapters.aws.ec2_workers import IDLE_SINCE_TAG, WorkerInstance
 from swescribe.core.jobs import to_iso
 
 log = logging.getLogger(__name__)

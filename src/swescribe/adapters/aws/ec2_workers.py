@@ -1,0 +1,148 @@
+"""What a GPU worker is to the launcher and the janitor: its tags, the plan it is
+launched by (template, types, markets, subnets, the environment its UserData exports),
+and an instance as DescribeInstances reports it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from swescribe.adapters.aws.userdata import is_env_name
+from swescribe.config import Settings
+from swescribe.core.jobs import from_iso
+
+SERVICE_TAG = "swescribe:service"
+JOB_TAG = "swescribe:job"
+IDLE_SINCE_TAG = "swescribe:idle-since"
+WORKER_NAME = "swescribe-worker"
+DEFAULT_WORKER_COMMAND = "/opt/swescribe/bin/start-worker"
+"""Baked into the AMI by run_transcription/build_ami.sh (run_transcription/start-worker.sh):
+installs SWESCRIBE_WORKER_WHEEL when set, then runs run_transcription/fast_transcribe.py."""
+
+SPOT = "spot"
+ON_DEMAND = "on-demand"
+ACTIVE_STATES = ("pending", "running")
+LIVE_STATES = ("pending", "running", "shutting-down", "stopping", "stopped")
+"""Every state but terminated: what the janitor may still have to deal with."""
+
+
+# --- plan ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LaunchPlan:
+    """What a launch needs, decided once from Settings at the edge."""
+
+    launch_template: str
+    instance_types: tuple[str, ...] = ("g4dn.xlarge",)
+    """Tried in order when spot capacity is refused."""
+    on_demand_fallback: bool = True
+    """When every type refused spot, try them all again on-demand."""
+    max_instances: int = 4
+    instance_per_job: bool = False
+    subnet_ids: tuple[str, ...] = ()
+    """Empty: the launch template's own network settings."""
+    worker_env: Mapping[str, str] = field(default_factory=dict)
+    """The environment the worker gets (no secrets: UserData is readable)."""
+    bucket: str = "transcription-curevo"
+    service: str = "swescribe"
+    """Value of the swescribe:service tag that marks this deployment's workers (the stack
+    name), so two deployments in one account never count or end each other's workers."""
+    worker_command: str = DEFAULT_WORKER_COMMAND
+    shutdown_on_exit: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.launch_template:
+            raise ValueError("a launch template name is required")
+        if not self.instance_types:
+            raise ValueError("at least one instance type is required")
+        if self.max_instances < 0:
+            raise ValueError("max_instances cannot be negative")
+        bad = [name for name in self.worker_env if not is_env_name(name)]
+        if bad:
+            raise ValueError(f"not valid environment variable names: {bad}")
+
+
+def worker_env_from_settings(settings: Settings) -> dict[str, str]:
+    """The SWESCRIBE_* (and region) variables a GPU worker needs; empty values left out."""
+    env = {
+        "SWESCRIBE_BACKEND": "aws",
+        "SWESCRIBE_QUEUE_URL": settings.queue_url,
+        "SWESCRIBE_WEBHOOK_QUEUE_URL": settings.webhook_queue_url,
+        "SWESCRIBE_TABLE": settings.table,
+        "SWESCRIBE_BUCKET": settings.bucket,
+        "SWESCRIBE_MODEL": settings.model,
+        "SWESCRIBE_DEVICE": settings.device,
+        "SWESCRIBE_COMPUTE_TYPE": settings.compute_type,
+        "SWESCRIBE_LANGUAGE": settings.language,
+        "SWESCRIBE_PUBLIC_URL": settings.public_url,
+        "SWESCRIBE_MAX_UPLOAD_BYTES": str(settings.max_upload_bytes),
+        "SWESCRIBE_LEASE_SECONDS": str(settings.lease_seconds),
+        "SWESCRIBE_HEARTBEAT_SECONDS": str(settings.heartbeat_seconds),
+        "SWESCRIBE_WEBHOOK_MAX_ATTEMPTS": str(settings.webhook_max_attempts),
+        "SWESCRIBE_WEBHOOK_BASE_DELAY": str(settings.webhook_base_delay),
+        "SWESCRIBE_WORKER_IDLE_SECONDS": str(settings.worker_idle_seconds),
+        "SWESCRIBE_INSTANCE_PER_JOB": "1" if settings.instance_per_job else "0",
+        "SWESCRIBE_WORKER_WHEEL": settings.worker_wheel,
+        "SWESCRIBE_MAX_AUDIO_SECONDS": str(settings.max_audio_seconds),
+        "AWS_REGION": settings.aws_region,
+        "AWS_DEFAULT_REGION": settings.aws_region,
+    }
+    return {name: value for name, value in env.items() if value}
+
+
+def plan_from_settings(settings: Settings) -> LaunchPlan:
+    return LaunchPlan(
+        launch_template=settings.launch_template,
+        instance_types=settings.instance_types,
+        on_demand_fallback=settings.on_demand_fallback,
+        max_instances=settings.max_instances,
+        instance_per_job=settings.instance_per_job,
+        subnet_ids=settings.subnet_ids,
+        worker_env=worker_env_from_settings(settings),
+        bucket=settings.bucket,
+        service=settings.service_tag,
+    )
+
+
+# --- instances -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkerInstance:
+    """One worker instance as DescribeInstances reports it (for the janitor)."""
+
+    instance_id: str
+    state: str
+    launch_time: datetime
+    """Aware, in UTC."""
+    instance_type: str
+    lifecycle: str
+    """"spot" or "on-demand"."""
+    job_id: str | None
+    """The swescribe:job tag (one-instance-per-job mode), else None."""
+    idle_since: datetime | None = None
+    """The swescribe:idle-since tag: when the janitor first saw it holding no job."""
+
+    @property
+    def active(self) -> bool:
+        """Pending or running: a worker that is, or soon will be, taking jobs."""
+        return self.state in ACTIVE_STATES
+
+
+def worker_instance_from(raw: Mapping[str, Any]) -> WorkerInstance:
+    tags = {tag["Key"]: tag["Value"] for tag in raw.get("Tags", [])}
+    launched: datetime = raw["LaunchTime"]
+    if launched.tzinfo is None:
+        launched = launched.replace(tzinfo=UTC)
+    return WorkerInstance(
+        instance_id=raw["InstanceId"],
+        state=raw["State"]["Name"],
+        launch_time=launched.astimezone(UTC),
+        instance_type=raw["InstanceType"],
+        lifecycle=SPOT if raw.get("InstanceLifecycle") == SPOT else ON_DEMAND,
+        job_id=tags.get(JOB_TAG),
+        idle_since=from_iso(tags.get(IDLE_SINCE_TAG)),
+    )
