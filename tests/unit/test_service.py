@@ -199,6 +199,22 @@ def test_a_lost_worker_job_is_claimed_again_after_its_lease_then_failed_after_ma
     assert cast(MemoryQueue, svc.webhooks).items() == [WorkItem("webhook", job_id)]
 
 
+def test_jobs_given_back_on_purpose_do_not_count_against_max_attempts(svc: Services) -> None:
+    """Spot notices and SIGTERM hand the job back: five of them, then a crash, and the job
+    is still claimed; only lost workers (crashes) count toward max_attempts (3)."""
+    job_id = uploaded(svc)
+    for n in range(1, 6):
+        job = claim_job(svc, Message(WorkItem("transcribe", job_id), f"r{n}", n), f"w{n}").job
+        assert job is not None
+        release_job(svc, job_id, f"w{n}")
+    crashed = claim_job(svc, Message(WorkItem("transcribe", job_id), "r6", 6), "w6").job
+    assert crashed is not None
+    assert (crashed.attempts, crashed.releases, crashed.lost_attempts) == (6, 5, 1)
+    clock(svc).advance(61)  # w6 died without a word
+    again = claim_job(svc, Message(WorkItem("transcribe", job_id), "r7", 7), "w7").job
+    assert again is not None, "one lost worker is far from max_attempts"
+
+
 def test_only_the_holder_renews_releases_or_completes(svc: Services) -> None:
     job_id = uploaded(svc)
     claim_job(svc, received(svc), "w1")

@@ -47,7 +47,7 @@ def sweep_jobs(svc: Services, stale_after_seconds: float, dry_run: bool = False)
     for job in svc.jobs.list_by_status({JobStatus.PROCESSING}):
         if job.lease_expires_at is None or job.lease_expires_at > now:
             continue
-        if job.attempts >= svc.policy.max_attempts:
+        if job.lost_attempts >= svc.policy.max_attempts:
             report.failed.append(job.job_id)
             if not dry_run:
                 give_up_on_lost_job(svc, job)

@@ -85,6 +85,9 @@ class Job:
     audio_url: str | None = None
     instance_id: str | None = None
     attempts: int = 0
+    """Times a worker claimed the job."""
+    releases: int = 0
+    """Claims that ended with the job given back on purpose (SIGTERM, a spot notice)."""
     lease_expires_at: datetime | None = None
     error_code: str | None = None
     error_message: str | None = None
@@ -101,6 +104,12 @@ class Job:
     webhook_delivered_at: datetime | None = None
     expires_at: datetime | None = None
     """When the job record may be removed (DynamoDB TTL; the local janitor honours it too)."""
+
+    @property
+    def lost_attempts(self) -> int:
+        """Claims that ended without a word from the worker (a crash, a lost instance):
+        what max_attempts limits. A job given back on purpose is not the job's fault."""
+        return self.attempts - self.releases
 
     @property
     def upload_prefix(self) -> str:
@@ -129,6 +138,7 @@ class Job:
             "word_timestamps": self.word_timestamps,
             "instance_id": self.instance_id,
             "attempts": self.attempts,
+            "releases": self.releases,
             "error": (
                 {"code": self.error_code, "message": self.error_message}
                 if self.status is JobStatus.FAILED

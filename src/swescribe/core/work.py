@@ -40,7 +40,7 @@ def claim_job(svc: Services, message: Message, worker_id: str) -> Claim:
     if job is None or job.status.is_final:
         return Claim(None)
     now = svc.clock.now()
-    if job.attempts >= svc.policy.max_attempts:
+    if job.lost_attempts >= svc.policy.max_attempts:
         give_up_on_lost_job(svc, job)
         return Claim(None)
     try:
@@ -73,7 +73,7 @@ def give_up_on_lost_job(svc: Services, job: Job) -> None:
             svc,
             job.job_id,
             "too_many_attempts",
-            f"gave up after {job.attempts} attempts (workers lost mid-job)",
+            f"gave up after {job.lost_attempts} attempts (workers lost mid-job)",
         )
 
 
@@ -97,7 +97,11 @@ def report_progress(svc: Services, job_id: str, worker_id: str, done: float, tot
 
 
 def release_job(svc: Services, job_id: str, worker_id: str | None) -> Job:
-    """A worker gives the job back (SIGTERM, spot notice): launching again, lease cleared."""
+    """A worker gives the job back (SIGTERM, spot notice): launching again, lease cleared.
+    The claim is counted as a release, so it does not count against max_attempts."""
+    job = svc.jobs.get(job_id)
+    if job is None:
+        raise JobNotFound(f"no job {job_id!r}")
     return svc.jobs.update(
         job_id,
         Expect.status(JobStatus.PROCESSING, worker_id=worker_id),
@@ -105,6 +109,7 @@ def release_job(svc: Services, job_id: str, worker_id: str | None) -> Job:
             "status": JobStatus.LAUNCHING,
             "instance_id": None,
             "lease_expires_at": None,
+            "releases": job.releases + 1,
             "updated_at": svc.clock.now(),
         },
     )
