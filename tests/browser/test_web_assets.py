@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from swescribe.api import create_app
+from swescribe.api.routes_web import SCRIPTS
 from swescribe.bootstrap import build_local_api, build_local_services
 from swescribe.config import Settings
 
@@ -32,8 +33,7 @@ def http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     ("path", "content_type"),
     [
         ("/", "text/html; charset=utf-8"),
-        ("/web/strings.js", "text/javascript; charset=utf-8"),
-        ("/web/app.js", "text/javascript; charset=utf-8"),
+        *((f"/web/{name}", "text/javascript; charset=utf-8") for name in SCRIPTS),
         ("/web/app.css", "text/css; charset=utf-8"),
     ],
 )
@@ -51,9 +51,14 @@ def test_the_page_and_its_assets_load_without_a_key_uncached_with_their_types(
 def test_every_file_the_page_links_is_served_and_nothing_else_is(http: httpx.Client) -> None:
     page = http.get("/").text
     linked = re.findall(r'(?:href|src)="([^"#]+)"', page)
-    assert sorted(linked) == ["web/app.css", "web/app.js", "web/strings.js"]
+    assert sorted(linked) == ["web/app.css", "web/app.js"]
     for path in linked:
         assert http.get(f"/{path}").status_code == 200
+    imported = set()
+    for script in SCRIPTS:
+        text = http.get(f"/web/{script}").text
+        imported |= set(re.findall(r'from "\./([\w.]+)"', text))
+    assert imported == set(SCRIPTS) - {"app.js"}, "every module is imported, none is missing"
     unknown = http.get("/web/secrets.txt")
     assert unknown.status_code == 404
     assert unknown.json()["error"]["code"] == "not_found"
@@ -65,7 +70,7 @@ def test_the_page_names_its_language_and_loads_nothing_from_other_hosts(
 ) -> None:
     page = http.get("/").text
     assert '<html lang="en">' in page
-    for asset in ("index.html", "strings.js", "app.js", "app.css"):
+    for asset in ("index.html", "app.css", *SCRIPTS):
         text = WEB.joinpath(asset).read_text(encoding="utf-8")
         assert not re.search(r"https?://", text), f"{asset} reaches outside this server"
 
@@ -77,7 +82,7 @@ def _dictionary_keys(strings: str, lang: str) -> set[str]:
 
 
 def test_every_ui_string_exists_in_english_and_swedish() -> None:
-    script = WEB.joinpath("app.js").read_text(encoding="utf-8")
+    script = "\n".join(WEB.joinpath(name).read_text(encoding="utf-8") for name in SCRIPTS)
     strings = WEB.joinpath("strings.js").read_text(encoding="utf-8")
     page = WEB.joinpath("index.html").read_text(encoding="utf-8")
     english, swedish = _dictionary_keys(strings, "en"), _dictionary_keys(strings, "sv")

@@ -1,4 +1,4 @@
-"""The web page at /: one HTML page and its script and style, packaged in api/web/.
+"""The web page at /: one HTML page, its JavaScript modules and style, in api/web/.
 
 The page needs no key to load; its requests to the API send the key the user pasted.
 """
@@ -14,11 +14,12 @@ from swescribe.api.errors import error_response
 
 router = APIRouter(include_in_schema=False)
 
+SCRIPTS = ("app.js", "page.js", "strings.js", "upload.js", "jobs.js", "transcript.js")
+"""JavaScript modules: index.html loads app.js, which imports the others."""
 ASSETS = {
     "index.html": "text/html; charset=utf-8",
-    "strings.js": "text/javascript; charset=utf-8",
-    "app.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
+    **dict.fromkeys(SCRIPTS, "text/javascript; charset=utf-8"),
 }
 HEADERS = {
     "Cache-Control": "no-cache",

@@ -1,8 +1,6 @@
 // Every user-facing string of the web page, in English and Swedish (app.js uses them).
-// Plain JavaScript, no build step: index.html loads it before app.js.
-"use strict";
-
-const STRINGS = {
+// A plain JavaScript module, no build step.
+export const STRINGS = {
   en: {
     skipToContent: "Skip to content",
     tagline: "Swedish speech to text",

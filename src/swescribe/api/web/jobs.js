@@ -1,0 +1,149 @@
+// The job list: fetched and polled while jobs run, rendered as a table, deletions.
+import {
+  $,
+  FINAL,
+  POLL_MS,
+  announce,
+  api,
+  clock,
+  jobName,
+  progressText,
+  showError,
+  state,
+  statusLabel,
+  t,
+} from "./page.js";
+import { closeTranscript } from "./transcript.js";
+
+export function needsPolling() {
+  return state.jobs.some(
+    (job) => !FINAL.has(job.status) && (job.status !== "registered" || state.uploading.has(job.job_id)),
+  );
+}
+
+export async function refreshJobs() {
+  if (state.refreshing) {
+    state.refreshAgain = true; // one list request at a time, one timer at a time
+    return;
+  }
+  window.clearTimeout(state.pollTimer);
+  state.pollTimer = null;
+  if (!state.apiKey) return;
+  state.refreshing = true;
+  let keepPolling = true;
+  try {
+    const page = await (await api("v1/jobs?limit=100")).json();
+    state.jobs = page.jobs;
+    $("jobs-more").hidden = !page.next_cursor;
+    $("jobs-more").textContent = t("jobsMore", page.jobs.length);
+    announceChanges();
+    renderJobs();
+  } catch (error) {
+    showError(error);
+    keepPolling = error.status !== 401; // a passing failure is retried, a bad key is not
+  } finally {
+    state.refreshing = false;
+  }
+  if (state.refreshAgain) {
+    state.refreshAgain = false;
+    refreshJobs();
+  } else if (keepPolling && needsPolling()) {
+    state.pollTimer = window.setTimeout(refreshJobs, POLL_MS);
+  }
+}
+
+export function announceChanges() {
+  const changes = [];
+  for (const job of state.jobs) {
+    const before = state.lastStatus.get(job.job_id);
+    if (before !== undefined && before !== job.status) {
+      changes.push(t("statusChanged", jobName(job), statusLabel(job.status)));
+    }
+    state.lastStatus.set(job.job_id, job.status);
+  }
+  if (changes.length) announce(changes.join(" "));
+}
+
+export function cell(row, text, className) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (className) td.className = className;
+  row.append(td);
+  return td;
+}
+
+export function actionButton(label, ariaLabel, action, jobId) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = label;
+  button.setAttribute("aria-label", ariaLabel);
+  button.dataset.action = action;
+  button.dataset.jobId = jobId;
+  return button;
+}
+
+export function renderJobs() {
+  const focused = document.activeElement;
+  const refocus =
+    focused && focused.dataset && focused.dataset.action
+      ? [focused.dataset.action, focused.dataset.jobId]
+      : null;
+  const body = $("jobs-body");
+  body.replaceChildren();
+  for (const job of state.jobs) {
+    const row = document.createElement("tr");
+    row.dataset.jobId = job.job_id;
+    row.dataset.status = job.status;
+    const name = jobName(job);
+    const fileCell = cell(row, name, "file");
+    fileCell.title = job.job_id;
+    const statusCell = cell(row, "");
+    const badge = document.createElement("span");
+    badge.className = `badge status-${job.status}`;
+    badge.textContent = statusLabel(job.status);
+    statusCell.append(badge);
+    if (job.status === "failed" && job.error_message) {
+      const why = document.createElement("span");
+      why.className = "failure";
+      why.textContent = job.error_message;
+      statusCell.append(why);
+    }
+    cell(row, progressText(job), "progress");
+    cell(row, typeof job.audio_duration === "number" ? clock(job.audio_duration) : "–");
+    cell(row, job.created_at ? new Date(job.created_at).toLocaleString(state.lang) : "–");
+    const actions = cell(row, "", "actions");
+    if (job.status === "completed") {
+      actions.append(actionButton(t("open"), t("openLabel", name), "open", job.job_id));
+    }
+    actions.append(actionButton(t("remove"), t("removeLabel", name), "delete", job.job_id));
+    body.append(row);
+  }
+  $("jobs-table").hidden = state.jobs.length === 0;
+  $("jobs-empty").hidden = state.jobs.length !== 0;
+  if (refocus) {
+    const again = body.querySelector(
+      `button[data-action="${refocus[0]}"][data-job-id="${refocus[1]}"]`,
+    );
+    if (again) again.focus();
+  }
+}
+
+export async function deleteJob(jobId) {
+  const job = state.jobs.find((j) => j.job_id === jobId);
+  const name = job ? jobName(job) : jobId;
+  if (!window.confirm(t("confirmDelete", name))) return;
+  try {
+    await api(`v1/jobs/${encodeURIComponent(jobId)}`, { method: "DELETE" });
+  } catch (error) {
+    showError(error);
+    return;
+  }
+  if (state.openJobId === jobId) closeTranscript();
+  const url = state.localAudio.get(jobId);
+  if (url) URL.revokeObjectURL(url);
+  state.localAudio.delete(jobId);
+  state.lastStatus.delete(jobId);
+  announce(t("deleted", name));
+  await refreshJobs();
+  $("jobs-heading").focus();
+}

@@ -1,0 +1,162 @@
+// The transcript view: segments with times, playback from a segment, downloads, copy.
+import { $, announce, api, clearError, clock, jobName, showError, state, t } from "./page.js";
+
+export function transcriptName() {
+  const job = state.jobs.find((j) => j.job_id === state.openJobId);
+  return job ? jobName(job) : state.openJobId;
+}
+
+export async function openTranscript(jobId) {
+  clearError();
+  let transcript;
+  try {
+    transcript = await (await api(`v1/jobs/${encodeURIComponent(jobId)}/transcript?format=json`)).json();
+  } catch (error) {
+    showError(error);
+    return;
+  }
+  state.openJobId = jobId;
+  state.transcript = transcript;
+  const player = $("player");
+  const audioUrl = state.localAudio.get(jobId) || (await storedAudioUrl(jobId));
+  player.pause();
+  if (audioUrl) {
+    player.src = audioUrl;
+    player.hidden = false;
+  } else {
+    player.removeAttribute("src");
+    player.load();
+    player.hidden = true;
+  }
+  $("audio-missing").hidden = Boolean(audioUrl);
+  renderTranscript();
+  $("transcript-panel").hidden = false;
+  $("transcript-heading").focus();
+  announce(t("transcriptLoaded", transcriptName(), transcript.segments.length));
+}
+
+// The uploaded audio as the service stores it: a short-lived link an <audio> element can
+// play and seek (HTTP Range) without the API key. None for jobs fetched from a URL.
+export async function storedAudioUrl(jobId) {
+  try {
+    const link = await (await api(`v1/jobs/${encodeURIComponent(jobId)}/audio-link`)).json();
+    return link.url;
+  } catch {
+    return null;
+  }
+}
+
+export function renderTranscript() {
+  if (!state.transcript) return;
+  $("transcript-heading").textContent = t("transcriptOf", transcriptName());
+  const list = $("segments");
+  list.replaceChildren();
+  if (!state.transcript.segments.length) {
+    const empty = document.createElement("li");
+    empty.className = "hint";
+    empty.textContent = t("noSegments");
+    list.append(empty);
+  }
+  for (const segment of state.transcript.segments) {
+    const item = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "segment";
+    button.dataset.start = String(segment.start);
+    button.dataset.end = String(segment.end);
+    const time = document.createElement("span");
+    time.className = "time";
+    time.textContent = `${clock(segment.start)}–${clock(segment.end)}`;
+    const text = document.createElement("span");
+    text.className = "text";
+    text.textContent = segment.text.trim();
+    button.append(time, text);
+    item.append(button);
+    list.append(item);
+  }
+  for (const button of document.querySelectorAll("button.download")) {
+    button.setAttribute("aria-label", t("downloadAs", button.dataset.format.toUpperCase()));
+  }
+}
+
+export function closeTranscript() {
+  const player = $("player");
+  player.pause();
+  state.openJobId = null;
+  state.transcript = null;
+  $("transcript-panel").hidden = true;
+  $("segments").replaceChildren();
+}
+
+export function playFrom(button) {
+  const start = Number(button.dataset.start);
+  const player = $("player");
+  if (player.hidden) {
+    announce(t("audioMissing"));
+    return;
+  }
+  player.currentTime = start;
+  player.play().catch(() => {
+    // playback may be refused (no audio output); the position is still set
+  });
+  announce(t("playingFrom", clock(start)));
+}
+
+export function markPlayingSegment() {
+  const now = $("player").currentTime;
+  for (const button of document.querySelectorAll("#segments button.segment")) {
+    const playing = now >= Number(button.dataset.start) && now < Number(button.dataset.end);
+    button.classList.toggle("playing", playing);
+    if (playing) button.setAttribute("aria-current", "true");
+    else button.removeAttribute("aria-current");
+  }
+}
+
+export function fileNameFrom(response, fallback) {
+  const disposition = response.headers.get("Content-Disposition") || "";
+  const match = /filename="?([^";]+)"?/.exec(disposition);
+  return match ? match[1] : fallback;
+}
+
+export async function download(format) {
+  const jobId = state.openJobId;
+  if (!jobId) return;
+  try {
+    const response = await api(`v1/jobs/${encodeURIComponent(jobId)}/transcript?format=${format}`);
+    const stem = transcriptName().replace(/\.[^.]+$/, "");
+    const name = fileNameFrom(response, `${stem}.${format}`);
+    const url = URL.createObjectURL(await response.blob());
+    const link = document.createElement("a");
+    link.href = url;
+    link.download = name;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    window.setTimeout(() => URL.revokeObjectURL(url), 10000);
+    announce(t("downloaded", name));
+  } catch (error) {
+    showError(error);
+  }
+}
+
+export async function copyText() {
+  if (!state.transcript) return;
+  const text = state.transcript.segments.map((s) => s.text.trim()).join("\n");
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    const area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.className = "visually-hidden";
+    document.body.append(area);
+    area.select();
+    const ok = document.execCommand("copy");
+    area.remove();
+    if (!ok) {
+      announce(t("copyFailed"));
+      return;
+    }
+  }
+  announce(t("copied"));
+}

@@ -1,0 +1,126 @@
+// Uploads: a job per file, the file streamed to its upload URL with a progress bar.
+import {
+  $,
+  announce,
+  api,
+  clearError,
+  errorFrom,
+  requireKey,
+  showError,
+  state,
+  t,
+} from "./page.js";
+import { refreshJobs } from "./jobs.js";
+
+export function sameOriginUpload(url) {
+  // The local upload endpoint is served by this same server: reach it at the address
+  // this page was opened with, whatever public URL the service announces.
+  const target = new URL(url, window.location.href);
+  if (target.pathname.includes("/v1/uploads/")) {
+    return new URL(target.pathname + target.search, window.location.href).href;
+  }
+  return target.href;
+}
+
+export function showUploadProgress(name, percent, done = false) {
+  state.upload = { name, percent, done };
+  renderUploadProgress();
+}
+
+export function renderUploadProgress() {
+  if (!state.upload) return;
+  const { name, percent, done } = state.upload;
+  $("upload-status").hidden = false;
+  $("upload-label").textContent = done ? t("uploaded", name) : t("uploading", name, percent);
+  $("upload-progress").value = percent;
+}
+
+export function sendFile(upload, file, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open(upload.method, sameOriginUpload(upload.url));
+    let body = file;
+    if (upload.fields && Object.keys(upload.fields).length) {
+      body = new FormData();
+      for (const [name, value] of Object.entries(upload.fields)) body.append(name, value);
+      body.append("file", file, file.name);
+    } else {
+      for (const [name, value] of Object.entries(upload.headers || {})) {
+        xhr.setRequestHeader(name, value);
+      }
+    }
+    xhr.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable) onProgress(Math.round((100 * event.loaded) / event.total));
+    });
+    xhr.addEventListener("load", async () => {
+      if (xhr.status < 400) {
+        resolve();
+        return;
+      }
+      reject(await errorFrom(xhr.status, xhr.statusText, async () => JSON.parse(xhr.responseText)));
+    });
+    xhr.addEventListener("error", () => reject(new Error(t("networkError"))));
+    xhr.send(body);
+  });
+}
+
+export async function uploadFile(file) {
+  if (!requireKey()) return;
+  clearError();
+  showUploadProgress(file.name, 0);
+  let job = null;
+  try {
+    const response = await api("v1/jobs", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ filename: file.name }),
+    });
+    job = await response.json();
+    state.names.set(job.job_id, file.name);
+    state.localAudio.set(job.job_id, URL.createObjectURL(file));
+    state.uploading.add(job.job_id);
+    refreshJobs();
+    await sendFile(job.upload, file, (percent) => showUploadProgress(file.name, percent));
+    showUploadProgress(file.name, 100, true);
+    announce(t("uploaded", file.name));
+  } catch (error) {
+    announce(t("uploadFailed", file.name));
+    showError(error);
+  } finally {
+    if (job) state.uploading.delete(job.job_id);
+    refreshJobs();
+  }
+}
+
+export async function uploadFiles(files) {
+  for (const file of Array.from(files)) await uploadFile(file);
+}
+
+export function setUpDropZone() {
+  const zone = $("drop-zone");
+  const input = $("file-input");
+  zone.addEventListener("click", () => input.click());
+  zone.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      input.click();
+    }
+  });
+  zone.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    zone.classList.add("dragging");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("dragging");
+    if (event.dataTransfer && event.dataTransfer.files.length) {
+      uploadFiles(event.dataTransfer.files);
+    }
+  });
+  input.addEventListener("change", () => {
+    const files = Array.from(input.files || []);
+    input.value = "";
+    uploadFiles(files);
+  });
+}
