@@ -25,8 +25,6 @@ from swescribe.core.service import handle_object_created, parse_upload_key
 
 router = APIRouter(prefix="/v1", tags=["uploads"])
 
-DOWNLOAD_CHUNK = 256 * 1024
-
 
 @router.put(
     "/uploads/{token}",

@@ -139,30 +139,7 @@ class Engine:
                     break
                 offset, samples = window
                 tick = time.perf_counter()
-                common = {
-                    "language": language,
-                    "beam_size": options.beam_size,
-                    "vad_filter": options.vad,
-                    "word_timestamps": options.word_timestamps,
-                    **options.extra,
-                }
-                if batch_size > 1:
-                    # Timestamp tokens cost little and cut each VAD chunk (up to 30 s) into
-                    # phrases: better subtitle cues, and a slightly lower WER (measured).
-                    batched = {"without_timestamps": False, **common}
-                    if options.vad and "vad_parameters" not in batched:
-                        # Cut only at pauses of 0.5 s (faster-whisper's batched default
-                        # is 160 ms): longer, more coherent segments. Measured: espeak_long
-                        # WER 0.782 -> 0.704, no other clip changed (docs/performance.md).
-                        batched["vad_parameters"] = {"min_silence_duration_ms": 500}
-                    if not options.vad:
-                        # Without VAD the batched pipeline needs the cuts given to it.
-                        batched["clip_timestamps"] = _fixed_clips(samples.size)
-                    raw_segments, info = self._batched.transcribe(
-                        samples, batch_size=batch_size, **batched
-                    )
-                else:
-                    raw_segments, info = self._model.transcribe(samples, **common)
+                raw_segments, info = self._decode_window(samples, options, language, batch_size)
                 if detected is None:
                     detected, probability = info.language, info.language_probability
                 for raw in raw_segments:
@@ -190,6 +167,38 @@ class Engine:
                 total=time.perf_counter() - started,
             ),
         )
+
+    def _decode_window(
+        self,
+        samples: Any,
+        options: TranscribeOptions,
+        language: str | None,
+        batch_size: int,
+    ) -> tuple[Any, Any]:
+        """faster-whisper's (lazy segments, info) for one window of samples."""
+        common = {
+            "language": language,
+            "beam_size": options.beam_size,
+            "vad_filter": options.vad,
+            "word_timestamps": options.word_timestamps,
+            **options.extra,
+        }
+        if batch_size == 1:
+            segments, info = self._model.transcribe(samples, **common)
+            return segments, info
+        # Timestamp tokens cost little and cut each VAD chunk (up to 30 s) into phrases:
+        # better subtitle cues (measured in docs/performance.md).
+        batched = {"without_timestamps": False, **common}
+        if not options.vad:
+            # Without VAD the batched pipeline needs the cuts given to it.
+            batched["clip_timestamps"] = _fixed_clips(samples.size)
+        elif "vad_parameters" not in batched:
+            # Cut only at pauses of 0.5 s (faster-whisper's batched default is 160 ms):
+            # longer, more coherent segments. Measured: espeak_long WER 0.782 -> 0.703,
+            # no other clip changed (docs/performance.md).
+            batched["vad_parameters"] = {"min_silence_duration_ms": 500}
+        segments, info = self._batched.transcribe(samples, batch_size=batch_size, **batched)
+        return segments, info
 
 
 def _clock(seconds: float) -> str:
