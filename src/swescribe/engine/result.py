@@ -60,6 +60,33 @@ class Timings:
 
 
 @dataclass(frozen=True)
+class Coverage:
+    """How much of the speech (by VAD) the transcript's words or segments cover.
+
+    A transcript that silently skips speech shows here as uncovered seconds."""
+
+    speech_seconds: float = 0.0
+    uncovered_seconds: float = 0.0
+    longest_uncovered: float = 0.0
+    """The longest single stretch of speech with no text, in seconds."""
+    longest_uncovered_at: float | None = None
+    """Where that stretch starts (seconds into the file)."""
+    redecoded_seconds: float = 0.0
+    """Audio decoded a second time because a first decode left part of it out."""
+
+    def to_dict(self) -> dict[str, float | None]:
+        return {
+            "speech_seconds": round(self.speech_seconds, 3),
+            "uncovered_seconds": round(self.uncovered_seconds, 3),
+            "longest_uncovered": round(self.longest_uncovered, 3),
+            "longest_uncovered_at": (
+                None if self.longest_uncovered_at is None else round(self.longest_uncovered_at, 3)
+            ),
+            "redecoded_seconds": round(self.redecoded_seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
 class Transcript:
     text: str
     language: str
@@ -71,6 +98,7 @@ class Transcript:
     language_probability: float | None = None
     timings: Timings = field(default_factory=Timings)
     batch_size: int = 1
+    coverage: Coverage = field(default_factory=Coverage)
 
     @property
     def real_time_factor(self) -> float:
@@ -91,6 +119,7 @@ class Transcript:
             "batch_size": self.batch_size,
             "segments": [s.to_dict() for s in self.segments],
             "timings": self.timings.to_dict(),
+            "coverage": self.coverage.to_dict(),
         }
 
 

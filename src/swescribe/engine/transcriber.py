@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import queue
 import threading
 import time
@@ -15,6 +14,8 @@ from typing import Any, TypeVar
 
 from swescribe.core.errors import InvalidAudio, InvalidOption, ModelUnavailable
 from swescribe.engine.audio import SAMPLE_RATE, iter_windows, probe
+from swescribe.engine.coverage import measure_coverage
+from swescribe.engine.decoding import CoveringDecoder, DecodeSettings, speech_regions
 from swescribe.engine.device import DevicePlan, default_batch_size, plan_device
 from swescribe.engine.models import ModelLocator, ResolvedModel
 from swescribe.engine.result import Segment, Timings, Transcript, Word, join_segment_texts
@@ -62,7 +63,7 @@ class Engine:
     """A loaded Whisper model plus the pipeline around it. Load once, transcribe many."""
 
     def __init__(self, resolved: ResolvedModel, plan: DevicePlan) -> None:
-        from faster_whisper import BatchedInferencePipeline, WhisperModel
+        from faster_whisper import WhisperModel
 
         started = time.perf_counter()
         try:
@@ -74,7 +75,7 @@ class Engine:
             )
         except (RuntimeError, ValueError, OSError) as error:
             raise ModelUnavailable(f"could not load model {resolved.name}: {error}") from error
-        self._batched = BatchedInferencePipeline(self._model)
+        self._decoder = CoveringDecoder(self._model)
         self.load_seconds = time.perf_counter() - started
         self.model = resolved
         self.plan = plan
@@ -126,6 +127,8 @@ class Engine:
             raise InvalidOption(f"language {language!r} is not one this model knows")
         detected: str | None = None
         probability: float | None = None
+        speech: list[tuple[float, float]] = []
+        redecoded = 0.0
 
         report = _monotonic(progress, total)
         batch_size = options.batch_size or self.batch_size
@@ -139,9 +142,13 @@ class Engine:
                     break
                 offset, samples = window
                 tick = time.perf_counter()
-                raw_segments, info = self._decode_window(samples, options, language, batch_size)
+                window_speech = speech_regions(samples, options.vad, _min_silence_ms(options))
+                decoded = self._decode_window(samples, window_speech, options, language, batch_size)
+                raw_segments, window_language, window_probability, window_redecoded = decoded
                 if detected is None:
-                    detected, probability = info.language, info.language_probability
+                    detected, probability = window_language, window_probability
+                speech.extend((offset + start, offset + end) for start, end in window_speech)
+                redecoded += window_redecoded
                 for raw in raw_segments:
                     segment = _to_segment(raw, offset, len(segments), options.word_timestamps)
                     if segment is None:
@@ -166,39 +173,60 @@ class Engine:
                 transcribe=transcribe_seconds,
                 total=time.perf_counter() - started,
             ),
+            coverage=measure_coverage(speech, segments, redecoded),
         )
 
     def _decode_window(
         self,
         samples: Any,
+        speech: list[tuple[float, float]],
         options: TranscribeOptions,
         language: str | None,
         batch_size: int,
-    ) -> tuple[Any, Any]:
-        """faster-whisper's (lazy segments, info) for one window of samples."""
-        common = {
-            "language": language,
-            "beam_size": options.beam_size,
-            "vad_filter": options.vad,
-            "word_timestamps": options.word_timestamps,
-            **options.extra,
-        }
+    ) -> tuple[list[Any], str, float, float]:
+        """faster-whisper segments for one window of samples, the language and its
+        probability, and the seconds decoded again to cover what a first pass left out."""
         if batch_size == 1:
-            segments, info = self._model.transcribe(samples, **common)
-            return segments, info
-        # Timestamp tokens cost little and cut each VAD chunk (up to 30 s) into phrases:
-        # better subtitle cues (measured in docs/performance.md).
-        batched = {"without_timestamps": False, **common}
-        if not options.vad:
-            # Without VAD the batched pipeline needs the cuts given to it.
-            batched["clip_timestamps"] = _fixed_clips(samples.size)
-        elif "vad_parameters" not in batched:
-            # Cut only at pauses of 0.5 s (faster-whisper's batched default is 160 ms):
-            # longer, more coherent segments. Measured: espeak_long WER 0.782 -> 0.703,
-            # no other clip changed (docs/performance.md).
-            batched["vad_parameters"] = {"min_silence_duration_ms": 500}
-        segments, info = self._batched.transcribe(samples, batch_size=batch_size, **batched)
-        return segments, info
+            segments, info = self._model.transcribe(
+                samples,
+                language=language,
+                beam_size=options.beam_size,
+                vad_filter=options.vad,
+                word_timestamps=options.word_timestamps,
+                **options.extra,
+            )
+            return list(segments), info.language, info.language_probability, 0.0
+        extra = dict(options.extra)
+        extra.pop("vad_parameters", None)
+        without_timestamps = bool(extra.pop("without_timestamps", False))
+        decoded = self._decoder.decode(
+            samples,
+            DecodeSettings(
+                language=language,
+                beam_size=options.beam_size,
+                batch_size=batch_size,
+                word_timestamps=options.word_timestamps,
+                vad=options.vad,
+                min_silence_ms=_min_silence_ms(options),
+                without_timestamps=without_timestamps,
+                extra=tuple(extra.items()),
+            ),
+            speech,
+        )
+        return (
+            decoded.segments,
+            decoded.language,
+            decoded.language_probability,
+            (decoded.redecoded_seconds),
+        )
+
+
+def _min_silence_ms(options: TranscribeOptions) -> int:
+    """VAD cuts only at pauses of 0.5 s (faster-whisper's batched default is 160 ms):
+    longer, more coherent chunks (docs/performance.md). `extra["vad_parameters"]` may
+    change it (benchmarks)."""
+    parameters = options.extra.get("vad_parameters") or {}
+    return int(parameters.get("min_silence_duration_ms", 500))
 
 
 def _clock(seconds: float) -> str:
@@ -253,13 +281,6 @@ def decoded_ahead(windows: Iterator[T]) -> Generator[T, None, None]:
     finally:
         stop.set()
         producer.join(timeout=5)
-
-
-def _fixed_clips(sample_count: int, seconds: float = 30.0) -> list[dict[str, float]]:
-    """Consecutive cuts of at most `seconds` covering the whole window (no VAD)."""
-    total = sample_count / SAMPLE_RATE
-    starts = [n * seconds for n in range(max(1, math.ceil(total / seconds)))]
-    return [{"start": start, "end": min(start + seconds, total)} for start in starts]
 
 
 def _monotonic(progress: ProgressCallback | None, total: float) -> Callable[[float], None]:

@@ -1,0 +1,406 @@
+"""Batched decoding that loses no speech: faster-whisper's batched pass, then seek.
+
+faster-whisper's ``BatchedInferencePipeline`` decodes each VAD chunk (up to 30 s) once.
+When the model ends a chunk early (an end-of-text after the first sentences), jumps its
+timestamps over a phrase, or leaves a last phrase without a closing timestamp (which the
+batched path drops), that speech is lost without a trace; on continuous human speech
+that was a quarter of a minute at a time.
+
+Sequential Whisper does not lose it: it seeks to the last timestamp and decodes again
+from there. This module does the same, batched. After each pass it finds, per chunk, the
+first place where the decoded segments stop covering the chunk's speech (a hole, or an
+uncovered tail, with more than `gap_seconds` of VAD speech in it), keeps what came
+before, and decodes the rest of the chunk again in the next pass, batched with every
+other chunk's rest. A chunk is decoded from a new place at most `max_passes` times; the
+last time keeps everything, an unfinished trailing phrase included.
+
+Chunks are the window's own audio with its pauses (faster-whisper's batched path cuts
+the pauses out and glues the speech together; keeping them made the long human files
+better, docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from swescribe.core.errors import InvalidOption
+
+SAMPLE_RATE = 16000
+CHUNK_SECONDS = 30.0
+MAX_PAUSE_SECONDS = 3.0
+"""A longer pause ends a chunk, and its silence is not decoded."""
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    """How a window is decoded (the engine's TranscribeOptions, resolved)."""
+
+    language: str | None
+    beam_size: int
+    batch_size: int
+    word_timestamps: bool
+    vad: bool
+    min_silence_ms: int = 500
+    without_timestamps: bool = False
+    gap_seconds: float = 1.0
+    """Uncovered speech this long (by VAD) inside a decoded piece is decoded again."""
+    max_passes: int = 4
+    task: str = "transcribe"
+    initial_prompt: str | None = None
+    hotwords: str | None = None
+    extra: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """What one window gave: faster-whisper segments on the window's timeline."""
+
+    segments: list[Any]
+    language: str
+    language_probability: float
+    speech: list[tuple[float, float]]
+    """VAD speech regions, seconds on the window's timeline."""
+    passes: int
+    redecoded_seconds: float
+    """Audio decoded more than once to cover what a first decode left out."""
+
+
+class CoveringDecoder:
+    """One loaded faster-whisper model decoding windows of samples with full coverage."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+
+    def decode(
+        self,
+        samples: np.ndarray,
+        settings: DecodeSettings,
+        speech: list[tuple[float, float]] | None = None,
+    ) -> Decoded:
+        """The window's segments. `speech` (VAD regions in seconds) when already known."""
+        from faster_whisper.tokenizer import Tokenizer
+
+        model = self._model
+        if speech is None:
+            speech = speech_regions(samples, settings.vad, settings.min_silence_ms)
+        chunks, offsets = _chunks(samples, speech, settings.vad)
+        language, probability = settings.language, 1.0
+        if language is None:
+            language, probability = self._detect_language(chunks)
+        tokenizer = Tokenizer(
+            model.hf_tokenizer, model.model.is_multilingual, task=settings.task, language=language
+        )
+        options = self._options(settings, tokenizer)
+        context = (
+            tokenizer.encode(" " + settings.initial_prompt.strip())
+            if settings.initial_prompt
+            else []
+        )
+        kept: list[list[dict[str, Any]]] = [[] for _ in chunks]
+        todo = [(index, 0) for index, chunk in enumerate(chunks) if chunk.size]
+        passes = 0
+        redecoded = 0.0
+        while todo:
+            passes += 1
+            pieces = [
+                _Piece(
+                    index,
+                    start,
+                    offsets[index] + start / SAMPLE_RATE,
+                    chunks[index][start:],
+                    context,
+                    final=passes >= settings.max_passes,
+                )
+                for index, start in todo
+            ]
+            redecoded += sum(p.audio.size for p in pieces if p.start) / SAMPLE_RATE
+            todo = []
+            for first in range(0, len(pieces), settings.batch_size):
+                batch = pieces[first : first + settings.batch_size]
+                decoded = self._decode_batch(batch, speech, tokenizer, options, settings)
+                for piece, (segments, covered) in zip(batch, decoded, strict=True):
+                    kept[piece.chunk].extend(segments)
+                    if covered is not None:
+                        start = piece.start + round((covered - piece.offset) * SAMPLE_RATE)
+                        todo.append((piece.chunk, start))
+
+        ordered = [segment for chunk_segments in kept for segment in chunk_segments]
+        faster = [_to_faster_whisper(index, s, options) for index, s in enumerate(ordered, 1)]
+        return Decoded(faster, language, probability, speech, passes, redecoded)
+
+    def _detect_language(self, chunks: list[np.ndarray]) -> tuple[str, float]:
+        if not chunks:
+            return "en", 0.0
+        features = self._model.feature_extractor(chunks[0])[..., :-1]
+        language, probability, _ = self._model.detect_language(features=features)
+        return str(language), float(probability)
+
+    def _options(self, settings: DecodeSettings, tokenizer: Any) -> Any:
+        from faster_whisper.transcribe import TranscriptionOptions, get_suppressed_tokens
+
+        extra = dict(settings.extra)
+        temperature = extra.pop("temperature", 0.0)
+        if isinstance(temperature, list | tuple):
+            temperature = temperature[0]
+        fields: dict[str, Any] = {
+            "beam_size": settings.beam_size,
+            "best_of": 5,
+            "patience": 1.0,
+            "length_penalty": 1.0,
+            "repetition_penalty": 1.0,
+            "no_repeat_ngram_size": 0,
+            "log_prob_threshold": -1.0,
+            "no_speech_threshold": 0.6,
+            "compression_ratio_threshold": 2.4,
+            "temperatures": [float(temperature)],
+            "initial_prompt": settings.initial_prompt,
+            "prefix": None,
+            "suppress_blank": True,
+            "suppress_tokens": [-1],
+            "prepend_punctuations": "\"'“¿([{-",
+            "append_punctuations": "\"'.。,，!！?？:：”)]}、",
+            "max_new_tokens": None,
+            "hotwords": settings.hotwords,
+            "word_timestamps": settings.word_timestamps,
+            "hallucination_silence_threshold": None,
+            "condition_on_previous_text": False,
+            "clip_timestamps": [],
+            "prompt_reset_on_temperature": 0.5,
+            "multilingual": False,
+            "without_timestamps": settings.without_timestamps,
+            "max_initial_timestamp": 0.0,
+        }
+        unknown = set(extra) - set(fields)
+        if unknown:
+            raise InvalidOption(f"unknown decoding options: {', '.join(sorted(unknown))}")
+        fields.update(extra)
+        if fields["suppress_tokens"]:
+            fields["suppress_tokens"] = get_suppressed_tokens(tokenizer, fields["suppress_tokens"])
+        return TranscriptionOptions(**fields)
+
+    def _decode_batch(
+        self,
+        batch: list[_Piece],
+        speech: list[tuple[float, float]],
+        tokenizer: Any,
+        options: Any,
+        settings: DecodeSettings,
+    ) -> Iterator[tuple[list[dict[str, Any]], float | None]]:
+        from faster_whisper.audio import pad_or_trim
+
+        model = self._model
+        features = np.stack(
+            [pad_or_trim(model.feature_extractor(p.audio)[..., :-1]) for p in batch]
+        )
+        encoder_output = model.encode(features)
+        prompts = [
+            model.get_prompt(
+                tokenizer,
+                p.context,
+                without_timestamps=options.without_timestamps,
+                hotwords=options.hotwords,
+            )
+            for p in batch
+        ]
+        results = model.model.generate(
+            encoder_output,
+            prompts,
+            beam_size=options.beam_size,
+            patience=options.patience,
+            length_penalty=options.length_penalty,
+            max_length=model.max_length,
+            suppress_blank=options.suppress_blank,
+            suppress_tokens=options.suppress_tokens,
+            return_scores=True,
+            return_no_speech_prob=True,
+            sampling_temperature=options.temperatures[0],
+            repetition_penalty=options.repetition_penalty,
+            no_repeat_ngram_size=options.no_repeat_ngram_size,
+        )
+        split = [
+            _segments(model, tokenizer, piece, result)
+            for piece, result in zip(batch, results, strict=True)
+        ]
+        if options.word_timestamps:
+            sizes = [_frames(model, piece) for piece in batch]
+            model.add_word_timestamps(
+                [segments for segments, _ in split],
+                tokenizer,
+                encoder_output,
+                sizes,
+                options.prepend_punctuations,
+                options.append_punctuations,
+                0.0,
+            )
+        for piece, (segments, silent) in zip(batch, split, strict=True):
+            if silent and piece.start:
+                yield [], None
+                continue
+            end = piece.offset + piece.audio.size / SAMPLE_RATE
+            covered = None
+            if not piece.final:
+                covered = _covered_until(segments, piece.offset, end, settings.gap_seconds, speech)
+            if covered is None:
+                yield segments, None
+            else:
+                kept = [s for s in segments if s["end"] <= covered + 1e-6 and not s["unfinished"]]
+                yield kept, covered
+
+
+def speech_regions(
+    samples: np.ndarray, vad: bool, min_silence_ms: int
+) -> list[tuple[float, float]]:
+    """Speech by Silero VAD (seconds), or the whole window when VAD is off."""
+    if not vad:
+        return [(0.0, samples.size / SAMPLE_RATE)] if samples.size else []
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    options = VadOptions(
+        min_silence_duration_ms=min_silence_ms, max_speech_duration_s=CHUNK_SECONDS
+    )
+    return [
+        (region["start"] / SAMPLE_RATE, region["end"] / SAMPLE_RATE)
+        for region in get_speech_timestamps(samples, options)
+    ]
+
+
+def _chunks(
+    samples: np.ndarray, speech: list[tuple[float, float]], vad: bool
+) -> tuple[list[np.ndarray], list[float]]:
+    """Stretches of the window's own audio, at most 30 s each, and their offsets.
+
+    Under VAD a chunk runs from the start of one speech region to the end of the last
+    one that fits, the pauses inside it kept. A pause longer than MAX_PAUSE_SECONDS ends
+    a chunk and is not decoded. Without VAD: consecutive 30 s cuts."""
+    if not vad:
+        step = int(CHUNK_SECONDS * SAMPLE_RATE)
+        starts = range(0, max(samples.size, 1), step)
+        return [samples[s : s + step] for s in starts], [s / SAMPLE_RATE for s in starts]
+    spans: list[list[float]] = []
+    for start, end in speech:
+        if (
+            spans
+            and end - spans[-1][0] <= CHUNK_SECONDS
+            and start - spans[-1][1] <= MAX_PAUSE_SECONDS
+        ):
+            spans[-1][1] = end
+        else:
+            spans.append([start, end])
+    chunks = [samples[round(s * SAMPLE_RATE) : round(e * SAMPLE_RATE)] for s, e in spans]
+    return chunks, [s for s, _ in spans]
+
+
+@dataclass(frozen=True)
+class _Piece:
+    chunk: int
+    start: int
+    """Samples into the chunk."""
+    offset: float
+    """Seconds on the window's timeline where the piece starts."""
+    audio: np.ndarray
+    context: list[int]
+    final: bool
+
+
+def _frames(model: Any, piece: _Piece) -> int:
+    return int(math.ceil(piece.audio.size / SAMPLE_RATE) * model.frames_per_second)
+
+
+def _segments(
+    model: Any, tokenizer: Any, piece: _Piece, result: Any
+) -> tuple[list[dict[str, Any]], bool]:
+    """The piece's segments on the window's timeline, the trailing phrase with no closing
+    timestamp included (marked unfinished), and whether the piece looks like no speech."""
+    from faster_whisper.transcribe import get_compression_ratio
+
+    tokens = result.sequences_ids[0]
+    cum_logprob = result.scores[0] * (len(tokens) ** 1.0)
+    avg_logprob = cum_logprob / (len(tokens) + 1)
+    no_speech = result.no_speech_prob
+    duration = piece.audio.size / SAMPLE_RATE
+    subsegments, _, _ = model._split_segments_by_timestamps(
+        tokenizer=tokenizer,
+        tokens=tokens,
+        time_offset=piece.offset,
+        segment_size=_frames(model, piece),
+        segment_duration=duration,
+        seek=0,
+    )
+    parts = [(s["tokens"], s["start"], s["end"], False) for s in subsegments]
+    rest = tokens[sum(len(s["tokens"]) for s in subsegments) :]
+    if any(t < tokenizer.eot for t in rest):
+        start = parts[-1][2] if parts else piece.offset
+        parts.append((rest, start, piece.offset + duration, True))
+    seek = round(piece.offset * model.frames_per_second)
+    segments = []
+    for part_tokens, start, end, unfinished in parts:
+        text = tokenizer.decode(part_tokens)
+        segments.append(
+            {
+                "text": text,
+                "tokens": part_tokens,
+                "start": start,
+                "end": end,
+                "avg_logprob": avg_logprob,
+                "no_speech_prob": no_speech,
+                "compression_ratio": get_compression_ratio(text),
+                "seek": seek,
+                "unfinished": unfinished,
+            }
+        )
+    # Whisper's own no-speech rule.
+    silent = bool(no_speech > 0.6 and avg_logprob < -1.0)
+    return segments, silent
+
+
+def _covered_until(
+    segments: list[dict[str, Any]],
+    start: float,
+    end: float,
+    gap: float,
+    speech: list[tuple[float, float]],
+) -> float | None:
+    """Where the segments first leave more than `gap` seconds of speech in [start, end]
+    uncovered (the end of the last complete segment before that hole), or None.
+
+    A hole before the piece's first phrase does not count: decoding again from the
+    piece's own start would give the same. An unfinished last phrase counts as a hole:
+    sequential Whisper decodes it again from its start."""
+    reached = start
+    for segment in segments:
+        if segment["unfinished"]:
+            break
+        if reached > start and _speech_between(speech, reached, segment["start"]) > gap:
+            return float(reached)
+        reached = max(reached, segment["end"])
+    if reached > start and _speech_between(speech, reached, end) > gap:
+        return float(reached)
+    return None
+
+
+def _speech_between(speech: list[tuple[float, float]], start: float, end: float) -> float:
+    return sum(max(0.0, min(e, end) - max(s, start)) for s, e in speech)
+
+
+def _to_faster_whisper(index: int, segment: dict[str, Any], options: Any) -> Any:
+    from faster_whisper.transcribe import Segment, Word
+
+    words = segment.get("words")
+    return Segment(
+        id=index,
+        seek=segment["seek"],
+        start=round(segment["start"], 3),
+        end=round(segment["end"], 3),
+        text=segment["text"],
+        tokens=segment["tokens"],
+        avg_logprob=segment["avg_logprob"],
+        compression_ratio=segment["compression_ratio"],
+        no_speech_prob=segment["no_speech_prob"],
+        words=[Word(**w) for w in words] if options.word_timestamps and words else None,
+        temperature=options.temperatures[0],
+    )
