@@ -32,10 +32,10 @@ def measure_coverage(
         uncovered.extend(_subtract(start, end, covered))
     longest = max(uncovered, key=lambda hole: hole[1] - hole[0], default=None)
     return Coverage(
-        speech_seconds=sum(end - start for start, end in _union(list(speech))),
-        uncovered_seconds=sum(end - start for start, end in uncovered),
-        longest_uncovered=0.0 if longest is None else longest[1] - longest[0],
-        longest_uncovered_at=None if longest is None else longest[0],
+        speech_seconds=float(sum(end - start for start, end in _union(list(speech)))),
+        uncovered_seconds=float(sum(end - start for start, end in uncovered)),
+        longest_uncovered=0.0 if longest is None else float(longest[1] - longest[0]),
+        longest_uncovered_at=None if longest is None else float(longest[0]),
         redecoded_seconds=redecoded_seconds,
     )
 
