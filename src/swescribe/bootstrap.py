@@ -25,7 +25,7 @@ from swescribe.config import Settings
 from swescribe.core.apikeys import ApiKeyStore
 from swescribe.core.jobs import Job
 from swescribe.core.ports import WorkerLauncher
-from swescribe.core.service import Policy, Services
+from swescribe.core.service import Policy, Services, check_model
 
 if TYPE_CHECKING:
     from swescribe.engine import Engine
@@ -103,6 +103,7 @@ def policy_from(settings: Settings) -> Policy:
         webhook_max_attempts=settings.webhook_max_attempts,
         max_audio_seconds=settings.max_audio_seconds,
         max_wait_seconds=settings.max_wait_seconds,
+        offered_models=settings.offered_models,
     )
 
 
@@ -173,6 +174,8 @@ def engine_factory(settings: Settings) -> EngineFactory:
     lock = threading.Lock()
 
     def get(model: str | None) -> Engine:
+        if model is not None and model != settings.model:
+            check_model(policy_from(settings), model)  # a job stored before the check
         name = model or settings.model
         with lock:
             if name not in engines:

@@ -316,3 +316,33 @@ def test_metrics_totals_count_finished_work_and_never_go_down_when_jobs_are_dele
     assert after_delete['swescribe_jobs{status="completed"}'] == (
         done['swescribe_jobs{status="completed"}'] - 1
     ), "the gauge of stored jobs does go down"
+
+
+@pytest.mark.parametrize("model", ["..", ".", "kb-whisper-large", "whisper-base", "auto.."])
+def test_a_model_the_operator_does_not_offer_is_a_422_naming_the_offered_ones(
+    api: Api, model: str
+) -> None:
+    # The fixture's service runs the default model `auto` and allows no other.
+    with api.http() as http:
+        response = http.post("/v1/jobs", json={"model": model})
+        listed = http.get("/v1/jobs", params={"limit": 200}).json()["jobs"]
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "unknown_model"
+    assert "auto" in error["message"]
+    assert all(job["model"] != model for job in listed), "no job was stored"
+
+
+@pytest.mark.parametrize("model", ["../../etc", "/tmp", "KB-WHISPER", "a" * 65])
+def test_a_model_that_is_a_path_or_no_name_at_all_is_a_422(api: Api, model: str) -> None:
+    with api.http() as http:
+        response = http.post("/v1/jobs", json={"model": model})
+    assert response.status_code == 422
+    assert "model" in response.json()["error"]["message"]
+
+
+def test_the_offered_model_can_be_asked_for_by_name(api: Api) -> None:
+    with api.http() as http:
+        response = http.post("/v1/jobs", json={"model": "auto"})
+    assert response.status_code == 201, response.text
+    assert response.json()["model"] == "auto"

@@ -171,7 +171,8 @@ def test_vtt_cue_text_escapes_ampersand_angle_brackets_and_never_holds_an_arrow(
     text = "\n".join(line for cue in cues for line in cue[1:])
     assert "Tom &amp; Jerry &lt;b&gt;fet&lt;/b&gt;" in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
-    assert "<" not in text and ">" not in text
+    assert "<" not in text
+    assert ">" not in text
     assert "-->" not in text, "an arrow in cue text ends the cue in a WebVTT parser"
     assert "00:00:09.000 --&gt; 00:00:10.000 pil" in text
     assert sum("-->" in line for line in vtt.splitlines()) == 2, "one timing line per cue"
