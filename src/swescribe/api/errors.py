@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from swescribe.api.headers import HEADERS as SECURITY_HEADERS
 from swescribe.core import errors
 
 log = logging.getLogger(__name__)
@@ -32,9 +33,13 @@ STATUS_CODES: dict[type[errors.SwescribeError], int] = {
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
-    headers = {"WWW-Authenticate": "X-API-Key"} if status == 401 else None
+    """The error body, with the security headers itself: a 500 is answered outside every
+    middleware of ours."""
+    headers = dict(SECURITY_HEADERS)
+    if status == 401:
+        headers["WWW-Authenticate"] = "X-API-Key"
     if status == 503:
-        headers = {"Retry-After": "1"}
+        headers["Retry-After"] = "1"
     return JSONResponse(
         {"error": {"code": code, "message": message}}, status_code=status, headers=headers
     )

@@ -17,10 +17,12 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from swescribe.api.app import Context
+from swescribe.api.headers import SANDBOX_CSP
 from swescribe.api.schemas import ErrorResponse
 from swescribe.core.errors import InvalidRequest, JobNotFound, PayloadTooLarge, TransitionConflict
 from swescribe.core.filenames import safe_filename
 from swescribe.core.jobs import JobStatus
+from swescribe.core.media import attachment, stored_media_type
 from swescribe.core.service import handle_object_created, parse_upload_key
 
 router = APIRouter(prefix="/v1", tags=["uploads"])
@@ -102,4 +104,13 @@ async def read_object(token: str, context: Context) -> FileResponse:
     path = uploads.readable_file(token)
     if not await run_in_threadpool(path.is_file):
         raise JobNotFound("the object of this link no longer exists")
-    return FileResponse(path, filename=path.name, content_disposition_type="inline")
+    # Never a page: a fixed audio type or opaque bytes, a download, sandboxed, unsniffed.
+    return FileResponse(
+        path,
+        media_type=stored_media_type(path.name),
+        headers={
+            "Content-Disposition": attachment(path.name),
+            "Content-Security-Policy": SANDBOX_CSP,
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
