@@ -162,6 +162,8 @@ def api_limits(settings: Settings) -> ApiLimits:
         rate_per_minute=settings.rate_limit_per_minute,
         burst=settings.rate_limit_burst,
         max_json_bytes=settings.max_json_bytes,
+        auth_failures_per_minute=settings.auth_failures_per_minute,
+        auth_failure_burst=settings.auth_failure_burst,
     )
 
 

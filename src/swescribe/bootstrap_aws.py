@@ -56,5 +56,5 @@ def build_ec2_launcher(settings: Settings) -> Ec2Launcher:
 def build_aws_api(svc: Services, settings: Settings) -> FastAPI:
     """The same app as `swescribe serve`, trusting API Gateway's key check (and leaving
     throttling to its usage plan)."""
-    limits = replace(api_limits(settings), rate_per_minute=0)
+    limits = replace(api_limits(settings), rate_per_minute=0, auth_failures_per_minute=0)
     return create_app(ApiContext(svc=svc, keys=None, limits=limits, trust_gateway_identity=True))

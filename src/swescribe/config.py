@@ -105,6 +105,10 @@ class Settings:
     """Requests per API key and minute the local API takes before it answers 429 (0: off;
     on AWS the API Gateway usage plan throttles instead)."""
     rate_limit_burst: int = 30
+    auth_failures_per_minute: int = 10
+    """401s a client address may earn a minute before it gets 429 for anything but a key that
+    is known to work (0: off); loopback counts like any address."""
+    auth_failure_burst: int = 20
     max_json_bytes: int = 64 * 1024
     """Largest JSON request body the API reads."""
     sqlite_busy_timeout: float = 30.0
@@ -178,6 +182,8 @@ class Settings:
             "sweep_seconds": float(env.get("SWESCRIBE_SWEEP_SECONDS", "60")),
             "rate_limit_per_minute": int(env.get("SWESCRIBE_RATE_LIMIT_PER_MINUTE", "120")),
             "rate_limit_burst": int(env.get("SWESCRIBE_RATE_LIMIT_BURST", "30")),
+            "auth_failures_per_minute": int(env.get("SWESCRIBE_AUTH_FAILURES_PER_MINUTE", "10")),
+            "auth_failure_burst": int(env.get("SWESCRIBE_AUTH_FAILURE_BURST", "20")),
             "max_json_bytes": int(env.get("SWESCRIBE_MAX_JSON_BYTES", str(64 * 1024))),
             "sqlite_busy_timeout": float(env.get("SWESCRIBE_SQLITE_BUSY_TIMEOUT", "30")),
         }

@@ -45,6 +45,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         public_url=f"http://127.0.0.1:{port}",
         max_upload_bytes=MAX_UPLOAD,
         rate_limit_per_minute=0,  # the limits have their own tests (test_api_limits.py)
+        auth_failures_per_minute=0,
     )
     svc = build_local_services(settings)
     _, key = build_local_keys(settings).create("tests")

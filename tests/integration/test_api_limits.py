@@ -22,6 +22,8 @@ MAX_JSON = 1024
 MAX_UPLOAD = 64 * 1024
 RATE_PER_MINUTE = 30  # a token every 2 seconds
 BURST = 5
+FAILURES_PER_MINUTE = 6
+FAILURE_BURST = 5
 JSON = {"Content-Type": "application/json"}
 
 
@@ -49,6 +51,8 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         max_json_bytes=MAX_JSON,
         rate_limit_per_minute=RATE_PER_MINUTE,
         rate_limit_burst=BURST,
+        auth_failures_per_minute=FAILURES_PER_MINUTE,
+        auth_failure_burst=FAILURE_BURST,
     )
     svc = build_local_services(settings)
     keys = build_local_keys(settings)
@@ -195,9 +199,9 @@ def test_a_throttled_request_is_refused_before_its_body_is_read_or_acted_on(api:
     assert listed.status_code == 429
 
 
-def test_health_and_metrics_are_never_rate_limited(api: Api) -> None:
+def test_health_is_never_rate_limited(api: Api) -> None:
     with api.http(local_address="127.0.0.3") as http:
-        answers = [http.get(path) for _ in range(2 * BURST) for path in ("/healthz", "/metrics")]
+        answers = [http.get("/healthz") for _ in range(3 * BURST)]
     assert {answer.status_code for answer in answers} == {200}
 
 
@@ -207,3 +211,42 @@ def test_requests_without_a_key_are_limited_per_client_address(api: Api) -> None
         answers = [http.get("/v1/jobs") for _ in range(BURST + 1)]
     assert [answer.status_code for answer in answers] == [401] * BURST + [429]
     assert answers[-1].headers["retry-after"]
+
+
+# failed authentication, per client address
+
+
+def test_300_made_up_keys_from_one_address_are_cut_off_by_429s(api: Api) -> None:
+    answers = []
+    with api.http(local_address="127.0.0.4") as http:
+        for number in range(300):
+            answers.append(http.get("/v1/jobs", headers={"X-API-Key": f"sws_guess{number}_x"}))
+    codes = [answer.status_code for answer in answers]
+    assert set(codes) == {401, 429}
+    assert codes.count(401) <= FAILURE_BURST + 1, "each failure after the burst costs a token"
+    assert codes[:FAILURE_BURST] == [401] * FAILURE_BURST
+    assert error_of(answers[-1]) == "rate_limited"
+    assert answers[-1].headers["retry-after"]
+
+
+def test_a_flood_of_bad_keys_does_not_lock_out_a_key_that_works(api: Api) -> None:
+    key = api.new_key()
+    with api.http(local_address="127.0.0.6") as http:
+        assert http.get("/v1/jobs", headers={"X-API-Key": key}).status_code == 200
+        for number in range(2 * FAILURE_BURST):
+            http.get("/v1/jobs", headers={"X-API-Key": f"sws_guess{number}_y"})
+        assert http.get("/v1/jobs", headers={"X-API-Key": "sws_more_guessing"}).status_code == 429
+        assert http.get("/v1/jobs", headers={"X-API-Key": key}).status_code == 200
+    with api.http(api.new_key(), local_address="127.0.0.7") as elsewhere:
+        assert elsewhere.get("/v1/jobs").status_code == 200
+
+
+def test_knowing_a_keys_id_does_not_spend_its_owners_allowance(api: Api) -> None:
+    key = api.new_key()
+    key_id = "sws_" + key.removeprefix("sws_").partition("_")[0]
+    with api.http(local_address="127.0.0.8") as guesser:
+        for _ in range(3 * BURST):
+            guesser.get("/v1/jobs", headers={"X-API-Key": f"{key_id}_guessed"})
+    with api.http(key, local_address="127.0.0.9") as owner:
+        answers = [owner.get("/v1/jobs").status_code for _ in range(BURST)]
+    assert answers == [200] * BURST

@@ -13,7 +13,7 @@ from fastapi import Depends, FastAPI, Header, Request
 from swescribe import __version__
 from swescribe.api.errors import install_error_handlers
 from swescribe.api.headers import SecurityHeaders
-from swescribe.api.limits import ApiLimits, install_limits
+from swescribe.api.limits import ApiLimits, RequestLimiter, install_limits
 from swescribe.core.apikeys import ApiKey, ApiKeyStore
 from swescribe.core.errors import Unauthorized
 from swescribe.core.service import Services
@@ -97,6 +97,9 @@ def require_key(
     key = context.keys.authenticate(x_api_key) if context.keys else None
     if key is None:
         raise Unauthorized("invalid or revoked API key")
+    limiter: RequestLimiter | None = getattr(request.app.state, "limiter", None)
+    if limiter is not None:
+        limiter.authenticated(request.scope, key.key_id)  # RateLimited past the key's rate
     return key
 
 

@@ -29,6 +29,7 @@ STATUS_CODES: dict[type[errors.SwescribeError], int] = {
     errors.AudioNotFound: 404,
     errors.ModelUnavailable: 503,
     errors.StoreBusy: 503,
+    errors.RateLimited: 429,
 }
 
 
@@ -55,7 +56,10 @@ def status_for(error: errors.SwescribeError) -> int:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(errors.SwescribeError)
     async def domain_error(_: Request, error: errors.SwescribeError) -> JSONResponse:
-        return error_response(status_for(error), error.code, str(error))
+        response = error_response(status_for(error), error.code, str(error))
+        if isinstance(error, errors.RateLimited):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
