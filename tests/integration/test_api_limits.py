@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +16,7 @@ import httpx
 import pytest
 
 from swescribe.api import create_app
+from swescribe.api.body_limit import DRAIN_MAX_BYTES
 from swescribe.bootstrap import build_local_api, build_local_keys, build_local_services
 from swescribe.config import Settings
 from tests.support import free_port, serving
@@ -84,6 +87,40 @@ def test_json_over_the_limit_by_content_length_is_a_413_json_error(api: Api) -> 
         assert response.status_code == 413
         assert error_of(response) == "payload_too_large"
         assert f"{MAX_JSON} bytes" in response.json()["error"]["message"]
+
+
+def urllib_post(url: str, body: bytes, key: str) -> tuple[int, dict[str, object]]:
+    """POST as urllib does: the whole body is written before the answer is read."""
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"X-API-Key": key, **JSON}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - loopback
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_a_5_mb_json_body_from_a_client_that_writes_it_all_first_gets_the_413_json(
+    api: Api,
+) -> None:
+    key = api.new_key()
+    status, body = urllib_post(f"{api.url}/v1/jobs", padded_job(5 * 1024 * 1024), key)
+    assert status == 413
+    assert body["error"]["code"] == "payload_too_large"  # type: ignore[index]
+    seed_status, _ = urllib_post(f"{api.url}/api", b"{" + b" " * (3 * 1024 * 1024) + b"}", key)
+    assert seed_status == 413
+
+
+def test_a_body_past_the_drain_bound_is_cut_off_and_the_service_goes_on(api: Api) -> None:
+    key = api.new_key()
+    try:
+        status, _ = urllib_post(f"{api.url}/v1/jobs", padded_job(DRAIN_MAX_BYTES + 1), key)
+    except (ConnectionError, urllib.error.URLError):
+        status = 0  # a reset is the documented answer past the bound
+    assert status in (0, 413)
+    with api.http(key) as http:
+        assert http.get("/v1/jobs").status_code == 200
 
 
 def test_json_growing_past_the_limit_while_streamed_is_a_413_json_error(api: Api) -> None:
