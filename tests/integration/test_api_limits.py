@@ -95,7 +95,7 @@ def urllib_post(url: str, body: bytes, key: str) -> tuple[int, dict[str, object]
         url, data=body, method="POST", headers={"X-API-Key": key, **JSON}
     )
     try:
-        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - loopback
+        with urllib.request.urlopen(request, timeout=30) as answer:
             return answer.status, json.loads(answer.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
