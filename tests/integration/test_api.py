@@ -5,7 +5,11 @@ No model here: a job is finished through the service functions, as a worker woul
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,6 +101,53 @@ def test_an_upload_is_stored_under_the_jobs_prefix_and_launches_the_job(api: Api
     again = put(str(body["upload_url"]), b"other", "b.wav")
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "conflict"
+
+
+def test_eight_racing_puts_to_one_link_store_exactly_one_file(api: Api) -> None:
+    body = register(api)
+    url = str(body["upload_url"])
+    start = threading.Barrier(8)
+
+    def upload(number: int) -> httpx.Response:
+        def chunks() -> Iterator[bytes]:
+            start.wait()
+            for _ in range(16):
+                yield b"\0" * 1024
+
+        return httpx.put(url, params={"filename": f"file{number}.wav"}, content=chunks())
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(upload, range(8)))
+    codes = sorted(answer.status_code for answer in answers)
+    assert codes == [200] + [409] * 7, [answer.text for answer in answers]
+    for answer in answers:
+        if answer.status_code == 409:
+            assert answer.json()["error"]["code"] == "conflict"
+    stored = list((api.data_dir / "objects" / str(body["upload_path"])).iterdir())
+    assert len(stored) == 1
+    assert stored[0].stat().st_size == 16 * 1024
+    assert list((api.data_dir / "staging").glob("upload-*")) == []
+
+
+def test_an_aborted_upload_leaves_nothing_and_the_link_can_be_used_again(api: Api) -> None:
+    body = register(api)
+    url = httpx.URL(str(body["upload_url"]))
+    with socket.create_connection((url.host, url.port or 80), timeout=10) as raw:
+        raw.sendall(
+            f"PUT {url.raw_path.decode()}?filename=cut.wav HTTP/1.1\r\n"
+            f"Host: {url.host}\r\nContent-Length: 100000\r\n\r\n".encode()
+            + b"\0" * 5000
+        )
+        time.sleep(0.3)  # the server is streaming it now
+    upload_dir = api.data_dir / "objects" / str(body["upload_path"])
+    deadline = time.monotonic() + 10
+    again = put(str(body["upload_url"]), b"RIFF-whole", "whole.wav")
+    while again.status_code == 409 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        again = put(str(body["upload_url"]), b"RIFF-whole", "whole.wav")
+    assert again.status_code == 200, again.text
+    assert [path.name for path in upload_dir.iterdir()] == ["whole.wav"]
+    assert list((api.data_dir / "staging").glob("upload-*")) == []
 
 
 def test_oversized_uploads_are_refused_while_streaming_and_leave_nothing(api: Api) -> None:

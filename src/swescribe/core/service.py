@@ -199,7 +199,12 @@ def handle_object_created(svc: Services, key: str, size: int | None = None) -> s
 
 
 def _launch(svc: Services, job: Job, key: str | None, size: int | None) -> Job:
-    changes: dict[str, Any] = {"status": JobStatus.LAUNCHING, "updated_at": svc.clock.now()}
+    changes: dict[str, Any] = {
+        "status": JobStatus.LAUNCHING,
+        "updated_at": svc.clock.now(),
+        "upload_holder": None,
+        "upload_reserved_until": None,
+    }
     if key is not None:
         changes["s3_key"] = key
     if size is not None:
