@@ -154,6 +154,7 @@ def build_local_api(settings: Settings, svc: Services) -> ApiContext:
             readable_file=readable_file if files else None,
         ),
         limits=api_limits(settings),
+        metrics_token=settings.metrics_token,
     )
 
 

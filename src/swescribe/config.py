@@ -111,6 +111,8 @@ class Settings:
     auth_failure_burst: int = 20
     max_json_bytes: int = 64 * 1024
     """Largest JSON request body the API reads."""
+    metrics_token: str = ""
+    """A bearer token that reads /metrics without an API key (for a Prometheus scraper)."""
     sqlite_busy_timeout: float = 30.0
     """Seconds a local store operation waits for another process's lock before 503."""
     worker_wheel: str = ""
@@ -185,6 +187,7 @@ class Settings:
             "auth_failures_per_minute": int(env.get("SWESCRIBE_AUTH_FAILURES_PER_MINUTE", "10")),
             "auth_failure_burst": int(env.get("SWESCRIBE_AUTH_FAILURE_BURST", "20")),
             "max_json_bytes": int(env.get("SWESCRIBE_MAX_JSON_BYTES", str(64 * 1024))),
+            "metrics_token": env.get("SWESCRIBE_METRICS_TOKEN", ""),
             "sqlite_busy_timeout": float(env.get("SWESCRIBE_SQLITE_BUSY_TIMEOUT", "30")),
         }
         settings = cls(**values)

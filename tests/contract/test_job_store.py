@@ -165,3 +165,30 @@ def test_only_a_registered_job_can_be_reserved_for_an_upload(job_store: JobStore
         reserve(job_store, "a", "late", START)
     with pytest.raises(JobNotFound):
         reserve(job_store, "missing", "late", START)
+
+
+# counts for /metrics, kept as jobs change (never by reading every job)
+
+IN_FLIGHT = (JobStatus.REGISTERED, JobStatus.LAUNCHING, JobStatus.PROCESSING)
+
+
+def test_counts_follow_creates_transitions_and_deletes(job_store: JobStore) -> None:
+    for number in range(5):
+        job_store.create(new_job(f"j{number}", minutes=number))
+    job_store.update("j0", Expect.status(JobStatus.REGISTERED), {"status": JobStatus.LAUNCHING})
+    job_store.update("j1", None, {"status": JobStatus.PROCESSING})
+    job_store.update("j2", None, {"status": JobStatus.COMPLETED})
+    job_store.update("j2", None, {"webhook_state": WebhookState.DELIVERED})
+    with pytest.raises(TransitionConflict):  # a lost condition counts nothing
+        job_store.update("j0", Expect.status(JobStatus.REGISTERED), {"status": JobStatus.FAILED})
+    job_store.delete("j3")
+    job_store.delete("j3")
+    counts = job_store.counts()
+    expected = {JobStatus.REGISTERED: 1, JobStatus.LAUNCHING: 1, JobStatus.PROCESSING: 1}
+    assert {status: counts.by_status.get(status, 0) for status in IN_FLIGHT} == expected
+    if JobStatus.COMPLETED in counts.by_status:  # stores that count every status
+        assert counts.by_status[JobStatus.COMPLETED] == 1
+        assert counts.by_status.get(JobStatus.FAILED, 0) == 0
+    if counts.by_webhook_state is not None:
+        states = {state: n for state, n in counts.by_webhook_state.items() if n}
+        assert states == {"pending": 3, "delivered": 1}

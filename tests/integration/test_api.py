@@ -26,6 +26,8 @@ from swescribe.core.work import claim_job, complete_job
 from tests.support import free_port, serving
 
 MAX_UPLOAD = 64 * 1024
+METRICS_TOKEN = "metrics-token-for-tests-0123456789"
+SCRAPER = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 @dataclass
@@ -50,6 +52,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         max_upload_bytes=MAX_UPLOAD,
         rate_limit_per_minute=0,  # the limits have their own tests (test_api_limits.py)
         auth_failures_per_minute=0,
+        metrics_token=METRICS_TOKEN,
     )
     svc = build_local_services(settings)
     _, key = build_local_keys(settings).create("tests")
@@ -265,7 +268,7 @@ def test_auth_errors_and_unknown_routes_are_json(api: Api) -> None:
 def test_health_metrics_and_openapi(api: Api) -> None:
     with httpx.Client(base_url=api.url) as http:
         health = http.get("/healthz").json()
-        metrics = http.get("/metrics")
+        metrics = http.get("/metrics", headers=SCRAPER)
         schema = http.get("/openapi.json").json()
     assert health["status"] == "ok"
     assert metrics.headers["content-type"].startswith("text/plain")
@@ -329,7 +332,7 @@ def test_a_job_without_stored_audio_has_no_audio_link(api: Api) -> None:
 
 
 def metric_values(api: Api) -> dict[str, float]:
-    text = httpx.get(f"{api.url}/metrics", timeout=10).text
+    text = httpx.get(f"{api.url}/metrics", headers=SCRAPER, timeout=10).text
     return {
         name: float(value)
         for name, _, value in (line.rpartition(" ") for line in text.splitlines())
@@ -475,3 +478,21 @@ def test_the_api_docs_page_allows_only_its_own_inline_script_by_hash(api: Api) -
     assert len(scripts) == 1
     digest = base64.b64encode(hashlib.sha256(scripts[0].encode()).digest()).decode()
     assert f"'sha256-{digest}'" in page.headers["content-security-policy"]
+
+
+def test_metrics_need_a_key_or_the_metrics_token_and_name_no_tenant(api: Api) -> None:
+    with api.http() as http:
+        job_id = http.post("/v1/jobs", json={}).json()["job_id"]
+    with httpx.Client(base_url=api.url, timeout=10) as http:
+        anonymous = http.get("/metrics")
+        wrong = http.get("/metrics", headers={"Authorization": "Bearer not-the-token"})
+        scraper = http.get("/metrics", headers=SCRAPER)
+        keyed = http.get("/metrics", headers={"X-API-Key": api.key})
+    for refused in (anonymous, wrong):
+        assert refused.status_code == 401
+        assert refused.json()["error"]["code"] == "unauthorized"
+    for allowed in (scraper, keyed):
+        assert allowed.status_code == 200
+        assert "swescribe_jobs{" in allowed.text
+        assert job_id not in allowed.text
+        assert api.key.split("_")[1] not in allowed.text, "no key id, no owner label"

@@ -242,6 +242,12 @@ def test_health_is_never_rate_limited(api: Api) -> None:
     assert {answer.status_code for answer in answers} == {200}
 
 
+def test_metrics_are_rate_limited_like_any_other_call(api: Api) -> None:
+    with api.http(api.new_key()) as http:
+        answers = [http.get("/metrics").status_code for _ in range(BURST + 1)]
+    assert answers == [200] * BURST + [429]
+
+
 def test_requests_without_a_key_are_limited_per_client_address(api: Api) -> None:
     # From 127.0.0.2, so no other test's keyless requests (uploads) share the bucket.
     with api.http(local_address="127.0.0.2") as http:

@@ -31,7 +31,7 @@ def registered(svc: Services) -> str:
 def test_a_second_upload_while_one_streams_is_a_conflict_that_says_so(svc: Services) -> None:
     job_id = registered(svc)
     reserve_upload(svc, job_id)
-    with pytest.raises(TransitionConflict, match="another upload .* is in progress"):
+    with pytest.raises(TransitionConflict, match=r"another upload .* is in progress"):
         reserve_upload(svc, job_id)
 
 

@@ -43,6 +43,12 @@ class ApiContext:
     """AWS shape: API Gateway has checked X-API-Key (and throttled it); the key's id in
     the request context is the caller. Only deploy this behind a gateway that requires
     the key on every method."""
+    metrics_token: str = ""
+    """Bearer token that reads /metrics without an API key; empty: none."""
+    metrics_open: bool = False
+    """/metrics needs nothing: serve listening on loopback only."""
+    metrics_cache_seconds: float = 0.0
+    """How long one rendering of /metrics is served again (AWS: its counts are queries)."""
 
 
 def create_app(context: ApiContext) -> FastAPI:

@@ -65,6 +65,16 @@ class Page:
     next_cursor: str | None
 
 
+@dataclass(frozen=True)
+class JobCounts:
+    """Stored jobs by status (and webhook state), as /metrics shows them."""
+
+    by_status: Mapping[JobStatus, int]
+    """Every status the store counts; a store may count only the in-flight ones."""
+    by_webhook_state: Mapping[str, int] | None = None
+    """None where the store does not count them."""
+
+
 class JobStore(Protocol):
     def create(self, job: Job) -> None:
         """Store a new job; a duplicate job_id raises TransitionConflict."""
@@ -90,6 +100,10 @@ class JobStore(Protocol):
     def list_by_status(self, statuses: Collection[JobStatus], limit: int = 500) -> list[Job]: ...
 
     def delete(self, job_id: str) -> bool: ...
+
+    def counts(self) -> JobCounts:
+        """Counts kept as jobs change, or otherwise bounded by the jobs in flight: never a
+        read of every stored job (this serves /metrics)."""
 
 
 @dataclass(frozen=True)
