@@ -118,6 +118,7 @@ async def _stream_to_object(
                     await run_in_threadpool(renew)
                     renewed = time.monotonic()
         if size:
+            await run_in_threadpool(renew)  # still ours (not lapsed and taken) as it is stored
             await run_in_threadpool(svc.objects.put_file, key, staged)
     finally:
         staged.unlink(missing_ok=True)
