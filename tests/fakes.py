@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections import Counter
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ from swescribe.core.errors import JobNotFound, PayloadTooLarge, TransitionConfli
 from swescribe.core.jobs import Job, JobStatus
 from swescribe.core.ports import (
     Expect,
+    JobCounts,
     Message,
     ObjectInfo,
     Page,
@@ -95,6 +97,14 @@ class MemoryJobStore:
 
     def delete(self, job_id: str) -> bool:
         return self.jobs.pop(job_id, None) is not None
+
+    def counts(self) -> JobCounts:
+        with self._lock:
+            jobs = list(self.jobs.values())
+        return JobCounts(
+            by_status=dict(Counter(job.status for job in jobs)),
+            by_webhook_state=dict(Counter(job.webhook_state.value for job in jobs)),
+        )
 
 
 @dataclass

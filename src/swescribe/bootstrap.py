@@ -25,7 +25,7 @@ from swescribe.config import Settings
 from swescribe.core.apikeys import ApiKeyStore
 from swescribe.core.jobs import Job
 from swescribe.core.ports import WorkerLauncher
-from swescribe.core.service import Policy, Services
+from swescribe.core.service import Policy, Services, check_model
 
 if TYPE_CHECKING:
     from swescribe.engine import Engine
@@ -103,6 +103,7 @@ def policy_from(settings: Settings) -> Policy:
         webhook_max_attempts=settings.webhook_max_attempts,
         max_audio_seconds=settings.max_audio_seconds,
         max_wait_seconds=settings.max_wait_seconds,
+        offered_models=settings.offered_models,
     )
 
 
@@ -153,6 +154,7 @@ def build_local_api(settings: Settings, svc: Services) -> ApiContext:
             readable_file=readable_file if files else None,
         ),
         limits=api_limits(settings),
+        metrics_token=settings.metrics_token,
     )
 
 
@@ -161,6 +163,8 @@ def api_limits(settings: Settings) -> ApiLimits:
         rate_per_minute=settings.rate_limit_per_minute,
         burst=settings.rate_limit_burst,
         max_json_bytes=settings.max_json_bytes,
+        auth_failures_per_minute=settings.auth_failures_per_minute,
+        auth_failure_burst=settings.auth_failure_burst,
     )
 
 
@@ -173,6 +177,8 @@ def engine_factory(settings: Settings) -> EngineFactory:
     lock = threading.Lock()
 
     def get(model: str | None) -> Engine:
+        if model is not None and model != settings.model:
+            check_model(policy_from(settings), model)  # a job stored before the check
         name = model or settings.model
         with lock:
             if name not in engines:

@@ -18,6 +18,9 @@ from swescribe.core.errors import InvalidOption
 from swescribe.core.ports import WorkerLauncher
 from swescribe.core.service import Services
 
+METRICS_CACHE_SECONDS = 15.0
+"""/metrics counts jobs in flight with DynamoDB queries: one rendering serves this long."""
+
 
 def require_aws_settings(settings: Settings) -> None:
     missing = [
@@ -56,5 +59,13 @@ def build_ec2_launcher(settings: Settings) -> Ec2Launcher:
 def build_aws_api(svc: Services, settings: Settings) -> FastAPI:
     """The same app as `swescribe serve`, trusting API Gateway's key check (and leaving
     throttling to its usage plan)."""
-    limits = replace(api_limits(settings), rate_per_minute=0)
-    return create_app(ApiContext(svc=svc, keys=None, limits=limits, trust_gateway_identity=True))
+    limits = replace(api_limits(settings), rate_per_minute=0, auth_failures_per_minute=0)
+    return create_app(
+        ApiContext(
+            svc=svc,
+            keys=None,
+            limits=limits,
+            trust_gateway_identity=True,
+            metrics_cache_seconds=METRICS_CACHE_SECONDS,
+        )
+    )

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from swescribe.core.errors import InvalidOption
 
 BAKED_MODEL_DIR = Path("/opt/swescribe/models")
 """Where the GPU AMI bakes its models (see run_transcription/build_ami.sh)."""
@@ -24,8 +27,27 @@ def _split_list(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
+MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)*$")
+"""A model name a client may ask for: lower-case letters, digits, `-` and inner dots;
+never a path, `.` or `..`."""
+
+
+def is_model_name(name: str) -> bool:
+    return len(name) <= 64 and MODEL_NAME.fullmatch(name) is not None
+
+
 def _split_paths(value: str) -> tuple[Path, ...]:
     return tuple(Path(p).expanduser() for p in value.split(os.pathsep) if p)
+
+
+def _model_names(value: str) -> tuple[str, ...]:
+    names = _split_list(value)
+    bad = [name for name in names if not is_model_name(name)]
+    if bad:
+        raise InvalidOption(
+            f"SWESCRIBE_ALLOWED_MODELS takes model names, not paths: {', '.join(map(repr, bad))}"
+        )
+    return names
 
 
 @dataclass(frozen=True)
@@ -33,6 +55,8 @@ class Settings:
     backend: str = "local"
     data_dir: Path = field(default_factory=lambda: default_data_dir(os.environ))
     model: str = "auto"
+    allowed_models: tuple[str, ...] = ()
+    """Models a client may name on a job; empty: the configured model, when it is a name."""
     device: str = "auto"
     compute_type: str = "auto"
     cpu_threads: int = 0
@@ -81,14 +105,27 @@ class Settings:
     """Requests per API key and minute the local API takes before it answers 429 (0: off;
     on AWS the API Gateway usage plan throttles instead)."""
     rate_limit_burst: int = 30
+    auth_failures_per_minute: int = 10
+    """401s a client address may earn a minute before it gets 429 for anything but a key that
+    is known to work (0: off); loopback counts like any address."""
+    auth_failure_burst: int = 20
     max_json_bytes: int = 64 * 1024
     """Largest JSON request body the API reads."""
+    metrics_token: str = ""
+    """A bearer token that reads /metrics without an API key (for a Prometheus scraper)."""
     sqlite_busy_timeout: float = 30.0
     """Seconds a local store operation waits for another process's lock before 503."""
     worker_wheel: str = ""
     """s3:// URI of the swescribe wheel a new worker installs at boot (a code change needs
     no new AMI); empty: the AMI's own copy."""
     """How often a worker asks the metadata service for a spot interruption notice."""
+
+    @property
+    def offered_models(self) -> tuple[str, ...]:
+        """The model names a job may ask for: SWESCRIBE_ALLOWED_MODELS, else the configured
+        model (none when that is a path: a client never names a directory)."""
+        names = self.allowed_models or (self.model,)
+        return tuple(name for name in names if is_model_name(name))
 
     @property
     def model_cache_dir(self) -> Path:
@@ -104,6 +141,7 @@ class Settings:
             if env.get("SWESCRIBE_DATA_DIR")
             else default_data_dir(env),
             "model": env.get("SWESCRIBE_MODEL", "auto"),
+            "allowed_models": _model_names(env.get("SWESCRIBE_ALLOWED_MODELS", "")),
             "device": env.get("SWESCRIBE_DEVICE", "auto"),
             "compute_type": env.get("SWESCRIBE_COMPUTE_TYPE", "auto"),
             "cpu_threads": int(env.get("SWESCRIBE_CPU_THREADS", "0") or 0),
@@ -146,7 +184,10 @@ class Settings:
             "sweep_seconds": float(env.get("SWESCRIBE_SWEEP_SECONDS", "60")),
             "rate_limit_per_minute": int(env.get("SWESCRIBE_RATE_LIMIT_PER_MINUTE", "120")),
             "rate_limit_burst": int(env.get("SWESCRIBE_RATE_LIMIT_BURST", "30")),
+            "auth_failures_per_minute": int(env.get("SWESCRIBE_AUTH_FAILURES_PER_MINUTE", "10")),
+            "auth_failure_burst": int(env.get("SWESCRIBE_AUTH_FAILURE_BURST", "20")),
             "max_json_bytes": int(env.get("SWESCRIBE_MAX_JSON_BYTES", str(64 * 1024))),
+            "metrics_token": env.get("SWESCRIBE_METRICS_TOKEN", ""),
             "sqlite_busy_timeout": float(env.get("SWESCRIBE_SQLITE_BUSY_TIMEOUT", "30")),
         }
         settings = cls(**values)

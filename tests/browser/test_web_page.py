@@ -58,7 +58,7 @@ def test_a_swedish_clip_goes_from_upload_to_a_playable_transcript_and_an_srt(
     clip = audio(CLIP)
     expect(page.locator("html")).to_have_attribute("lang", "en")
     save_key(page, service.api_key)
-    expect(page.locator("#key-state")).to_have_text("A key is saved in this browser.")
+    expect(page.locator("#key-state")).to_have_text("A key is saved for this tab.")
 
     page.get_by_label("Audio file").set_input_files(clip)
     row = page.locator("#jobs-body tr", has_text=CLIP)

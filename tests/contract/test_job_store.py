@@ -116,3 +116,79 @@ def test_a_forged_cursor_is_a_clear_error(tmp_path: Path) -> None:
     store = SqliteJobStore(tmp_path / "jobs.db")
     with pytest.raises(InvalidRequest):
         store.list_jobs("k1", cursor="not-a-cursor")
+
+
+# the upload reservation: one upload at a time per job, the only place a link's file is taken
+
+
+def reserve(store: JobStore, job_id: str, holder: str, at: datetime, seconds: float = 30) -> Job:
+    return store.update(
+        job_id,
+        Expect.upload_free(holder, at),
+        {"upload_holder": holder, "upload_reserved_until": at + timedelta(seconds=seconds)},
+    )
+
+
+def test_an_upload_reservation_goes_to_one_holder_until_it_ends(job_store: JobStore) -> None:
+    job_store.create(new_job("a"))
+    taken = reserve(job_store, "a", "first", START)
+    assert taken.upload_holder == "first"
+    assert taken.upload_reserved_until == START + timedelta(seconds=30)
+    with pytest.raises(TransitionConflict):
+        reserve(job_store, "a", "second", START + timedelta(seconds=29))
+    renewed = reserve(job_store, "a", "first", START + timedelta(seconds=20))
+    assert renewed.upload_reserved_until == START + timedelta(seconds=50)
+    with pytest.raises(TransitionConflict):
+        reserve(job_store, "a", "second", START + timedelta(seconds=49))
+    after_it_ended = reserve(job_store, "a", "second", START + timedelta(seconds=50))
+    assert after_it_ended.upload_holder == "second"
+    with pytest.raises(TransitionConflict):  # the first cannot release the second's
+        job_store.update(
+            "a",
+            Expect.upload_free("first", START + timedelta(seconds=51)),
+            {"upload_holder": None, "upload_reserved_until": None},
+        )
+    released = job_store.update(
+        "a",
+        Expect.upload_free("second", START + timedelta(seconds=52)),
+        {"upload_holder": None, "upload_reserved_until": None},
+    )
+    assert released.upload_holder is None
+    assert released.upload_reserved_until is None
+    assert reserve(job_store, "a", "third", START + timedelta(seconds=53)).upload_holder == "third"
+
+
+def test_only_a_registered_job_can_be_reserved_for_an_upload(job_store: JobStore) -> None:
+    job_store.create(new_job("a"))
+    job_store.update("a", None, {"status": JobStatus.LAUNCHING})
+    with pytest.raises(TransitionConflict):
+        reserve(job_store, "a", "late", START)
+    with pytest.raises(JobNotFound):
+        reserve(job_store, "missing", "late", START)
+
+
+# counts for /metrics, kept as jobs change (never by reading every job)
+
+IN_FLIGHT = (JobStatus.REGISTERED, JobStatus.LAUNCHING, JobStatus.PROCESSING)
+
+
+def test_counts_follow_creates_transitions_and_deletes(job_store: JobStore) -> None:
+    for number in range(5):
+        job_store.create(new_job(f"j{number}", minutes=number))
+    job_store.update("j0", Expect.status(JobStatus.REGISTERED), {"status": JobStatus.LAUNCHING})
+    job_store.update("j1", None, {"status": JobStatus.PROCESSING})
+    job_store.update("j2", None, {"status": JobStatus.COMPLETED})
+    job_store.update("j2", None, {"webhook_state": WebhookState.DELIVERED})
+    with pytest.raises(TransitionConflict):  # a lost condition counts nothing
+        job_store.update("j0", Expect.status(JobStatus.REGISTERED), {"status": JobStatus.FAILED})
+    job_store.delete("j3")
+    job_store.delete("j3")
+    counts = job_store.counts()
+    expected = {JobStatus.REGISTERED: 1, JobStatus.LAUNCHING: 1, JobStatus.PROCESSING: 1}
+    assert {status: counts.by_status.get(status, 0) for status in IN_FLIGHT} == expected
+    if JobStatus.COMPLETED in counts.by_status:  # stores that count every status
+        assert counts.by_status[JobStatus.COMPLETED] == 1
+        assert counts.by_status.get(JobStatus.FAILED, 0) == 0
+    if counts.by_webhook_state is not None:
+        states = {state: n for state, n in counts.by_webhook_state.items() if n}
+        assert states == {"pending": 3, "delivered": 1}

@@ -75,6 +75,7 @@ def start_service(
         "SWESCRIBE_MODEL": "whisper-base",
         "HF_HUB_OFFLINE": "1",
         "SWESCRIBE_RATE_LIMIT_PER_MINUTE": "0",
+        "SWESCRIBE_AUTH_FAILURES_PER_MINUTE": "0",
         **env_overrides,
     }
     log_path = data_dir / "serve.log"

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from swescribe.core.uploads import UPLOAD_LEASE_SECONDS
 from tests.conftest import audio
 from tests.e2e.service import RunningService, start_service
 
@@ -59,9 +60,17 @@ def test_the_api_killed_mid_upload_leaves_no_corrupt_job(tmp_path: Path) -> None
         assert job["s3_key"] is None
         assert not (data_dir / "objects" / registration["upload_path"]).exists()
         assert list(staging.iterdir()) == [], "serve cleared the dead upload's staging file"
-        again = httpx.put(
-            registration["upload_url"], params={"filename": "a.wav"}, content=clip, timeout=30
-        )
+        # The dead upload's reservation lapses UPLOAD_LEASE_SECONDS after it was taken;
+        # until then the link answers 409 (one upload at a time), never a second file.
+        deadline = time.monotonic() + UPLOAD_LEASE_SECONDS + 15
+        while True:
+            again = httpx.put(
+                registration["upload_url"], params={"filename": "a.wav"}, content=clip, timeout=30
+            )
+            if again.status_code != 409 or time.monotonic() > deadline:
+                break
+            assert "in progress" in again.json()["error"]["message"]
+            time.sleep(1)
         assert again.status_code == 200, again.text
         done = second.wait_for_status(job_id, ("completed",))
         assert done["file_size"] == len(clip)

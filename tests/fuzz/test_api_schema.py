@@ -24,7 +24,11 @@ pytestmark = pytest.mark.fuzz
 PORT = free_port()
 DATA_DIR = Path(tempfile.mkdtemp(prefix="swescribe-fuzz-"))
 SETTINGS = Settings.from_env(
-    {}, data_dir=DATA_DIR, public_url=f"http://127.0.0.1:{PORT}", rate_limit_per_minute=0
+    {},
+    data_dir=DATA_DIR,
+    public_url=f"http://127.0.0.1:{PORT}",
+    rate_limit_per_minute=0,
+    auth_failures_per_minute=0,
 )
 SERVICES = build_local_services(SETTINGS)
 APP = create_app(build_local_api(SETTINGS, SERVICES))

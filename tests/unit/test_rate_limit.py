@@ -7,7 +7,14 @@ import threading
 import pytest
 from starlette.types import Scope
 
-from swescribe.api.limits import TokenBuckets, bucket_name, is_json_request
+from swescribe.api.limits import (
+    ApiLimits,
+    RequestLimiter,
+    TokenBuckets,
+    client_address,
+    is_json_request,
+)
+from swescribe.core.errors import RateLimited
 
 
 class FakeClock:
@@ -155,23 +162,48 @@ def scope(headers: dict[str, str], path: str = "/v1/jobs", client: str = "10.1.2
     }
 
 
-def test_a_key_gets_a_bucket_that_neither_shows_the_key_nor_depends_on_the_address() -> None:
-    key = "sws_0123abcd4567_c2VjcmV0LXNlY3JldC1zZWNyZXQ"
-    name = bucket_name(scope({"X-API-Key": key}))
-    assert name == bucket_name(scope({"X-API-Key": key}, client="192.0.2.9"))
-    assert key not in name
-    assert "0123abcd4567_c2Vj" not in name
+def test_peeking_spends_nothing_and_makes_no_bucket() -> None:
+    limiter, _ = buckets(rate_per_minute=60, burst=1)
+    assert limiter.peek("a") == 0.0
+    assert len(limiter) == 0
+    limiter.take("a")
+    assert limiter.peek("a") == pytest.approx(1.0)
+    assert limiter.peek("a") == pytest.approx(1.0)
 
 
-def test_someone_knowing_only_a_keys_id_does_not_share_its_bucket() -> None:
-    owner = bucket_name(scope({"X-API-Key": "sws_0123abcd4567_real-secret"}))
-    guesser = bucket_name(scope({"X-API-Key": "sws_0123abcd4567_guessed"}))
-    assert owner != guesser
+def test_callers_are_told_apart_by_address_and_an_ipv6_host_by_its_slash_64() -> None:
+    assert client_address(scope({})) == "10.1.2.3"
+    assert client_address(scope({}, client="2001:db8:1:2:aaaa::1")) == "2001:db8:1:2::/64"
+    assert client_address(scope({}, client="2001:db8:1:2:bbbb::9")) == "2001:db8:1:2::/64"
+    assert client_address(scope({}, client="::ffff:192.0.2.7")) == "192.0.2.7"
+    assert client_address({"type": "http"}) == "unknown"
 
 
-def test_requests_without_a_key_are_bucketed_by_client_address() -> None:
-    assert bucket_name(scope({})) == "ip:10.1.2.3"
-    assert bucket_name(scope({"X-API-Key": ""})) == "ip:10.1.2.3"
+def test_a_flood_of_addresses_never_resets_a_keys_drained_bucket() -> None:
+    limiter = RequestLimiter.from_limits(ApiLimits(rate_per_minute=1, burst=2))
+    key = scope({"X-API-Key": "sws_k1_secret"})
+    limiter.authenticated(key, "k1")
+    limiter.authenticated(key, "k1")
+    with pytest.raises(RateLimited) as drained:
+        limiter.authenticated(key, "k1")
+    assert drained.value.retry_after >= 1
+    assert limiter.failures is not None
+    assert limiter.anonymous is not None
+    for number in range(12_000):  # more addresses than either table holds
+        address = f"10.{number // 65536}.{number // 256 % 256}.{number % 256}"
+        limiter.failures.take(address)
+        limiter.anonymous.take(address)
+    with pytest.raises(RateLimited):
+        limiter.authenticated(key, "k1")
+    assert limiter.is_known(key)
+    assert not limiter.is_known(scope({"X-API-Key": "sws_k1_guess"}))
+
+
+def test_failed_authentication_is_not_limited_when_its_limit_is_off() -> None:
+    limiter = RequestLimiter.from_limits(ApiLimits(rate_per_minute=0, auth_failures_per_minute=0))
+    assert limiter.keys is None
+    assert limiter.anonymous is None
+    assert limiter.failures is None
 
 
 @pytest.mark.parametrize(

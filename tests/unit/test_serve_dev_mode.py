@@ -1,10 +1,11 @@
-"""`swescribe serve` keeps local dev mode (http and loopback URLs) only on a loopback bind."""
+"""`swescribe serve` keeps local dev mode (http and loopback URLs), and /metrics without a key,
+only on a loopback bind."""
 
 from __future__ import annotations
 
 import pytest
 
-from swescribe.cli.serve import dev_mode_off_for
+from swescribe.cli.serve import dev_mode_off_for, metrics_open_for
 from swescribe.config import Settings
 
 
@@ -22,3 +23,20 @@ def test_listening_beyond_this_machine_turns_dev_mode_off(host: str) -> None:
 def test_an_explicit_swescribe_dev_mode_is_respected_on_any_bind() -> None:
     env = {"SWESCRIBE_DEV_MODE": "1"}
     assert not dev_mode_off_for("0.0.0.0", Settings.from_env(env=env), env)
+
+
+@pytest.mark.parametrize(
+    ("host", "token", "open_"),
+    [
+        ("127.0.0.1", "", True),
+        ("::1", "", True),
+        ("127.0.0.1", "scrape-token", False),
+        ("0.0.0.0", "", False),
+        ("192.168.1.20", "", False),
+    ],
+)
+def test_metrics_need_no_key_only_on_a_loopback_bind_without_a_metrics_token(
+    host: str, token: str, open_: bool
+) -> None:
+    settings = Settings.from_env(env={"SWESCRIBE_METRICS_TOKEN": token} if token else {})
+    assert metrics_open_for(host, settings) is open_

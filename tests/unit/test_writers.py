@@ -154,3 +154,35 @@ def test_parse_formats_accepts_names_lists_and_all(spec: str, expected: tuple[st
 def test_parse_formats_rejects_unknown_or_empty(spec: str) -> None:
     with pytest.raises(InvalidOption):
         parse_formats(spec)
+
+
+# Text that looks like markup or a timing line (a prompt or a fake transcript can produce it)
+
+MARKUP = make_transcript(
+    Segment(0, 0.0, 2.0, "Tom & Jerry <b>fet</b> <script>alert(1)</script>"),
+    Segment(1, 2.0, 4.0, "00:00:09.000 --> 00:00:10.000 pil"),
+)
+
+
+def test_vtt_cue_text_escapes_ampersand_angle_brackets_and_never_holds_an_arrow() -> None:
+    vtt = render(MARKUP, "vtt")
+    cues = [cue.split("\n") for cue in vtt.split("\n\n")[1:] if cue.strip()]
+    assert len(cues) == 2
+    text = "\n".join(line for cue in cues for line in cue[1:])
+    assert "Tom &amp; Jerry &lt;b&gt;fet&lt;/b&gt;" in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "<" not in text
+    assert ">" not in text
+    assert "-->" not in text, "an arrow in cue text ends the cue in a WebVTT parser"
+    assert "00:00:09.000 --&gt; 00:00:10.000 pil" in text
+    assert sum("-->" in line for line in vtt.splitlines()) == 2, "one timing line per cue"
+
+
+def test_srt_keeps_the_words_but_no_cue_text_reads_as_a_timing_line() -> None:
+    srt = render(MARKUP, "srt")
+    blocks = [block.split("\n") for block in srt.split("\n\n") if block.strip()]
+    assert [block[0] for block in blocks] == ["1", "2"]
+    assert sum("-->" in line for line in srt.splitlines()) == 2, "one timing line per cue"
+    text = " ".join(line for block in blocks for line in block[2:])
+    assert "Tom & Jerry <b>fet</b>" in text
+    assert "00:00:09.000 -> 00:00:10.000 pil" in text

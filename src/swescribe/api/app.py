@@ -12,7 +12,8 @@ from fastapi import Depends, FastAPI, Header, Request
 
 from swescribe import __version__
 from swescribe.api.errors import install_error_handlers
-from swescribe.api.limits import ApiLimits, install_limits
+from swescribe.api.headers import SecurityHeaders
+from swescribe.api.limits import ApiLimits, RequestLimiter, install_limits
 from swescribe.core.apikeys import ApiKey, ApiKeyStore
 from swescribe.core.errors import Unauthorized
 from swescribe.core.service import Services
@@ -42,14 +43,29 @@ class ApiContext:
     """AWS shape: API Gateway has checked X-API-Key (and throttled it); the key's id in
     the request context is the caller. Only deploy this behind a gateway that requires
     the key on every method."""
+    metrics_token: str = ""
+    """Bearer token that reads /metrics without an API key; empty: none."""
+    metrics_open: bool = False
+    """/metrics needs nothing: serve listening on loopback only."""
+    metrics_cache_seconds: float = 0.0
+    """How long one rendering of /metrics is served again (AWS: its counts are queries)."""
 
 
 def create_app(context: ApiContext) -> FastAPI:
-    from swescribe.api import routes_jobs, routes_ops, routes_seed, routes_uploads, routes_web
+    from swescribe.api import (
+        routes_docs,
+        routes_jobs,
+        routes_ops,
+        routes_seed,
+        routes_uploads,
+        routes_web,
+    )
 
     app = FastAPI(
         title="swescribe",
         version=__version__,
+        docs_url=None,  # routes_docs serves them, with a CSP of their own
+        redoc_url=None,
         description=(
             "Swedish speech-to-text as a service. Register a job, upload audio to its "
             "upload URL, and receive an HMAC-signed webhook with the transcript."
@@ -58,6 +74,8 @@ def create_app(context: ApiContext) -> FastAPI:
     app.state.context = context
     install_error_handlers(app)
     install_limits(app, context.limits)
+    app.add_middleware(SecurityHeaders)  # outermost: 413s and 429s get the headers too
+    app.include_router(routes_docs.router)
     app.include_router(routes_seed.router)
     app.include_router(routes_jobs.router)
     app.include_router(routes_ops.router)
@@ -85,6 +103,9 @@ def require_key(
     key = context.keys.authenticate(x_api_key) if context.keys else None
     if key is None:
         raise Unauthorized("invalid or revoked API key")
+    limiter: RequestLimiter | None = getattr(request.app.state, "limiter", None)
+    if limiter is not None:
+        limiter.authenticated(request.scope, key.key_id)  # RateLimited past the key's rate
     return key
 
 

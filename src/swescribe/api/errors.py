@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from swescribe.api.headers import HEADERS as SECURITY_HEADERS
 from swescribe.core import errors
 
 log = logging.getLogger(__name__)
@@ -28,13 +29,18 @@ STATUS_CODES: dict[type[errors.SwescribeError], int] = {
     errors.AudioNotFound: 404,
     errors.ModelUnavailable: 503,
     errors.StoreBusy: 503,
+    errors.RateLimited: 429,
 }
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
-    headers = {"WWW-Authenticate": "X-API-Key"} if status == 401 else None
+    """The error body, with the security headers itself: a 500 is answered outside every
+    middleware of ours."""
+    headers = dict(SECURITY_HEADERS)
+    if status == 401:
+        headers["WWW-Authenticate"] = "X-API-Key"
     if status == 503:
-        headers = {"Retry-After": "1"}
+        headers["Retry-After"] = "1"
     return JSONResponse(
         {"error": {"code": code, "message": message}}, status_code=status, headers=headers
     )
@@ -50,7 +56,10 @@ def status_for(error: errors.SwescribeError) -> int:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(errors.SwescribeError)
     async def domain_error(_: Request, error: errors.SwescribeError) -> JSONResponse:
-        return error_response(status_for(error), error.code, str(error))
+        response = error_response(status_for(error), error.code, str(error))
+        if isinstance(error, errors.RateLimited):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:

@@ -1,24 +1,31 @@
-"""Request limits of the API: body size of JSON requests, and a rate limit per API key.
+"""Request limits of the API: body size of JSON requests, a rate limit per API key, and a
+limit on failed authentication per client address.
 
-Both are plain ASGI middleware (not BaseHTTPMiddleware), so the upload endpoint's body
-still streams to disk without being buffered, and a refused request costs no more than
-reading its headers.
+Buckets exist only for what cannot be made up for free: a key that authenticated, and a
+client address. A made-up key gets no bucket of its own: its 401 is charged to its
+address, and an address that failed too often gets 429 before any key lookup, except for
+keys it has already shown to work. Addresses and keys live in separate tables, so a flood
+of addresses never evicts a key's drained bucket.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 import threading
-import time
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from swescribe.api.body_limit import JsonBodyLimit, header, is_json_request
+from swescribe.api.buckets import MAX_BUCKETS, TokenBuckets
 from swescribe.api.errors import error_response
+from swescribe.core.errors import RateLimited
+
+__all__ = ["ApiLimits", "RequestLimiter", "TokenBuckets", "install_limits", "is_json_request"]
 
 
 @dataclass(frozen=True)
@@ -27,106 +34,92 @@ class ApiLimits:
     """Requests per API key and minute (0: no limit; API Gateway throttles on AWS)."""
     burst: int = 30
     max_json_bytes: int = 64 * 1024
+    auth_failures_per_minute: int = 10
+    """401s per client address and minute before it gets 429 (0: no limit)."""
+    auth_failure_burst: int = 20
 
 
-UNLIMITED_PATHS = frozenset({"/healthz", "/metrics", "/"})
-"""Probes, scrapers and the web page are never rate limited."""
+UNLIMITED_PATHS = frozenset({"/healthz", "/"})
+"""Probes and the web page are never rate limited."""
 UNLIMITED_PREFIXES = ("/web/", "/v1/uploads/")
 """The page's assets, and uploads: each upload link belongs to a job that was created
 with a key (and counted against it), and takes one file."""
-UPLOAD_PREFIX = "/v1/uploads/"
-"""The upload endpoint streams audio under its own, much larger limit."""
-JSON_PATHS = ("/api", "/v1/jobs")
-MAX_BUCKETS = 10_000
-DRAIN_LIMIT = 1 << 20
-"""A client that declared a larger body than this is disconnected after its 413 instead of
-being read to the end (smaller ones are drained, so the client surely sees the 413)."""
+
+
+@dataclass
+class RequestLimiter:
+    """The buckets of one app; each part is None when its limit is off."""
+
+    keys: TokenBuckets | None = None
+    """Per API key id, filled only once the key has authenticated."""
+    anonymous: TokenBuckets | None = None
+    """Per client address, for requests without a key."""
+    failures: TokenBuckets | None = None
+    """Per client address: its 401s."""
+    known_keys: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    """Digests of X-API-Key values that authenticated (bounded, least recently used out);
+    only a key that works gets in, so no stranger can fill it."""
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def from_limits(cls, limits: ApiLimits) -> RequestLimiter:
+        rate, burst = limits.rate_per_minute, limits.burst
+        failures = limits.auth_failures_per_minute
+        return cls(
+            keys=TokenBuckets(rate, burst) if rate > 0 else None,
+            anonymous=TokenBuckets(rate, burst) if rate > 0 else None,
+            failures=TokenBuckets(failures, limits.auth_failure_burst) if failures > 0 else None,
+        )
+
+    def authenticated(self, scope: Scope, key_id: str) -> None:
+        """A request's key worked: remember it, and spend a token of its bucket."""
+        digest = _digest(header(scope, b"x-api-key"))
+        with self._lock:
+            self.known_keys.pop(digest, None)
+            self.known_keys[digest] = None
+            while len(self.known_keys) > MAX_BUCKETS:
+                self.known_keys.popitem(last=False)
+        if self.keys is not None:
+            _raise_if_waiting(self.keys.take(f"key:{key_id}"))
+
+    def is_known(self, scope: Scope) -> bool:
+        value = header(scope, b"x-api-key")
+        with self._lock:
+            return bool(value) and _digest(value) in self.known_keys
 
 
 def install_limits(app: FastAPI, limits: ApiLimits) -> None:
-    """The JSON size limit, and outside it the rate limit (a throttled request is not read)."""
+    """The JSON size limit, and outside it the rate limits (a refused request is not read)."""
+    limiter = RequestLimiter.from_limits(limits)
+    app.state.limiter = limiter
     app.add_middleware(JsonBodyLimit, max_bytes=limits.max_json_bytes)
-    if limits.rate_per_minute > 0:
-        app.add_middleware(RateLimit, buckets=TokenBuckets(limits.rate_per_minute, limits.burst))
+    if limiter.anonymous is not None or limiter.failures is not None:
+        app.add_middleware(RateLimit, limiter=limiter)
 
 
-class TokenBuckets:
-    """One token bucket per name: up to `burst` tokens, refilled at rate_per_minute / 60 a
-    second; a request spends one. Memory is bounded: a bucket idle long enough to be full
-    again is dropped (a new one would be the same), and past max_buckets the least
-    recently used goes. Safe to share between threads."""
-
-    def __init__(
-        self,
-        rate_per_minute: float,
-        burst: int,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        max_buckets: int = MAX_BUCKETS,
-    ) -> None:
-        if rate_per_minute <= 0:
-            raise ValueError("rate_per_minute must be positive (0 means no limiter at all)")
-        self.rate = rate_per_minute / 60.0
-        self.capacity = float(max(burst, 1))
-        self.clock = clock
-        self.max_buckets = max(max_buckets, 1)
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
-        """name -> (tokens, when they were counted), least recently used first."""
-        self._lock = threading.Lock()
-
-    def take(self, name: str) -> float:
-        """Spend a token of name's bucket: 0.0 if it had one, else the seconds until it will."""
-        with self._lock:
-            now = self.clock()
-            tokens = self._tokens(self._buckets.pop(name, None), now)
-            wait = 0.0
-            if tokens >= 1.0:
-                tokens -= 1.0
-            else:
-                wait = (1.0 - tokens) / self.rate
-            self._buckets[name] = (tokens, now)
-            self._evict(now)
-            return wait
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._buckets)
-
-    def _tokens(self, bucket: tuple[float, float] | None, now: float) -> float:
-        if bucket is None:
-            return self.capacity
-        tokens, counted = bucket
-        return min(self.capacity, tokens + max(0.0, now - counted) * self.rate)
-
-    def _evict(self, now: float) -> None:
-        while self._buckets:
-            name, bucket = next(iter(self._buckets.items()))
-            full = self._tokens(bucket, now) >= self.capacity
-            if not full and len(self._buckets) <= self.max_buckets:
-                return
-            del self._buckets[name]
-
-
-def bucket_name(scope: Scope) -> str:
-    """The caller's bucket: its X-API-Key, else its address.
-
-    The whole header is hashed rather than the key's id (``sws_<id>``): the id is shown
-    in listings and logs, and anyone who knows it could otherwise spend its owner's
-    allowance. A valid key has exactly one header value, so it still gets one bucket.
-    """
-    for name, value in scope.get("headers", ()):
-        if name == b"x-api-key" and value:
-            return "key:" + hashlib.sha256(value).hexdigest()[:32]
+def client_address(scope: Scope) -> str:
+    """The caller's address; an IPv6 caller by its /64, which one host usually has whole."""
     client = scope.get("client")
-    return f"ip:{client[0] if client else 'unknown'}"
+    host = str(client[0]) if client else "unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
+    return str(address)
 
 
 class RateLimit:
-    """429 with Retry-After once a caller's bucket is empty."""
+    """429 with Retry-After for an address that failed authentication too often (unless its
+    key is known to work), and for keyless requests over the per-address rate. The key's
+    own rate is checked once it has authenticated (RequestLimiter.authenticated)."""
 
-    def __init__(self, app: ASGIApp, buckets: TokenBuckets) -> None:
+    def __init__(self, app: ASGIApp, limiter: RequestLimiter) -> None:
         self.app = app
-        self.buckets = buckets
+        self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -137,89 +130,38 @@ class RateLimit:
         ):
             await self.app(scope, receive, send)
             return
-        wait = self.buckets.take(bucket_name(scope))
-        if wait <= 0:
-            await self.app(scope, receive, send)
+        address = client_address(scope)
+        failures, anonymous = self.limiter.failures, self.limiter.anonymous
+        wait = 0.0
+        if failures is not None and not self.limiter.is_known(scope):
+            wait = failures.peek(address)
+        if not wait and anonymous is not None and not header(scope, b"x-api-key"):
+            wait = anonymous.take(address)
+        if wait > 0:
+            await _too_many(wait)(scope, receive, send)
             return
+
+        async def charge_failures(message: Message) -> None:
+            start = message["type"] == "http.response.start"
+            if start and message["status"] == 401 and failures is not None:
+                failures.take(address)
+            await send(message)
+
+        await self.app(scope, receive, charge_failures)
+
+
+def _too_many(wait: float) -> ASGIApp:
+    seconds = max(1, math.ceil(wait))
+    response = error_response(429, "rate_limited", f"too many requests; try again in {seconds} s")
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
+def _raise_if_waiting(wait: float) -> None:
+    if wait > 0:
         seconds = max(1, math.ceil(wait))
-        response = error_response(
-            429, "rate_limited", f"too many requests; try again in {seconds} s"
-        )
-        response.headers["Retry-After"] = str(seconds)
-        await response(scope, receive, send)
+        raise RateLimited(f"too many requests; try again in {seconds} s", seconds)
 
 
-class JsonBodyLimit:
-    """413 for a JSON request body over max_bytes, declared or streamed; the body (at most
-    max_bytes) is read before the app runs and handed to it unchanged."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not is_json_request(scope):
-            await self.app(scope, receive, send)
-            return
-        declared = _content_length(scope)
-        if declared is not None and declared > self.max_bytes:
-            await self._refuse(scope, receive, send, close=declared > DRAIN_LIMIT)
-            return
-        body = bytearray()
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away; there is no one to answer
-            body += message.get("body", b"")
-            more = bool(message.get("more_body", False))
-            if len(body) > self.max_bytes:
-                await self._refuse(scope, receive, send, close=False)
-                return
-        await self.app(scope, _replay(bytes(body), receive), send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, *, close: bool) -> None:
-        response = error_response(
-            413,
-            "payload_too_large",
-            f"the JSON body is larger than the limit of {self.max_bytes} bytes",
-        )
-        if close:
-            response.headers["Connection"] = "close"
-        await response(scope, receive, send)
-
-
-def is_json_request(scope: Scope) -> bool:
-    """JSON endpoints and JSON bodies, never the audio upload endpoint."""
-    path: str = scope["path"]
-    if path.startswith(UPLOAD_PREFIX):
-        return False
-    if any(path == prefix or path.startswith(prefix + "/") for prefix in JSON_PATHS):
-        return True
-    media_type = _header(scope, b"content-type").split(";", 1)[0].strip().lower()
-    return media_type == "application/json" or media_type.endswith("+json")
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replayed() -> Message:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replayed
-
-
-def _header(scope: Scope, wanted: bytes) -> str:
-    for name, value in scope.get("headers", ()):
-        if name == wanted:
-            return bytes(value).decode("latin-1")
-    return ""
-
-
-def _content_length(scope: Scope) -> int | None:
-    value = _header(scope, b"content-length").strip()
-    return int(value) if value.isascii() and value.isdigit() else None
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode("latin-1")).hexdigest()

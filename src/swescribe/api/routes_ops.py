@@ -1,13 +1,23 @@
-"""Health and Prometheus metrics."""
+"""Health and Prometheus metrics.
+
+/metrics shows service-wide figures only (no label names a key, a job or a URL), from
+counts the stores keep as jobs change: its cost does not grow with the stored jobs. It
+needs an API key or the metrics token, unless serve listens on loopback only, and is rate
+limited like any call.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hmac
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
-from swescribe.api.app import Context
-from swescribe.core.jobs import JobStatus
+from swescribe.api.app import ApiContext, Context, require_key
+from swescribe.api.schemas import ErrorResponse
 from swescribe.core.service import Services
 
 router = APIRouter(tags=["operations"])
@@ -31,25 +41,22 @@ COUNTERS = {
 
 
 def render_metrics(svc: Services) -> str:
-    by_status = dict.fromkeys(JobStatus, 0)
-    webhooks_by_state: dict[str, int] = {}
-    cursor: str | None = None
-    for _ in range(1000):  # bounded: 1000 pages of 500 jobs
-        page = svc.jobs.list_jobs(None, limit=500, cursor=cursor)
-        for job in page.jobs:
-            by_status[job.status] += 1
-            state = job.webhook_state.value
-            webhooks_by_state[state] = webhooks_by_state.get(state, 0) + 1
-        cursor = page.next_cursor
-        if cursor is None:
-            break
+    counts = svc.jobs.counts()
     lines = [
         "# HELP swescribe_jobs Stored jobs by status.",
         "# TYPE swescribe_jobs gauge",
-        *(f'swescribe_jobs{{status="{s.value}"}} {n}' for s, n in by_status.items()),
-        "# HELP swescribe_webhooks Stored jobs by webhook delivery state.",
-        "# TYPE swescribe_webhooks gauge",
-        *(f'swescribe_webhooks{{state="{s}"}} {n}' for s, n in sorted(webhooks_by_state.items())),
+        *(f'swescribe_jobs{{status="{s.value}"}} {n}' for s, n in counts.by_status.items()),
+    ]
+    if counts.by_webhook_state is not None:
+        lines += [
+            "# HELP swescribe_webhooks Stored jobs by webhook delivery state.",
+            "# TYPE swescribe_webhooks gauge",
+            *(
+                f'swescribe_webhooks{{state="{state}"}} {n}'
+                for state, n in sorted(counts.by_webhook_state.items())
+            ),
+        ]
+    lines += [
         "# HELP swescribe_queue_depth Work items waiting.",
         "# TYPE swescribe_queue_depth gauge",
         f"swescribe_queue_depth {svc.queue.depth()}",
@@ -65,7 +72,40 @@ def render_metrics(svc: Services) -> str:
     return "\n".join(lines) + "\n"
 
 
-@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
-async def metrics(context: Context) -> PlainTextResponse:
-    text = await run_in_threadpool(render_metrics, context.svc)
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={401: {"model": ErrorResponse}, 429: {"model": ErrorResponse}},
+    summary="Prometheus metrics (an API key, or Authorization: Bearer <metrics token>)",
+)
+async def metrics(
+    request: Request,
+    context: Context,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header(alias="X-API-Key")] = None,
+) -> PlainTextResponse:
+    if not (context.metrics_open or _is_metrics_token(context, authorization)):
+        await run_in_threadpool(require_key, request, x_api_key)
+    text = await run_in_threadpool(_rendered, request, context)
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+
+
+def _is_metrics_token(context: ApiContext, authorization: str | None) -> bool:
+    scheme, _, token = (authorization or "").partition(" ")
+    expected = context.metrics_token.encode()
+    return (
+        bool(expected)
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(token.strip().encode(), expected)
+    )
+
+
+def _rendered(request: Request, context: ApiContext) -> str:
+    """render_metrics, or its last result while younger than metrics_cache_seconds."""
+    cached: tuple[float, str] | None = getattr(request.app.state, "metrics_cache", None)
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < context.metrics_cache_seconds:
+        return cached[1]
+    text = render_metrics(context.svc)
+    request.app.state.metrics_cache = (now, text)
+    return text

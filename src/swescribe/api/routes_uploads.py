@@ -7,8 +7,11 @@ object-created path as an S3 event.
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,11 +20,19 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from swescribe.api.app import Context
+from swescribe.api.headers import SANDBOX_CSP
 from swescribe.api.schemas import ErrorResponse
 from swescribe.core.errors import InvalidRequest, JobNotFound, PayloadTooLarge, TransitionConflict
 from swescribe.core.filenames import safe_filename
 from swescribe.core.jobs import JobStatus
-from swescribe.core.service import handle_object_created, parse_upload_key
+from swescribe.core.media import attachment, stored_media_type
+from swescribe.core.service import Services, handle_object_created, parse_upload_key
+from swescribe.core.uploads import (
+    RENEW_EVERY_SECONDS,
+    release_upload,
+    renew_upload,
+    reserve_upload,
+)
 
 router = APIRouter(prefix="/v1", tags=["uploads"])
 
@@ -50,31 +61,52 @@ async def upload(
     parsed = parse_upload_key(key)
     if parsed is None:
         raise InvalidRequest("upload link does not name a job upload")
-    job = await run_in_threadpool(context.svc.jobs.get, parsed[0])
-    if job is None:
-        raise JobNotFound("the job of this upload link no longer exists")
-    if job.status is not JobStatus.REGISTERED:
-        raise TransitionConflict(
-            f"job {job.job_id} already has its audio (it is {job.status.value})"
-        )
+    job_id = parsed[0]
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise PayloadTooLarge(f"upload is larger than the limit of {max_bytes} bytes")
-    size = await _stream_to_object(request, context, key, max_bytes, uploads.staging_dir)
-    if size == 0:
-        await run_in_threadpool(context.svc.objects.delete_prefix, key)
-        raise InvalidRequest("the upload is empty")
-    outcome = await run_in_threadpool(handle_object_created, context.svc, key, size)
+    svc = context.svc
+    holder = await run_in_threadpool(reserve_upload, svc, job_id)
+    try:
+        renew = functools.partial(renew_upload, svc, job_id, holder)
+        size = await _stream_to_object(request, svc, key, max_bytes, uploads.staging_dir, renew)
+        if size == 0:
+            raise InvalidRequest("the upload is empty")
+        outcome = await run_in_threadpool(handle_object_created, svc, key, size)
+    except BaseException:
+        await run_in_threadpool(_undo_unless_launched, svc, job_id, key, holder)
+        raise
+    if outcome != "launched":  # the job was deleted or failed while the bytes came in
+        await run_in_threadpool(_undo_unless_launched, svc, job_id, key, holder)
+        raise TransitionConflict(f"job {job_id} changed during the upload ({outcome})")
     return {"key": key, "size": size, "event": outcome}
 
 
+def _undo_unless_launched(svc: Services, job_id: str, key: str, holder: str) -> None:
+    """A failed or cut-off upload leaves nothing: no object, and the link free again. Once
+    the job is launched the object is its audio and stays."""
+    job = svc.jobs.get(job_id)
+    if job is not None and job.status is not JobStatus.REGISTERED and job.s3_key == key:
+        return
+    svc.objects.delete_prefix(key)
+    release_upload(svc, job_id, holder)
+
+
 async def _stream_to_object(
-    request: Request, context: Context, key: str, max_bytes: int, staging_dir: Path
+    request: Request,
+    svc: Services,
+    key: str,
+    max_bytes: int,
+    staging_dir: Path,
+    renew: Callable[[], None],
 ) -> int:
+    """The body into a staging file, then into the object store; renew (the upload
+    reservation) runs every RENEW_EVERY_SECONDS while the bytes come in."""
     staging_dir.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(dir=staging_dir, prefix="upload-")
     staged = Path(name)
     size = 0
+    renewed = time.monotonic()
     try:
         with os.fdopen(handle, "wb") as out:
             async for chunk in request.stream():
@@ -82,8 +114,12 @@ async def _stream_to_object(
                 if size > max_bytes:
                     raise PayloadTooLarge(f"upload is larger than the limit of {max_bytes} bytes")
                 out.write(chunk)
+                if time.monotonic() - renewed >= RENEW_EVERY_SECONDS:
+                    await run_in_threadpool(renew)
+                    renewed = time.monotonic()
         if size:
-            await run_in_threadpool(context.svc.objects.put_file, key, staged)
+            await run_in_threadpool(renew)  # still ours (not lapsed and taken) as it is stored
+            await run_in_threadpool(svc.objects.put_file, key, staged)
     finally:
         staged.unlink(missing_ok=True)
     return size
@@ -102,4 +138,13 @@ async def read_object(token: str, context: Context) -> FileResponse:
     path = uploads.readable_file(token)
     if not await run_in_threadpool(path.is_file):
         raise JobNotFound("the object of this link no longer exists")
-    return FileResponse(path, filename=path.name, content_disposition_type="inline")
+    # Never a page: a fixed audio type or opaque bytes, a download, sandboxed, unsniffed.
+    return FileResponse(
+        path,
+        media_type=stored_media_type(path.name),
+        headers={
+            "Content-Disposition": attachment(path.name),
+            "Content-Security-Policy": SANDBOX_CSP,
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

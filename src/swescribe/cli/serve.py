@@ -74,7 +74,7 @@ def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
     }
     launcher = LocalProcessLauncher(settings.workers, worker_env)
     svc = build_local_services(settings, launcher)
-    context = build_local_api(settings, svc)
+    context = replace(build_local_api(settings, svc), metrics_open=metrics_open_for(host, settings))
     _ensure_a_key(settings)
     _clear_staging(LocalPaths(settings.data_dir).staging)
 
@@ -110,6 +110,12 @@ def dev_mode_off_for(host: str, settings: Settings, env: Mapping[str, str]) -> b
     machine, unless SWESCRIBE_DEV_MODE asks for it: a stranger must not make the service
     call its own loopback."""
     return settings.dev_mode and not _is_loopback(host) and "SWESCRIBE_DEV_MODE" not in env
+
+
+def metrics_open_for(host: str, settings: Settings) -> bool:
+    """/metrics needs no key only where no one else can reach it: serve on loopback, with
+    no metrics token set (a token means the operator wants it checked)."""
+    return _is_loopback(host) and not settings.metrics_token
 
 
 def _is_loopback(host: str) -> bool:

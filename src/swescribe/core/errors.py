@@ -93,3 +93,13 @@ class StoreBusy(SwescribeError):
     """The job store is locked or overloaded right now; the same request can be retried."""
 
     code = "busy"
+
+
+class RateLimited(SwescribeError):
+    """Too many requests (or failed authentications) for now; retry after retry_after s."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

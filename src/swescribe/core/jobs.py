@@ -104,6 +104,10 @@ class Job:
     webhook_delivered_at: datetime | None = None
     expires_at: datetime | None = None
     """When the job record may be removed (DynamoDB TTL; the local janitor honours it too)."""
+    upload_holder: str | None = None
+    """The upload streaming in through the local upload endpoint now (one at a time)."""
+    upload_reserved_until: datetime | None = None
+    """When upload_holder's reservation ends unless renewed (a crashed upload's lapses)."""
 
     @property
     def lost_attempts(self) -> int:
@@ -178,7 +182,14 @@ def result_key(job_id: str, finished_at: datetime, stem: str, fmt: str) -> str:
 
 
 _DATETIME_FIELDS = frozenset(
-    {"created_at", "updated_at", "lease_expires_at", "webhook_delivered_at", "expires_at"}
+    {
+        "created_at",
+        "updated_at",
+        "lease_expires_at",
+        "webhook_delivered_at",
+        "expires_at",
+        "upload_reserved_until",
+    }
 )
 
 

@@ -24,10 +24,19 @@ class Expect:
     """When set, instance_id must equal it: only the worker holding the job may finish it."""
     lease_expired_by: datetime | None = None
     """When set, a job in processing qualifies only if its lease ended by this time."""
+    upload_free_for: str | None = None
+    """When set, the job's upload must be unreserved, reserved by this holder, or reserved
+    until no later than upload_free_at."""
+    upload_free_at: datetime | None = None
 
     @classmethod
     def status(cls, *statuses: JobStatus, worker_id: str | None = None) -> Expect:
         return cls(frozenset(statuses), worker_id=worker_id)
+
+    @classmethod
+    def upload_free(cls, holder: str, now: datetime) -> Expect:
+        """A registered job whose upload nobody but holder has reserved as of now."""
+        return cls(frozenset({JobStatus.REGISTERED}), upload_free_for=holder, upload_free_at=now)
 
     def matches(self, job: Job) -> bool:
         """The same condition evaluated in Python (fakes, and to explain a conflict)."""
@@ -35,17 +44,35 @@ class Expect:
             return False
         if self.worker_id is not None and job.instance_id != self.worker_id:
             return False
+        if self.upload_free_for is not None and not self._upload_free(job):
+            return False
         if self.lease_expired_by is not None and job.status is JobStatus.PROCESSING:
             return (
                 job.lease_expires_at is not None and job.lease_expires_at <= self.lease_expired_by
             )
         return True
 
+    def _upload_free(self, job: Job) -> bool:
+        if job.upload_holder is None or job.upload_holder == self.upload_free_for:
+            return True
+        until, now = job.upload_reserved_until, self.upload_free_at
+        return until is not None and now is not None and until <= now
+
 
 @dataclass(frozen=True)
 class Page:
     jobs: list[Job]
     next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class JobCounts:
+    """Stored jobs by status (and webhook state), as /metrics shows them."""
+
+    by_status: Mapping[JobStatus, int]
+    """Every status the store counts; a store may count only the in-flight ones."""
+    by_webhook_state: Mapping[str, int] | None = None
+    """None where the store does not count them."""
 
 
 class JobStore(Protocol):
@@ -73,6 +100,10 @@ class JobStore(Protocol):
     def list_by_status(self, statuses: Collection[JobStatus], limit: int = 500) -> list[Job]: ...
 
     def delete(self, job_id: str) -> bool: ...
+
+    def counts(self) -> JobCounts:
+        """Counts kept as jobs change, or otherwise bounded by the jobs in flight: never a
+        read of every stored job (this serves /metrics)."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from swescribe.core.errors import (
     JobNotFound,
     SwescribeError,
     TransitionConflict,
+    UnknownModel,
 )
 from swescribe.core.formats import FORMATS
 from swescribe.core.jobs import (
@@ -64,6 +65,8 @@ class Policy:
     """A job no worker has taken this long after its creation fails (janitor)."""
     allow_http_callbacks: bool = False
     """Local dev mode: plain http (and loopback hosts) allowed for callbacks and audio URLs."""
+    offered_models: tuple[str, ...] = ()
+    """Model names a job may ask for (Settings.offered_models); any other is refused."""
 
 
 @dataclass
@@ -109,6 +112,8 @@ def create_job(svc: Services, owner: str, request: NewJob) -> Job:
         check_url(request.callback_url, allow_http=allow_http, what="callback_url")
     if request.audio_url:
         check_url(request.audio_url, allow_http=allow_http, what="audio_url")
+    if request.model is not None:
+        check_model(svc.policy, request.model)
     unknown = [f for f in request.formats if f not in ALL_FORMATS]
     if unknown or not request.formats:
         raise InvalidRequest(f"formats must be a non-empty subset of {', '.join(ALL_FORMATS)}")
@@ -134,6 +139,17 @@ def create_job(svc: Services, owner: str, request: NewJob) -> Job:
     if request.audio_url:
         return _launch(svc, job, key=None, size=None)
     return job
+
+
+def check_model(policy: Policy, model: str) -> None:
+    """A client picks among the models the operator offers, by name, never by path."""
+    if model in policy.offered_models:
+        return
+    offered = ", ".join(policy.offered_models) or "none"
+    raise UnknownModel(
+        f"model {model!r} is not offered here; offered: {offered} "
+        "(or leave model out for the service's default)"
+    )
 
 
 def get_job(svc: Services, owner: str | None, job_id: str) -> Job:
@@ -183,7 +199,12 @@ def handle_object_created(svc: Services, key: str, size: int | None = None) -> s
 
 
 def _launch(svc: Services, job: Job, key: str | None, size: int | None) -> Job:
-    changes: dict[str, Any] = {"status": JobStatus.LAUNCHING, "updated_at": svc.clock.now()}
+    changes: dict[str, Any] = {
+        "status": JobStatus.LAUNCHING,
+        "updated_at": svc.clock.now(),
+        "upload_holder": None,
+        "upload_reserved_until": None,
+    }
     if key is not None:
         changes["s3_key"] = key
     if size is not None:

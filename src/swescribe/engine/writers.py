@@ -104,12 +104,28 @@ def to_json(transcript: Transcript) -> str:
     return json.dumps(transcript.to_dict(), ensure_ascii=False, indent=2) + "\n"
 
 
+def vtt_cue_text(line: str) -> str:
+    """WebVTT cue text: `&`, `<` and `>` as character references (the spec's escapes), so
+    text is never read as a tag or entity, and `-->` (which would end the cue) cannot
+    appear, its `>` being escaped."""
+    return line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def srt_cue_text(line: str) -> str:
+    """SRT has no escapes: the text stays as spoken, except that an arrow `-->`, which a
+    parser would take for a timing line, is shortened to `->`."""
+    while "-->" in line:
+        line = line.replace("-->", "->")
+    return line
+
+
 def to_srt(transcript: Transcript) -> str:
     blocks = []
     for number, cue in enumerate(subtitle_cues(transcript.segments), start=1):
         start = format_timestamp(cue.start, ",")
         end = format_timestamp(cue.end, ",")
-        blocks.append(f"{number}\n{start} --> {end}\n" + "\n".join(cue.lines) + "\n")
+        text = "\n".join(srt_cue_text(line) for line in cue.lines)
+        blocks.append(f"{number}\n{start} --> {end}\n{text}\n")
     return "\n".join(blocks)
 
 
@@ -118,7 +134,8 @@ def to_vtt(transcript: Transcript) -> str:
     for cue in subtitle_cues(transcript.segments):
         start = format_timestamp(cue.start, ".")
         end = format_timestamp(cue.end, ".")
-        blocks.append(f"{start} --> {end}\n" + "\n".join(cue.lines) + "\n")
+        text = "\n".join(vtt_cue_text(line) for line in cue.lines)
+        blocks.append(f"{start} --> {end}\n{text}\n")
     return "\n".join(blocks)
 
 

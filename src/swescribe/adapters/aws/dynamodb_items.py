@@ -102,6 +102,14 @@ def condition_for(words: Expression, expect: Expect | None) -> str:
     parts.append(f"{words.name('status')} IN ({marks})")
     if expect.worker_id is not None:
         parts.append(f"{words.name('instance_id')} = {words.value('worker', expect.worker_id)}")
+    if expect.upload_free_for is not None:
+        holder = words.name("upload_holder")
+        free_at = encode_change("upload_reserved_until", expect.upload_free_at)
+        parts.append(
+            f"(attribute_not_exists({holder}) OR {holder} = "
+            f"{words.value('holder', expect.upload_free_for)} OR "
+            f"{words.name('upload_reserved_until')} <= {words.value('free_at', free_at)})"
+        )
     if expect.lease_expired_by is not None:
         lease_end = encode_change("lease_expires_at", expect.lease_expired_by)
         parts.append(

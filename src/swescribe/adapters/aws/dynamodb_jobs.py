@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from swescribe.adapters.aws.dynamodb_counts import count_in_flight
 from swescribe.adapters.aws.dynamodb_items import (
     ATTRIBUTE_DEFINITIONS,
     BILLING_MODE,
@@ -33,7 +34,7 @@ from swescribe.adapters.aws.dynamodb_items import (
 from swescribe.core.cursors import decode_cursor, encode_cursor
 from swescribe.core.errors import InvalidRequest, JobNotFound, TransitionConflict
 from swescribe.core.jobs import Job, JobStatus, encode_change
-from swescribe.core.ports import Expect, Page
+from swescribe.core.ports import Expect, JobCounts, Page
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ MAX_KEY_BYTES = 2048
 """DynamoDB's longest partition key value."""
 MAX_SCAN_PAGES = 100
 """Scan pages (1 MB each) an all-owners listing reads at most."""
+
 
 __all__ = [
     "ATTRIBUTE_DEFINITIONS",
@@ -250,6 +252,10 @@ class DynamoJobStore:
                 break
             request["ExclusiveStartKey"] = last
         return found, last
+
+    def counts(self) -> JobCounts:
+        """The jobs in flight, counted on the status index (see dynamodb_counts)."""
+        return count_in_flight(self.client, self.table)
 
     def delete(self, job_id: str) -> bool:
         if not _storable_id(job_id):

@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from swescribe.core.errors import JobNotFound, PayloadTooLarge
 from swescribe.core.filenames import safe_filename
+from swescribe.core.media import attachment, stored_media_type
 from swescribe.core.ports import ObjectInfo, UploadTarget
 
 SSE = "AES256"
@@ -164,8 +165,17 @@ class S3ObjectStore:
         )
 
     def download_link(self, key: str, expires_in: int) -> str:
-        """A presigned GET (S3 serves Range requests itself)."""
+        """A presigned GET (S3 serves Range requests itself) that overrides the stored type
+        with a fixed audio type or opaque bytes, as a download: whatever the uploader sent
+        and labelled, the link never opens as a page."""
         url: str = self.client.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
+            "get_object",
+            Params={
+                "Bucket": self.bucket,
+                "Key": key,
+                "ResponseContentType": stored_media_type(key),
+                "ResponseContentDisposition": attachment(key),
+            },
+            ExpiresIn=expires_in,
         )
         return url

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from swescribe.adapters.local.sqlite_db import BUSY_TIMEOUT_SECONDS, Database
+from swescribe.adapters.local.sqlite_job_counts import install_job_counts, read_job_counts
 from swescribe.core.cursors import decode_cursor, encode_cursor
 from swescribe.core.errors import JobNotFound, TransitionConflict
 from swescribe.core.jobs import Job, JobStatus, encode_change, job_from_record, job_to_record
-from swescribe.core.ports import Expect, Page
+from swescribe.core.ports import Expect, JobCounts, Page
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -29,6 +30,7 @@ CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_at DESC, job_
 class SqliteJobStore:
     def __init__(self, path: Path, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
         self.db = Database(path, SCHEMA, busy_timeout)
+        install_job_counts(self.db)
 
     def create(self, job: Job) -> None:
         record = job_to_record(job)
@@ -114,3 +116,7 @@ class SqliteJobStore:
     def delete(self, job_id: str) -> bool:
         with self.db.transaction() as db:
             return db.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,)).rowcount > 0
+
+    def counts(self) -> JobCounts:
+        """From the counts table the triggers keep: a few rows, however many jobs."""
+        return read_job_counts(self.db)

@@ -4,13 +4,14 @@
 import { STRINGS } from "./strings.js";
 import {
   $,
-  KEY_STORAGE,
   LANG_STORAGE,
   announce,
   clearError,
   state,
   store,
+  storeKey,
   stored,
+  storedKey,
   t,
 } from "./page.js";
 import { renderUploadProgress, setUpDropZone } from "./upload.js";
@@ -26,7 +27,9 @@ import {
 } from "./transcript.js";
 
 export function showKeyState() {
-  $("key-state").textContent = state.apiKey ? t("keySaved") : t("keyMissing");
+  let text = t("keyMissing");
+  if (state.apiKey) text = $("key-remember").checked ? t("keyRemembered") : t("keySaved");
+  $("key-state").textContent = text;
 }
 
 export function saveKey(event) {
@@ -34,7 +37,7 @@ export function saveKey(event) {
   const key = $("api-key").value.trim();
   if (!key) return;
   state.apiKey = key;
-  store(KEY_STORAGE, key);
+  storeKey(key, $("key-remember").checked);
   state.jobs = [];
   state.lastStatus.clear();
   closeTranscript();
@@ -48,8 +51,9 @@ export function saveKey(event) {
 export function forgetKey() {
   window.clearTimeout(state.pollTimer);
   state.apiKey = "";
-  store(KEY_STORAGE, null);
+  storeKey(null, false);
   $("api-key").value = "";
+  $("key-remember").checked = false;
   state.jobs = [];
   state.lastStatus.clear();
   closeTranscript();
@@ -83,8 +87,10 @@ export function initialLanguage() {
 }
 
 function start() {
-  state.apiKey = stored(KEY_STORAGE) || "";
-  $("api-key").value = state.apiKey;
+  const { key, remembered } = storedKey();
+  state.apiKey = key;
+  $("api-key").value = key;
+  $("key-remember").checked = remembered;
   applyLanguage(initialLanguage());
   $("language-select").addEventListener("change", (event) => {
     store(LANG_STORAGE, event.target.value);
@@ -92,6 +98,10 @@ function start() {
   });
   $("key-form").addEventListener("submit", saveKey);
   $("key-forget").addEventListener("click", forgetKey);
+  $("key-remember").addEventListener("change", () => {
+    if (state.apiKey) storeKey(state.apiKey, $("key-remember").checked);
+    showKeyState();
+  });
   $("error-close").addEventListener("click", clearError);
   $("jobs-refresh").addEventListener("click", () => {
     clearError();

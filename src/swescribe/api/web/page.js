@@ -33,21 +33,41 @@ export function t(key, ...args) {
   return typeof value === "function" ? value(...args) : value;
 }
 
-export function stored(name) {
+// Settings (the language) live in localStorage. The API key lives in sessionStorage (this
+// tab only, gone when it closes) unless the user asks to remember it on this device.
+function storage(kind) {
   try {
-    return window.localStorage.getItem(name);
+    return kind === "session" ? window.sessionStorage : window.localStorage;
+  } catch {
+    return null; // storage is off (private mode): the page still works for this visit
+  }
+}
+
+export function stored(name, kind = "local") {
+  try {
+    return storage(kind)?.getItem(name) ?? null;
   } catch {
     return null;
   }
 }
 
-export function store(name, value) {
+export function store(name, value, kind = "local") {
   try {
-    if (value === null) window.localStorage.removeItem(name);
-    else window.localStorage.setItem(name, value);
+    if (value === null) storage(kind)?.removeItem(name);
+    else storage(kind)?.setItem(name, value);
   } catch {
-    // storage is off (private mode): the page still works for this visit
+    // storage is full or off: the page still works for this visit
   }
+}
+
+export function storedKey() {
+  const remembered = stored(KEY_STORAGE);
+  return { key: stored(KEY_STORAGE, "session") || remembered || "", remembered: !!remembered };
+}
+
+export function storeKey(key, remember) {
+  store(KEY_STORAGE, key, "session");
+  store(KEY_STORAGE, remember ? key : null);
 }
 
 export function announce(text) {

@@ -11,9 +11,14 @@ export const STRINGS = {
     keySave: "Save key",
     keyForget: "Forget key",
     keyHint:
-      "The key is kept in this browser only. <code>swescribe keys create</code> prints a new " +
-      "key (its last line), and <code>swescribe serve</code> printed one at its first start.",
-    keySaved: "A key is saved in this browser.",
+      "<code>swescribe keys create</code> prints a new key (its last line), and " +
+      "<code>swescribe serve</code> printed one at its first start.",
+    keyRemember: "Remember the key on this device",
+    keyRememberHint:
+      "Without it, the key is forgotten when this tab is closed. Remember it only on a " +
+      "device that is yours alone.",
+    keySaved: "A key is saved for this tab.",
+    keyRemembered: "A key is remembered on this device.",
     keyMissing: "No key saved yet.",
     keySavedNow: "The API key is saved.",
     keyForgotten: "The API key is forgotten.",
@@ -78,10 +83,14 @@ export const STRINGS = {
     keySave: "Spara nyckel",
     keyForget: "Glöm nyckel",
     keyHint:
-      "Nyckeln sparas bara i den här webbläsaren. <code>swescribe keys create</code> skriver " +
-      "ut en ny nyckel (sista raden), och <code>swescribe serve</code> skrev ut en när den " +
-      "startade första gången.",
-    keySaved: "En nyckel är sparad i den här webbläsaren.",
+      "<code>swescribe keys create</code> skriver ut en ny nyckel (sista raden), och " +
+      "<code>swescribe serve</code> skrev ut en när den startade första gången.",
+    keyRemember: "Kom ihåg nyckeln på den här enheten",
+    keyRememberHint:
+      "Annars glöms nyckeln när fliken stängs. Låt den bara kommas ihåg på en enhet som " +
+      "bara du använder.",
+    keySaved: "En nyckel är sparad för den här fliken.",
+    keyRemembered: "En nyckel är ihågkommen på den här enheten.",
     keyMissing: "Ingen nyckel är sparad än.",
     keySavedNow: "API-nyckeln är sparad.",
     keyForgotten: "API-nyckeln är glömd.",
