@@ -1,6 +1,7 @@
 """Plain faster-whisper against the swescribe engine: same model files, same process, same audio.
 
     python bench/bench.py                          # quick set, one run each
+    python bench/bench.py --clips longform         # human long-form first, then espeak_long
     python bench/bench.py --clips espeak_long --repeat 3      # the long clip (issue 7's target)
     python bench/bench.py --clips all --repeat 3 --json bench/results/all.json
     python bench/bench.py --clips espeak_long --ablation     # what each part of the engine buys
@@ -29,13 +30,24 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from pipelines import ALL_PIPELINES, BASELINE, SWESCRIBE, Transcribe, make_pipelines
-from report import accuracy, add_speedups, print_table, targets, totals
-from swescribe.engine.audio import probe
+from longform import MIXES, build_long_form
+from pipelines import ALL_PIPELINES, PEERS, Transcribe, make_pipelines
+from report import accuracy, add_speedups, coverage, print_table, targets, totals
+from swescribe.engine.audio import iter_windows, probe
+from swescribe.engine.decoding import speech_regions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_AUDIO_DIR = REPO_ROOT / ".." / "shared" / "audio" / "sv"
-QUICK_CLIPS = ("cv_18711295", "espeak_01", "lattlast_stts")
+QUICK_CLIPS = ("lattlast_stts", "cv_18711295", "espeak_01")
+LONGFORM_CLIPS = (
+    "lattlast_stts",
+    "longform_reading",
+    "longform_mix_a",
+    "longform_minutes",
+    "espeak_long",
+)
+"""Human speech first (the shared reading, then files built from the human clips), then
+the synthetic long clip as a second opinion."""
 STATS: dict[str, Callable[[list[float]], float]] = {"min": min, "median": statistics.median}
 HOUR_SOURCE = "espeak_long"
 HOUR_COPIES = 13
@@ -94,21 +106,41 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def select_clips(audio_dir: Path, spec: str, pipelines: tuple[str, ...]) -> list[Clip]:
-    """Clips from 'all' (every NAME.wav with a NAME.txt) or a comma-separated list."""
+def select_clips(
+    audio_dir: Path, spec: str, pipelines: tuple[str, ...], scratch: Path
+) -> list[Clip]:
+    """Clips from 'all' (every NAME.wav with a NAME.txt), 'longform', or a comma-separated
+    list; the names in longform.MIXES are built from the human clips into scratch."""
     if spec == "all":
         names = sorted(p.stem for p in audio_dir.glob("*.wav") if p.with_suffix(".txt").is_file())
+    elif spec == "longform":
+        names = list(LONGFORM_CLIPS)
     else:
         names = [name.strip().removesuffix(".wav") for name in spec.split(",") if name.strip()]
     missing = [
-        n for n in names if not all((audio_dir / f"{n}{x}").is_file() for x in (".wav", ".txt"))
+        n
+        for n in names
+        if n not in MIXES and not all((audio_dir / f"{n}{x}").is_file() for x in (".wav", ".txt"))
     ]
     if missing or not names:
         raise SystemExit(f"need NAME.wav and NAME.txt in {audio_dir}: {', '.join(missing)}")
-    return [
-        Clip(n, audio_dir / f"{n}.wav", (audio_dir / f"{n}.txt").read_text("utf-8"), pipelines)
-        for n in names
-    ]
+    clips = []
+    for name in names:
+        if name in MIXES:
+            wav = scratch / f"{name}.wav"
+            clips.append(Clip(name, wav, build_long_form(audio_dir, MIXES[name], wav), pipelines))
+        else:
+            text = (audio_dir / f"{name}.txt").read_text("utf-8")
+            clips.append(Clip(name, audio_dir / f"{name}.wav", text, pipelines))
+    return clips
+
+
+def speech_of(wav: Path) -> list[tuple[float, float]]:
+    """VAD speech regions of the whole file (seconds), for the coverage measure."""
+    regions: list[tuple[float, float]] = []
+    for offset, samples in iter_windows(wav, 600.0):
+        regions.extend((offset + s, offset + e) for s, e in speech_regions(samples, True, 500))
+    return regions
 
 
 def hour_clip(
@@ -133,6 +165,7 @@ def bench_clip(
 ) -> dict[str, Any]:
     """Run each pipeline repeat times on the clip, rotating which one goes first."""
     audio = probe(clip.wav).duration
+    speech = speech_of(clip.wav)
     names = [name for name in pipelines if name in clip.pipelines]
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     for run in range(repeat):
@@ -140,12 +173,13 @@ def bench_clip(
         for name in names[shift:] + names[:shift]:
             with PeakRss() as rss:
                 started = time.perf_counter()
-                text = pipelines[name](clip.wav)
+                outcome = pipelines[name](clip.wav)
                 wall = time.perf_counter() - started
             runs[name].append(
                 {
                     "wall_seconds": wall,
-                    "text": text,
+                    "text": outcome.text,
+                    "coverage": coverage(speech, outcome.segments),
                     "peak_rss_mib": rss.peak_mib,
                     "rss_growth_mib": rss.growth_mib,
                 }
@@ -165,6 +199,9 @@ def bench_clip(
             "peak_rss_mib": max(r["peak_rss_mib"] for r in runs[name]),
             "rss_growth_mib": max(r["rss_growth_mib"] for r in runs[name]),
             **accuracy(clip.reference, [r["text"] for r in runs[name]]),
+            "coverage": max(
+                (r["coverage"] for r in runs[name]), key=lambda c: c["uncovered_seconds"]
+            ),
             "runs": runs[name],
         }
     add_speedups(result, names)
@@ -176,7 +213,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--clips",
         default=",".join(QUICK_CLIPS),
-        help="'all' or comma-separated clip names (default: %(default)s)",
+        help="'all', 'longform' (human long-form first, then espeak_long) or comma-separated "
+        "clip names, the built mixes included: " + ", ".join(MIXES) + " (default: %(default)s)",
     )
     parser.add_argument("--model", default="whisper-base", help="a swescribe model name or path")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -226,12 +264,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     audio_dir = args.audio_dir.resolve()
-    names = ALL_PIPELINES if args.ablation else (BASELINE, SWESCRIBE)
-    clips = select_clips(audio_dir, args.clips, names)
+    names = ALL_PIPELINES if args.ablation else PEERS
     setup = make_pipelines(args.model, args.device, names, args.language, args.compute_type)
     with tempfile.TemporaryDirectory(prefix="swescribe-bench-") as scratch:
+        clips = select_clips(audio_dir, args.clips, names, Path(scratch))
         if args.hour:
-            hour_pipelines = (BASELINE, SWESCRIBE) if args.hour_baseline else (SWESCRIBE,)
+            hour_pipelines = PEERS if args.hour_baseline else (PEERS[-1],)
             clips.append(hour_clip(audio_dir, Path(scratch), hour_pipelines, args.hour_copies))
         if args.warmup:  # on the shortest clip there is, so it costs seconds
             shortest = min(audio_dir.glob("*.wav"), key=lambda wav: wav.stat().st_size)

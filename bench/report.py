@@ -8,6 +8,8 @@ from typing import Any, TextIO
 import jiwer
 
 from pipelines import BASELINE, SWESCRIBE
+from swescribe.engine.coverage import measure_coverage
+from swescribe.engine.result import Segment
 from swescribe.engine.textnorm import normalise_for_wer as normalise
 
 TARGET_CLIP = "espeak_long"
@@ -28,7 +30,23 @@ def accuracy(reference: str, texts: list[str]) -> dict[str, Any]:
     return {
         "wer": statistics.median(wers) if wers else None,
         "words": [min(words), max(words)],
+        "reference_words": len(ref.split()),
         "text_varied": len(set(texts)) > 1,
+    }
+
+
+def coverage(
+    speech: list[tuple[float, float]], segments: tuple[tuple[float, float], ...]
+) -> dict[str, Any]:
+    """Speech seconds (by VAD) that no segment covers, and the longest such stretch."""
+    measured = measure_coverage(
+        speech, [Segment(i, start, end, "") for i, (start, end) in enumerate(segments)]
+    )
+    return {
+        "speech_seconds": measured.speech_seconds,
+        "uncovered_seconds": measured.uncovered_seconds,
+        "longest_uncovered": measured.longest_uncovered,
+        "longest_uncovered_at": measured.longest_uncovered_at,
     }
 
 
@@ -49,6 +67,7 @@ def totals(clips: list[dict[str, Any]], names: tuple[str, ...], repeat: int) -> 
         return result
     reference = " ".join(c["reference"] for c in shared)
     for name in names:
+        holes = [c[name]["coverage"] for c in shared]
         wall = sum(c[name]["wall_seconds"] for c in shared)
         texts = [" ".join(c[name]["runs"][run]["text"] for c in shared) for run in range(repeat)]
         result[name] = {
@@ -58,6 +77,12 @@ def totals(clips: list[dict[str, Any]], names: tuple[str, ...], repeat: int) -> 
             "peak_rss_mib": max(c[name]["peak_rss_mib"] for c in shared),
             "rss_growth_mib": max(c[name]["rss_growth_mib"] for c in shared),
             **accuracy(reference, texts),
+            "coverage": {
+                "speech_seconds": sum(h["speech_seconds"] for h in holes),
+                "uncovered_seconds": sum(h["uncovered_seconds"] for h in holes),
+                "longest_uncovered": max(h["longest_uncovered"] for h in holes),
+                "longest_uncovered_at": None,
+            },
         }
     add_speedups(result, names)
     return result
@@ -85,14 +110,17 @@ def targets(clips: list[dict[str, Any]]) -> dict[str, Any] | None:
 def _row(label: str, audio: str, name: str, numbers: dict[str, Any]) -> str:
     wer = "-" if numbers["wer"] is None else f"{numbers['wer']:.3f}"
     low, high = numbers["words"]
-    output = "empty" if high == 0 else f"{low} words" if low == high else f"{low}-{high} words"
+    output = "empty" if high == 0 else f"{low}" if low == high else f"{low}-{high}"
+    output += f" of {numbers['reference_words']} words" if high else ""
     output += ", runs differ" if numbers["text_varied"] else ""
     speedup = f"{numbers['speedup']:.2f}x" if "speedup" in numbers and name != BASELINE else ""
     memory = f"{numbers['peak_rss_mib']:.0f} +{numbers['rss_growth_mib']:.0f}"
+    holes = numbers["coverage"]
+    uncovered = f"{holes['uncovered_seconds']:.1f}/{holes['longest_uncovered']:.1f}"
     return (
         f"{label:<18}{audio:>8}  {name:<24}{numbers['wall_seconds']:>8.2f}"
         f"{numbers['rtf']:>7.3f}{numbers['x_realtime']:>8.2f}{speedup:>9}{wer:>8}"
-        f"{memory:>12}  {output}"
+        f"{uncovered:>11}{memory:>12}  {output}"
     )
 
 
@@ -106,12 +134,13 @@ def print_table(report: dict[str, Any], out: TextIO) -> None:
         f"model load: baseline {loads['baseline']:.2f} s, swescribe {loads['swescribe']:.2f} s; "
         f"wall = {report['settings']['stat']} of {report['settings']['repeat']}; "
         "RSS MiB = the process's peak during the run (both models loaded) +its growth "
-        "in the run\n",
+        "in the run; uncov s = speech seconds (VAD) no segment covers / the longest such "
+        "stretch\n",
         file=out,
     )
     header = f"{'clip':<18}{'audio s':>8}  {'pipeline':<24}{'wall s':>8}{'RTF':>7}{'xRT':>8}"
-    print(f"{header}{'speedup':>9}{'WER':>8}{'RSS MiB':>12}  output", file=out)
-    print("-" * 122, file=out)
+    print(f"{header}{'speedup':>9}{'WER':>8}{'uncov s':>11}{'RSS MiB':>12}  output", file=out)
+    print("-" * 133, file=out)
     for clip in [*report["clips"], report["total"]]:
         label, audio = clip["clip"], f"{clip['audio_seconds']:.2f}"
         for name in report["settings"]["pipelines"]:

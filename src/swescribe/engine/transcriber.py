@@ -199,6 +199,7 @@ class Engine:
         extra = dict(options.extra)
         extra.pop("vad_parameters", None)
         without_timestamps = bool(extra.pop("without_timestamps", False))
+        max_passes = int(extra.pop("max_passes", DecodeSettings.max_passes))
         decoded = self._decoder.decode(
             samples,
             DecodeSettings(
@@ -209,6 +210,7 @@ class Engine:
                 vad=options.vad,
                 min_silence_ms=_min_silence_ms(options),
                 without_timestamps=without_timestamps,
+                max_passes=max_passes,
                 extra=tuple(extra.items()),
             ),
             speech,
