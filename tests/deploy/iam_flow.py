@@ -44,6 +44,8 @@ class StandInEngine:
 
 def gateway_event(method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     """An API Gateway REST proxy event, after API Gateway checked the key."""
+    path, _, query = path.partition("?")
+    parameters = dict(pair.split("=", 1) for pair in query.split("&")) if query else None
     headers = {"Content-Type": "application/json", "X-API-Key": "client-key"}
     return {
         "resource": "/{proxy+}",
@@ -51,8 +53,10 @@ def gateway_event(method: str, path: str, body: dict[str, Any] | None = None) ->
         "httpMethod": method,
         "headers": headers,
         "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
+        "queryStringParameters": parameters,
+        "multiValueQueryStringParameters": (
+            {k: [v] for k, v in parameters.items()} if parameters else None
+        ),
         "pathParameters": {"proxy": path.lstrip("/")},
         "stageVariables": None,
         "requestContext": {

@@ -157,7 +157,7 @@ def test_iam_janitor_requeues_lost_work_and_ends_idle_workers(
         first = handler({}, None)
     assert first["jobs"]["requeued"] == [job_id]
     assert job(account, job_id).status is JobStatus.LAUNCHING
-    assert first["instances"]["marked_idle"] == [instance_id]
+    assert instance_id in first["instances"]["marked_idle"]
     with account.acting_as("JanitorFunctionRole", env):
         second = handler({}, None)
     assert instance_id in second["instances"]["terminated"]
