@@ -15,6 +15,7 @@ from datetime import timedelta
 import pytest
 
 from swescribe.adapters.aws.dynamodb_jobs import DynamoJobStore
+from swescribe.core.errors import ServiceFailure
 from swescribe.core.jobs import JobStatus, WebhookState, utcnow
 from swescribe.core.ports import Expect
 from tests.deploy.iam_env import LAMBDA_ROLES, TABLE, WORKER_ROLE, Account, deployed_account
@@ -175,3 +176,32 @@ def test_iam_harness_bites_without_dynamodb_query(account: Account, receiver: Re
     result = pump(account, "UploadEventsQueue")
     assert len(result["batchItemFailures"]) == 1, result
     assert workers(account) == []
+
+
+def test_iam_janitor_without_sqs_send_still_cleans_up_instances_and_raises(
+    account: Account, receiver: Receiver
+) -> None:
+    """A refused job step (requeueing needs sqs:SendMessage) does not stop the instance
+    cleanup; the run then fails loudly (the janitor's Errors alarm)."""
+    from swescribe.lambdas.janitor import handler
+    from tests.deploy.iam_env import without_action
+
+    job_id, instance_id = launched_job(account, receiver.url)
+    DynamoJobStore(account.client("dynamodb"), TABLE).update(
+        job_id,
+        Expect.status(JobStatus.LAUNCHING),
+        {
+            "status": JobStatus.PROCESSING,
+            "instance_id": "i-gone",
+            "lease_expires_at": utcnow() - timedelta(hours=1),
+        },
+    )
+    role = "JanitorFunctionRole"
+    account.create_role(role, without_action(account.policy(role), "sqs:SendMessage"))
+    env = {**account.lambda_env(role), "SWESCRIBE_INSTANCE_GRACE_SECONDS": "0"}
+    with account.acting_as(role, env), pytest.raises(ServiceFailure, match=job_id):
+        handler({}, None)
+    tags = account.client("ec2").describe_tags(
+        Filters=[{"Name": "resource-id", "Values": [instance_id]}]
+    )["Tags"]
+    assert "swescribe:idle-since" in {tag["Key"] for tag in tags}

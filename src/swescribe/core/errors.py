@@ -93,3 +93,14 @@ class StoreBusy(SwescribeError):
     """The job store is locked or overloaded right now; the same request can be retried."""
 
     code = "busy"
+
+
+class ServiceFailure(SwescribeError):
+    """A cloud service refused or failed a request that swescribe cannot fix by itself
+    (a missing permission, an account limit, an outage past the client's retries).
+
+    Unlike a plain lack of capacity, it is worth an alarm: the message says which service
+    call failed and why, and the job it was for is in the log line beside it.
+    """
+
+    code = "service_failure"
