@@ -196,6 +196,24 @@ class Account:
                 process_upload._wiring.cache_clear()
 
 
+@contextmanager
+def recording(service: str) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """(operation, parameters) of every request made to service through boto3's default
+    session while the block runs (inside `acting_as`: the component's own requests)."""
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        seen.append((model.name, copy.deepcopy(params)))
+
+    boto3.setup_default_session()
+    events = boto3.DEFAULT_SESSION.events  # type: ignore[union-attr]
+    events.register(f"provide-client-params.{service}", record)
+    try:
+        yield seen
+    finally:
+        events.unregister(f"provide-client-params.{service}", record)
+
+
 def _deploy(template: dict[str, Any]) -> Account:
     """What the stack creates, made by the deployer with moto's auth off."""
     ec2 = boto3.client("ec2", region_name=REGION)

@@ -18,7 +18,7 @@ from swescribe.config import Settings
 from swescribe.core.jobs import Job
 from swescribe.engine.result import Segment, Transcript
 from swescribe.worker.runner import Worker, WorkerConfig
-from tests.deploy.iam_env import TABLE, Account
+from tests.deploy.iam_env import TABLE, Account, recording
 
 API_KEY_ID = "key-iam-test"
 SECRET = "iam-test-secret"
@@ -163,17 +163,25 @@ def workers(account: Account, states: tuple[str, ...] = ("pending", "running")) 
     return sorted(i["InstanceId"] for r in reservations for i in r["Instances"])
 
 
-def run_worker(account: Account, instance_id: str, engine: StandInEngine) -> Worker:
+def run_worker(
+    account: Account,
+    instance_id: str,
+    engine: StandInEngine,
+    dynamodb_requests: list[tuple[str, dict[str, Any]]] | None = None,
+) -> Worker:
     """The GPU worker on `instance_id`, configured by that instance's UserData, taking one
-    item as the worker role (the model replaced by a stand-in engine)."""
+    item as the worker role (the model replaced by a stand-in engine). The worker's
+    DynamoDB requests are added to dynamodb_requests when given."""
     env = {**account.worker_env(instance_id), "SWESCRIBE_TERMINATE_ON_EXIT": "1"}
-    with account.acting_as("WorkerRole", env):
+    with account.acting_as("WorkerRole", env), recording("dynamodb") as seen:
         settings = Settings.from_env(backend="aws")
-        svc = build_aws_services(settings)
+        svc = build_aws_services(settings, worker=True)  # as aws_main builds it
         config = WorkerConfig(instance_id, poll_seconds=0.0, heartbeat_seconds=30.0)
         runner = Worker(svc, lambda model: cast(Any, engine), config)
         engine.worker = runner
         runner.run(max_jobs=1, idle_exit_seconds=0.0)
+    if dynamodb_requests is not None:
+        dynamodb_requests += seen
     return runner
 
 
