@@ -30,6 +30,7 @@ ENTRY_SCRIPTS = (
 SHELL_FILES = (
     *ENTRY_SCRIPTS,
     "setup/lib/common.sh",
+    "setup/lib/preflight.sh",
     "run_transcription/provision_worker_ami.sh",
 )
 SCANNED_FOR_SECRETS = (
