@@ -2,6 +2,7 @@
 # Checks setup_infrastructure.sh makes before it creates anything: the names a new stack
 # takes must be free, and the workers' subnets must reach the AWS APIs they call.
 # Sourced after common.sh (aws_cli, die, log).
+set -euo pipefail
 
 # data_bucket_name STACK ACCOUNT: the data bucket of a new stack when --bucket is left out
 # (bucket names are global: the template's transcription-curevo is almost surely taken).
