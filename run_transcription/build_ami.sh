@@ -167,11 +167,12 @@ fi
 step "Artifacts: s3://$ARTIFACTS_BUCKET/$BUILD_PREFIX/"
 ensure_artifacts_bucket "$ARTIFACTS_BUCKET"
 if ((DRY_RUN)); then
-  log "[dry-run] bundle.tar.gz: the swescribe wheel, fast_transcribe.py, start-worker.sh"
+  log "[dry-run] bundle.tar.gz: the swescribe wheel, fast_transcribe.py, start-worker.sh, worker-requirements.txt"
 else
   WORK="$(mktemp -d)"
   WHEEL="$(build_worker_wheel "$WORK/bundle")"
-  cp "$SCRIPT_DIR/fast_transcribe.py" "$SCRIPT_DIR/start-worker.sh" "$WORK/bundle/"
+  cp "$SCRIPT_DIR/fast_transcribe.py" "$SCRIPT_DIR/start-worker.sh" \
+    "$SCRIPT_DIR/worker-requirements.txt" "$WORK/bundle/"
   tar -czf "$WORK/bundle.tar.gz" -C "$WORK/bundle" .
   upload_artifact "$WORK/bundle.tar.gz" "$ARTIFACTS_BUCKET" "$BUILD_PREFIX/bundle.tar.gz"
   log "bundled $(basename "$WHEEL")"

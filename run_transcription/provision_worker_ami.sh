@@ -79,9 +79,14 @@ WHEELS=("$BUNDLE_DIR"/swescribe-*.whl)
 step "python venv"
 python3.11 -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
-# CTranslate2 4.5+ needs CUDA 12 cuBLAS and cuDNN 9; the nvidia-* wheels carry them and
-# start-worker puts their lib directories on LD_LIBRARY_PATH.
-"$VENV/bin/python" -m pip install --quiet "${WHEELS[0]}[aws]" nvidia-cublas-cu12 'nvidia-cudnn-cu12==9.*'
+# The locked closure (worker-requirements.txt: exact versions and hashes, compiled from
+# pyproject.toml and worker-requirements.in), then swescribe itself without dependencies.
+# CTranslate2 4.x (<5) needs CUDA 12 cuBLAS and cuDNN 9: the locked nvidia-cublas-cu12 and
+# nvidia-cudnn-cu12 wheels carry them, and start-worker puts their lib directories on
+# LD_LIBRARY_PATH.
+"$VENV/bin/python" -m pip install --quiet --require-hashes \
+  -r "$BUNDLE_DIR/worker-requirements.txt"
+"$VENV/bin/python" -m pip install --quiet --no-deps "${WHEELS[0]}"
 "$VENV/bin/python" -m pip list --format=freeze | grep -iE '^(swescribe|faster-whisper|ctranslate2|nvidia-)' || true
 
 step "worker files"

@@ -6,6 +6,8 @@ set -euo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib/common.sh
 source "$SCRIPT_DIR/lib/common.sh"
+# shellcheck source=lib/preflight.sh
+source "$SCRIPT_DIR/lib/preflight.sh"
 
 usage() {
   cat <<'EOF'
@@ -16,7 +18,10 @@ table, SQS queues, the three Lambdas, API Gateway with API keys, the GPU workers
 template, alarms and dashboard. Safe to run again: unchanged code and settings change
 nothing. Steps:
 
-  1. checks the AWS CLI v2 and Python >= 3.11;
+  1. checks the AWS CLI v2 and Python >= 3.11; for a new stack, that its bucket and table
+     names are free; for the subnets given, that workers there reach S3, SQS, DynamoDB,
+     EC2 and CloudWatch Logs (a public IP in a public subnet, a NAT route, or VPC
+     endpoints for all five); it stops, saying what is missing, before creating anything;
   2. creates the artifacts bucket <stack>-artifacts-<account>-<region> if missing
      (SSE-AES256, public access blocked, TLS only);
   3. builds the swescribe wheel and uploads it as wheels/<sha256>/<wheel> (the workers
@@ -27,13 +32,14 @@ nothing. Steps:
 
 Needed for a new stack (an existing stack keeps its values when they are left out):
   --vpc-id VPC            the VPC of the workers
-  --subnet-ids A,B        subnets that reach S3, SQS and DynamoDB (NAT or VPC endpoints)
+  --subnet-ids A,B        subnets whose workers reach S3, SQS, DynamoDB, EC2 and Logs
+                          (public IP on launch, a NAT gateway route, or VPC endpoints)
   --ami-id AMI            the worker AMI printed by run_transcription/build_ami.sh
 
 Options (left out: the template's default, or the existing stack's value):
   --stack-name NAME       default: swescribe
-  --bucket NAME           data bucket (template default: transcription-curevo; bucket
-                          names are global, so you will likely need your own)
+  --bucket NAME           data bucket; a new stack without it gets
+                          <stack>-data-<account>-<region> (bucket names are global)
   --table NAME            DynamoDB table (template default: transcription-jobs)
   --alarm-email ADDRESS   alarm notifications (confirm the SNS e-mail)
   --instance-per-job      the seed's behaviour: one worker instance per job
@@ -60,6 +66,8 @@ STACK="$SWESCRIBE_DEFAULT_STACK"
 ARTIFACTS_BUCKET=""
 TEMPLATE="$SCRIPT_DIR/cloudformation/swescribe.yaml"
 VPC_ID=""
+BUCKET=""
+TABLE=""
 SUBNET_IDS=""
 AMI_ID=""
 PARAMS=()
@@ -68,8 +76,8 @@ add_param() { PARAMS+=("$1=$2"); }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --stack-name) STACK="$(need_value "$@")"; shift 2 ;;
-    --bucket) add_param BucketName "$(need_value "$@")"; shift 2 ;;
-    --table) add_param TableName "$(need_value "$@")"; shift 2 ;;
+    --bucket) BUCKET="$(need_value "$@")"; shift 2 ;;
+    --table) TABLE="$(need_value "$@")"; shift 2 ;;
     --vpc-id) VPC_ID="$(need_value "$@")"; shift 2 ;;
     --subnet-ids) SUBNET_IDS="$(need_value "$@")"; shift 2 ;;
     --ami-id) AMI_ID="$(need_value "$@")"; shift 2 ;;
@@ -121,8 +129,16 @@ if ((!DRY_RUN)); then
   STATUS="$(aws_cli cloudformation describe-stacks --stack-name "$STACK" \
     --query 'Stacks[0].StackStatus' --output text 2>/dev/null || echo NEW)"
 fi
+if [[ "$STATUS" == ROLLBACK_COMPLETE ]]; then
+  # A first create that failed: the stack holds nothing (the bucket and table are kept
+  # only once a create succeeded: RetainExceptOnCreate), and it blocks a new create.
+  log "stack $STACK is what a failed first create left (ROLLBACK_COMPLETE): deleting it"
+  aws_do cloudformation delete-stack --stack-name "$STACK"
+  aws_do cloudformation wait stack-delete-complete --stack-name "$STACK"
+  STATUS="NEW"
+fi
 case "$STATUS" in
-  ROLLBACK_COMPLETE | ROLLBACK_FAILED | DELETE_FAILED)
+  ROLLBACK_FAILED | DELETE_FAILED)
     die "stack $STACK is in $STATUS and cannot be updated; remove it with setup/teardown.sh --stack-name $STACK, then run this again"
     ;;
   *_IN_PROGRESS)
@@ -135,6 +151,19 @@ if [[ "$STATUS" == "NEW" ]]; then
   [[ -n "$SUBNET_IDS" ]] || missing+=(--subnet-ids)
   [[ -n "$AMI_ID" ]] || missing+=(--ami-id)
   ((${#missing[@]} == 0)) || usage_error "a new stack needs ${missing[*]} (the AMI comes from run_transcription/build_ami.sh)"
+  [[ -n "$BUCKET" ]] || BUCKET="$(data_bucket_name "$STACK" "$ACCOUNT")"
+  [[ -n "$TABLE" ]] || TABLE="transcription-jobs"
+fi
+[[ -n "$BUCKET" ]] && add_param BucketName "$BUCKET"
+[[ -n "$TABLE" ]] && add_param TableName "$TABLE"
+
+step "Preflight"
+if ((DRY_RUN)); then
+  [[ "$STATUS" == NEW ]] && log "[dry-run] check that bucket $BUCKET and table $TABLE do not exist yet"
+  [[ -n "$SUBNET_IDS" ]] && log "[dry-run] check that workers in $SUBNET_IDS reach S3, SQS, DynamoDB, EC2 and Logs"
+else
+  [[ "$STATUS" == NEW ]] && check_names_free "$BUCKET" "$TABLE"
+  [[ -n "$SUBNET_IDS" ]] && check_worker_subnets "$VPC_ID" "$SUBNET_IDS"
 fi
 
 step "Artifacts bucket s3://$ARTIFACTS_BUCKET"

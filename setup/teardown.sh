@@ -31,7 +31,8 @@ Options:
   --dry-run           change nothing: print what would be done
   -h, --help          this help
 
-The template retains the data bucket and the job table (DeletionPolicy: Retain), so
+The template retains the data bucket and the job table once created (a failed first
+create removes them: DeletionPolicy RetainExceptOnCreate), so
 without --delete-data they outlive the stack, with their audio, transcripts and jobs. A new
 stack with the same BucketName and TableName cannot be created while they exist: delete
 them later with --delete-data --bucket B --table T, or deploy with other names.

@@ -205,6 +205,9 @@ class MemoryObjectStore:
     def exists(self, key: str) -> bool:
         return key in self.objects
 
+    def size(self, key: str) -> int | None:
+        return len(self.objects[key]) if key in self.objects else None
+
     def list_objects(self, prefix: str) -> list[ObjectInfo]:
         return [
             ObjectInfo(k, len(v)) for k, v in sorted(self.objects.items()) if k.startswith(prefix)

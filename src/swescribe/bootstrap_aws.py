@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from swescribe.adapters.aws.clients import client
 from swescribe.adapters.aws.dynamodb_jobs import DynamoJobStore
+from swescribe.adapters.aws.dynamodb_worker_view import WorkerJobStore
 from swescribe.adapters.aws.ec2_launcher import Ec2Launcher, plan_from_settings
 from swescribe.adapters.aws.s3 import S3ObjectStore
 from swescribe.adapters.aws.sqs_queue import SqsWorkQueue
@@ -37,11 +38,15 @@ def require_aws_settings(settings: Settings) -> None:
         raise InvalidOption(f"the aws backend needs {', '.join(missing)} to be set")
 
 
-def build_aws_services(settings: Settings, launcher: WorkerLauncher | None = None) -> Services:
+def build_aws_services(
+    settings: Settings, launcher: WorkerLauncher | None = None, worker: bool = False
+) -> Services:
+    """worker: the GPU worker's view of the jobs table (no callback fields; its role)."""
     require_aws_settings(settings)
     sqs = client("sqs", settings.aws_region)
+    store = WorkerJobStore if worker else DynamoJobStore
     return Services(
-        jobs=DynamoJobStore(client("dynamodb", settings.aws_region), settings.table),
+        jobs=store(client("dynamodb", settings.aws_region), settings.table),
         objects=S3ObjectStore(client("s3", settings.aws_region), settings.bucket),
         queue=SqsWorkQueue(sqs, settings.queue_url),
         webhooks=SqsWorkQueue(sqs, settings.webhook_queue_url),

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from swescribe.config import Settings
-from swescribe.core.janitor import sweep_jobs
+from swescribe.core.janitor import SweepReport, sweep_jobs
 from swescribe.core.jobs import JobStatus
 
 
@@ -26,11 +26,11 @@ def run_cleanup(settings: Settings, dry_run: bool = False) -> dict[str, Any]:
         return {"backend": "local", "jobs": asdict(sweep_jobs(svc, stale_after, dry_run))}
 
     from swescribe.adapters.aws.ec2_janitor import sweep_instances
+    from swescribe.adapters.aws.errors import aws_step
     from swescribe.bootstrap_aws import build_aws_services, build_ec2_launcher
 
     launcher = build_ec2_launcher(settings)
     svc = build_aws_services(settings, launcher)
-    jobs = sweep_jobs(svc, stale_after, dry_run)
 
     def busy() -> set[str]:
         return {
@@ -39,16 +39,23 @@ def run_cleanup(settings: Settings, dry_run: bool = False) -> dict[str, Any]:
             if job.instance_id
         }
 
-    workers = launcher.list_workers()
-    instances = sweep_instances(
-        launcher.client,
-        workers,
-        busy(),
-        settings.instance_grace_seconds,
-        svc.clock.now(),
-        dry_run,
-        busy_now=busy,
-    )
+    jobs: SweepReport | None = None
+    try:
+        with aws_step("job sweep"):
+            jobs = sweep_jobs(svc, stale_after, dry_run)
+    finally:  # orphaned workers cost money: their sweep runs whatever the job sweep did
+        with aws_step("instance sweep"):
+            workers = launcher.list_workers()
+            instances = sweep_instances(
+                launcher.client,
+                workers,
+                busy(),
+                settings.instance_grace_seconds,
+                svc.clock.now(),
+                dry_run,
+                busy_now=busy,
+            )
+    assert jobs is not None  # the job sweep returned (else its error is on its way out)
     return {
         "backend": "aws",
         "jobs": asdict(jobs),

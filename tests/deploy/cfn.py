@@ -37,6 +37,8 @@ REQUIRED_PARAMETERS = {
 
 NO_VALUE = object()
 _PLACEHOLDER = re.compile(r"\$\{([^}!][^}]*)\}")
+_IAM_VARIABLE = re.compile(r"[a-z0-9-]+:[A-Za-z0-9]+")
+"""An IAM policy variable such as ${ec2:InstanceID}: IAM fills it in, not the scripts."""
 
 
 @cache
@@ -161,10 +163,16 @@ class Resolver:
 def fill_placeholders(path: Path, values: Mapping[str, str]) -> dict[str, Any]:
     """A policy file with its ${...} placeholders filled in; every placeholder must be known."""
     text = path.read_text(encoding="utf-8")
-    unknown = sorted(set(_PLACEHOLDER.findall(text)) - set(values))
+    found = {name for name in _PLACEHOLDER.findall(text) if not _IAM_VARIABLE.fullmatch(name)}
+    unknown = sorted(found - set(values))
     if unknown:
         raise AssertionError(f"{path.name} has placeholders nobody fills in: {unknown}")
-    filled = _PLACEHOLDER.sub(lambda match: values[match.group(1)], text)
+    filled = _PLACEHOLDER.sub(
+        lambda match: (
+            match.group(0) if _IAM_VARIABLE.fullmatch(match.group(1)) else values[match.group(1)]
+        ),
+        text,
+    )
     document: dict[str, Any] = json.loads(filled)
     return document
 

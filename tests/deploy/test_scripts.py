@@ -30,6 +30,7 @@ ENTRY_SCRIPTS = (
 SHELL_FILES = (
     *ENTRY_SCRIPTS,
     "setup/lib/common.sh",
+    "setup/lib/preflight.sh",
     "run_transcription/provision_worker_ami.sh",
 )
 SCANNED_FOR_SECRETS = (
@@ -335,8 +336,9 @@ def test_provision_script_bakes_what_the_worker_needs() -> None:
     text = (REPO_ROOT / "run_transcription/provision_worker_ami.sh").read_text()
     for needed in (
         "python3.11 -m venv",
-        "nvidia-cublas-cu12",
-        "'nvidia-cudnn-cu12==9.*'",
+        "--require-hashes",
+        "worker-requirements.txt",
+        '--no-deps "${WHEELS[0]}"',
         "snapshot_download",
         '"$PREFIX/bin/start-worker"',
         '"$PREFIX/run_transcription/fast_transcribe.py"',

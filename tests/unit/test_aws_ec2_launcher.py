@@ -29,7 +29,7 @@ from swescribe.adapters.aws.userdata import (
     render_user_data,
 )
 from swescribe.config import Settings
-from swescribe.core.errors import SwescribeError
+from swescribe.core.errors import ServiceFailure, SwescribeError
 from swescribe.core.jobs import Job, JobStatus
 from tests.support import fake_aws
 
@@ -497,6 +497,10 @@ def test_every_spot_type_refused_falls_back_to_on_demand_in_type_order(ec2: Any)
         "InsufficientCapacity",
         "Unsupported",
         "UnfulfillableCapacity",
+        "VcpuLimitExceeded",
+        "InstanceLimitExceeded",
+        "InsufficientFreeAddressesInSubnet",
+        "PendingVerification",
     ],
 )
 def test_everything_refused_raises_capacity_unavailable_listing_what_was_tried(
@@ -522,20 +526,23 @@ def test_without_on_demand_fallback_spot_refusal_is_final(ec2: Any) -> None:
     assert [market for _, market, _ in client.attempts] == ["spot", "spot"]
 
 
-def test_an_error_that_is_not_about_capacity_propagates_without_trying_other_types(
-    ec2: Any,
+def test_an_error_that_is_not_about_capacity_is_a_service_failure_without_other_tries(
+    ec2: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     client = RefusingEc2(ec2, lambda *_: "UnauthorizedOperation")
-    with pytest.raises(ClientError) as raised:
-        Ec2Launcher(client, make_plan()).ensure_capacity(1)
-    assert raised.value.response["Error"]["Code"] == "UnauthorizedOperation"
+    with pytest.raises(ServiceFailure) as raised:
+        Ec2Launcher(client, make_plan(instance_per_job=True)).ensure_capacity(1, make_job("j-7"))
+    assert isinstance(raised.value.__cause__, ClientError)
+    assert "UnauthorizedOperation" in str(raised.value)
     assert len(client.attempts) == 1
+    (record,) = [r for r in caplog.records if r.getMessage() == "aws call failed"]
+    assert (record.job_id, record.error_code) == ("j-7", "UnauthorizedOperation")
 
 
 def test_a_missing_launch_template_is_reported_by_ec2_not_retried(ec2: Any) -> None:
-    with pytest.raises(ClientError) as raised:
+    with pytest.raises(ServiceFailure) as raised:
         Ec2Launcher(ec2, make_plan(launch_template="no-such-template")).ensure_capacity(1)
-    assert raised.value.response["Error"]["Code"] == "InvalidLaunchTemplateName.NotFoundException"
+    assert "InvalidLaunchTemplateName.NotFoundException" in str(raised.value)
 
 
 # --- list_workers --------------------------------------------------------------------------

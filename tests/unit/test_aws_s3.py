@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from swescribe.adapters.aws.s3 import S3ObjectStore
 from swescribe.core.errors import JobNotFound, PayloadTooLarge
@@ -133,3 +134,47 @@ def test_a_download_link_names_a_fixed_type_and_an_attachment_whatever_was_uploa
     served = requests.get(url, timeout=10)  # moto answers as S3 would
     assert served.headers["content-type"] == media_type
     assert served.headers["content-disposition"].startswith("attachment;")
+
+
+class Answering:
+    """An S3 client whose chosen operation answers as given; the rest goes to moto."""
+
+    def __init__(self, inner: Any, operation: str, answer: Any) -> None:
+        self.inner, self.operation, self.answer = inner, operation, answer
+
+    def __getattr__(self, name: str) -> Any:
+        if name != self.operation:
+            return getattr(self.inner, name)
+
+        def answer(**kwargs: object) -> Any:
+            if isinstance(self.answer, Exception):
+                raise self.answer
+            return self.answer
+
+        return answer
+
+
+def test_a_forbidden_head_reads_as_missing_as_s3_answers_without_list_permission(
+    s3: Any,
+) -> None:
+    """S3 answers HeadObject on a missing key with 403 when the caller may not list there;
+    the audio link of an expired upload is then a 404, not a 500."""
+    forbidden = ClientError({"Error": {"Code": "403", "Message": "Forbidden"}}, "HeadObject")
+    store = S3ObjectStore(Answering(s3, "head_object", forbidden), BUCKET)
+    assert store.exists("transcription_upload/j/gone.wav") is False
+    assert store.size("transcription_upload/j/gone.wav") is None
+
+
+def test_size_is_one_head_request(s3: Any) -> None:
+    store = S3ObjectStore(s3, BUCKET)
+    store.put_bytes("transcription_upload/j/a.wav", b"12345")
+    assert store.size("transcription_upload/j/a.wav") == 5
+    assert store.size("transcription_upload/j/b.wav") is None
+
+
+def test_objects_s3_refused_to_delete_are_an_error_not_a_silent_leftover(s3: Any) -> None:
+    store = S3ObjectStore(s3, BUCKET)
+    store.put_bytes("results/j/a.txt", b"x")
+    refused = {"Deleted": [], "Errors": [{"Key": "results/j/a.txt", "Code": "AccessDenied"}]}
+    with pytest.raises(ClientError, match="AccessDenied"):
+        S3ObjectStore(Answering(s3, "delete_objects", refused), BUCKET).delete_prefix("results/j/")

@@ -103,3 +103,14 @@ class RateLimited(SwescribeError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class ServiceFailure(SwescribeError):
+    """A cloud service refused or failed a request that swescribe cannot fix by itself
+    (a missing permission, an account limit, an outage past the client's retries).
+
+    Unlike a plain lack of capacity, it is worth an alarm: the message says which service
+    call failed and why, and the job it was for is in the log line beside it.
+    """
+
+    code = "service_failure"

@@ -142,6 +142,10 @@ class ObjectStore(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
+    def size(self, key: str) -> int | None:
+        """The object's size in bytes, None when there is no such object (no listing: a
+        role that may read a key need not list its prefix)."""
+
     def list_objects(self, prefix: str) -> list[ObjectInfo]: ...
 
     def delete_prefix(self, prefix: str) -> int: ...

@@ -16,6 +16,7 @@ from urllib.parse import unquote_plus
 from swescribe.core.errors import (
     InvalidRequest,
     JobNotFound,
+    ServiceFailure,
     SwescribeError,
     TransitionConflict,
     UnknownModel,
@@ -137,7 +138,7 @@ def create_job(svc: Services, owner: str, request: NewJob) -> Job:
     svc.jobs.create(job)
     log.info("job registered", extra={"job_id": job.job_id})
     if request.audio_url:
-        return _launch(svc, job, key=None, size=None)
+        return _launch(svc, job, key=None, size=None, retried_by_janitor=True)
     return job
 
 
@@ -174,10 +175,16 @@ def parse_upload_key(key: str) -> tuple[str, str] | None:
     return parts[1], parts[2]
 
 
-def handle_object_created(svc: Services, key: str, size: int | None = None) -> str:
+def handle_object_created(
+    svc: Services, key: str, size: int | None = None, retried: bool = False
+) -> str:
     """An upload finished (S3 event or the local upload endpoint). Returns what was done.
 
-    Safe to call twice for the same object: only the first call moves the job on.
+    Safe to call twice for the same object: only the first call moves the job on. A
+    retried event (its first handling failed, so SQS delivered it again) finds the job
+    launching already; if no worker has claimed it yet, capacity is asked for again, as
+    the failure may have come after the job was queued but before a worker was launched.
+    Raises ServiceFailure when a cloud service refused a step (the event is then retried).
     """
     parsed = parse_upload_key(key)
     if parsed is None:
@@ -188,6 +195,10 @@ def handle_object_created(svc: Services, key: str, size: int | None = None) -> s
     if job is None:
         log.warning("upload for an unknown job", extra={"job_id": job_id})
         return "unknown_job"
+    if retried and job.status is JobStatus.LAUNCHING and job.instance_id is None:
+        log.info("retried upload event: asking for a worker again", extra={"job_id": job_id})
+        _ask_for_capacity(svc, job)
+        return "relaunched"
     if job.status is not JobStatus.REGISTERED:
         log.info("duplicate upload event", extra={"job_id": job_id})
         return "duplicate"
@@ -198,7 +209,12 @@ def handle_object_created(svc: Services, key: str, size: int | None = None) -> s
     return "launched"
 
 
-def _launch(svc: Services, job: Job, key: str | None, size: int | None) -> Job:
+def _launch(
+    svc: Services, job: Job, key: str | None, size: int | None, retried_by_janitor: bool = False
+) -> Job:
+    """Launching and queued, then capacity asked for. retried_by_janitor: a failure to get
+    a worker is logged and left to the janitor (which asks again for every queued job)
+    instead of raised (for callers nobody retries, such as an API request)."""
     changes: dict[str, Any] = {
         "status": JobStatus.LAUNCHING,
         "updated_at": svc.clock.now(),
@@ -212,12 +228,26 @@ def _launch(svc: Services, job: Job, key: str | None, size: int | None) -> Job:
     launched = svc.jobs.update(job.job_id, Expect.status(JobStatus.REGISTERED), changes)
     svc.queue.send(WorkItem(TRANSCRIBE, job.job_id, key))
     try:
-        started = svc.launcher.ensure_capacity(worker_demand(svc, launched), launched)
-    except SwescribeError as error:  # the job is queued; the janitor asks again later
-        log.warning("no worker capacity now", extra={"job_id": job.job_id, "reason": str(error)})
+        started = _ask_for_capacity(svc, launched)
+    except Exception:
+        if not retried_by_janitor:
+            raise
+        log.exception("worker launch failed; the janitor retries", extra={"job_id": job.job_id})
         started = []
     log.info("job queued", extra={"job_id": job.job_id, "workers_started": len(started)})
     return launched
+
+
+def _ask_for_capacity(svc: Services, job: Job) -> list[str]:
+    """Workers started for a queued job. No capacity now is expected (the janitor asks
+    again later); a ServiceFailure (a refused call, not a lack of capacity) is raised."""
+    try:
+        return svc.launcher.ensure_capacity(worker_demand(svc, job), job)
+    except ServiceFailure:
+        raise
+    except SwescribeError as error:
+        log.warning("no worker capacity now", extra={"job_id": job.job_id, "reason": str(error)})
+        return []
 
 
 def worker_demand(svc: Services, just_queued: Job | None = None) -> int:

@@ -185,7 +185,9 @@ def _count(svc: Services, **amounts: float) -> None:
 
 
 def _queue_webhook(svc: Services, job: Job) -> None:
-    if job.callback_url:
+    """A job registered with a callback has its webhook pending; the worker, which never
+    sees the callback's URL (nor its secret), goes by that state."""
+    if job.callback_url or job.webhook_state is WebhookState.PENDING:
         svc.webhooks.send(WorkItem(WEBHOOK, job.job_id))
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from swescribe.cleanup import run_cleanup
 from swescribe.config import Settings
+from swescribe.core.errors import ServiceFailure
 from swescribe.logs import configure_json_logging
 
 log = logging.getLogger(__name__)
@@ -49,10 +50,15 @@ def metrics_line(report: dict[str, Any], service: str = "swescribe") -> str:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The sweep's report; raises ServiceFailure (the function's Errors alarm) when a
+    step failed, after the rest of the sweep and the instance cleanup have run."""
     configure_json_logging("janitor")
     dry_run = bool((event or {}).get("dry_run", False))
     report = run_cleanup(Settings.from_env(backend="aws"), dry_run=dry_run)
     log.info("janitor report", extra={"report": json.dumps(report)})
     if not dry_run:
         print(metrics_line(report), flush=True)
+    errors = report["jobs"]["errors"]
+    if errors:
+        raise ServiceFailure(f"{len(errors)} janitor step(s) failed: " + "; ".join(errors[:5]))
     return report

@@ -12,11 +12,13 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from swescribe.adapters.aws.events import Unit, units
+from swescribe.adapters.aws.errors import aws_step
+from swescribe.adapters.aws.events import ObjectCreated, Unit, units
 from swescribe.bootstrap_aws import build_aws_services, build_ec2_launcher
 from swescribe.config import Settings
+from swescribe.core.errors import SwescribeError
 from swescribe.core.ports import WebhookSender
-from swescribe.core.service import WEBHOOK, Services, handle_object_created
+from swescribe.core.service import WEBHOOK, Services, handle_object_created, parse_upload_key
 from swescribe.logs import configure_json_logging
 from swescribe.worker.dispatcher import HttpWebhookSender, deliver_for, retry_policy
 
@@ -31,6 +33,18 @@ def process_event(svc: Services, event: Mapping[str, Any], sender: WebhookSender
         try:
             for outcome in _handle(svc, unit, sender):
                 outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        except SwescribeError as error:  # logged with its job id where it was raised
+            log.error(
+                "event unit failed",
+                extra={
+                    "message_id": unit.message_id,
+                    "error_code": error.code,
+                    "reason": str(error),
+                },
+            )
+            if unit.message_id is None:
+                raise
+            failures.append({"itemIdentifier": unit.message_id})
         except Exception:
             log.exception("event unit failed", extra={"message_id": unit.message_id})
             if unit.message_id is None:
@@ -47,9 +61,16 @@ def _handle(svc: Services, unit: Unit, sender: WebhookSender) -> list[str]:
     if unit.work_item is not None:
         if unit.work_item.kind != WEBHOOK:
             return ["ignored"]
-        deliver_for(svc, unit.work_item.job_id, sender)
+        with aws_step("webhook delivery", unit.work_item.job_id):
+            deliver_for(svc, unit.work_item.job_id, sender)
         return ["webhook"]
-    return [handle_object_created(svc, upload.key, upload.size) for upload in unit.uploads]
+    return [_upload(svc, upload, retried=unit.receives > 1) for upload in unit.uploads]
+
+
+def _upload(svc: Services, upload: ObjectCreated, retried: bool) -> str:
+    parsed = parse_upload_key(upload.key)
+    with aws_step("upload event", parsed[0] if parsed else None):
+        return handle_object_created(svc, upload.key, upload.size, retried=retried)
 
 
 @cache

@@ -70,7 +70,7 @@ def main() -> int:
             "per_job": settings.instance_per_job,
         },
     )
-    svc = build_aws_services(settings)
+    svc = build_aws_services(settings, worker=True)
     runner = build_worker(settings, svc, worker_id=instance_id)
     interrupted = threading.Event()
 

@@ -17,13 +17,14 @@ AUDIO_FETCH_SECONDS = 3600.0
 
 def check_upload(objects: ObjectStore, key: str, max_bytes: int) -> int:
     """The stored upload's size, before anything is downloaded; refuses oversize uploads
-    (S3 enforces a presigned POST's limit, but `aws s3 cp` to the path has none)."""
-    stored = [o for o in objects.list_objects(key) if o.key == key]
-    if not stored:
+    (S3 enforces a presigned POST's limit, but `aws s3 cp` to the path has none). One
+    HeadObject: the worker may read uploads, never list them."""
+    size = objects.size(key)
+    if size is None:
         raise AudioNotFound(f"the upload {key} is gone (deleted before processing)")
-    if stored[0].size > max_bytes:
-        raise PayloadTooLarge(f"the upload is {stored[0].size} bytes; the limit is {max_bytes}")
-    return stored[0].size
+    if size > max_bytes:
+        raise PayloadTooLarge(f"the upload is {size} bytes; the limit is {max_bytes}")
+    return size
 
 
 def fetch_audio(

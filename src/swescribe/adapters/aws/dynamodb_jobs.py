@@ -85,6 +85,22 @@ class DynamoJobStore:
 
     def update(self, job_id: str, expect: Expect | None, changes: Mapping[str, Any]) -> Job:
         """One UpdateItem whose ConditionExpression carries `expect`; the job as written."""
+        request = self._update_request(job_id, expect, changes)
+        try:
+            response = self.client.update_item(
+                **request, ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD"
+            )
+        except ClientError as error:
+            if _code(error) != "ConditionalCheckFailedException":
+                raise
+            old_item: Any = error.response.get("Item")
+            self._raise_for_failed_condition(job_id, old_item, expect)
+        return job_from_item(response["Attributes"])
+
+    def _update_request(
+        self, job_id: str, expect: Expect | None, changes: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The UpdateItem parameters for `changes` under `expect` (no ReturnValues)."""
         if "job_id" in changes:
             raise ValueError("a job's job_id cannot change")
         if not _storable_id(job_id):
@@ -115,22 +131,14 @@ class DynamoJobStore:
             )
             if part
         )
-        try:
-            response = self.client.update_item(
-                TableName=self.table,
-                Key=_key(job_id),
-                UpdateExpression=expression,
-                ConditionExpression=condition_for(words, expect),
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                **words.parameters(),
-            )
-        except ClientError as error:
-            if _code(error) != "ConditionalCheckFailedException":
-                raise
-            old_item: Any = error.response.get("Item")
-            self._raise_for_failed_condition(job_id, old_item, expect)
-        return job_from_item(response["Attributes"])
+        condition = condition_for(words, expect)
+        return {
+            "TableName": self.table,
+            "Key": _key(job_id),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            **words.parameters(),
+        }
 
     def _raw_item(self, job_id: str) -> dict[str, Any] | None:
         response = self.client.get_item(TableName=self.table, Key=_key(job_id), ConsistentRead=True)

@@ -23,9 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from swescribe.adapters.aws.ec2_workers import (
+    CAPACITY_ERRORS,
     IDLE_SINCE_TAG,
     JOB_TAG,
     LIVE_STATES,
@@ -39,6 +38,7 @@ from swescribe.adapters.aws.ec2_workers import (
     worker_env_from_settings,
     worker_instance_from,
 )
+from swescribe.adapters.aws.errors import AWS_ERRORS, aws_step, error_code, service_failure
 from swescribe.adapters.aws.userdata import render_user_data
 from swescribe.core.errors import SwescribeError
 from swescribe.core.jobs import Job, results_prefix
@@ -56,19 +56,6 @@ __all__ = [
     "plan_from_settings",
     "worker_env_from_settings",
 ]
-
-CAPACITY_ERRORS = frozenset(
-    {
-        "InsufficientInstanceCapacity",
-        "MaxSpotInstanceCountExceeded",
-        "SpotMaxPriceTooLow",
-        "InsufficientHostCapacity",
-        "InsufficientCapacity",
-        "Unsupported",
-        "UnfulfillableCapacity",
-    }
-)
-"""RunInstances errors that mean "not this type/market/zone now": try the next candidate."""
 
 
 class CapacityUnavailable(SwescribeError):
@@ -106,10 +93,6 @@ def _candidates(plan: LaunchPlan) -> list[_Candidate]:
     ]
 
 
-def _error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
 class Ec2Launcher:
     """Implements WorkerLauncher by starting EC2 instances from a launch template."""
 
@@ -125,7 +108,8 @@ class Ec2Launcher:
         Raises CapacityUnavailable when a worker is needed and no candidate had capacity
         (in pooled mode only when not even one of the needed workers could start).
         """
-        active = [worker for worker in self.list_workers() if worker.active]
+        with aws_step("DescribeInstances (workers running)", job.job_id if job else None):
+            active = [worker for worker in self.list_workers() if worker.active]
         if self.plan.instance_per_job:
             return self._ensure_for_job(job, active)
         return self._ensure_pool(demand, active)
@@ -213,10 +197,11 @@ class Ec2Launcher:
                 instance = self._run(
                     candidate, user_data, tags, self._token(job, candidate, request_id)
                 )
-            except ClientError as error:
-                code = _error_code(error)
+            except AWS_ERRORS as error:
+                code = error_code(error)
                 if code not in CAPACITY_ERRORS:
-                    raise
+                    step = f"RunInstances ({candidate.describe()})"
+                    raise service_failure(error, step, job.job_id if job else None) from error
                 refused[candidate] = code
                 log.warning(
                     "no capacity for a worker",

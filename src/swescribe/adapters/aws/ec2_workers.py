@@ -27,6 +27,30 @@ ACTIVE_STATES = ("pending", "running")
 LIVE_STATES = ("pending", "running", "shutting-down", "stopping", "stopped")
 """Every state but terminated: what the janitor may still have to deal with."""
 
+CAPACITY_ERRORS = frozenset(
+    {
+        # no capacity for this type, market or zone now
+        "InsufficientInstanceCapacity",
+        "InsufficientHostCapacity",
+        "InsufficientCapacity",
+        "UnfulfillableCapacity",
+        "SpotMaxPriceTooLow",
+        # an account quota of this market or type family (spot and on-demand count apart)
+        "MaxSpotInstanceCountExceeded",
+        "VcpuLimitExceeded",
+        "InstanceLimitExceeded",
+        # this subnet: out of addresses
+        "InsufficientFreeAddressesInSubnet",
+        # the type is not offered in this zone or region
+        "Unsupported",
+        "UnsupportedOperation",
+        # a new account still being verified for this type or market
+        "PendingVerification",
+    }
+)
+"""RunInstances refusals that mean "not this type, market or subnet now": try the next
+candidate (next subnet, next type, then on-demand). Any other error is a ServiceFailure."""
+
 
 # --- plan ----------------------------------------------------------------------------------
 

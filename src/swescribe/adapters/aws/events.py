@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from swescribe.core.ports import WorkItem
@@ -28,6 +28,8 @@ class Unit:
     work_item: WorkItem | None = None
     ignored: str | None = None
     """Why nothing is to be done (a test event, another event type, a malformed body)."""
+    receives: int = 1
+    """SQS's ApproximateReceiveCount: more than 1 means an earlier handling failed."""
 
 
 def units(event: Mapping[str, Any]) -> Iterator[Unit]:
@@ -44,6 +46,16 @@ def units(event: Mapping[str, Any]) -> Iterator[Unit]:
 
 
 def _from_sqs(record: Mapping[str, Any]) -> Unit:
+    unit = _sqs_unit(record)
+    attributes = record.get("attributes")
+    try:
+        receives = int((attributes or {}).get("ApproximateReceiveCount", 1))
+    except (AttributeError, TypeError, ValueError):
+        receives = 1
+    return replace(unit, receives=receives) if receives > 1 else unit
+
+
+def _sqs_unit(record: Mapping[str, Any]) -> Unit:
     message_id = str(record.get("messageId", ""))
     try:
         body = json.loads(record.get("body") or "")

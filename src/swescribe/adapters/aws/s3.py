@@ -46,6 +46,7 @@ def _missing_is_not_found(key: str) -> Iterator[None]:
 
 
 _MISSING = ("404", "NoSuchKey", "NotFound")
+_FORBIDDEN = ("403", "AccessDenied", "Forbidden")
 
 
 class S3ObjectStore:
@@ -99,13 +100,28 @@ class S3ObjectStore:
         return chunks()
 
     def exists(self, key: str) -> bool:
+        """False for a missing object. S3 answers HeadObject on a missing key with 403, not
+        404, unless the caller may list the bucket at that key; the roles may list only
+        under their prefixes (a condition a HeadObject does not carry), so 403 reads as
+        missing here too: the key itself is one this role may read, as its policy says."""
         try:
             self.client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in _MISSING:
+            if error.response.get("Error", {}).get("Code") in (*_MISSING, *_FORBIDDEN):
                 return False
             raise
         return True
+
+    def size(self, key: str) -> int | None:
+        """The object's size in bytes (HeadObject: s3:GetObject, no listing); None when
+        missing (or, as for exists, forbidden)."""
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in (*_MISSING, *_FORBIDDEN):
+                return None
+            raise
+        return int(head["ContentLength"])
 
     def list_objects(self, prefix: str) -> list[ObjectInfo]:
         paginator = self.client.get_paginator("list_objects_v2")
@@ -115,10 +131,27 @@ class S3ObjectStore:
         return sorted(found, key=lambda info: info.key)
 
     def delete_prefix(self, prefix: str) -> int:
+        """Every object under prefix; raises ClientError when S3 refused any of them
+        (DeleteObjects answers 200 and lists per-key errors, which must not pass silently)."""
         keys = [info.key for info in self.list_objects(prefix)]
         for start in range(0, len(keys), 1000):
             batch = [{"Key": key} for key in keys[start : start + 1000]]
-            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+            response = self.client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
+            )
+            errors = response.get("Errors") or []
+            if errors:
+                first = errors[0]
+                raise ClientError(
+                    {
+                        "Error": {
+                            "Code": str(first.get("Code", "DeleteObjectsError")),
+                            "Message": f"{len(errors)} of {len(batch)} objects not deleted, "
+                            f"first {first.get('Key')!r}: {first.get('Message', '')}",
+                        }
+                    },
+                    "DeleteObjects",
+                )
         return len(keys)
 
     def upload_target(

@@ -89,6 +89,10 @@ class FilesystemObjectStore:
     def exists(self, key: str) -> bool:
         return self.path_of(key).is_file()
 
+    def size(self, key: str) -> int | None:
+        path = self.path_of(key)
+        return path.stat().st_size if path.is_file() else None
+
     def list_objects(self, prefix: str) -> list[ObjectInfo]:
         base = self.path_of(prefix) if prefix else self.root
         if base.is_file():

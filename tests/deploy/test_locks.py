@@ -1,0 +1,87 @@
+"""The locked environments agree with pyproject.toml: the GPU worker's
+(run_transcription/worker-requirements.txt, installed by the AMI's provisioning) and the
+Lambdas' (setup/lambda/requirements.txt). A bound moved in pyproject.toml without a new
+lock fails here, offline; regenerate the worker's with the command in its header."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from tests.conftest import REPO_ROOT
+
+WORKER_LOCK = REPO_ROOT / "run_transcription" / "worker-requirements.txt"
+WORKER_INPUT = REPO_ROOT / "run_transcription" / "worker-requirements.in"
+LAMBDA_LOCK = REPO_ROOT / "setup" / "lambda" / "requirements.txt"
+LAMBDA_IMPORTS = {"fastapi", "httpx", "httpcore", "mangum", "boto3"}
+"""What the Lambda package needs of pyproject's dependencies (no model stack)."""
+_PIN = re.compile(r"^([A-Za-z0-9_.-]+)==([^\s\\;]+)", re.MULTILINE)
+
+
+def pins(lock: Path) -> dict[str, str]:
+    return {canonicalize_name(name): version for name, version in _PIN.findall(lock.read_text())}
+
+
+def project_requirements() -> list[Requirement]:
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    return [
+        Requirement(text)
+        for text in (*project["dependencies"], *project["optional-dependencies"]["aws"])
+    ]
+
+
+def input_requirements() -> list[Requirement]:
+    lines = [line.split("#", 1)[0].strip() for line in WORKER_INPUT.read_text().splitlines()]
+    return [Requirement(line) for line in lines if line and not line.startswith("swescribe")]
+
+
+def test_every_worker_dependency_is_locked_within_its_bounds() -> None:
+    locked = pins(WORKER_LOCK)
+    stale = [
+        f"{requirement} (locked: {locked.get(canonicalize_name(requirement.name))})"
+        for requirement in (*project_requirements(), *input_requirements())
+        if locked.get(canonicalize_name(requirement.name)) is None
+        or not requirement.specifier.contains(
+            locked[canonicalize_name(requirement.name)], prereleases=True
+        )
+    ]
+    assert stale == [], f"run_transcription/worker-requirements.txt is stale: {stale}"
+
+
+def test_worker_lock_pins_every_package_with_hashes() -> None:
+    text = WORKER_LOCK.read_text()
+    blocks = re.split(r"\n(?=[A-Za-z0-9_.-]+==)", text.split("\n", 2)[2])
+    assert len(blocks) == len(pins(WORKER_LOCK)) > 20
+    assert all("--hash=sha256:" in block for block in blocks)
+    assert "uv pip compile run_transcription/worker-requirements.in" in text.splitlines()[1]
+
+
+def test_lambda_lock_keeps_pyprojects_bounds() -> None:
+    locked = pins(LAMBDA_LOCK)
+    stale = [
+        f"{requirement} (locked: {locked.get(canonicalize_name(requirement.name))})"
+        for requirement in project_requirements()
+        if requirement.name in LAMBDA_IMPORTS
+        and (
+            requirement.name not in locked
+            or not requirement.specifier.contains(locked[requirement.name], prereleases=True)
+        )
+    ]
+    assert stale == [], f"setup/lambda/requirements.txt is stale: {stale}"
+
+
+def test_the_outbound_guard_is_pinned_to_the_httpx_and_httpcore_it_was_written_for() -> None:
+    bounds = {r.name: r.specifier for r in project_requirements()}
+    assert not bounds["httpx"].contains("0.29.0"), "outbound.py uses httpx transport internals"
+    assert not bounds["httpcore"].contains("2.0.0")
+    assert not bounds["ctranslate2"].contains("5.0.0"), "the AMI carries CUDA 12 / cuDNN 9"
+
+
+def test_worker_lock_names_no_machine_paths() -> None:
+    text = WORKER_LOCK.read_text()
+    for path in ("/tmp/", "/home/", "/work/", "file:"):
+        assert path not in text, path
