@@ -26,7 +26,14 @@ def numbers(wall: float, text: str, growth: float = 5.0) -> dict[str, Any]:
         "rss_growth_mib": growth,
         "wer": 0.1 if text != REFERENCE else 0.0,
         "words": [10, 10],
+        "reference_words": 10,
         "text_varied": False,
+        "coverage": {
+            "speech_seconds": 90.0,
+            "uncovered_seconds": 0.5,
+            "longest_uncovered": 0.5,
+            "longest_uncovered_at": 12.0,
+        },
         "runs": [run],
     }
 
