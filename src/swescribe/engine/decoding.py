@@ -45,7 +45,6 @@ class DecodeSettings:
     batch_size: int
     word_timestamps: bool
     vad: bool
-    min_silence_ms: int = 500
     without_timestamps: bool = False
     gap_seconds: float = 1.0
     """Uncovered speech this long (by VAD) inside a decoded piece is decoded again."""
@@ -63,9 +62,6 @@ class Decoded:
     segments: list[Any]
     language: str
     language_probability: float
-    speech: list[tuple[float, float]]
-    """VAD speech regions, seconds on the window's timeline."""
-    passes: int
     redecoded_seconds: float
     """Audio decoded more than once to cover what a first decode left out."""
 
@@ -77,17 +73,12 @@ class CoveringDecoder:
         self._model = model
 
     def decode(
-        self,
-        samples: np.ndarray,
-        settings: DecodeSettings,
-        speech: list[tuple[float, float]] | None = None,
+        self, samples: np.ndarray, settings: DecodeSettings, speech: list[tuple[float, float]]
     ) -> Decoded:
-        """The window's segments. `speech` (VAD regions in seconds) when already known."""
+        """The window's segments; `speech`: its speech_regions (seconds)."""
         from faster_whisper.tokenizer import Tokenizer
 
         model = self._model
-        if speech is None:
-            speech = speech_regions(samples, settings.vad, settings.min_silence_ms)
         chunks, offsets = _chunks(samples, speech, settings.vad)
         language, probability = settings.language, 1.0
         if language is None:
@@ -131,7 +122,7 @@ class CoveringDecoder:
 
         ordered = [segment for chunk_segments in kept for segment in chunk_segments]
         faster = [_to_faster_whisper(index, s, options) for index, s in enumerate(ordered, 1)]
-        return Decoded(faster, language, probability, speech, passes, redecoded)
+        return Decoded(faster, language, probability, redecoded)
 
     def _detect_language(self, chunks: list[np.ndarray]) -> tuple[str, float]:
         if not chunks:
@@ -223,7 +214,7 @@ class CoveringDecoder:
             no_repeat_ngram_size=options.no_repeat_ngram_size,
         )
         split = [
-            _segments(model, tokenizer, piece, result)
+            _segments(model, tokenizer, piece, result, options.length_penalty)
             for piece, result in zip(batch, results, strict=True)
         ]
         if options.word_timestamps:
@@ -312,14 +303,14 @@ def _frames(model: Any, piece: _Piece) -> int:
 
 
 def _segments(
-    model: Any, tokenizer: Any, piece: _Piece, result: Any
+    model: Any, tokenizer: Any, piece: _Piece, result: Any, length_penalty: float
 ) -> tuple[list[dict[str, Any]], bool]:
     """The piece's segments on the window's timeline, the trailing phrase with no closing
     timestamp included (marked unfinished), and whether the piece looks like no speech."""
     from faster_whisper.transcribe import get_compression_ratio
 
     tokens = result.sequences_ids[0]
-    cum_logprob = result.scores[0] * (len(tokens) ** 1.0)
+    cum_logprob = result.scores[0] * (len(tokens) ** length_penalty)
     avg_logprob = cum_logprob / (len(tokens) + 1)
     no_speech = result.no_speech_prob
     duration = piece.audio.size / SAMPLE_RATE

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from swescribe.core.errors import InvalidAudio, InvalidOption, ModelUnavailable
 from swescribe.engine.audio import SAMPLE_RATE, iter_windows, probe
 from swescribe.engine.coverage import measure_coverage
-from swescribe.engine.decoding import CoveringDecoder, DecodeSettings, speech_regions
+from swescribe.engine.decoding import CoveringDecoder, Decoded, DecodeSettings, speech_regions
 from swescribe.engine.device import DevicePlan, default_batch_size, plan_device
 from swescribe.engine.models import ModelLocator, ResolvedModel
 from swescribe.engine.result import Segment, Timings, Transcript, Word, join_segment_texts
@@ -144,12 +144,11 @@ class Engine:
                 tick = time.perf_counter()
                 window_speech = speech_regions(samples, options.vad, _min_silence_ms(options))
                 decoded = self._decode_window(samples, window_speech, options, language, batch_size)
-                raw_segments, window_language, window_probability, window_redecoded = decoded
                 if detected is None:
-                    detected, probability = window_language, window_probability
+                    detected, probability = decoded.language, decoded.language_probability
                 speech.extend((offset + start, offset + end) for start, end in window_speech)
-                redecoded += window_redecoded
-                for raw in raw_segments:
+                redecoded += decoded.redecoded_seconds
+                for raw in decoded.segments:
                     segment = _to_segment(raw, offset, len(segments), options.word_timestamps)
                     if segment is None:
                         continue
@@ -183,9 +182,9 @@ class Engine:
         options: TranscribeOptions,
         language: str | None,
         batch_size: int,
-    ) -> tuple[list[Any], str, float, float]:
-        """faster-whisper segments for one window of samples, the language and its
-        probability, and the seconds decoded again to cover what a first pass left out."""
+    ) -> Decoded:
+        """One window of samples: batched with full coverage, or (batch 1) plain
+        faster-whisper's sequential decoding."""
         if batch_size == 1:
             segments, info = self._model.transcribe(
                 samples,
@@ -195,12 +194,12 @@ class Engine:
                 word_timestamps=options.word_timestamps,
                 **options.extra,
             )
-            return list(segments), info.language, info.language_probability, 0.0
+            return Decoded(list(segments), info.language, info.language_probability, 0.0)
         extra = dict(options.extra)
         extra.pop("vad_parameters", None)
         without_timestamps = bool(extra.pop("without_timestamps", False))
         max_passes = int(extra.pop("max_passes", DecodeSettings.max_passes))
-        decoded = self._decoder.decode(
+        return self._decoder.decode(
             samples,
             DecodeSettings(
                 language=language,
@@ -208,18 +207,11 @@ class Engine:
                 batch_size=batch_size,
                 word_timestamps=options.word_timestamps,
                 vad=options.vad,
-                min_silence_ms=_min_silence_ms(options),
                 without_timestamps=without_timestamps,
                 max_passes=max_passes,
                 extra=tuple(extra.items()),
             ),
             speech,
-        )
-        return (
-            decoded.segments,
-            decoded.language,
-            decoded.language_probability,
-            (decoded.redecoded_seconds),
         )
 
 
