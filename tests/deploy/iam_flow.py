@@ -6,7 +6,6 @@ mapping delivers them, the GPU worker with a stand-in engine, the janitor's sche
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import Any, cast
 
@@ -19,6 +18,7 @@ from swescribe.core.jobs import Job
 from swescribe.engine.result import Segment, Transcript
 from swescribe.worker.runner import Worker, WorkerConfig
 from tests.deploy.iam_env import TABLE, Account, recording
+from tests.gateway import gateway_event as api_gateway_event
 
 API_KEY_ID = "key-iam-test"
 SECRET = "iam-test-secret"
@@ -43,35 +43,7 @@ class StandInEngine:
 
 
 def gateway_event(method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    """An API Gateway REST proxy event, after API Gateway checked the key."""
-    path, _, query = path.partition("?")
-    parameters = dict(pair.split("=", 1) for pair in query.split("&")) if query else None
-    headers = {"Content-Type": "application/json", "X-API-Key": "client-key"}
-    return {
-        "resource": "/{proxy+}",
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": parameters,
-        "multiValueQueryStringParameters": (
-            {k: [v] for k, v in parameters.items()} if parameters else None
-        ),
-        "pathParameters": {"proxy": path.lstrip("/")},
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": "/{proxy+}",
-            "httpMethod": method,
-            "path": f"/prod{path}",
-            "stage": "prod",
-            "requestId": str(uuid.uuid4()),
-            "accountId": "123456789012",
-            "apiId": "abcdef1234",
-            "identity": {"apiKey": "client-key", "apiKeyId": API_KEY_ID, "sourceIp": "203.0.113.9"},
-        },
-        "body": json.dumps(body) if body is not None else None,
-        "isBase64Encoded": False,
-    }
+    return api_gateway_event(method, path, body, api_key_id=API_KEY_ID)
 
 
 def call_api(

@@ -18,7 +18,7 @@ from swescribe.adapters.aws.dynamodb_jobs import DynamoJobStore
 from swescribe.core.errors import ServiceFailure
 from swescribe.core.jobs import JobStatus, WebhookState, utcnow
 from swescribe.core.ports import Expect
-from tests.deploy.iam_env import LAMBDA_ROLES, TABLE, WORKER_ROLE, Account, deployed_account
+from tests.deploy.iam_env import TABLE, Account
 from tests.deploy.iam_flow import (
     StandInEngine,
     call_api,
@@ -33,14 +33,6 @@ from tests.deploy.iam_flow import (
 from tests.receiver import Receiver
 
 SECRET = "iam-test-secret"
-
-
-@pytest.fixture
-def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
-    with deployed_account(monkeypatch) as deployed:
-        for role in (*LAMBDA_ROLES, WORKER_ROLE):
-            deployed.create_role(role)
-        yield deployed
 
 
 @pytest.fixture

@@ -9,17 +9,15 @@ its item and its AttributesToGet; a read without a projection is Select ALL_ATTR
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
-
-import pytest
 
 from swescribe.adapters.aws.clients import client
 from swescribe.adapters.aws.dynamodb_jobs import DynamoJobStore
 from swescribe.adapters.aws.dynamodb_worker_view import HIDDEN_FROM_WORKERS, WORKER_ATTRIBUTES
 from swescribe.core.jobs import JobStatus
 from tests.deploy import cfn
-from tests.deploy.iam_env import LAMBDA_ROLES, TABLE, WORKER_ROLE, Account, deployed_account
+from tests.deploy.iam_env import TABLE, WORKER_ROLE, Account
 from tests.deploy.iam_flow import StandInEngine, job, pump, register, run_worker, upload, workers
 from tests.receiver import Receiver
 
@@ -73,14 +71,6 @@ def refusals(document: Mapping[str, Any], requests: list[Request]) -> list[str]:
             if allowed is not None and on_failure == "ALL_OLD":
                 found.append(f"{operation} returning the whole old item on a failed condition")
     return found
-
-
-@pytest.fixture
-def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
-    with deployed_account(monkeypatch) as deployed:
-        for role in (*LAMBDA_ROLES, WORKER_ROLE):
-            deployed.create_role(role)
-        yield deployed
 
 
 def test_worker_attributes_are_every_job_attribute_but_the_callbacks(account: Account) -> None:

@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,6 +36,7 @@ from tests.e2e.aws_env import (
     provision,
     start_worker,
 )
+from tests.gateway import gateway_event as api_gateway_event
 from tests.receiver import Receiver
 from tests.wer import word_error_rate
 
@@ -97,36 +97,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 def gateway_event(method: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
-    """An API Gateway REST (v1) proxy event, as API Gateway sends it after checking the key."""
-    headers = {"Content-Type": "application/json", "X-API-Key": "client-key-123"}
-    return {
-        "resource": "/{proxy+}",
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": {"proxy": path.lstrip("/")},
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": "/{proxy+}",
-            "httpMethod": method,
-            "path": f"/prod{path}",
-            "stage": "prod",
-            "requestId": str(uuid.uuid4()),
-            "accountId": "123456789012",
-            "apiId": "abcdef1234",
-            "identity": {
-                "apiKey": "client-key-123",
-                "apiKeyId": "key-abc",
-                "sourceIp": "203.0.113.10",
-                "userAgent": "pytest",
-            },
-        },
-        "body": json.dumps(body) if body is not None else None,
-        "isBase64Encoded": False,
-    }
+    return api_gateway_event(method, path, body, api_key_id="key-abc")
 
 
 def register_and_upload(clip: Path, callback_url: str) -> dict[str, Any]:

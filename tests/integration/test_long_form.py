@@ -8,15 +8,19 @@ on these files). Espeak's regular pauses hid it; the short clips are too short t
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
-from bench.longform import MIX_B, build_long_form
 
 from swescribe.engine import Engine, TranscribeOptions, Transcript
 from tests.conftest import AUDIO_DIR, audio, reference
 from tests.integration.conftest import PlainFasterWhisper
 from tests.wer import normalise, word_error_rate
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+from longform import MIX_B, build_long_form
 
 pytestmark = pytest.mark.model
 
