@@ -19,7 +19,7 @@ from swescribe.adapters.local.sqlite_jobs import SqliteJobStore
 from swescribe.adapters.local.sqlite_keys import SqliteApiKeyStore
 from swescribe.adapters.local.sqlite_queue import SqliteWorkQueue
 from swescribe.adapters.local.upload_tokens import GET, verify_upload_token
-from swescribe.api.app import ApiContext, LocalUploads
+from swescribe.api.deps import ApiContext, LocalUploads
 from swescribe.api.limits import ApiLimits
 from swescribe.config import Settings
 from swescribe.core.apikeys import ApiKeyStore

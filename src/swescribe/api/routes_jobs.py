@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from swescribe.api.app import Caller, Context
+from swescribe.api.deps import Caller, Context
 from swescribe.api.schemas import AudioLink, CreateJobRequest, ErrorResponse, Format, JobList
+from swescribe.core import links
 from swescribe.core.errors import JobNotFound, NotReady
 from swescribe.core.formats import MEDIA_TYPES
-from swescribe.core.jobs import Job, JobStatus, to_iso
+from swescribe.core.jobs import JobStatus, to_iso
+from swescribe.core.ports import UploadTarget
 from swescribe.core.service import NewJob, create_job, delete_job, get_job
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
-AUDIO_LINK_SECONDS = 3600
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse},
     404: {"model": ErrorResponse},
@@ -25,11 +25,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _upload_info(context: Context, job: Job, filename: str) -> dict[str, Any]:
-    svc = context.svc
-    target = svc.objects.upload_target(
-        job.upload_prefix, filename, svc.policy.upload_expires_seconds, svc.policy.max_upload_bytes
-    )
+def _upload_info(target: UploadTarget) -> dict[str, Any]:
     return {
         "url": target.url,
         "method": target.method,
@@ -51,9 +47,13 @@ async def create(body: CreateJobRequest, context: Context, caller: Caller) -> di
         word_timestamps=body.word_timestamps,
         audio_url=body.audio_url,
     )
-    job = await run_in_threadpool(create_job, context.svc, caller.key_id, request)
+    svc = context.svc
+    job = await run_in_threadpool(create_job, svc, caller.key_id, request)
     view = job.public_view()
-    view["upload"] = None if body.audio_url else _upload_info(context, job, body.filename or "")
+    if body.audio_url:
+        view["upload"] = None
+    else:
+        view["upload"] = _upload_info(links.upload_target(svc, job, body.filename or ""))
     return view
 
 
@@ -104,13 +104,8 @@ async def transcript(
     summary="A short-lived link that plays the job's uploaded audio (no key needed)",
 )
 async def audio_link(job_id: str, context: Context, caller: Caller) -> AudioLink:
-    job = await run_in_threadpool(get_job, context.svc, caller.key_id, job_id)
-    objects = context.svc.objects
-    if not job.s3_key or not await run_in_threadpool(objects.exists, job.s3_key):
-        raise JobNotFound(f"job {job_id} has no stored audio (not uploaded, or fetched by URL)")
-    url = await run_in_threadpool(objects.download_link, job.s3_key, AUDIO_LINK_SECONDS)
-    expires_at = datetime.now(UTC) + timedelta(seconds=AUDIO_LINK_SECONDS)
-    return AudioLink(url=url, expires_at=to_iso(expires_at) or "")
+    link = await run_in_threadpool(links.audio_link, context.svc, caller.key_id, job_id)
+    return AudioLink(url=link.url, expires_at=to_iso(link.expires_at) or "")
 
 
 @router.delete("/jobs/{job_id}", responses=ERRORS, summary="Delete a job and all its data")

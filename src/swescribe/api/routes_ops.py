@@ -16,7 +16,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
-from swescribe.api.app import ApiContext, Context, require_key
+from swescribe.api.deps import ApiContext, Context, require_key
 from swescribe.api.schemas import ErrorResponse
 from swescribe.core.service import Services
 

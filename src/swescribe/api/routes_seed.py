@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
-from swescribe.api.app import Caller, Context
+from swescribe.api.deps import Caller, Context
 from swescribe.api.schemas import ErrorResponse, RegisterRequest, RegisterResponse
 from swescribe.core.jobs import to_iso
+from swescribe.core.links import upload_target
 from swescribe.core.service import NewJob, create_job
 
 router = APIRouter(tags=["seed"])
@@ -25,12 +26,7 @@ async def register(body: RegisterRequest, context: Context, caller: Caller) -> R
     svc = context.svc
     request = NewJob(callback_url=body.callback_url, callback_secret=body.callback_secret)
     job = await run_in_threadpool(create_job, svc, caller.key_id, request)
-    target = svc.objects.upload_target(
-        job.upload_prefix,
-        "",
-        svc.policy.upload_expires_seconds,
-        svc.policy.max_upload_bytes,
-    )
+    target = upload_target(svc, job)
     return RegisterResponse(
         callback_id=job.job_id,
         upload_path=job.upload_prefix,

@@ -2,7 +2,8 @@
 
 The body is streamed to a staging file with the size limit enforced as it arrives,
 then moved into the object store; the finished upload goes through the same
-object-created path as an S3 event.
+object-created path as an S3 event. Which uploads are accepted, and what a failed one
+leaves behind, core/uploads.py decides.
 """
 
 from __future__ import annotations
@@ -19,17 +20,18 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
-from swescribe.api.app import Context
+from swescribe.api.deps import Context
 from swescribe.api.headers import SANDBOX_CSP
 from swescribe.api.schemas import ErrorResponse
-from swescribe.core.errors import InvalidRequest, JobNotFound, PayloadTooLarge, TransitionConflict
-from swescribe.core.filenames import safe_filename
-from swescribe.core.jobs import JobStatus
+from swescribe.core.errors import JobNotFound
 from swescribe.core.media import attachment, stored_media_type
-from swescribe.core.service import Services, handle_object_created, parse_upload_key
+from swescribe.core.service import Services
 from swescribe.core.uploads import (
     RENEW_EVERY_SECONDS,
-    release_upload,
+    Upload,
+    abandon_upload,
+    accept_upload,
+    finish_upload,
     renew_upload,
     reserve_upload,
 )
@@ -55,48 +57,26 @@ async def upload(
 ) -> dict[str, Any]:
     uploads = context.uploads
     assert uploads is not None
-    key, max_bytes = uploads.verify_token(token)
-    if key.endswith("/"):
-        key += safe_filename(filename or "audio")
-    parsed = parse_upload_key(key)
-    if parsed is None:
-        raise InvalidRequest("upload link does not name a job upload")
-    job_id = parsed[0]
+    linked_key, max_bytes = uploads.verify_token(token)
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise PayloadTooLarge(f"upload is larger than the limit of {max_bytes} bytes")
+    declared_size = int(declared) if declared and declared.isdigit() else None
+    accepted = accept_upload(linked_key, max_bytes, filename, declared_size)
     svc = context.svc
-    holder = await run_in_threadpool(reserve_upload, svc, job_id)
+    holder = await run_in_threadpool(reserve_upload, svc, accepted.job_id)
     try:
-        renew = functools.partial(renew_upload, svc, job_id, holder)
-        size = await _stream_to_object(request, svc, key, max_bytes, uploads.staging_dir, renew)
-        if size == 0:
-            raise InvalidRequest("the upload is empty")
-        outcome = await run_in_threadpool(handle_object_created, svc, key, size)
+        renew = functools.partial(renew_upload, svc, accepted.job_id, holder)
+        size = await _stream_to_object(request, svc, accepted, uploads.staging_dir, renew)
+        outcome = await run_in_threadpool(finish_upload, svc, accepted, size)
     except BaseException:
-        await run_in_threadpool(_undo_unless_launched, svc, job_id, key, holder)
+        await run_in_threadpool(abandon_upload, svc, accepted, holder)
         raise
-    if outcome != "launched":  # the job was deleted or failed while the bytes came in
-        await run_in_threadpool(_undo_unless_launched, svc, job_id, key, holder)
-        raise TransitionConflict(f"job {job_id} changed during the upload ({outcome})")
-    return {"key": key, "size": size, "event": outcome}
-
-
-def _undo_unless_launched(svc: Services, job_id: str, key: str, holder: str) -> None:
-    """A failed or cut-off upload leaves nothing: no object, and the link free again. Once
-    the job is launched the object is its audio and stays."""
-    job = svc.jobs.get(job_id)
-    if job is not None and job.status is not JobStatus.REGISTERED and job.s3_key == key:
-        return
-    svc.objects.delete_prefix(key)
-    release_upload(svc, job_id, holder)
+    return {"key": accepted.key, "size": size, "event": outcome}
 
 
 async def _stream_to_object(
     request: Request,
     svc: Services,
-    key: str,
-    max_bytes: int,
+    accepted: Upload,
     staging_dir: Path,
     renew: Callable[[], None],
 ) -> int:
@@ -111,15 +91,14 @@ async def _stream_to_object(
         with os.fdopen(handle, "wb") as out:
             async for chunk in request.stream():
                 size += len(chunk)
-                if size > max_bytes:
-                    raise PayloadTooLarge(f"upload is larger than the limit of {max_bytes} bytes")
+                accepted.check_size(size)
                 out.write(chunk)
                 if time.monotonic() - renewed >= RENEW_EVERY_SECONDS:
                     await run_in_threadpool(renew)
                     renewed = time.monotonic()
         if size:
             await run_in_threadpool(renew)  # still ours (not lapsed and taken) as it is stored
-            await run_in_threadpool(svc.objects.put_file, key, staged)
+            await run_in_threadpool(svc.objects.put_file, accepted.key, staged)
     finally:
         staged.unlink(missing_ok=True)
     return size

@@ -1,25 +1,86 @@
-"""One upload link, one file: the upload endpoint reserves the job before it reads a byte.
+"""The local upload endpoint's rules: which uploads it accepts, and one file per link.
 
-The reservation is a conditional write on the job (registered, and nobody else's live
+An upload is accepted (accept_upload) only into a job's upload prefix and within the
+link's size, checked before a byte is read and again as the bytes arrive. The endpoint
+then reserves the job: a conditional write (registered, and nobody else's live
 reservation), so of racing uploads exactly one streams; the others get a conflict before
-they have sent anything worth keeping. The holder renews it while the bytes come in, and
-gives it back when the upload fails; a reservation whose holder died (the process was
-killed) lapses after UPLOAD_LEASE_SECONDS.
+they have sent anything worth keeping. The holder renews it while the bytes come in; a
+finished upload launches the job (finish_upload), a failed one leaves nothing behind
+(abandon_upload); a reservation whose holder died (the process was killed) lapses after
+UPLOAD_LEASE_SECONDS.
 """
 
 from __future__ import annotations
 
 import contextlib
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
-from swescribe.core.errors import JobNotFound, TransitionConflict
+from swescribe.core.errors import InvalidRequest, JobNotFound, PayloadTooLarge, TransitionConflict
+from swescribe.core.filenames import DEFAULT_NAME, safe_filename
 from swescribe.core.jobs import Job, JobStatus
 from swescribe.core.ports import Expect
-from swescribe.core.service import Services
+from swescribe.core.service import Services, handle_object_created, parse_upload_key
 
 UPLOAD_LEASE_SECONDS = 30.0
 RENEW_EVERY_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One accepted upload: the job it is for, the object key its bytes go to, and how
+    many bytes it may have."""
+
+    job_id: str
+    key: str
+    max_bytes: int
+
+    def check_size(self, size: int) -> None:
+        """PayloadTooLarge once size (declared, or received so far) passes the limit."""
+        if size > self.max_bytes:
+            raise PayloadTooLarge(f"upload is larger than the limit of {self.max_bytes} bytes")
+
+
+def accept_upload(
+    linked_key: str, max_bytes: int, filename: str | None = None, declared_size: int | None = None
+) -> Upload:
+    """The upload a verified link allows. linked_key is an object key or a job's upload
+    prefix, which the client's filename (made safe; "audio" without one) completes.
+    InvalidRequest unless the key is a job's upload; PayloadTooLarge when the declared
+    size already passes max_bytes."""
+    key = linked_key
+    if key.endswith("/"):
+        key += safe_filename(filename or DEFAULT_NAME)
+    parsed = parse_upload_key(key)
+    if parsed is None:
+        raise InvalidRequest("upload link does not name a job upload")
+    upload = Upload(job_id=parsed[0], key=key, max_bytes=max_bytes)
+    if declared_size is not None:
+        upload.check_size(declared_size)
+    return upload
+
+
+def finish_upload(svc: Services, upload: Upload, size: int) -> str:
+    """The object is stored: launch the job (handle_object_created's outcome, always
+    "launched"). InvalidRequest for an empty upload; TransitionConflict when the job was
+    deleted or failed while the bytes came in. On either, call abandon_upload."""
+    if size == 0:
+        raise InvalidRequest("the upload is empty")
+    outcome = handle_object_created(svc, upload.key, size)
+    if outcome != "launched":
+        raise TransitionConflict(f"job {upload.job_id} changed during the upload ({outcome})")
+    return outcome
+
+
+def abandon_upload(svc: Services, upload: Upload, holder: str) -> None:
+    """A failed or cut-off upload leaves nothing: no object, and the link free again. Once
+    the job is launched the object is its audio and stays."""
+    job = svc.jobs.get(upload.job_id)
+    if job is not None and job.status is not JobStatus.REGISTERED and job.s3_key == upload.key:
+        return
+    svc.objects.delete_prefix(upload.key)
+    release_upload(svc, upload.job_id, holder)
 
 
 def reserve_upload(svc: Services, job_id: str, holder: str | None = None) -> str:

@@ -1,0 +1,93 @@
+"""What a route depends on: the app's context, and the caller its API key names.
+
+Routes declare `context: Context` and `caller: Caller` (FastAPI dependencies) and import
+them from here, never from api/app.py, which imports the routes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from swescribe.api.limits import ApiLimits, RequestLimiter
+from swescribe.core.apikeys import ApiKey, ApiKeyStore
+from swescribe.core.errors import Unauthorized
+from swescribe.core.service import Services
+
+GATEWAY_KEY_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class LocalUploads:
+    """The local shape's upload endpoint: how to check a link, and where to stage bytes."""
+
+    verify_token: Callable[[str], tuple[str, int]]
+    """token -> (key or key prefix, max_bytes); raises Unauthorized when invalid/expired."""
+    staging_dir: Path
+    readable_file: Callable[[str], Path] | None = None
+    """download token -> the object's file; raises Unauthorized when invalid/expired."""
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    svc: Services
+    keys: ApiKeyStore | None
+    """Keys the app checks itself (local shape); None behind API Gateway."""
+    uploads: LocalUploads | None = None
+    limits: ApiLimits = field(default_factory=ApiLimits)
+    trust_gateway_identity: bool = False
+    """AWS shape: API Gateway has checked X-API-Key (and throttled it); the key's id in
+    the request context is the caller. Only deploy this behind a gateway that requires
+    the key on every method."""
+    metrics_token: str = ""
+    """Bearer token that reads /metrics without an API key; empty: none."""
+    metrics_open: bool = False
+    """/metrics needs nothing: serve listening on loopback only."""
+    metrics_cache_seconds: float = 0.0
+    """How long one rendering of /metrics is served again (AWS: its counts are queries)."""
+
+
+def get_context(request: Request) -> ApiContext:
+    """The context create_app was given."""
+    context: ApiContext = request.app.state.context
+    return context
+
+
+def require_key(
+    request: Request,
+    x_api_key: Annotated[str | None, Header(alias="X-API-Key")] = None,
+) -> ApiKey:
+    """Every job endpoint needs a valid, unrevoked key (seed: X-API-Key)."""
+    context = get_context(request)
+    if context.trust_gateway_identity:
+        return gateway_caller(request)
+    if not x_api_key:
+        raise Unauthorized("missing X-API-Key header")
+    key = context.keys.authenticate(x_api_key) if context.keys else None
+    if key is None:
+        raise Unauthorized("invalid or revoked API key")
+    limiter: RequestLimiter | None = getattr(request.app.state, "limiter", None)
+    if limiter is not None:
+        limiter.authenticated(request.scope, key.key_id)  # RateLimited past the key's rate
+    return key
+
+
+def gateway_caller(request: Request) -> ApiKey:
+    """The API key API Gateway authenticated, from the Lambda event Mangum passes on."""
+    event = request.scope.get("aws.event") or {}
+    identity = (event.get("requestContext") or {}).get("identity") or {}
+    key_id = identity.get("apiKeyId")
+    if not key_id:
+        raise Unauthorized("missing X-API-Key header")
+    return ApiKey(key_id=str(key_id), name="api-gateway", created_at=GATEWAY_KEY_EPOCH)
+
+
+Context = Annotated[ApiContext, Depends(get_context)]
+"""The app's context (services, key store, limits): `context: Context` in a route."""
+Caller = Annotated[ApiKey, Depends(require_key)]
+"""The authenticated API key (401 without one): `caller: Caller` in a route."""
