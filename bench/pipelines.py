@@ -19,6 +19,7 @@ from typing import Any
 
 from swescribe.config import Settings
 from swescribe.engine import Engine, ModelLocator, TranscribeOptions
+from swescribe.engine.models import load_whisper_model
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def make_pipelines(
 ) -> Setup:
     """Load the engine, and a plain WhisperModel from the same CT2 directory, both with the
     same device, compute type and threads."""
-    from faster_whisper import BatchedInferencePipeline, WhisperModel
+    from faster_whisper import BatchedInferencePipeline
 
     settings = Settings.from_env()
     locator = ModelLocator(settings.model_cache_dir, settings.model_dirs)
@@ -78,12 +79,7 @@ def make_pipelines(
     resolve_seconds = time.perf_counter() - started - engine.load_seconds
     plan = engine.plan
     started = time.perf_counter()
-    whisper = WhisperModel(
-        str(engine.model.path),
-        device=plan.device,
-        compute_type=plan.compute_type,
-        cpu_threads=plan.cpu_threads,
-    )
+    whisper = load_whisper_model(engine.model, plan)
     baseline_load = time.perf_counter() - started
 
     batched = BatchedInferencePipeline(whisper)

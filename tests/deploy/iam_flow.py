@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
@@ -15,7 +15,7 @@ from swescribe.adapters.aws.dynamodb_jobs import DynamoJobStore
 from swescribe.bootstrap_aws import build_aws_services
 from swescribe.config import Settings
 from swescribe.core.jobs import Job
-from swescribe.engine.result import Segment, Transcript
+from swescribe.engine import ProgressCallback, Segment, TranscribeOptions, Transcript
 from swescribe.worker.runner import Worker, WorkerConfig
 from tests.deploy.iam_env import TABLE, Account, recording
 from tests.gateway import gateway_event as api_gateway_event
@@ -33,7 +33,12 @@ class StandInEngine:
         self.spot_notice_midway = spot_notice_midway
         self.worker: Worker | None = None
 
-    def transcribe(self, path: Path, options: Any = None, progress: Any = None) -> Transcript:
+    def transcribe(
+        self,
+        path: Path,
+        options: TranscribeOptions | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Transcript:
         if self.spot_notice_midway and self.worker is not None:
             self.worker.stopping.set()
         if progress is not None:
@@ -149,7 +154,7 @@ def run_worker(
         settings = Settings.from_env(backend="aws")
         svc = build_aws_services(settings, worker=True)  # as aws_main builds it
         config = WorkerConfig(instance_id, poll_seconds=0.0, heartbeat_seconds=30.0)
-        runner = Worker(svc, lambda model: cast(Any, engine), config)
+        runner = Worker(svc, lambda model: engine, config)
         engine.worker = runner
         runner.run(max_jobs=1, idle_exit_seconds=0.0)
     if dynamodb_requests is not None:

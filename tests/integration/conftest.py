@@ -13,14 +13,15 @@ from pathlib import Path
 import pytest
 
 from swescribe.engine import Engine, ModelLocator
+from swescribe.engine.models import load_whisper_model
 
 
 class PlainFasterWhisper:
     """``WhisperModel.transcribe(path, language="sv", beam_size=5, temperature=0)`` on
-    the engine's own model, each file's text computed once per session."""
+    the engine's model files and device plan, each file's text computed once per session."""
 
     def __init__(self, engine: Engine) -> None:
-        self._model = engine.whisper_model
+        self._model = load_whisper_model(engine.model, engine.plan)
         self._texts: dict[Path, str] = {}
 
     def text(self, path: Path) -> str:

@@ -111,7 +111,7 @@ def test_ninety_minutes_are_decoded_window_by_window_in_bounded_memory(tmp_path:
     import threading
     import wave
 
-    from swescribe.engine.transcriber import decoded_ahead
+    from swescribe.engine._decode_ahead import decoded_ahead
 
     minutes = 90
     path = tmp_path / "long.wav"

@@ -8,7 +8,7 @@ import pytest
 
 from swescribe.core.errors import InvalidOption
 from swescribe.engine.device import cuda_available, plan_device, usable_cores
-from swescribe.engine.transcriber import TranscribeOptions
+from swescribe.engine.options import TranscribeOptions
 
 
 def test_cpu_plan_uses_int8_and_every_usable_core() -> None:
@@ -51,10 +51,21 @@ def test_bad_options_are_refused(kwargs: dict[str, object]) -> None:
         TranscribeOptions(**kwargs)  # type: ignore[arg-type]
 
 
+def test_options_extra_is_a_read_only_copy_of_what_was_given() -> None:
+    given = {"max_passes": 1}
+    options = TranscribeOptions(extra=given)
+    given["max_passes"] = 5
+    assert options.extra == {"max_passes": 1}
+    with pytest.raises(TypeError):
+        options.extra["temperature"] = 0.5  # type: ignore[index]
+    assert TranscribeOptions().extra == {}
+    assert TranscribeOptions(extra={"a": 1}) == TranscribeOptions(extra={"a": 1})
+
+
 def test_decoded_ahead_closed_early_stops_its_thread_and_closes_the_source() -> None:
     import threading
 
-    from swescribe.engine.transcriber import decoded_ahead
+    from swescribe.engine._decode_ahead import decoded_ahead
 
     closed = threading.Event()
 
@@ -72,7 +83,7 @@ def test_decoded_ahead_closed_early_stops_its_thread_and_closes_the_source() -> 
 
 
 def test_decoded_ahead_passes_items_in_order_and_raises_the_source_error() -> None:
-    from swescribe.engine.transcriber import decoded_ahead
+    from swescribe.engine._decode_ahead import decoded_ahead
 
     def failing() -> Iterator[int]:
         yield 1

@@ -11,7 +11,7 @@ from typing import Any, cast
 from swescribe.core.jobs import JobStatus
 from swescribe.core.ports import Message
 from swescribe.core.service import NewJob, Services, create_job, handle_object_created
-from swescribe.engine.result import Segment, Transcript
+from swescribe.engine import ProgressCallback, Segment, TranscribeOptions, Transcript
 from swescribe.worker.runner import Worker, WorkerConfig
 from tests.fakes import MemoryObjectStore, MemoryQueue, memory_services
 
@@ -23,7 +23,12 @@ class StandInEngine:
         self.seen: list[tuple[str, bytes]] = []
         self.gate: threading.Event | None = None
 
-    def transcribe(self, path: Path, options: Any = None, progress: Any = None) -> Transcript:
+    def transcribe(
+        self,
+        path: Path,
+        options: TranscribeOptions | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Transcript:
         self.seen.append((path.name, path.read_bytes()))
         if progress is not None:
             progress(0.5, 1.0)
@@ -45,7 +50,7 @@ def uploaded(svc: Services, name: str, data: bytes) -> str:
 
 def worker(svc: Services, engine: StandInEngine, **config: Any) -> Worker:
     settings = {"poll_seconds": 0.0, "heartbeat_seconds": 0.05, **config}
-    return Worker(svc, lambda model: cast(Any, engine), WorkerConfig("w1", **settings))
+    return Worker(svc, lambda model: engine, WorkerConfig("w1", **settings))
 
 
 def test_jobs_complete_with_every_result_file_and_the_next_one_prefetched() -> None:

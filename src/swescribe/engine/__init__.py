@@ -9,8 +9,10 @@ from swescribe.engine.models import (
     ModelLocator,
     ResolvedModel,
 )
+from swescribe.engine.options import TranscribeOptions
+from swescribe.engine.ports import ProgressCallback, Transcriber
 from swescribe.engine.result import Segment, Timings, Transcript, Word
-from swescribe.engine.transcriber import Engine, ProgressCallback, TranscribeOptions
+from swescribe.engine.transcriber import Engine
 from swescribe.engine.writers import parse_formats, render
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "Segment",
     "Timings",
     "TranscribeOptions",
+    "Transcriber",
     "Transcript",
     "Word",
     "parse_formats",

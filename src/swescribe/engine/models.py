@@ -22,9 +22,13 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from swescribe.config import BAKED_MODEL_DIR
 from swescribe.core.errors import ModelUnavailable, UnknownModel
+
+if TYPE_CHECKING:
+    from swescribe.engine.device import DevicePlan
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +60,22 @@ class ResolvedModel:
 
 def is_model_dir(path: Path) -> bool:
     return (path / "model.bin").is_file() and (path / "config.json").is_file()
+
+
+def load_whisper_model(resolved: ResolvedModel, plan: DevicePlan) -> Any:
+    """faster-whisper's WhisperModel for the resolved files on the planned device: what
+    the Engine runs, and what benchmarks and accuracy tests compare it with."""
+    from faster_whisper import WhisperModel
+
+    try:
+        return WhisperModel(
+            str(resolved.path),
+            device=plan.device,
+            compute_type=plan.compute_type,
+            cpu_threads=plan.cpu_threads,
+        )
+    except (RuntimeError, ValueError, OSError) as error:
+        raise ModelUnavailable(f"could not load model {resolved.name}: {error}") from error
 
 
 class ModelLocator:

@@ -4,77 +4,33 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
-import threading
 import time
-from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from swescribe.core.errors import InvalidAudio, InvalidOption, ModelUnavailable
+from swescribe.core.errors import InvalidAudio, InvalidOption
+from swescribe.engine._decode_ahead import decoded_ahead
 from swescribe.engine.audio import SAMPLE_RATE, iter_windows, probe
 from swescribe.engine.coverage import measure_coverage
 from swescribe.engine.decoding import CoveringDecoder, Decoded, DecodeSettings, speech_regions
 from swescribe.engine.device import DevicePlan, default_batch_size, plan_device
-from swescribe.engine.models import ModelLocator, ResolvedModel
+from swescribe.engine.models import ModelLocator, ResolvedModel, load_whisper_model
+from swescribe.engine.options import TranscribeOptions
+from swescribe.engine.ports import ProgressCallback
 from swescribe.engine.result import Segment, Timings, Transcript, Word, join_segment_texts
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-ProgressCallback = Callable[[float, float], None]
-"""Called as progress(seconds_done, seconds_total) while a file is transcribed."""
-
-
-@dataclass(frozen=True)
-class TranscribeOptions:
-    """Everything that changes what a transcription produces (defaults: Swedish, VAD on)."""
-
-    language: str | None = "sv"
-    """ISO 639-1 code; None or "auto" detects the language."""
-    word_timestamps: bool = False
-    vad: bool = True
-    beam_size: int = 5
-    window_seconds: float = 600.0
-    """Audio is decoded and transcribed in windows of this length: bounded memory."""
-    max_seconds: float = 0.0
-    """Longer audio is refused before any model time is spent (0: no limit)."""
-    batch_size: int | None = None
-    """Speech segments (cut by VAD) decoded together. None: chosen for the device and
-    model (engine.device.default_batch_size); 1: one segment after another, conditioned
-    on the previous text, with temperature fallback (plain faster-whisper's way)."""
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Further keyword arguments for faster-whisper's transcribe (expert use, benchmarks)."""
-
-    def __post_init__(self) -> None:
-        if self.beam_size < 1:
-            raise InvalidOption("beam_size must be at least 1")
-        if self.batch_size is not None and not 1 <= self.batch_size <= 256:
-            raise InvalidOption("batch_size must be between 1 and 256")
-        if self.window_seconds < 60:
-            raise InvalidOption("window_seconds must be at least 60")
-        code = self.language
-        if code not in (None, "auto") and not (2 <= len(code) <= 3 and code.isalpha()):
-            raise InvalidOption(f"language {code!r} is not an ISO 639-1 code")
-
 
 class Engine:
-    """A loaded Whisper model plus the pipeline around it. Load once, transcribe many."""
+    """A loaded Whisper model plus the pipeline around it. Load once, transcribe many.
+
+    Implements the Transcriber port (engine/ports.py)."""
 
     def __init__(self, resolved: ResolvedModel, plan: DevicePlan) -> None:
-        from faster_whisper import WhisperModel
-
         started = time.perf_counter()
-        try:
-            self._model = WhisperModel(
-                str(resolved.path),
-                device=plan.device,
-                compute_type=plan.compute_type,
-                cpu_threads=plan.cpu_threads,
-            )
-        except (RuntimeError, ValueError, OSError) as error:
-            raise ModelUnavailable(f"could not load model {resolved.name}: {error}") from error
+        self._model = load_whisper_model(resolved, plan)
         self._decoder = CoveringDecoder(self._model)
         self.load_seconds = time.perf_counter() - started
         self.model = resolved
@@ -98,11 +54,6 @@ class Engine:
         cpu_threads: int = 0,
     ) -> Engine:
         return cls(locator.resolve(model), plan_device(device, compute_type, cpu_threads))
-
-    @property
-    def whisper_model(self) -> Any:
-        """The underlying faster_whisper.WhisperModel (benchmarks compare against it)."""
-        return self._model
 
     def transcribe(
         self,
@@ -227,54 +178,6 @@ def _clock(seconds: float) -> str:
     minutes, secs = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}"
-
-
-def decoded_ahead(windows: Iterator[T]) -> Generator[T, None, None]:
-    """The same items, each decoded in a thread while the one before is transcribed.
-
-    PyAV and CTranslate2 both release the GIL, so decoding window n+1 overlaps the
-    transcription of window n; at most one window waits in memory. Closing the result
-    early (an error, a released job) stops the thread and closes the source.
-    """
-    ahead: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
-    stop = threading.Event()
-
-    def hand_over(item: tuple[bool, Any]) -> bool:
-        while not stop.is_set():
-            try:
-                ahead.put(item, timeout=0.1)
-            except queue.Full:
-                continue
-            return True
-        return False
-
-    def produce() -> None:
-        try:
-            for item in windows:
-                if not hand_over((True, item)):
-                    return
-        except BaseException as error:  # handed to the consumer, raised there
-            hand_over((False, error))
-            return
-        finally:
-            close = getattr(windows, "close", None)
-            if close is not None:
-                close()
-        hand_over((False, None))
-
-    producer = threading.Thread(target=produce, name="decode-ahead", daemon=True)
-    producer.start()
-    try:
-        while True:
-            ok, item = ahead.get()
-            if not ok:
-                if item is not None:
-                    raise item
-                return
-            yield item
-    finally:
-        stop.set()
-        producer.join(timeout=5)
 
 
 def _monotonic(progress: ProgressCallback | None, total: float) -> Callable[[float], None]:

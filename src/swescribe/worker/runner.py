@@ -1,8 +1,9 @@
 """The transcription worker: claim, fetch, transcribe, store results, complete, notify.
 
-One process owns one Engine (the model is loaded once and reused across jobs). While a
-job runs, a heartbeat renews the job's lease and the queue item's visibility, so a live
-worker keeps its job and a dead one's job is redelivered when the lease runs out.
+One process owns one engine per model (the model is loaded once and reused across jobs);
+the worker knows it only as a Transcriber (engine/ports.py). While a job runs, a
+heartbeat renews the job's lease and the queue item's visibility, so a live worker keeps
+its job and a dead one's job is redelivered when the lease runs out.
 """
 
 from __future__ import annotations
@@ -29,14 +30,14 @@ from swescribe.core.work import (
     renew_lease,
     report_progress,
 )
-from swescribe.engine import Engine, TranscribeOptions, render
+from swescribe.engine import TranscribeOptions, Transcriber, render
 from swescribe.worker.fetch import check_upload, fetch_audio
 from swescribe.worker.prefetch import Prefetcher, Prepared
 
 log = logging.getLogger(__name__)
 
-EngineFactory = Callable[[str | None], Engine]
-"""Returns the engine for a job's model (None: the worker's default model)."""
+EngineFactory = Callable[[str | None], Transcriber]
+"""Returns the engine (any Transcriber) for a job's model (None: the worker's default)."""
 
 
 class JobReleased(Exception):

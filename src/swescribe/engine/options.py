@@ -1,0 +1,44 @@
+"""What one transcription is asked to do: TranscribeOptions, plain and immutable."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from swescribe.core.errors import InvalidOption
+
+
+@dataclass(frozen=True)
+class TranscribeOptions:
+    """Everything that changes what a transcription produces (defaults: Swedish, VAD on)."""
+
+    language: str | None = "sv"
+    """ISO 639-1 code; None or "auto" detects the language."""
+    word_timestamps: bool = False
+    vad: bool = True
+    beam_size: int = 5
+    window_seconds: float = 600.0
+    """Audio is decoded and transcribed in windows of this length: bounded memory."""
+    max_seconds: float = 0.0
+    """Longer audio is refused before any model time is spent (0: no limit)."""
+    batch_size: int | None = None
+    """Speech segments (cut by VAD) decoded together. None: chosen for the device and
+    model (engine.device.default_batch_size); 1: one segment after another, conditioned
+    on the previous text, with temperature fallback (plain faster-whisper's way)."""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Further keyword arguments for faster-whisper's transcribe (expert use, benchmarks).
+    Read-only: a copy of the mapping given, so the options cannot change once made."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "extra", MappingProxyType(dict(self.extra)))
+        if self.beam_size < 1:
+            raise InvalidOption("beam_size must be at least 1")
+        if self.batch_size is not None and not 1 <= self.batch_size <= 256:
+            raise InvalidOption("batch_size must be between 1 and 256")
+        if self.window_seconds < 60:
+            raise InvalidOption("window_seconds must be at least 60")
+        code = self.language
+        if code not in (None, "auto") and not (2 <= len(code) <= 3 and code.isalpha()):
+            raise InvalidOption(f"language {code!r} is not an ISO 639-1 code")
