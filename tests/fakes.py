@@ -9,14 +9,14 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import Counter
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from swescribe.core.errors import JobNotFound, PayloadTooLarge, TransitionConflict
-from swescribe.core.jobs import Job, JobStatus
+from swescribe.core.jobs import ALLOWED_TRANSITIONS, Job, JobChanges, JobStatus
 from swescribe.core.ports import (
     Expect,
     JobCounts,
@@ -50,8 +50,13 @@ class SequentialIds:
 
 
 class MemoryJobStore:
+    """Conditional writes that change a job's status are recorded in transitions, and one
+    that ALLOWED_TRANSITIONS does not allow fails the test (unconditional writes, which
+    tests use to set a job up, are not checked)."""
+
     def __init__(self) -> None:
         self.jobs: dict[str, Job] = {}
+        self.transitions: list[tuple[JobStatus, JobStatus]] = []
         self._lock = threading.Lock()
 
     def create(self, job: Job) -> None:
@@ -63,7 +68,7 @@ class MemoryJobStore:
     def get(self, job_id: str) -> Job | None:
         return self.jobs.get(job_id)
 
-    def update(self, job_id: str, expect: Expect | None, changes: Mapping[str, Any]) -> Job:
+    def update(self, job_id: str, expect: Expect | None, changes: JobChanges) -> Job:
         with self._lock:
             current = self.jobs.get(job_id)
             if current is None:
@@ -71,6 +76,10 @@ class MemoryJobStore:
             if expect is not None and not expect.matches(current):
                 raise TransitionConflict(f"job {job_id} is {current.status.value}")
             updated = replace(current, **changes)
+            if expect is not None and "status" in changes:
+                move = (current.status, updated.status)
+                assert move[1] in ALLOWED_TRANSITIONS[move[0]], f"{move} is not in the table"
+                self.transitions.append(move)
             self.jobs[job_id] = updated
             return updated
 

@@ -9,7 +9,8 @@ from fastapi import FastAPI
 from swescribe.adapters.aws.clients import client
 from swescribe.adapters.aws.dynamodb_jobs import DynamoJobStore
 from swescribe.adapters.aws.dynamodb_worker_view import WorkerJobStore
-from swescribe.adapters.aws.ec2_launcher import Ec2Launcher, plan_from_settings
+from swescribe.adapters.aws.ec2_launcher import Ec2Launcher
+from swescribe.adapters.aws.ec2_workers import plan_from_settings
 from swescribe.adapters.aws.s3 import S3ObjectStore
 from swescribe.adapters.aws.sqs_queue import SqsWorkQueue
 from swescribe.api import ApiContext, create_app

@@ -27,7 +27,8 @@ import boto3
 import pytest
 
 from swescribe.adapters.aws import dynamodb_jobs
-from swescribe.adapters.aws.ec2_launcher import SERVICE_TAG, Ec2Launcher, plan_from_settings
+from swescribe.adapters.aws.ec2_launcher import Ec2Launcher
+from swescribe.adapters.aws.ec2_workers import SERVICE_TAG, plan_from_settings
 from swescribe.bootstrap_aws import require_aws_settings
 from swescribe.config import Settings
 from tests.deploy.cfn import (

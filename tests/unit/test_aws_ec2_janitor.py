@@ -12,7 +12,8 @@ import pytest
 
 from swescribe.adapters.aws.clients import client as aws_client
 from swescribe.adapters.aws.ec2_janitor import sweep_instances
-from swescribe.adapters.aws.ec2_launcher import Ec2Launcher, WorkerInstance
+from swescribe.adapters.aws.ec2_launcher import Ec2Launcher
+from swescribe.adapters.aws.ec2_workers import WorkerInstance
 from tests.support import fake_aws
 from tests.unit.test_aws_ec2_launcher import REGION, TEMPLATE, linux_image, make_plan
 

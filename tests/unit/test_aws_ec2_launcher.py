@@ -15,11 +15,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from swescribe.adapters.aws.clients import client as aws_client
-from swescribe.adapters.aws.ec2_launcher import (
+from swescribe.adapters.aws.ec2_launcher import CapacityUnavailable, Ec2Launcher
+from swescribe.adapters.aws.ec2_workers import (
     JOB_TAG,
     SERVICE_TAG,
-    CapacityUnavailable,
-    Ec2Launcher,
     LaunchPlan,
     plan_from_settings,
 )

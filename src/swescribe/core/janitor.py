@@ -77,7 +77,9 @@ def sweep_jobs(svc: Services, stale_after_seconds: float, dry_run: bool = False)
             continue
         report.requeued.append(job.job_id)
         if not dry_run:
-            expired = Expect(frozenset({JobStatus.PROCESSING}), lease_expired_by=now)
+            expired = Expect.transition(
+                JobStatus.LAUNCHING, source=JobStatus.PROCESSING, lease_expired_by=now
+            )
             waiting += _guarded(report, job.job_id, _requeue, svc, job.job_id, expired) or []
     stale_before = now - timedelta(seconds=stale_after_seconds)
     waited_too_long = now - timedelta(seconds=svc.policy.max_wait_seconds)
@@ -92,7 +94,7 @@ def sweep_jobs(svc: Services, stale_after_seconds: float, dry_run: bool = False)
             continue
         report.requeued.append(job.job_id)
         if not dry_run:
-            again = Expect.status(JobStatus.LAUNCHING)
+            again = Expect.transition(JobStatus.LAUNCHING, source=JobStatus.LAUNCHING)
             waiting += _guarded(report, job.job_id, _requeue, svc, job.job_id, again) or []
     _requeue_unsent_webhooks(svc, report, stale_before, waited_too_long - WEBHOOK_LOOKBACK)
     report.queue_depth = svc.queue.depth()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 
 class JobStatus(enum.StrEnum):
@@ -30,15 +30,19 @@ class WebhookState(enum.StrEnum):
 
 ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.REGISTERED: frozenset({JobStatus.LAUNCHING, JobStatus.FAILED}),
-    JobStatus.LAUNCHING: frozenset({JobStatus.PROCESSING, JobStatus.FAILED}),
+    # Launching again: the janitor requeues a job whose queue item was lost.
+    JobStatus.LAUNCHING: frozenset({JobStatus.PROCESSING, JobStatus.FAILED, JobStatus.LAUNCHING}),
     # Back to launching: the worker was lost (crash, spot notice, SIGTERM) and the work
-    # item goes back on the queue.
+    # item goes back on the queue. Processing again: another worker claims the job once
+    # the lost one's lease has run out.
     JobStatus.PROCESSING: frozenset(
         {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.LAUNCHING, JobStatus.PROCESSING}
     ),
     JobStatus.COMPLETED: frozenset(),
     JobStatus.FAILED: frozenset(),
 }
+"""Every status change a store makes: the conditions of status-changing writes are built
+from this table (Expect.transition), and the unit tests check every write against it."""
 
 
 def sources_of(target: JobStatus) -> frozenset[JobStatus]:
@@ -161,6 +165,41 @@ class Job:
                 "delivered_at": to_iso(self.webhook_delivered_at),
             },
         }
+
+
+class JobChanges(TypedDict, total=False):
+    """What JobStore.update writes: any of Job's fields but the three that never change
+    (job_id, owner, created_at), with Job's types."""
+
+    status: JobStatus
+    updated_at: datetime
+    callback_url: str | None
+    callback_secret: str | None
+    s3_key: str | None
+    language: str
+    model: str | None
+    formats: tuple[str, ...]
+    word_timestamps: bool
+    audio_url: str | None
+    instance_id: str | None
+    attempts: int
+    releases: int
+    lease_expires_at: datetime | None
+    error_code: str | None
+    error_message: str | None
+    model_used: str | None
+    audio_duration: float | None
+    progress: float | None
+    processing_seconds: float | None
+    file_size: int | None
+    result_keys: dict[str, str]
+    webhook_state: WebhookState
+    webhook_attempts: int
+    webhook_last_error: str | None
+    webhook_delivered_at: datetime | None
+    expires_at: datetime | None
+    upload_holder: str | None
+    upload_reserved_until: datetime | None
 
 
 UPLOAD_ROOT = "transcription_upload"

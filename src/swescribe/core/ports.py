@@ -10,9 +10,9 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import BinaryIO, Protocol
 
-from swescribe.core.jobs import Job, JobStatus
+from swescribe.core.jobs import Job, JobChanges, JobStatus, sources_of
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,26 @@ class Expect:
 
     @classmethod
     def status(cls, *statuses: JobStatus, worker_id: str | None = None) -> Expect:
+        """The job is (still) in one of statuses: for writes that keep the status."""
         return cls(frozenset(statuses), worker_id=worker_id)
+
+    @classmethod
+    def transition(
+        cls,
+        target: JobStatus,
+        *,
+        source: JobStatus | None = None,
+        worker_id: str | None = None,
+        lease_expired_by: datetime | None = None,
+    ) -> Expect:
+        """The condition of a write that moves a job to target: its status is one from
+        which ALLOWED_TRANSITIONS allows target, or only source (which it must allow)."""
+        allowed = sources_of(target)
+        if source is not None:
+            if source not in allowed:
+                raise ValueError(f"no transition {source.value} -> {target.value}")
+            allowed = frozenset({source})
+        return cls(allowed, worker_id=worker_id, lease_expired_by=lease_expired_by)
 
     @classmethod
     def upload_free(cls, holder: str, now: datetime) -> Expect:
@@ -81,8 +100,8 @@ class JobStore(Protocol):
 
     def get(self, job_id: str) -> Job | None: ...
 
-    def update(self, job_id: str, expect: Expect | None, changes: Mapping[str, Any]) -> Job:
-        """Apply changes (Job field names) if expect holds; return the new job.
+    def update(self, job_id: str, expect: Expect | None, changes: JobChanges) -> Job:
+        """Apply changes if expect holds; return the new job.
 
         Raises JobNotFound for a missing job and TransitionConflict when expect fails.
         updated_at is set by the caller in changes.

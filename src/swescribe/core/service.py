@@ -10,7 +10,6 @@ import logging
 import posixpath
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 from urllib.parse import unquote_plus
 
 from swescribe.core.errors import (
@@ -25,6 +24,7 @@ from swescribe.core.formats import FORMATS
 from swescribe.core.jobs import (
     UPLOAD_ROOT,
     Job,
+    JobChanges,
     JobStatus,
     WebhookState,
 )
@@ -215,7 +215,7 @@ def _launch(
     """Launching and queued, then capacity asked for. retried_by_janitor: a failure to get
     a worker is logged and left to the janitor (which asks again for every queued job)
     instead of raised (for callers nobody retries, such as an API request)."""
-    changes: dict[str, Any] = {
+    changes: JobChanges = {
         "status": JobStatus.LAUNCHING,
         "updated_at": svc.clock.now(),
         "upload_holder": None,
@@ -225,7 +225,8 @@ def _launch(
         changes["s3_key"] = key
     if size is not None:
         changes["file_size"] = size
-    launched = svc.jobs.update(job.job_id, Expect.status(JobStatus.REGISTERED), changes)
+    expect = Expect.transition(JobStatus.LAUNCHING, source=JobStatus.REGISTERED)
+    launched = svc.jobs.update(job.job_id, expect, changes)
     svc.queue.send(WorkItem(TRANSCRIBE, job.job_id, key))
     try:
         started = _ask_for_capacity(svc, launched)

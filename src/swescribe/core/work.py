@@ -9,10 +9,10 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Unpack
 
 from swescribe.core.errors import JobNotFound, TransitionConflict
-from swescribe.core.jobs import Job, JobStatus, WebhookState
+from swescribe.core.jobs import Job, JobChanges, JobStatus, WebhookState
 from swescribe.core.ports import Expect, Message, WebhookSender, WorkItem
 from swescribe.core.service import WEBHOOK, Outcome, Services
 
@@ -46,7 +46,7 @@ def claim_job(svc: Services, message: Message, worker_id: str) -> Claim:
     try:
         claimed = svc.jobs.update(
             job.job_id,
-            Expect(frozenset({JobStatus.LAUNCHING, JobStatus.PROCESSING}), lease_expired_by=now),
+            Expect.transition(JobStatus.PROCESSING, lease_expired_by=now),
             {
                 "status": JobStatus.PROCESSING,
                 "instance_id": worker_id,
@@ -104,7 +104,7 @@ def release_job(svc: Services, job_id: str, worker_id: str | None) -> Job:
         raise JobNotFound(f"no job {job_id!r}")
     return svc.jobs.update(
         job_id,
-        Expect.status(JobStatus.PROCESSING, worker_id=worker_id),
+        Expect.transition(JobStatus.LAUNCHING, source=JobStatus.PROCESSING, worker_id=worker_id),
         {
             "status": JobStatus.LAUNCHING,
             "instance_id": None,
@@ -118,7 +118,7 @@ def release_job(svc: Services, job_id: str, worker_id: str | None) -> Job:
 def complete_job(svc: Services, job_id: str, worker_id: str, outcome: Outcome) -> Job:
     job = svc.jobs.update(
         job_id,
-        Expect.status(JobStatus.PROCESSING, worker_id=worker_id),
+        Expect.transition(JobStatus.COMPLETED, worker_id=worker_id),
         {
             "status": JobStatus.COMPLETED,
             "model_used": outcome.model_used,
@@ -150,24 +150,18 @@ def fail_job(
     code: str,
     message: str,
     worker_id: str | None = None,
-    **recorded: Any,
+    **recorded: Unpack[JobChanges],
 ) -> Job:
     """Mark the job failed with a reason the client can act on, and notify."""
-    job = svc.jobs.update(
-        job_id,
-        Expect(
-            frozenset({JobStatus.REGISTERED, JobStatus.LAUNCHING, JobStatus.PROCESSING}),
-            worker_id=worker_id,
-        ),
-        {
-            "status": JobStatus.FAILED,
-            "error_code": code,
-            "error_message": message[:1000],
-            "lease_expires_at": None,
-            "updated_at": svc.clock.now(),
-            **recorded,
-        },
-    )
+    changes: JobChanges = {
+        "status": JobStatus.FAILED,
+        "error_code": code,
+        "error_message": message[:1000],
+        "lease_expires_at": None,
+        "updated_at": svc.clock.now(),
+    }
+    changes.update(recorded)
+    job = svc.jobs.update(job_id, Expect.transition(JobStatus.FAILED, worker_id=worker_id), changes)
     _queue_webhook(svc, job)
     _count(svc, jobs_failed=1)
     log.info("job failed", extra={"job_id": job_id, "error_code": code})
@@ -208,13 +202,14 @@ def deliver_webhook(
     attempt = sender.send(
         job.callback_url, body, job.callback_secret, webhook_message_id(job), attempt_number
     )
-    changes: dict[str, Any] = {
+    changes: JobChanges = {
         "webhook_attempts": attempt_number,
         "webhook_last_error": attempt.error,
     }
     now = svc.clock.now()
     if attempt.delivered:
-        changes.update(webhook_state=WebhookState.DELIVERED, webhook_delivered_at=now)
+        changes["webhook_state"] = WebhookState.DELIVERED
+        changes["webhook_delivered_at"] = now
     elif attempt.retry_in is not None and attempt_number < svc.policy.webhook_max_attempts:
         changes["webhook_state"] = WebhookState.PENDING
         svc.webhooks.send(WorkItem(WEBHOOK, job_id), delay_seconds=attempt.retry_in)

@@ -33,7 +33,7 @@ from swescribe.adapters.aws.dynamodb_items import (
 )
 from swescribe.core.cursors import decode_cursor, encode_cursor
 from swescribe.core.errors import InvalidRequest, JobNotFound, TransitionConflict
-from swescribe.core.jobs import Job, JobStatus, encode_change
+from swescribe.core.jobs import Job, JobChanges, JobStatus, encode_change
 from swescribe.core.ports import Expect, JobCounts, Page
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class DynamoJobStore:
         item = self._raw_item(job_id)
         return job_from_item(item) if item else None
 
-    def update(self, job_id: str, expect: Expect | None, changes: Mapping[str, Any]) -> Job:
+    def update(self, job_id: str, expect: Expect | None, changes: JobChanges) -> Job:
         """One UpdateItem whose ConditionExpression carries `expect`; the job as written."""
         request = self._update_request(job_id, expect, changes)
         try:
@@ -98,7 +98,7 @@ class DynamoJobStore:
         return job_from_item(response["Attributes"])
 
     def _update_request(
-        self, job_id: str, expect: Expect | None, changes: Mapping[str, Any]
+        self, job_id: str, expect: Expect | None, changes: JobChanges
     ) -> dict[str, Any]:
         """The UpdateItem parameters for `changes` under `expect` (no ReturnValues)."""
         if "job_id" in changes:
@@ -114,7 +114,7 @@ class DynamoJobStore:
             encoded = encode_change(name, value)
             attributes = [(name, encoded)]
             if name == "expires_at":
-                attributes.append((TTL_ATTRIBUTE, ttl_epoch(value)))
+                attributes.append((TTL_ATTRIBUTE, ttl_epoch(changes["expires_at"])))
             for attribute, stored in attributes:
                 if stored is None:
                     removes.append(words.name(attribute))

@@ -12,7 +12,6 @@ UPDATED_NEW followed by a projected, consistent GetItem for the job as written.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, Final
 
 from botocore.exceptions import ClientError
@@ -20,7 +19,7 @@ from botocore.exceptions import ClientError
 from swescribe.adapters.aws.dynamodb_items import TTL_ATTRIBUTE, job_from_item
 from swescribe.adapters.aws.dynamodb_jobs import DynamoJobStore
 from swescribe.core.errors import JobNotFound
-from swescribe.core.jobs import Job
+from swescribe.core.jobs import Job, JobChanges
 from swescribe.core.ports import Expect
 
 HIDDEN_FROM_WORKERS: Final = frozenset({"callback_url", "callback_secret"})
@@ -46,7 +45,7 @@ class WorkerJobStore(DynamoJobStore):
         item: dict[str, Any] | None = response.get("Item")
         return item
 
-    def update(self, job_id: str, expect: Expect | None, changes: Mapping[str, Any]) -> Job:
+    def update(self, job_id: str, expect: Expect | None, changes: JobChanges) -> Job:
         hidden = HIDDEN_FROM_WORKERS & set(changes)
         if hidden:
             raise ValueError(f"a worker never writes {sorted(hidden)}")

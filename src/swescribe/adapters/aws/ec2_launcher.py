@@ -25,7 +25,6 @@ from typing import Any
 
 from swescribe.adapters.aws.ec2_workers import (
     CAPACITY_ERRORS,
-    IDLE_SINCE_TAG,
     JOB_TAG,
     LIVE_STATES,
     ON_DEMAND,
@@ -34,8 +33,6 @@ from swescribe.adapters.aws.ec2_workers import (
     WORKER_NAME,
     LaunchPlan,
     WorkerInstance,
-    plan_from_settings,
-    worker_env_from_settings,
     worker_instance_from,
 )
 from swescribe.adapters.aws.errors import AWS_ERRORS, aws_step, error_code, service_failure
@@ -45,17 +42,7 @@ from swescribe.core.jobs import Job, results_prefix
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "IDLE_SINCE_TAG",
-    "JOB_TAG",
-    "SERVICE_TAG",
-    "CapacityUnavailable",
-    "Ec2Launcher",
-    "LaunchPlan",
-    "WorkerInstance",
-    "plan_from_settings",
-    "worker_env_from_settings",
-]
+__all__ = ["CapacityUnavailable", "Ec2Launcher"]
 
 
 class CapacityUnavailable(SwescribeError):

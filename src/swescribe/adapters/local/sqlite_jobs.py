@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from pathlib import Path
-from typing import Any
 
 from swescribe.adapters.local.sqlite_db import BUSY_TIMEOUT_SECONDS, Database
 from swescribe.adapters.local.sqlite_job_counts import install_job_counts, read_job_counts
 from swescribe.core.cursors import decode_cursor, encode_cursor
 from swescribe.core.errors import JobNotFound, TransitionConflict
-from swescribe.core.jobs import Job, JobStatus, encode_change, job_from_record, job_to_record
+from swescribe.core.jobs import (
+    Job,
+    JobChanges,
+    JobStatus,
+    encode_change,
+    job_from_record,
+    job_to_record,
+)
 from swescribe.core.ports import Expect, JobCounts, Page
 
 SCHEMA = """
@@ -48,7 +54,7 @@ class SqliteJobStore:
         rows = self.db.read("SELECT record FROM jobs WHERE job_id = ?", (job_id,))
         return job_from_record(json.loads(rows[0]["record"])) if rows else None
 
-    def update(self, job_id: str, expect: Expect | None, changes: Mapping[str, Any]) -> Job:
+    def update(self, job_id: str, expect: Expect | None, changes: JobChanges) -> Job:
         encoded = {name: encode_change(name, value) for name, value in changes.items()}
         with self.db.transaction() as db:
             row = db.execute("SELECT record FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
