@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 from fastapi import FastAPI
@@ -20,6 +21,8 @@ from swescribe.core.errors import InvalidOption
 from swescribe.core.ports import WorkerLauncher
 from swescribe.core.service import Services
 
+log = logging.getLogger(__name__)
+
 METRICS_CACHE_SECONDS = 15.0
 """/metrics counts jobs in flight with DynamoDB queries: one rendering serves this long."""
 
@@ -37,6 +40,19 @@ def require_aws_settings(settings: Settings) -> None:
     ]
     if missing:
         raise InvalidOption(f"the aws backend needs {', '.join(missing)} to be set")
+
+
+def aws_settings() -> Settings:
+    """The deployment's settings from its environment (Lambdas, GPU workers). A bad or
+    missing value is logged as one error line that names the variable, then raised: the
+    invocation fails, and the log says why without a stack trace to read."""
+    try:
+        settings = Settings.from_env(backend="aws")
+        require_aws_settings(settings)
+    except InvalidOption as error:
+        log.error("invalid configuration", extra={"error_code": error.code, "reason": str(error)})
+        raise
+    return settings
 
 
 def build_aws_services(

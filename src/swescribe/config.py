@@ -1,16 +1,35 @@
-"""One settings object, read from SWESCRIBE_* environment variables at the edge."""
+"""One settings object, read from SWESCRIBE_* environment variables at the edge.
+
+`Settings` is the one place that says each setting's type, default and range; a bad
+value anywhere raises `InvalidSetting` with one line that names the variable and what it
+takes. docs/configuration.md is checked against this model (tests/unit/test_configuration_docs.py).
+"""
 
 from __future__ import annotations
 
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
-from swescribe.core.errors import InvalidOption
+from annotated_types import Ge, Gt, Le
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
+from pydantic_settings.sources.utils import parse_env_vars
 
+from swescribe.core.errors import InvalidSetting
+
+ENV_PREFIX = "SWESCRIBE_"
 BAKED_MODEL_DIR = Path("/opt/swescribe/models")
 """Where the GPU AMI bakes its models (see run_transcription/build_ami.sh)."""
 
@@ -18,13 +37,6 @@ BAKED_MODEL_DIR = Path("/opt/swescribe/models")
 def default_data_dir(env: Mapping[str, str]) -> Path:
     base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "swescribe"
-
-
-_TRUE = ("1", "true", "yes", "on")
-
-
-def _split_list(value: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
 MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)*$")
@@ -36,89 +48,146 @@ def is_model_name(name: str) -> bool:
     return len(name) <= 64 and MODEL_NAME.fullmatch(name) is not None
 
 
-def _split_paths(value: str) -> tuple[Path, ...]:
-    return tuple(Path(p).expanduser() for p in value.split(os.pathsep) if p)
+CommaList = Annotated[tuple[str, ...], NoDecode]
+"""A comma-separated list in the environment (`a, b`), a tuple in code."""
 
 
-def _model_names(value: str) -> tuple[str, ...]:
-    names = _split_list(value)
-    bad = [name for name in names if not is_model_name(name)]
-    if bad:
-        raise InvalidOption(
-            f"SWESCRIBE_ALLOWED_MODELS takes model names, not paths: {', '.join(map(repr, bad))}"
-        )
-    return names
+def _split_list(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    return value
 
 
-@dataclass(frozen=True)
-class Settings:
-    backend: str = "local"
-    data_dir: Path = field(default_factory=lambda: default_data_dir(os.environ))
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_ignore_empty=True,
+        frozen=True,
+        extra="forbid",
+        validate_by_name=True,
+        use_attribute_docstrings=True,
+    )
+
+    backend: Literal["local", "aws"] = "local"
+    data_dir: Path = Field(default_factory=lambda: default_data_dir(os.environ))
+    """Local data: the model cache, and the service's database, objects and staging area."""
     model: str = "auto"
-    allowed_models: tuple[str, ...] = ()
+    allowed_models: CommaList = ()
     """Models a client may name on a job; empty: the configured model, when it is a name."""
-    device: str = "auto"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
     compute_type: str = "auto"
-    cpu_threads: int = 0
+    cpu_threads: int = Field(0, ge=0)
     language: str = "sv"
-    model_dirs: tuple[Path, ...] = (BAKED_MODEL_DIR,)
+    model_dirs: Annotated[tuple[Path, ...], NoDecode] = (BAKED_MODEL_DIR,)
+    """Where named models are looked for; from the environment, the given directories
+    (`:`-separated) and then always the AMI's."""
     bucket: str = "transcription-curevo"
     table: str = "transcription-jobs"
     queue_url: str = ""
     public_url: str = ""
-    workers: int = 1
-    max_upload_bytes: int = 2 * 1024**3
-    lease_seconds: float = 120.0
-    heartbeat_seconds: float = 20.0
-    webhook_max_attempts: int = 6
-    webhook_base_delay: float = 2.0
+    workers: int = Field(1, ge=0, le=64)
+    max_upload_bytes: int = Field(2 * 1024**3, ge=1)
+    lease_seconds: float = Field(120.0, gt=0)
+    heartbeat_seconds: float = Field(20.0, gt=0)
+    webhook_max_attempts: int = Field(6, ge=1)
+    webhook_base_delay: float = Field(2.0, ge=0)
     dev_mode: bool = True
-    """Local dev mode: http callbacks/audio URLs allowed, but only to loopback hosts."""
+    """Local dev mode: http callbacks/audio URLs allowed, but only to loopback hosts; the
+    default is on for the local backend and off for aws."""
     # The AWS shape.
-    aws_region: str = ""
+    aws_region: str = Field("", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
     """Empty: boto3's own default (AWS_REGION, AWS_DEFAULT_REGION, the profile)."""
     webhook_queue_url: str = ""
     launch_template: str = "swescribe-worker"
     service_tag: str = "swescribe"
     """The swescribe:service tag value of this deployment's workers (the stack's name)."""
-    instance_types: tuple[str, ...] = ("g4dn.xlarge", "g5.xlarge", "g6.xlarge")
+    instance_types: CommaList = ("g4dn.xlarge", "g5.xlarge", "g6.xlarge")
     """Tried in order when spot capacity is refused; then on-demand, if allowed."""
     on_demand_fallback: bool = True
-    max_instances: int = 4
+    max_instances: int = Field(4, ge=0)
     instance_per_job: bool = False
     """The seed's behaviour: one instance per job, which exits when its job is done."""
-    subnet_ids: tuple[str, ...] = ()
-    worker_idle_seconds: float = 300.0
-    instance_grace_seconds: float = 900.0
+    subnet_ids: CommaList = ()
+    worker_idle_seconds: float = Field(300.0, ge=0)
+    instance_grace_seconds: float = Field(900.0, ge=0)
     """The janitor leaves younger instances alone (boot and model load take minutes)."""
     imds_url: str = "http://169.254.169.254"
-    spot_poll_seconds: float = 5.0
+    spot_poll_seconds: float = Field(5.0, gt=0)
+    """How often a worker asks the metadata service for a spot interruption notice."""
     terminate_on_exit: bool = True
     """A GPU worker terminates its own instance when it leaves (off for tests, debugging)."""
-    max_audio_seconds: float = 4 * 3600.0
+    max_audio_seconds: float = Field(4 * 3600.0, ge=0)
     """Longer audio fails its job with a clear reason (0: no limit)."""
-    max_wait_seconds: float = 24 * 3600.0
+    max_wait_seconds: float = Field(24 * 3600.0, ge=0)
     """A job that no worker has taken this long after its creation fails (janitor)."""
-    sweep_seconds: float = 60.0
+    sweep_seconds: float = Field(60.0, ge=0)
     """How often `serve` runs the janitor's job sweep (0: never)."""
-    rate_limit_per_minute: int = 120
+    rate_limit_per_minute: int = Field(120, ge=0)
     """Requests per API key and minute the local API takes before it answers 429 (0: off;
     on AWS the API Gateway usage plan throttles instead)."""
-    rate_limit_burst: int = 30
-    auth_failures_per_minute: int = 10
+    rate_limit_burst: int = Field(30, ge=0)
+    auth_failures_per_minute: int = Field(10, ge=0)
     """401s a client address may earn a minute before it gets 429 for anything but a key that
     is known to work (0: off); loopback counts like any address."""
-    auth_failure_burst: int = 20
-    max_json_bytes: int = 64 * 1024
+    auth_failure_burst: int = Field(20, ge=0)
+    max_json_bytes: int = Field(64 * 1024, ge=1)
     """Largest JSON request body the API reads."""
-    metrics_token: str = ""
+    metrics_token: str = Field("", repr=False)
     """A bearer token that reads /metrics without an API key (for a Prometheus scraper)."""
-    sqlite_busy_timeout: float = 30.0
+    sqlite_busy_timeout: float = Field(30.0, ge=0)
     """Seconds a local store operation waits for another process's lock before 503."""
     worker_wheel: str = ""
     """s3:// URI of the swescribe wheel a new worker installs at boot (a code change needs
     no new AMI); empty: the AMI's own copy."""
-    """How often a worker asks the metadata service for a spot interruption notice."""
+    client_retries: int = Field(4, ge=0, le=20)
+    """How often `swescribe submit` retries a call that is safe to repeat (0: never)."""
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand_user(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("allowed_models", "instance_types", "subnet_ids", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        return _split_list(value)
+
+    @field_validator("allowed_models")
+    @classmethod
+    def _names_only(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [name for name in names if not is_model_name(name)]
+        if bad:
+            raise ValueError(f"takes model names, not paths: {', '.join(map(repr, bad))}")
+        return names
+
+    @field_validator("model_dirs", mode="before")
+    @classmethod
+    def _search_path(cls, value: object) -> object:
+        if isinstance(value, str):
+            extra = (Path(p).expanduser() for p in value.split(os.pathsep) if p)
+            return (*extra, BAKED_MODEL_DIR)
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dev_mode_follows_the_backend(cls, values: Any) -> Any:
+        if isinstance(values, dict) and "dev_mode" not in values:
+            return {**values, "dev_mode": values.get("backend", "local") == "local"}
+        return values
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keyword arguments only: `from_env` reads the environment (os.environ or a given
+        mapping) with pydantic-settings' own environment source and passes it in, so that
+        `Settings()` is the defaults and a test's `from_env({})` sees no stray variable."""
+        return (init_settings,)
 
     @property
     def offered_models(self) -> tuple[str, ...]:
@@ -133,62 +202,89 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Settings from the environment; keyword overrides (CLI flags) win when not None."""
+        """Settings from the environment (os.environ, or `env`); keyword overrides (CLI
+        flags) win when not None. A bad value raises InvalidSetting."""
         env = os.environ if env is None else env
-        values: dict[str, Any] = {
-            "backend": env.get("SWESCRIBE_BACKEND", "local"),
-            "data_dir": Path(env["SWESCRIBE_DATA_DIR"]).expanduser()
-            if env.get("SWESCRIBE_DATA_DIR")
-            else default_data_dir(env),
-            "model": env.get("SWESCRIBE_MODEL", "auto"),
-            "allowed_models": _model_names(env.get("SWESCRIBE_ALLOWED_MODELS", "")),
-            "device": env.get("SWESCRIBE_DEVICE", "auto"),
-            "compute_type": env.get("SWESCRIBE_COMPUTE_TYPE", "auto"),
-            "cpu_threads": int(env.get("SWESCRIBE_CPU_THREADS", "0") or 0),
-            "language": env.get("SWESCRIBE_LANGUAGE", "sv"),
-            "model_dirs": (*_split_paths(env.get("SWESCRIBE_MODEL_DIRS", "")), BAKED_MODEL_DIR),
-            "bucket": env.get("SWESCRIBE_BUCKET", "transcription-curevo"),
-            "table": env.get("SWESCRIBE_TABLE", "transcription-jobs"),
-            "queue_url": env.get("SWESCRIBE_QUEUE_URL", ""),
-            "public_url": env.get("SWESCRIBE_PUBLIC_URL", ""),
-            "workers": int(env.get("SWESCRIBE_WORKERS", "1") or 1),
-            "max_upload_bytes": int(env.get("SWESCRIBE_MAX_UPLOAD_BYTES", str(2 * 1024**3))),
-            "lease_seconds": float(env.get("SWESCRIBE_LEASE_SECONDS", "120")),
-            "heartbeat_seconds": float(env.get("SWESCRIBE_HEARTBEAT_SECONDS", "20")),
-            "webhook_max_attempts": int(env.get("SWESCRIBE_WEBHOOK_MAX_ATTEMPTS", "6")),
-            "webhook_base_delay": float(env.get("SWESCRIBE_WEBHOOK_BASE_DELAY", "2")),
-            "dev_mode": env.get(
-                "SWESCRIBE_DEV_MODE",
-                "1" if env.get("SWESCRIBE_BACKEND", "local") == "local" else "0",
-            ).lower()
-            in _TRUE,
-            "aws_region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "",
-            "webhook_queue_url": env.get("SWESCRIBE_WEBHOOK_QUEUE_URL", ""),
-            "launch_template": env.get("SWESCRIBE_LAUNCH_TEMPLATE", "swescribe-worker"),
-            "service_tag": env.get("SWESCRIBE_SERVICE_TAG", "swescribe"),
-            "instance_types": _split_list(
-                env.get("SWESCRIBE_INSTANCE_TYPES", "g4dn.xlarge,g5.xlarge,g6.xlarge")
-            ),
-            "on_demand_fallback": env.get("SWESCRIBE_ON_DEMAND_FALLBACK", "1").lower() in _TRUE,
-            "max_instances": int(env.get("SWESCRIBE_MAX_INSTANCES", "4")),
-            "instance_per_job": env.get("SWESCRIBE_INSTANCE_PER_JOB", "0").lower() in _TRUE,
-            "subnet_ids": _split_list(env.get("SWESCRIBE_SUBNET_IDS", "")),
-            "worker_idle_seconds": float(env.get("SWESCRIBE_WORKER_IDLE_SECONDS", "300")),
-            "instance_grace_seconds": float(env.get("SWESCRIBE_INSTANCE_GRACE_SECONDS", "900")),
-            "imds_url": env.get("SWESCRIBE_IMDS_URL", "http://169.254.169.254"),
-            "spot_poll_seconds": float(env.get("SWESCRIBE_SPOT_POLL_SECONDS", "5")),
-            "terminate_on_exit": env.get("SWESCRIBE_TERMINATE_ON_EXIT", "1").lower() in _TRUE,
-            "worker_wheel": env.get("SWESCRIBE_WORKER_WHEEL", ""),
-            "max_audio_seconds": float(env.get("SWESCRIBE_MAX_AUDIO_SECONDS", str(4 * 3600))),
-            "max_wait_seconds": float(env.get("SWESCRIBE_MAX_WAIT_SECONDS", str(24 * 3600))),
-            "sweep_seconds": float(env.get("SWESCRIBE_SWEEP_SECONDS", "60")),
-            "rate_limit_per_minute": int(env.get("SWESCRIBE_RATE_LIMIT_PER_MINUTE", "120")),
-            "rate_limit_burst": int(env.get("SWESCRIBE_RATE_LIMIT_BURST", "30")),
-            "auth_failures_per_minute": int(env.get("SWESCRIBE_AUTH_FAILURES_PER_MINUTE", "10")),
-            "auth_failure_burst": int(env.get("SWESCRIBE_AUTH_FAILURE_BURST", "20")),
-            "max_json_bytes": int(env.get("SWESCRIBE_MAX_JSON_BYTES", str(64 * 1024))),
-            "metrics_token": env.get("SWESCRIBE_METRICS_TOKEN", ""),
-            "sqlite_busy_timeout": float(env.get("SWESCRIBE_SQLITE_BUSY_TIMEOUT", "30")),
-        }
-        settings = cls(**values)
-        return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+        values = {"data_dir": default_data_dir(env), **_MappingSource(cls, env)()}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls(**values)
+        except ValidationError as error:
+            raise InvalidSetting(_explain(error, env)) from None
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some settings changed, checked like the rest."""
+        try:
+            return self.model_validate({**self.model_dump(), **changes})
+        except ValidationError as error:
+            raise InvalidSetting(_explain(error, {})) from None
+
+
+class _MappingSource(EnvSettingsSource):
+    """pydantic-settings' environment source, reading a given mapping instead of
+    os.environ (tests, and a worker's environment checked before it is launched)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
+        self._env = env
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self._env, self.case_sensitive, self.env_ignore_empty, None)
+
+    def __call__(self) -> dict[str, Any]:
+        try:
+            return super().__call__()
+        except SettingsError as error:
+            raise InvalidSetting(str(error)) from None
+
+
+def env_names(name: str, info: FieldInfo) -> tuple[str, ...]:
+    """The environment variables a setting is read from, first one first."""
+    alias = info.validation_alias
+    if isinstance(alias, AliasChoices):
+        return tuple(str(choice) for choice in alias.choices)
+    return (f"{ENV_PREFIX}{name.upper()}",)
+
+
+def accepts(info: FieldInfo) -> str:
+    """What a setting takes, in words: `a whole number from 0 to 64`."""
+    kind = info.annotation
+    if kind is bool:
+        text = "1 or 0 (also true/false, yes/no, on/off)"
+    elif kind is int:
+        text = "a whole number"
+    elif kind is float:
+        text = "a number"
+    elif getattr(kind, "__origin__", None) is Literal:
+        text = "one of " + ", ".join(str(choice) for choice in get_args(kind))
+    elif kind is Path:
+        text = "a directory"
+    else:
+        text = "text"
+    least = next((m.ge for m in info.metadata if isinstance(m, Ge)), None)
+    above = next((m.gt for m in info.metadata if isinstance(m, Gt)), None)
+    most = next((m.le for m in info.metadata if isinstance(m, Le)), None)
+    if least is not None and most is not None:
+        text += f" from {least} to {most}"
+    elif least is not None:
+        text += f" of at least {least}"
+    elif above is not None:
+        text += f" above {above}"
+    return text
+
+
+def _explain(error: ValidationError, env: Mapping[str, str]) -> str:
+    """One line for all the bad values: each variable, what it got and what it takes."""
+    return "; ".join(_explain_one(detail, env) for detail in error.errors())
+
+
+def _explain_one(detail: ErrorDetails, env: Mapping[str, str]) -> str:
+    name = str(detail["loc"][0]) if detail["loc"] else ""
+    info = Settings.model_fields.get(name)
+    if info is None:
+        return f"{name or 'settings'}: {detail['msg']}"
+    variable = next((v for v in env_names(name, info) if v in env), env_names(name, info)[0])
+    if detail["type"] == "value_error":
+        return f"{variable} {detail['ctx']['error']}"
+    got = env.get(variable, detail["input"])
+    return f"{variable} takes {accepts(info)}, not {str(got)!r}"

@@ -66,6 +66,7 @@ def test_requirements_pin_every_package_with_a_hash() -> None:
         "starlette",
         "pydantic",
         "pydantic-core",
+        "pydantic-settings",
         "mangum",
         "httpx",
         "boto3",
@@ -162,6 +163,7 @@ def test_package_has_the_handlers_at_its_root_and_no_engine(package: tuple[Path,
         assert not any(part.startswith(f"{module}-") for part in top_level), module
     for module in ("swescribe", "fastapi", "starlette", "pydantic", "pydantic_core", "mangum"):
         assert module in top_level
+    assert {"pydantic_settings", "dotenv"} <= top_level, "config.py's settings model"
     assert {"httpx", "boto3", "botocore"} <= top_level
     assert not any("__pycache__" in name or name.endswith(".pyc") for name in names)
     assert not any(name.startswith("bin/") for name in names)
@@ -192,6 +194,8 @@ def test_package_imports_in_a_clean_python(package: tuple[Path, str], tmp_path: 
         "assert callable(lambda_janitor.handler)\n"
         f"heavy = [m for m in {FORBIDDEN!r} if m in sys.modules]\n"
         "assert not heavy, heavy\n"
+        "from swescribe.config import Settings\n"
+        "assert Settings.from_env({'SWESCRIBE_MAX_INSTANCES': '2'}).max_instances == 2\n"
         "import swescribe\n"
         f"assert swescribe.__file__.startswith({str(unpacked)!r}), swescribe.__file__\n"
         "print('imported')\n"

@@ -17,7 +17,15 @@ from tests.conftest import REPO_ROOT
 WORKER_LOCK = REPO_ROOT / "run_transcription" / "worker-requirements.txt"
 WORKER_INPUT = REPO_ROOT / "run_transcription" / "worker-requirements.in"
 LAMBDA_LOCK = REPO_ROOT / "setup" / "lambda" / "requirements.txt"
-LAMBDA_IMPORTS = {"fastapi", "httpx", "httpcore", "mangum", "boto3"}
+LAMBDA_IMPORTS = {
+    "fastapi",
+    "httpx",
+    "httpcore",
+    "mangum",
+    "boto3",
+    "pydantic",
+    "pydantic-settings",
+}
 """What the Lambda package needs of pyproject's dependencies (no model stack)."""
 _PIN = re.compile(r"^([A-Za-z0-9_.-]+)==([^\s\\;]+)", re.MULTILINE)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,31 @@ def test_offline_model_with_wrong_checksum_is_refused_and_nothing_left(
         locator.resolve(OFFLINE_MODEL)
     assert not (tmp_path / OFFLINE_MODEL).exists()
     assert list(tmp_path.iterdir()) == [], "no half-written staging directory remains"
+
+
+@pytest.mark.parametrize("side_file", ["config.json", "tokenizer.json", "vocabulary.txt"])
+def test_offline_model_with_a_tampered_side_file_is_refused_and_nothing_left(
+    side_file: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """part1's data with one file changed by a byte (model.bin's part linked, not copied)."""
+    real = models._package_data_dir(models.OFFLINE_PACKAGES[0])
+    tampered = tmp_path / "part1-data"
+    tampered.mkdir()
+    (tampered / "model.bin.part1").symlink_to(real / "model.bin.part1")
+    for name in models.OFFLINE_SIDE_FILES:
+        shutil.copyfile(real / name, tampered / name)
+    with (tampered / side_file).open("ab") as edit:
+        edit.write(b" ")
+    part1, package_data_dir = models.OFFLINE_PACKAGES[0], models._package_data_dir
+    monkeypatch.setattr(
+        models,
+        "_package_data_dir",
+        lambda package: tampered if package == part1 else package_data_dir(package),
+    )
+    cache = tmp_path / "cache"
+    with pytest.raises(ModelUnavailable, match=f"{side_file} does not match the pinned checksum"):
+        ModelLocator(cache, search_dirs=(), allow_download=False).resolve(OFFLINE_MODEL)
+    assert list(cache.iterdir()) == [], "no half-written model remains"
 
 
 def test_auto_falls_back_to_the_offline_model_with_a_warning(

@@ -31,6 +31,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
         format="swescribe: %(levelname)s: %(message)s",
         stream=sys.stderr,
     )
+    # The client says which call it retries and why; stamina's own line says less.
+    logging.getLogger("stamina").setLevel(logging.DEBUG if debug else logging.ERROR)
 
 
 for command in (transcribe, serve, worker, submit, keys, jobs, cleanup):

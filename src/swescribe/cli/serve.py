@@ -56,14 +56,14 @@ def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
     link_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
     settings = Settings.from_env(workers=workers, model=model)
     if dev_mode_off_for(host, settings, os.environ):
-        settings = replace(settings, dev_mode=False)
+        settings = settings.replace(dev_mode=False)
         click.echo(
             f"listening on {host}: callback and audio URLs must be https to public hosts "
             "(SWESCRIBE_DEV_MODE=1 allows http and loopback)",
             err=True,
         )
     if not settings.public_url:
-        settings = replace(settings, public_url=f"http://{link_host}:{port}")
+        settings = settings.replace(public_url=f"http://{link_host}:{port}")
     worker_env = {
         **os.environ,
         "SWESCRIBE_DATA_DIR": str(settings.data_dir),

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 import click
+from tqdm import tqdm
 
 from swescribe.bootstrap import LocalPaths
-from swescribe.client import Client, Format, Job
+from swescribe.client import Client, Format, Job, RetryPolicy, UploadProgress
 from swescribe.config import Settings
 from swescribe.core.errors import SwescribeError
 from swescribe.core.formats import FORMATS
@@ -29,6 +33,25 @@ def find_api_key(explicit: str | None, settings: Settings) -> str:
     )
 
 
+@contextmanager
+def upload_bar(name: str, stream: TextIO | None) -> Iterator[UploadProgress | None]:
+    """A progress bar of bytes sent, with rate and time left, on `stream` (none: no bar)."""
+    if stream is None:
+        yield None
+        return
+    bar = tqdm(desc=name, unit="B", unit_scale=True, unit_divisor=1024, file=stream, leave=False)
+
+    def progress(sent: int, total: int | None) -> None:
+        if total is not None and bar.total != total:
+            bar.reset(total=total)
+        bar.update(sent - bar.n)
+
+    try:
+        yield progress
+    finally:
+        bar.close()
+
+
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--wait/--no-wait", default=False, help="Wait for the transcript and print it.")
@@ -42,6 +65,13 @@ def find_api_key(explicit: str | None, settings: Settings) -> str:
 @click.option("--language", default="sv", show_default=True)
 @click.option("--model", default=None, help="Model for this job (the service's default if unset).")
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait at most.")
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 20),
+    default=None,
+    help="Retries of a call that is safe to repeat, on a lost connection, 429 or 503 "
+    "(0: none; an upload is never retried). [env SWESCRIBE_CLIENT_RETRIES; 4]",
+)
 def submit(
     file: Path,
     wait: bool,
@@ -54,12 +84,14 @@ def submit(
     language: str,
     model: str | None,
     timeout: float,
+    retries: int | None,
 ) -> None:
     """Upload FILE as a new job; with --wait, print (or save) its transcript."""
-    settings = Settings.from_env()
+    settings = Settings.from_env(client_retries=retries)
     base_url = url or os.environ.get("SWESCRIBE_URL") or "http://127.0.0.1:8000"
     interactive = sys.stderr.isatty()
-    with Client(base_url, find_api_key(api_key, settings)) as client:
+    retry = RetryPolicy(retries=settings.client_retries)
+    with Client(base_url, find_api_key(api_key, settings), retry=retry) as client:
         job = client.create_job(
             callback_url=callback_url,
             callback_secret=callback_secret,
@@ -70,15 +102,8 @@ def submit(
         job_id = job.job_id
         click.echo(f"job {job_id}: uploading {file.name}", err=True)
 
-        def uploaded(sent: int, total: int | None) -> None:
-            if interactive and total is not None:
-                click.echo(
-                    f"\r  {100 * sent // max(total, 1):3d}% of {total} bytes", nl=False, err=True
-                )
-
-        client.upload(job, file, progress=uploaded)
-        if interactive:
-            click.echo("", err=True)
+        with upload_bar(file.name, sys.stderr if interactive else None) as uploaded:
+            client.upload(job, file, progress=uploaded)
         if not wait:
             click.echo(job_id)
             return

@@ -8,6 +8,9 @@
         done = client.wait(job.job_id)
         print(client.transcript(done.job_id, "srt"))
 
+GET and DELETE calls are retried on a lost connection, 429 and 503 (honouring Retry-After);
+`Client(..., retry=NO_RETRIES)` turns that off. Uploads are never retried.
+
 Webhook receivers check a delivery with `verify_webhook(headers, raw_body, secret)`.
 """
 
@@ -27,16 +30,19 @@ from swescribe.client.models import (
     UploadTarget,
     WebhookStatus,
 )
+from swescribe.client.retries import NO_RETRIES, RetryPolicy
 from swescribe.client.uploads import readable_name
 from swescribe.webhooks.signing import WebhookVerificationError, verify_webhook
 
 __all__ = [
+    "NO_RETRIES",
     "ApiError",
     "Client",
     "Format",
     "Job",
     "JobError",
     "Registration",
+    "RetryPolicy",
     "Segment",
     "Transcript",
     "UploadProgress",

@@ -21,6 +21,7 @@ from swescribe.client.models import (
     UploadResult,
     UploadTarget,
 )
+from swescribe.client.retries import Repeat, RetryPolicy, backoff_hook, retry_after
 from swescribe.client.uploads import (
     CHUNK_BYTES,
     ProgressReader,
@@ -33,12 +34,17 @@ from swescribe.core.jobs import from_iso
 
 
 class Client:
+    """retry: how calls that are safe to repeat are retried on a lost connection, 429 and
+    503 (see client/retries.py); `RetryPolicy(retries=0)` (NO_RETRIES) turns that off.
+    Uploads are never retried."""
+
     def __init__(
         self,
         base_url: str,
         api_key: str,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy = RetryPolicy(),  # noqa: B008 (frozen)
     ) -> None:
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
@@ -46,6 +52,8 @@ class Client:
             timeout=timeout,
             transport=transport,
         )
+        self._retry = retry
+        self._retrying = retry.caller()
 
     def close(self) -> None:
         self._http.close()
@@ -56,21 +64,32 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _send(self, request: httpx.Request) -> httpx.Response:
+    def _send(self, request: httpx.Request, repeat: Repeat) -> httpx.Response:
         try:
-            response = self._http.send(request)
+            if repeat is Repeat.NEVER or not self._retry.retries:
+                return self._send_once(request)
+            what = f"{request.method} {request.url.path}"
+            decide = backoff_hook(self._retry, repeat, what)
+            return self._retrying(decide, self._send_once, request)
         except httpx.HTTPError as error:
             raise SwescribeError(f"cannot reach {request.url.host}: {error}") from None
-        if response.status_code >= 400:
-            try:
-                body = response.json()["error"]
-                raise ApiError(response.status_code, body["code"], body["message"])
-            except (ValueError, KeyError, TypeError):
-                raise ApiError(response.status_code, "http_error", response.text[:200]) from None
-        return response
+
+    def _send_once(self, request: httpx.Request) -> httpx.Response:
+        response = self._http.send(request)
+        if response.status_code < 400:
+            return response
+        wait = retry_after(response)
+        try:
+            body = response.json()["error"]
+            code, message = str(body["code"]), str(body["message"])
+        except (ValueError, KeyError, TypeError):
+            code, message = "http_error", response.text[:200]
+        raise ApiError(response.status_code, code, message, wait)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return self._send(self._http.build_request(method, path, **kwargs))
+        """GET and DELETE are safe to repeat; a POST only when it was never sent."""
+        repeat = Repeat.SAFE if method in ("GET", "DELETE") else Repeat.UNSENT
+        return self._send(self._http.build_request(method, path, **kwargs), repeat)
 
     def register(
         self, callback_url: str | None = None, callback_secret: str | None = None
@@ -171,7 +190,7 @@ class Client:
                 upload.method, url, content=reader.chunks(chunk_size), headers=headers
             )
         del request.headers["X-API-Key"]  # the upload URL is its own credential
-        response = self._send(request)
+        response = self._send(request, Repeat.NEVER)  # the stream has been read
         if progress and total is None:
             progress(reader.sent, reader.sent)
         try:

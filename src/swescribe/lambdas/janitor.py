@@ -12,8 +12,8 @@ import logging
 import time
 from typing import Any
 
+from swescribe.bootstrap_aws import aws_settings
 from swescribe.cleanup import run_cleanup
-from swescribe.config import Settings
 from swescribe.core.errors import ServiceFailure
 from swescribe.logs import configure_json_logging
 
@@ -54,7 +54,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     step failed, after the rest of the sweep and the instance cleanup have run."""
     configure_json_logging("janitor")
     dry_run = bool((event or {}).get("dry_run", False))
-    report = run_cleanup(Settings.from_env(backend="aws"), dry_run=dry_run)
+    report = run_cleanup(aws_settings(), dry_run=dry_run)
     log.info("janitor report", extra={"report": json.dumps(report)})
     if not dry_run:
         print(metrics_line(report), flush=True)

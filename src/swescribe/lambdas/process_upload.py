@@ -14,8 +14,7 @@ from typing import Any
 
 from swescribe.adapters.aws.errors import aws_step
 from swescribe.adapters.aws.events import ObjectCreated, Unit, units
-from swescribe.bootstrap_aws import build_aws_services, build_ec2_launcher
-from swescribe.config import Settings
+from swescribe.bootstrap_aws import aws_settings, build_aws_services, build_ec2_launcher
 from swescribe.core.errors import SwescribeError
 from swescribe.core.ports import WebhookSender
 from swescribe.core.service import WEBHOOK, Services, handle_object_created, parse_upload_key
@@ -76,7 +75,7 @@ def _upload(svc: Services, upload: ObjectCreated, retried: bool) -> str:
 @cache
 def _wiring() -> tuple[Services, WebhookSender]:
     configure_json_logging("process_upload")
-    settings = Settings.from_env(backend="aws")
+    settings = aws_settings()
     svc = build_aws_services(settings, build_ec2_launcher(settings))
     return svc, HttpWebhookSender(retry_policy(settings))
 

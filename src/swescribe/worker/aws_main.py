@@ -19,7 +19,7 @@ from types import FrameType
 from swescribe.adapters.aws.clients import client
 from swescribe.adapters.aws.imds import InstanceMetadata
 from swescribe.bootstrap import build_worker
-from swescribe.bootstrap_aws import build_aws_services
+from swescribe.bootstrap_aws import aws_settings, build_aws_services
 from swescribe.config import Settings
 from swescribe.logs import configure_json_logging
 
@@ -58,7 +58,7 @@ def terminate_self(settings: Settings, instance_id: str) -> None:
 
 def main() -> int:
     configure_json_logging("worker")
-    settings = Settings.from_env(backend="aws")
+    settings = aws_settings()
     metadata = InstanceMetadata(settings.imds_url)
     instance_id = metadata.instance_id() or f"host-{socket.gethostname()}-{os.getpid()}"
     log.info(
