@@ -111,6 +111,11 @@ class Settings:
     auth_failure_burst: int = 20
     max_json_bytes: int = 64 * 1024
     """Largest JSON request body the API reads."""
+    sync_max_bytes: int = 25 * 1024**2
+    """Largest file POST /v1/audio/transcriptions and /translations take (OpenAI's 25 MB);
+    larger files go through the async API (POST /v1/jobs)."""
+    sync_timeout_seconds: float = 600.0
+    """How long those synchronous endpoints wait for the transcript (0: they are off)."""
     metrics_token: str = ""
     """A bearer token that reads /metrics without an API key (for a Prometheus scraper)."""
     sqlite_busy_timeout: float = 30.0
@@ -187,6 +192,8 @@ class Settings:
             "auth_failures_per_minute": int(env.get("SWESCRIBE_AUTH_FAILURES_PER_MINUTE", "10")),
             "auth_failure_burst": int(env.get("SWESCRIBE_AUTH_FAILURE_BURST", "20")),
             "max_json_bytes": int(env.get("SWESCRIBE_MAX_JSON_BYTES", str(64 * 1024))),
+            "sync_max_bytes": int(env.get("SWESCRIBE_SYNC_MAX_BYTES", str(25 * 1024**2))),
+            "sync_timeout_seconds": float(env.get("SWESCRIBE_SYNC_TIMEOUT_SECONDS", "600")),
             "metrics_token": env.get("SWESCRIBE_METRICS_TOKEN", ""),
             "sqlite_busy_timeout": float(env.get("SWESCRIBE_SQLITE_BUSY_TIMEOUT", "30")),
         }

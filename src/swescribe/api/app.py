@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Header, Request
 
 from swescribe import __version__
+from swescribe.api.credentials import presented_key
 from swescribe.api.errors import install_error_handlers
 from swescribe.api.headers import SecurityHeaders
 from swescribe.api.limits import ApiLimits, RequestLimiter, install_limits
@@ -55,11 +56,13 @@ def create_app(context: ApiContext) -> FastAPI:
     from swescribe.api import (
         routes_docs,
         routes_jobs,
+        routes_openai,
         routes_ops,
         routes_seed,
         routes_uploads,
         routes_web,
     )
+    from swescribe.api.audio_body_limit import AudioBodyLimit
 
     app = FastAPI(
         title="swescribe",
@@ -73,12 +76,14 @@ def create_app(context: ApiContext) -> FastAPI:
     )
     app.state.context = context
     install_error_handlers(app)
+    app.add_middleware(AudioBodyLimit)  # inside the rate limits: a refused body is not read
     install_limits(app, context.limits)
     app.add_middleware(SecurityHeaders)  # outermost: 413s and 429s get the headers too
     app.include_router(routes_docs.router)
     app.include_router(routes_seed.router)
     app.include_router(routes_jobs.router)
     app.include_router(routes_ops.router)
+    app.include_router(routes_openai.router)
     if context.uploads is not None:
         app.include_router(routes_uploads.router)
         app.include_router(routes_web.router)
@@ -93,14 +98,17 @@ def get_context(request: Request) -> ApiContext:
 def require_key(
     request: Request,
     x_api_key: Annotated[str | None, Header(alias="X-API-Key")] = None,
+    authorization: Annotated[str | None, Header()] = None,
 ) -> ApiKey:
-    """Every job endpoint needs a valid, unrevoked key (seed: X-API-Key)."""
+    """Every job endpoint needs a valid, unrevoked key: X-API-Key (the seed's header) or
+    Authorization: Bearer (OpenAI's)."""
     context = get_context(request)
     if context.trust_gateway_identity:
         return gateway_caller(request)
-    if not x_api_key:
-        raise Unauthorized("missing X-API-Key header")
-    key = context.keys.authenticate(x_api_key) if context.keys else None
+    presented = presented_key(x_api_key, authorization)
+    if not presented:
+        raise Unauthorized("missing API key: send X-API-Key or Authorization: Bearer")
+    key = context.keys.authenticate(presented) if context.keys else None
     if key is None:
         raise Unauthorized("invalid or revoked API key")
     limiter: RequestLimiter | None = getattr(request.app.state, "limiter", None)

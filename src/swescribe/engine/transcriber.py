@@ -15,14 +15,29 @@ from typing import Any, TypeVar
 from swescribe.core.errors import InvalidAudio, InvalidOption, ModelUnavailable
 from swescribe.engine.audio import SAMPLE_RATE, iter_windows, probe
 from swescribe.engine.coverage import measure_coverage
-from swescribe.engine.decoding import CoveringDecoder, Decoded, DecodeSettings, speech_regions
+from swescribe.engine.decoding import (
+    CoveringDecoder,
+    Decoded,
+    DecodeSettings,
+    speech_regions,
+    vocabulary_prompt,
+)
 from swescribe.engine.device import DevicePlan, default_batch_size, plan_device
-from swescribe.engine.models import ModelLocator, ResolvedModel
-from swescribe.engine.result import Segment, Timings, Transcript, Word, join_segment_texts
+from swescribe.engine.models import OFFLINE_MODEL, ModelLocator, ResolvedModel, translates
+from swescribe.engine.result import (
+    DecodingStats,
+    Segment,
+    Timings,
+    Transcript,
+    Word,
+    join_segment_texts,
+)
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+TASKS = ("transcribe", "translate")
+"""What Whisper does with the speech: write it down, or translate it into English."""
 ProgressCallback = Callable[[float, float], None]
 """Called as progress(seconds_done, seconds_total) while a file is transcribed."""
 
@@ -44,10 +59,24 @@ class TranscribeOptions:
     """Speech segments (cut by VAD) decoded together. None: chosen for the device and
     model (engine.device.default_batch_size); 1: one segment after another, conditioned
     on the previous text, with temperature fallback (plain faster-whisper's way)."""
+    task: str = "transcribe"
+    """"transcribe", or "translate" (the speech into English text)."""
+    initial_prompt: str | None = None
+    """Text the model reads as if it came before the audio: spellings of names and terms,
+    a style. Only its last tokens are used (Whisper's context is half its 448 tokens)."""
+    hotwords: str | None = None
+    """Words to listen for (faster-whisper's hotwords), given to every piece of audio."""
+    temperature: float | None = None
+    """A sampling temperature; None: greedy/beam search (with the sequential path's
+    temperature fallback)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Further keyword arguments for faster-whisper's transcribe (expert use, benchmarks)."""
 
     def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise InvalidOption(f"task must be one of {', '.join(TASKS)}, not {self.task!r}")
+        if self.temperature is not None and not 0.0 <= self.temperature <= 1.0:
+            raise InvalidOption("temperature must be between 0 and 1")
         if self.beam_size < 1:
             raise InvalidOption("beam_size must be at least 1")
         if self.batch_size is not None and not 1 <= self.batch_size <= 256:
@@ -125,6 +154,11 @@ class Engine:
         language = options.language if options.language not in (None, "auto") else None
         if language is not None and language not in self._model.supported_languages:
             raise InvalidOption(f"language {language!r} is not one this model knows")
+        if options.task == "translate" and not translates(self.model.name):
+            raise InvalidOption(
+                f"model {self.model.name} was trained to transcribe Swedish, not to translate; "
+                f"translate with {OFFLINE_MODEL} or another multilingual Whisper model"
+            )
         detected: str | None = None
         probability: float | None = None
         speech: list[tuple[float, float]] = []
@@ -165,6 +199,7 @@ class Engine:
             duration=total,
             segments=tuple(segments),
             model=self.model.name,
+            task=options.task,
             device=self.plan.device,
             compute_type=self.plan.compute_type,
             timings=Timings(
@@ -186,16 +221,25 @@ class Engine:
         """One window of samples: batched with full coverage, or (batch 1) plain
         faster-whisper's sequential decoding."""
         if batch_size == 1:
+            prompt = vocabulary_prompt(self._model, options.initial_prompt, options.hotwords)
+            sequential = dict(options.extra)
+            if options.temperature is not None:
+                sequential["temperature"] = options.temperature
             segments, info = self._model.transcribe(
                 samples,
                 language=language,
+                task=options.task,
                 beam_size=options.beam_size,
                 vad_filter=options.vad,
                 word_timestamps=options.word_timestamps,
-                **options.extra,
+                initial_prompt=prompt or None,
+                hotwords=options.hotwords or None,
+                **sequential,
             )
             return Decoded(list(segments), info.language, info.language_probability, 0.0)
         extra = dict(options.extra)
+        if options.temperature is not None:
+            extra["temperature"] = options.temperature
         extra.pop("vad_parameters", None)
         without_timestamps = bool(extra.pop("without_timestamps", False))
         max_passes = int(extra.pop("max_passes", DecodeSettings.max_passes))
@@ -209,6 +253,9 @@ class Engine:
                 vad=options.vad,
                 without_timestamps=without_timestamps,
                 max_passes=max_passes,
+                task=options.task,
+                initial_prompt=options.initial_prompt or None,
+                hotwords=options.hotwords or None,
                 extra=tuple(extra.items()),
             ),
             speech,
@@ -302,4 +349,12 @@ def _to_segment(raw: Any, offset: float, index: int, word_timestamps: bool) -> S
             Word(offset + w.start, offset + w.end, str(w.word).strip(), float(w.probability))
             for w in raw.words
         )
-    return Segment(index, offset + float(raw.start), offset + float(raw.end), text, words)
+    stats = DecodingStats(
+        seek=int(raw.seek) + round(offset * 100),
+        tokens=tuple(int(t) for t in raw.tokens),
+        temperature=float(raw.temperature or 0.0),
+        avg_logprob=float(raw.avg_logprob),
+        compression_ratio=float(raw.compression_ratio),
+        no_speech_prob=float(raw.no_speech_prob),
+    )
+    return Segment(index, offset + float(raw.start), offset + float(raw.end), text, words, stats)
