@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from swescribe.bootstrap import LocalPaths
-from swescribe.client import Client, Format, Job
+from swescribe.client import Client, Format, Job, Task
 from swescribe.config import Settings
 from swescribe.core.errors import SwescribeError
 from swescribe.core.formats import FORMATS
@@ -41,6 +41,15 @@ def find_api_key(explicit: str | None, settings: Settings) -> str:
 @click.option("--callback-secret", default=None, help="Secret for the webhook signatures.")
 @click.option("--language", default="sv", show_default=True)
 @click.option("--model", default=None, help="Model for this job (the service's default if unset).")
+@click.option(
+    "--task",
+    type=click.Choice(["transcribe", "translate"]),
+    default="transcribe",
+    show_default=True,
+    help="translate: Swedish speech as English text.",
+)
+@click.option("--prompt", default=None, help="Custom vocabulary: names and terms as spelled.")
+@click.option("--hotwords", default=None, help="Custom vocabulary: words to listen for.")
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait at most.")
 def submit(
     file: Path,
@@ -53,6 +62,9 @@ def submit(
     callback_secret: str | None,
     language: str,
     model: str | None,
+    task: Task,
+    prompt: str | None,
+    hotwords: str | None,
     timeout: float,
 ) -> None:
     """Upload FILE as a new job; with --wait, print (or save) its transcript."""
@@ -66,6 +78,9 @@ def submit(
             language=language,
             model=model,
             filename=file.name,
+            task=task,
+            prompt=prompt,
+            hotwords=hotwords,
         )
         job_id = job.job_id
         click.echo(f"job {job_id}: uploading {file.name}", err=True)
