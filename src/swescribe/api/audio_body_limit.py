@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from swescribe.api.body_limit import DRAIN_SECONDS, header
 from swescribe.api.openai_errors import openai_error_response
-from swescribe.core.synchronous import ASYNC_HINT
+from swescribe.core.synchronous import too_large_message
 
 AUDIO_PREFIX = "/v1/audio/"
 FORM_OVERHEAD_BYTES = 64 * 1024
@@ -68,11 +68,7 @@ class AudioBodyLimit:
 
 def _too_large(max_file: int, drained: bool) -> ASGIApp:
     response = openai_error_response(
-        413,
-        "file_too_large",
-        f"the file is larger than this endpoint's limit of {max_file} bytes "
-        f"(SWESCRIBE_SYNC_MAX_BYTES); {ASYNC_HINT}",
-        param="file",
+        413, "payload_too_large", too_large_message(max_file), param="file"
     )
     if not drained:
         response.headers["Connection"] = "close"

@@ -18,6 +18,7 @@ from swescribe.core.errors import (
     InvalidParameter,
     InvalidRequest,
     JobFailed,
+    PayloadTooLarge,
     SwescribeError,
     SyncUnavailable,
     TransitionConflict,
@@ -79,7 +80,10 @@ def submit_file(
     job = create_job(svc, owner, request)
     key = job.upload_prefix + safe_filename(filename or "audio")
     try:
-        size = svc.objects.put_stream(key, audio, policy.sync_max_bytes)
+        try:
+            size = svc.objects.put_stream(key, audio, policy.sync_max_bytes)
+        except PayloadTooLarge as error:
+            raise PayloadTooLarge(too_large_message(policy.sync_max_bytes)) from error
         if size == 0:
             raise InvalidParameter("the file is empty", "file")
         if _object_created(svc, key, size) != "launched":
@@ -89,6 +93,13 @@ def submit_file(
         svc.jobs.delete(job.job_id)
         raise
     return job
+
+
+def too_large_message(max_bytes: int) -> str:
+    return (
+        f"the file is larger than the synchronous limit of {max_bytes} bytes "
+        f"(SWESCRIBE_SYNC_MAX_BYTES); {ASYNC_HINT}"
+    )
 
 
 def finished_job(svc: Services, owner: str, job_id: str) -> Job | None:
