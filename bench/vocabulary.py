@@ -95,14 +95,17 @@ def wer(reference: str, text: str) -> float:
     return float(jiwer.wer(normalise(reference), normalise(text)))
 
 
-def run_vocabulary(engine: Engine, clip: Path, batch_sizes: list[int | None]) -> list[dict[str, Any]]:
+def run_vocabulary(
+    engine: Engine, clip: Path, batch_sizes: list[int | None]
+) -> list[dict[str, Any]]:
     reference = " ".join(SENTENCES)
     rows = []
     for batch_size in batch_sizes:
         for condition, vocabulary in CONDITIONS.items():
             started = time.perf_counter()
             transcript = engine.transcribe(
-                clip, TranscribeOptions(batch_size=batch_size, **vocabulary)  # type: ignore[arg-type]
+                clip,
+                TranscribeOptions(batch_size=batch_size, **vocabulary),  # type: ignore[arg-type]
             )
             seconds = time.perf_counter() - started
             hits, missed = name_accuracy(transcript.text)
