@@ -104,6 +104,8 @@ def policy_from(settings: Settings) -> Policy:
         max_audio_seconds=settings.max_audio_seconds,
         max_wait_seconds=settings.max_wait_seconds,
         offered_models=settings.offered_models,
+        sync_max_bytes=settings.sync_max_bytes,
+        sync_timeout_seconds=settings.sync_timeout_seconds,
     )
 
 

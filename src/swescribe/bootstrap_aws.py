@@ -80,8 +80,13 @@ def build_ec2_launcher(settings: Settings) -> Ec2Launcher:
 
 def build_aws_api(svc: Services, settings: Settings) -> FastAPI:
     """The same app as `swescribe serve`, trusting API Gateway's key check (and leaving
-    throttling to its usage plan)."""
+    throttling to its usage plan).
+
+    The synchronous endpoints (/v1/audio/*) are off here: API Gateway ends every request
+    at 29 s, a spot GPU worker takes minutes to start, and a Lambda request body is at
+    most 6 MB; they answer at once with an error that points to POST /v1/jobs."""
     limits = replace(api_limits(settings), rate_per_minute=0, auth_failures_per_minute=0)
+    svc = replace(svc, policy=replace(svc.policy, sync_timeout_seconds=0.0))
     return create_app(
         ApiContext(
             svc=svc,

@@ -132,6 +132,11 @@ class Settings(BaseSettings):
     auth_failure_burst: int = Field(20, ge=0)
     max_json_bytes: int = Field(64 * 1024, ge=1)
     """Largest JSON request body the API reads."""
+    sync_max_bytes: int = Field(25 * 1024**2, ge=1)
+    """Largest file POST /v1/audio/transcriptions and /translations take (OpenAI's 25 MB);
+    larger files go through the async API (POST /v1/jobs)."""
+    sync_timeout_seconds: float = Field(600.0, ge=0)
+    """How long those synchronous endpoints wait for the transcript (0: they are off)."""
     metrics_token: str = Field("", repr=False)
     """A bearer token that reads /metrics without an API key (for a Prometheus scraper)."""
     sqlite_busy_timeout: float = Field(30.0, ge=0)

@@ -180,6 +180,20 @@ def test_a_dropped_file_is_uploaded_and_its_failure_is_shown_with_the_reason(
     expect(row).to_have_count(0)
 
 
+def test_the_custom_vocabulary_field_goes_with_the_next_file_as_its_prompt(
+    page: Page, service: RunningService
+) -> None:
+    save_key(page, service.api_key)
+    page.get_by_label("Custom vocabulary").fill("Ljungqvist, Ödeshög")
+    page.evaluate(DROP_A_FILE, ["ordlista.wav", "this is not audio either"])
+    row = page.locator("#jobs-body tr", has_text="ordlista.wav")
+    expect(row).to_have_attribute("data-status", "failed", timeout=TRANSCRIBED_WITHIN_MS)
+    with service.client() as http:
+        jobs = http.get("/v1/jobs").json()["jobs"]
+    [job] = [j for j in jobs if (j["s3_key"] or "").endswith("/ordlista.wav")]
+    assert job["prompt"] == "Ljungqvist, Ödeshög"
+
+
 def test_a_wrong_key_shows_the_apis_error_in_the_page(page: Page) -> None:
     save_key(page, "sws_not_a_key")
     alert = page.get_by_role("alert")

@@ -32,7 +32,10 @@ SETTINGS = Settings.from_env(
 )
 SERVICES = build_local_services(SETTINGS)
 APP = create_app(build_local_api(SETTINGS, SERVICES))
-schema = schemathesis.openapi.from_dict(APP.openapi())
+# The synchronous audio endpoints wait for a worker, and this app runs none: an accepted
+# fuzzed file would wait out its timeout (and a 504 is a 5xx). tests/unit/test_openai_compat.py
+# and tests/e2e/test_openai_sdk.py cover their bad input instead.
+schema = schemathesis.openapi.from_dict(APP.openapi()).exclude(path_regex="^/v1/audio/")
 
 
 @pytest.fixture(scope="module")

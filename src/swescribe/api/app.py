@@ -8,11 +8,13 @@ from swescribe import __version__
 from swescribe.api import (
     routes_docs,
     routes_jobs,
+    routes_openai,
     routes_ops,
     routes_seed,
     routes_uploads,
     routes_web,
 )
+from swescribe.api.audio_body_limit import AudioBodyLimit
 from swescribe.api.deps import ApiContext
 from swescribe.api.errors import install_error_handlers
 from swescribe.api.headers import SecurityHeaders
@@ -32,12 +34,14 @@ def create_app(context: ApiContext) -> FastAPI:
     )
     app.state.context = context
     install_error_handlers(app)
+    app.add_middleware(AudioBodyLimit)  # inside the rate limits: a refused body is not read
     install_limits(app, context.limits)
     app.add_middleware(SecurityHeaders)  # outermost: 413s and 429s get the headers too
     app.include_router(routes_docs.router)
     app.include_router(routes_seed.router)
     app.include_router(routes_jobs.router)
     app.include_router(routes_ops.router)
+    app.include_router(routes_openai.router)
     if context.uploads is not None:
         app.include_router(routes_uploads.router)
         app.include_router(routes_web.router)

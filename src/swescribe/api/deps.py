@@ -14,6 +14,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from swescribe.api.credentials import presented_key
 from swescribe.api.limits import ApiLimits, RequestLimiter
 from swescribe.core.apikeys import ApiKey, ApiKeyStore
 from swescribe.core.errors import Unauthorized
@@ -61,14 +62,17 @@ def get_context(request: Request) -> ApiContext:
 def require_key(
     request: Request,
     x_api_key: Annotated[str | None, Header(alias="X-API-Key")] = None,
+    authorization: Annotated[str | None, Header()] = None,
 ) -> ApiKey:
-    """Every job endpoint needs a valid, unrevoked key (seed: X-API-Key)."""
+    """Every job endpoint needs a valid, unrevoked key: X-API-Key (the seed's header) or
+    Authorization: Bearer (OpenAI's)."""
     context = get_context(request)
     if context.trust_gateway_identity:
         return gateway_caller(request)
-    if not x_api_key:
-        raise Unauthorized("missing X-API-Key header")
-    key = context.keys.authenticate(x_api_key) if context.keys else None
+    presented = presented_key(x_api_key, authorization)
+    if not presented:
+        raise Unauthorized("missing API key: send X-API-Key or Authorization: Bearer")
+    key = context.keys.authenticate(presented) if context.keys else None
     if key is None:
         raise Unauthorized("invalid or revoked API key")
     limiter: RequestLimiter | None = getattr(request.app.state, "limiter", None)

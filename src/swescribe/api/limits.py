@@ -22,7 +22,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from swescribe.api.body_limit import JsonBodyLimit, header, is_json_request
 from swescribe.api.buckets import MAX_BUCKETS, TokenBuckets
+from swescribe.api.credentials import scope_key
 from swescribe.api.errors import error_response
+from swescribe.api.openai_errors import is_openai_path, openai_error_response
 from swescribe.core.errors import RateLimited
 
 __all__ = ["ApiLimits", "RequestLimiter", "TokenBuckets", "install_limits", "is_json_request"]
@@ -73,7 +75,7 @@ class RequestLimiter:
 
     def authenticated(self, scope: Scope, key_id: str) -> None:
         """A request's key worked: remember it, and spend a token of its bucket."""
-        digest = _digest(header(scope, b"x-api-key"))
+        digest = _digest(scope_key(scope))
         with self._lock:
             self.known_keys.pop(digest, None)
             self.known_keys[digest] = None
@@ -83,7 +85,7 @@ class RequestLimiter:
             _raise_if_waiting(self.keys.take(f"key:{key_id}"))
 
     def is_known(self, scope: Scope) -> bool:
-        value = header(scope, b"x-api-key")
+        value = scope_key(scope)
         with self._lock:
             return bool(value) and _digest(value) in self.known_keys
 
@@ -135,10 +137,13 @@ class RateLimit:
         wait = 0.0
         if failures is not None and not self.limiter.is_known(scope):
             wait = failures.peek(address)
-        if not wait and anonymous is not None and not header(scope, b"x-api-key"):
+        # On /metrics a bearer token is the scraper's (SWESCRIBE_METRICS_TOKEN), not a key:
+        # it stays counted per address.
+        keyless = not (header(scope, b"x-api-key") if path == "/metrics" else scope_key(scope))
+        if not wait and anonymous is not None and keyless:
             wait = anonymous.take(address)
         if wait > 0:
-            await _too_many(wait)(scope, receive, send)
+            await _too_many(wait, path)(scope, receive, send)
             return
 
         async def charge_failures(message: Message) -> None:
@@ -150,9 +155,13 @@ class RateLimit:
         await self.app(scope, receive, charge_failures)
 
 
-def _too_many(wait: float) -> ASGIApp:
+def _too_many(wait: float, path: str) -> ASGIApp:
     seconds = max(1, math.ceil(wait))
-    response = error_response(429, "rate_limited", f"too many requests; try again in {seconds} s")
+    message = f"too many requests; try again in {seconds} s"
+    if is_openai_path(path):
+        response = openai_error_response(429, "rate_limited", message)
+    else:
+        response = error_response(429, "rate_limited", message)
     response.headers["Retry-After"] = str(seconds)
     return response
 

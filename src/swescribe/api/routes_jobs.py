@@ -46,6 +46,10 @@ async def create(body: CreateJobRequest, context: Context, caller: Caller) -> di
         formats=tuple(body.formats),
         word_timestamps=body.word_timestamps,
         audio_url=body.audio_url,
+        task=body.task,
+        prompt=body.prompt,
+        hotwords=body.hotwords,
+        temperature=body.temperature,
     )
     svc = context.svc
     job = await run_in_threadpool(create_job, svc, caller.key_id, request)

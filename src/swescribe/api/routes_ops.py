@@ -85,7 +85,7 @@ async def metrics(
     x_api_key: Annotated[str | None, Header(alias="X-API-Key")] = None,
 ) -> PlainTextResponse:
     if not (context.metrics_open or _is_metrics_token(context, authorization)):
-        await run_in_threadpool(require_key, request, x_api_key)
+        await run_in_threadpool(require_key, request, x_api_key, authorization)
     text = await run_in_threadpool(_rendered, request, context)
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 

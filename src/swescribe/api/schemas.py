@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from swescribe.core.service import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS
+
 Format = Literal["txt", "json", "srt", "vtt"]
 
 
@@ -49,6 +51,10 @@ class CreateJobRequest(BaseModel):
     word_timestamps: bool = False
     audio_url: str | None = Field(default=None, max_length=2048)
     filename: str | None = Field(default=None, max_length=255)
+    task: Literal["transcribe", "translate"] = "transcribe"
+    prompt: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS)
+    hotwords: str | None = Field(default=None, max_length=MAX_HOTWORDS_CHARS)
+    temperature: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
 class UploadInfo(BaseModel):

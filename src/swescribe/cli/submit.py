@@ -13,7 +13,7 @@ import click
 from tqdm import tqdm
 
 from swescribe.bootstrap import LocalPaths
-from swescribe.client import Client, Format, Job, RetryPolicy, UploadProgress
+from swescribe.client import Client, Format, Job, RetryPolicy, Task, UploadProgress
 from swescribe.config import Settings
 from swescribe.core.errors import SwescribeError
 from swescribe.core.formats import FORMATS
@@ -64,6 +64,15 @@ def upload_bar(name: str, stream: TextIO | None) -> Iterator[UploadProgress | No
 @click.option("--callback-secret", default=None, help="Secret for the webhook signatures.")
 @click.option("--language", default="sv", show_default=True)
 @click.option("--model", default=None, help="Model for this job (the service's default if unset).")
+@click.option(
+    "--task",
+    type=click.Choice(["transcribe", "translate"]),
+    default="transcribe",
+    show_default=True,
+    help="translate: Swedish speech as English text.",
+)
+@click.option("--prompt", default=None, help="Custom vocabulary: names and terms as spelled.")
+@click.option("--hotwords", default=None, help="Custom vocabulary: words to listen for.")
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait at most.")
 @click.option(
     "--retries",
@@ -83,6 +92,9 @@ def submit(
     callback_secret: str | None,
     language: str,
     model: str | None,
+    task: Task,
+    prompt: str | None,
+    hotwords: str | None,
     timeout: float,
     retries: int | None,
 ) -> None:
@@ -98,6 +110,9 @@ def submit(
             language=language,
             model=model,
             filename=file.name,
+            task=task,
+            prompt=prompt,
+            hotwords=hotwords,
         )
         job_id = job.job_id
         click.echo(f"job {job_id}: uploading {file.name}", err=True)

@@ -11,6 +11,7 @@ from tqdm import tqdm
 from swescribe.config import Settings
 from swescribe.core.errors import SwescribeError
 from swescribe.core.formats import FORMATS
+from swescribe.core.jobs import TASKS
 from swescribe.engine import Engine, ModelLocator, TranscribeOptions, parse_formats, render
 from swescribe.engine.device import DEVICES
 from swescribe.engine.models import MODEL_NAMES
@@ -44,6 +45,19 @@ PROGRESS_MIN_SECONDS = 30.0
 )
 @click.option("--language", default=None, help="Spoken language, or auto. [sv]")
 @click.option("--word-timestamps", is_flag=True, help="Add per-word timings (JSON, subtitles).")
+@click.option(
+    "--task",
+    type=click.Choice(TASKS),
+    default="transcribe",
+    show_default=True,
+    help="translate: Swedish speech as English text (not with KB-Whisper models).",
+)
+@click.option(
+    "--prompt",
+    default=None,
+    help="Custom vocabulary: text with the names and terms as they are spelled.",
+)
+@click.option("--hotwords", default=None, help="Custom vocabulary: words to listen for.")
 @click.option("--device", type=click.Choice(DEVICES), default=None, help="[auto]")
 @click.option("--compute-type", default=None, help="CTranslate2 compute type. [auto]")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no 'wrote' lines.")
@@ -56,6 +70,9 @@ def transcribe(
     output_dir: Path,
     language: str | None,
     word_timestamps: bool,
+    task: str,
+    prompt: str | None,
+    hotwords: str | None,
     device: str | None,
     compute_type: str | None,
     quiet: bool,
@@ -66,7 +83,13 @@ def transcribe(
     )
     wanted = parse_formats(formats)
     spoken = None if settings.language == "auto" else settings.language
-    options = TranscribeOptions(language=spoken, word_timestamps=word_timestamps)
+    options = TranscribeOptions(
+        language=spoken,
+        word_timestamps=word_timestamps,
+        task=task,
+        initial_prompt=prompt,
+        hotwords=hotwords,
+    )
     locator = ModelLocator(settings.model_cache_dir, settings.model_dirs)
     engine = Engine.load(
         settings.model, locator, settings.device, settings.compute_type, settings.cpu_threads

@@ -16,6 +16,7 @@ from swescribe.client.models import (
     Job,
     Registration,
     Segment,
+    Task,
     Transcript,
     UploadProgress,
     UploadResult,
@@ -122,8 +123,14 @@ class Client:
         formats: list[Format] | None = None,
         word_timestamps: bool | None = None,
         audio_url: str | None = None,
+        task: Task | None = None,
+        prompt: str | None = None,
+        hotwords: str | None = None,
     ) -> Job:
-        """POST /v1/jobs; the job's `upload` says where its audio goes (none with audio_url)."""
+        """POST /v1/jobs; the job's `upload` says where its audio goes (none with audio_url).
+
+        prompt and hotwords are custom vocabulary (names, places, terms as they are
+        spelled); task="translate" writes Swedish speech as English text."""
         body = {
             "filename": None if filename is None else readable_name(filename),
             "callback_url": callback_url,
@@ -133,6 +140,9 @@ class Client:
             "formats": formats,
             "word_timestamps": word_timestamps,
             "audio_url": audio_url,
+            "task": task,
+            "prompt": prompt,
+            "hotwords": hotwords,
         }
         answer = self._request(
             "POST", "/v1/jobs", json={k: v for k, v in body.items() if v is not None}

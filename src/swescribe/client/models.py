@@ -11,6 +11,7 @@ from swescribe.core.errors import SwescribeError
 from swescribe.core.jobs import from_iso
 
 Format = Literal["txt", "json", "srt", "vtt"]
+Task = Literal["transcribe", "translate"]
 UploadProgress = Callable[[int, int | None], None]
 """Called as progress(bytes_sent, bytes_total) while uploading; total is None when the
 size of a file object cannot be known in advance (a pipe)."""
@@ -94,7 +95,9 @@ class Job:
     webhook: WebhookStatus
     upload: UploadTarget | None
     """Only on the answer of create_job: where to upload the audio."""
-    raw: Mapping[str, Any] = field(repr=False, compare=False)
+    task: str = "transcribe"
+    """"translate": the transcript is the speech in English."""
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def is_final(self) -> bool:
@@ -131,6 +134,7 @@ class Job:
                 delivered_at=from_iso(webhook.get("delivered_at")),
             ),
             upload=upload_target_from(upload) if upload else None,
+            task=body.get("task") or "transcribe",
             raw=dict(body),
         )
 

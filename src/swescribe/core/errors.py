@@ -120,3 +120,37 @@ class InvalidSetting(InvalidOption):
     """A SWESCRIBE_* setting has a value that it does not take (the message names it)."""
 
     code = "invalid_setting"
+
+
+class InvalidParameter(InvalidRequest):
+    """A request parameter with a value that cannot work; `param` names it (OpenAI's
+    error shape reports it)."""
+
+    code = "invalid_parameter"
+
+    def __init__(self, message: str, param: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+class SyncUnavailable(SwescribeError):
+    """The synchronous endpoints are off here (the AWS shape, or a timeout of 0)."""
+
+    code = "sync_unavailable"
+
+
+class SyncTimeout(SwescribeError):
+    """A synchronous request waited its limit; the job goes on and can be fetched."""
+
+    code = "sync_timeout"
+
+    def __init__(self, message: str, job_id: str) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+
+
+class JobFailed(SwescribeError):
+    """A job a synchronous request waited for failed for a reason of the service's own
+    (not the input's): a crash, a storage error, a lost worker."""
+
+    code = "job_failed"

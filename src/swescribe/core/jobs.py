@@ -87,6 +87,14 @@ class Job:
     formats: tuple[str, ...] = ("txt", "json", "srt", "vtt")
     word_timestamps: bool = False
     audio_url: str | None = None
+    task: str = "transcribe"
+    """"transcribe", or "translate" (Swedish speech to English text)."""
+    prompt: str | None = None
+    """Custom vocabulary as an initial prompt: text the model reads before the audio."""
+    hotwords: str | None = None
+    """Custom vocabulary as faster-whisper hotwords: words to listen for."""
+    temperature: float | None = None
+    """A sampling temperature (OpenAI's parameter); None: the engine's decoding."""
     instance_id: str | None = None
     attempts: int = 0
     """Times a worker claimed the job."""
@@ -144,6 +152,9 @@ class Job:
             "model_used": self.model_used,
             "formats": list(self.formats),
             "word_timestamps": self.word_timestamps,
+            "task": self.task,
+            "prompt": self.prompt,
+            "hotwords": self.hotwords,
             "instance_id": self.instance_id,
             "attempts": self.attempts,
             "releases": self.releases,
@@ -181,6 +192,10 @@ class JobChanges(TypedDict, total=False):
     formats: tuple[str, ...]
     word_timestamps: bool
     audio_url: str | None
+    task: str
+    prompt: str | None
+    hotwords: str | None
+    temperature: float | None
     instance_id: str | None
     attempts: int
     releases: int
@@ -201,6 +216,9 @@ class JobChanges(TypedDict, total=False):
     upload_holder: str | None
     upload_reserved_until: datetime | None
 
+
+TASKS = ("transcribe", "translate")
+"""What Whisper does with the speech: write it down, or translate it into English."""
 
 UPLOAD_ROOT = "transcription_upload"
 RESULTS_ROOT = "results"

@@ -22,6 +22,7 @@ from swescribe.core.errors import (
 )
 from swescribe.core.formats import FORMATS
 from swescribe.core.jobs import (
+    TASKS,
     UPLOAD_ROOT,
     Job,
     JobChanges,
@@ -68,6 +69,10 @@ class Policy:
     """Local dev mode: plain http (and loopback hosts) allowed for callbacks and audio URLs."""
     offered_models: tuple[str, ...] = ()
     """Model names a job may ask for (Settings.offered_models); any other is refused."""
+    sync_max_bytes: int = 25 * 1024**2
+    """Largest file the synchronous (OpenAI-compatible) endpoints take (OpenAI's 25 MB)."""
+    sync_timeout_seconds: float = 600.0
+    """How long a synchronous request waits for its job (0: the endpoints are off)."""
 
 
 @dataclass
@@ -93,6 +98,15 @@ class NewJob:
     formats: tuple[str, ...] = ALL_FORMATS
     word_timestamps: bool = False
     audio_url: str | None = None
+    task: str = "transcribe"
+    prompt: str | None = None
+    hotwords: str | None = None
+    temperature: float | None = None
+
+
+MAX_PROMPT_CHARS = 2000
+"""Whisper reads about the last 220 tokens of a prompt; more is refused, not cut silently."""
+MAX_HOTWORDS_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -118,6 +132,7 @@ def create_job(svc: Services, owner: str, request: NewJob) -> Job:
     unknown = [f for f in request.formats if f not in ALL_FORMATS]
     if unknown or not request.formats:
         raise InvalidRequest(f"formats must be a non-empty subset of {', '.join(ALL_FORMATS)}")
+    check_decoding(request)
     now = svc.clock.now()
     job = Job(
         job_id=svc.ids.new_job_id(),
@@ -132,6 +147,10 @@ def create_job(svc: Services, owner: str, request: NewJob) -> Job:
         formats=tuple(dict.fromkeys(request.formats)),
         word_timestamps=request.word_timestamps,
         audio_url=request.audio_url,
+        task=request.task,
+        prompt=(request.prompt or "").strip() or None,
+        hotwords=(request.hotwords or "").strip() or None,
+        temperature=request.temperature,
         webhook_state=WebhookState.PENDING if request.callback_url else WebhookState.NONE,
         expires_at=now + timedelta(days=svc.policy.job_ttl_days),
     )
@@ -140,6 +159,19 @@ def create_job(svc: Services, owner: str, request: NewJob) -> Job:
     if request.audio_url:
         return _launch(svc, job, key=None, size=None, retried_by_janitor=True)
     return job
+
+
+def check_decoding(request: NewJob) -> None:
+    """The task and custom vocabulary of a new job, refused with a reason when they
+    cannot work (a too-long prompt would be cut by the model without a word)."""
+    if request.task not in TASKS:
+        raise InvalidRequest(f"task must be one of {', '.join(TASKS)}, not {request.task!r}")
+    if request.prompt and len(request.prompt) > MAX_PROMPT_CHARS:
+        raise InvalidRequest(f"prompt is longer than {MAX_PROMPT_CHARS} characters")
+    if request.hotwords and len(request.hotwords) > MAX_HOTWORDS_CHARS:
+        raise InvalidRequest(f"hotwords is longer than {MAX_HOTWORDS_CHARS} characters")
+    if request.temperature is not None and not 0.0 <= request.temperature <= 1.0:
+        raise InvalidRequest("temperature must be between 0 and 1")
 
 
 def check_model(policy: Policy, model: str) -> None:

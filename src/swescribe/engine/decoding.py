@@ -87,11 +87,7 @@ class CoveringDecoder:
             model.hf_tokenizer, model.model.is_multilingual, task=settings.task, language=language
         )
         options = self._options(settings, tokenizer)
-        context = (
-            tokenizer.encode(" " + settings.initial_prompt.strip())
-            if settings.initial_prompt
-            else []
-        )
+        context = vocabulary_prompt(model, settings.initial_prompt, settings.hotwords)
         kept: list[list[dict[str, Any]]] = [[] for _ in chunks]
         todo = [(index, 0) for index, chunk in enumerate(chunks) if chunk.size]
         passes = 0
@@ -241,6 +237,25 @@ class CoveringDecoder:
             else:
                 kept = [s for s in segments if s["end"] <= covered + 1e-6 and not s["unfinished"]]
                 yield kept, covered
+
+
+def vocabulary_prompt(model: Any, initial_prompt: str | None, hotwords: str | None) -> list[int]:
+    """The initial prompt's tokens that fit beside the hotwords in Whisper's context.
+
+    The decoder's prompt (hotwords, then previous text) gets half of the model's 448
+    positions; faster-whisper cuts each of the two to that half on its own, so both at
+    full length would leave no room to write. The prompt keeps its last tokens (the ones
+    nearest the audio), as Whisper does with previous text."""
+    if not initial_prompt or not initial_prompt.strip():
+        return []
+
+    def encode(text: str) -> list[int]:
+        return list(model.hf_tokenizer.encode(" " + text.strip(), add_special_tokens=False).ids)
+
+    budget = model.max_length // 2 - 1
+    if hotwords and hotwords.strip():
+        budget -= min(len(encode(hotwords)), budget // 2)
+    return encode(initial_prompt)[-budget:]
 
 
 def speech_regions(

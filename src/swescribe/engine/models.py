@@ -38,6 +38,13 @@ PRODUCTION_MODEL = "kb-whisper-small"
 OFFLINE_MODEL = "whisper-base"
 AUTO = "auto"
 MODEL_NAMES: tuple[str, ...] = (AUTO, *KB_WHISPER_REPOS, OFFLINE_MODEL)
+TRANSCRIBE_ONLY = frozenset(KB_WHISPER_REPOS)
+"""KB-Whisper was fine-tuned to transcribe Swedish: it is not asked to translate."""
+
+
+def translates(model_name: str) -> bool:
+    """Whether a loaded model is offered for task=translate (Swedish speech to English)."""
+    return model_name not in TRANSCRIBE_ONLY
 
 
 # The offline model, pinned: Systran/faster-whisper-base as shipped in the two packages at

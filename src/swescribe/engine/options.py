@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import Any
 
 from swescribe.core.errors import InvalidOption
+from swescribe.core.jobs import TASKS
 
 
 @dataclass(frozen=True)
@@ -27,12 +28,26 @@ class TranscribeOptions:
     """Speech segments (cut by VAD) decoded together. None: chosen for the device and
     model (engine.device.default_batch_size); 1: one segment after another, conditioned
     on the previous text, with temperature fallback (plain faster-whisper's way)."""
+    task: str = "transcribe"
+    """"transcribe", or "translate" (the speech into English text)."""
+    initial_prompt: str | None = None
+    """Text the model reads as if it came before the audio: spellings of names and terms,
+    a style. Only its last tokens are used (Whisper's context is half its 448 tokens)."""
+    hotwords: str | None = None
+    """Words to listen for (faster-whisper's hotwords), given to every piece of audio."""
+    temperature: float | None = None
+    """A sampling temperature; None: greedy/beam search (with the sequential path's
+    temperature fallback)."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Further keyword arguments for faster-whisper's transcribe (expert use, benchmarks).
     Read-only: a copy of the mapping given, so the options cannot change once made."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "extra", MappingProxyType(dict(self.extra)))
+        if self.task not in TASKS:
+            raise InvalidOption(f"task must be one of {', '.join(TASKS)}, not {self.task!r}")
+        if self.temperature is not None and not 0.0 <= self.temperature <= 1.0:
+            raise InvalidOption("temperature must be between 0 and 1")
         if self.beam_size < 1:
             raise InvalidOption("beam_size must be at least 1")
         if self.batch_size is not None and not 1 <= self.batch_size <= 256:

@@ -23,12 +23,37 @@ class Word:
 
 
 @dataclass(frozen=True)
+class DecodingStats:
+    """How the model decoded a segment: Whisper's own per-segment fields (the ones
+    openai-whisper writes in its JSON, and OpenAI's verbose_json answers with)."""
+
+    seek: int
+    """Where the decoded piece started, in 10 ms frames from the start of the file."""
+    tokens: tuple[int, ...]
+    temperature: float
+    avg_logprob: float
+    compression_ratio: float
+    no_speech_prob: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seek": self.seek,
+            "tokens": list(self.tokens),
+            "temperature": round(self.temperature, 3),
+            "avg_logprob": round(self.avg_logprob, 4),
+            "compression_ratio": round(self.compression_ratio, 4),
+            "no_speech_prob": round(self.no_speech_prob, 4),
+        }
+
+
+@dataclass(frozen=True)
 class Segment:
     id: int
     start: float
     end: float
     text: str
     words: tuple[Word, ...] | None = None
+    stats: DecodingStats | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -37,6 +62,8 @@ class Segment:
             "end": round(self.end, 3),
             "text": self.text,
         }
+        if self.stats is not None:
+            data.update(self.stats.to_dict())
         if self.words is not None:
             data["words"] = [w.to_dict() for w in self.words]
         return data
@@ -99,6 +126,8 @@ class Transcript:
     timings: Timings = field(default_factory=Timings)
     batch_size: int = 1
     coverage: Coverage = field(default_factory=Coverage)
+    task: str = "transcribe"
+    """"translate": the text is the speech in English (language is still the spoken one)."""
 
     @property
     def real_time_factor(self) -> float:
@@ -108,6 +137,7 @@ class Transcript:
     def to_dict(self) -> dict[str, Any]:
         return {
             "text": self.text,
+            "task": self.task,
             "language": self.language,
             "language_probability": (
                 None if self.language_probability is None else round(self.language_probability, 4)

@@ -13,12 +13,31 @@ from swescribe.core.errors import InvalidAudio, InvalidOption
 from swescribe.engine._decode_ahead import decoded_ahead
 from swescribe.engine.audio import SAMPLE_RATE, iter_windows, probe
 from swescribe.engine.coverage import measure_coverage
-from swescribe.engine.decoding import CoveringDecoder, Decoded, DecodeSettings, speech_regions
+from swescribe.engine.decoding import (
+    CoveringDecoder,
+    Decoded,
+    DecodeSettings,
+    speech_regions,
+    vocabulary_prompt,
+)
 from swescribe.engine.device import DevicePlan, default_batch_size, plan_device
-from swescribe.engine.models import ModelLocator, ResolvedModel, load_whisper_model
+from swescribe.engine.models import (
+    OFFLINE_MODEL,
+    ModelLocator,
+    ResolvedModel,
+    load_whisper_model,
+    translates,
+)
 from swescribe.engine.options import TranscribeOptions
 from swescribe.engine.ports import ProgressCallback
-from swescribe.engine.result import Segment, Timings, Transcript, Word, join_segment_texts
+from swescribe.engine.result import (
+    DecodingStats,
+    Segment,
+    Timings,
+    Transcript,
+    Word,
+    join_segment_texts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +95,11 @@ class Engine:
         language = options.language if options.language not in (None, "auto") else None
         if language is not None and language not in self._model.supported_languages:
             raise InvalidOption(f"language {language!r} is not one this model knows")
+        if options.task == "translate" and not translates(self.model.name):
+            raise InvalidOption(
+                f"model {self.model.name} was trained to transcribe Swedish, not to translate; "
+                f"translate with {OFFLINE_MODEL} or another multilingual Whisper model"
+            )
         detected: str | None = None
         probability: float | None = None
         speech: list[tuple[float, float]] = []
@@ -116,6 +140,7 @@ class Engine:
             duration=total,
             segments=tuple(segments),
             model=self.model.name,
+            task=options.task,
             device=self.plan.device,
             compute_type=self.plan.compute_type,
             timings=Timings(
@@ -137,16 +162,25 @@ class Engine:
         """One window of samples: batched with full coverage, or (batch 1) plain
         faster-whisper's sequential decoding."""
         if batch_size == 1:
+            prompt = vocabulary_prompt(self._model, options.initial_prompt, options.hotwords)
+            sequential = dict(options.extra)
+            if options.temperature is not None:
+                sequential["temperature"] = options.temperature
             segments, info = self._model.transcribe(
                 samples,
                 language=language,
+                task=options.task,
                 beam_size=options.beam_size,
                 vad_filter=options.vad,
                 word_timestamps=options.word_timestamps,
-                **options.extra,
+                initial_prompt=prompt or None,
+                hotwords=options.hotwords or None,
+                **sequential,
             )
             return Decoded(list(segments), info.language, info.language_probability, 0.0)
         extra = dict(options.extra)
+        if options.temperature is not None:
+            extra["temperature"] = options.temperature
         extra.pop("vad_parameters", None)
         without_timestamps = bool(extra.pop("without_timestamps", False))
         max_passes = int(extra.pop("max_passes", DecodeSettings.max_passes))
@@ -160,6 +194,9 @@ class Engine:
                 vad=options.vad,
                 without_timestamps=without_timestamps,
                 max_passes=max_passes,
+                task=options.task,
+                initial_prompt=options.initial_prompt or None,
+                hotwords=options.hotwords or None,
                 extra=tuple(extra.items()),
             ),
             speech,
@@ -205,4 +242,12 @@ def _to_segment(raw: Any, offset: float, index: int, word_timestamps: bool) -> S
             Word(offset + w.start, offset + w.end, str(w.word).strip(), float(w.probability))
             for w in raw.words
         )
-    return Segment(index, offset + float(raw.start), offset + float(raw.end), text, words)
+    stats = DecodingStats(
+        seek=int(raw.seek) + round(offset * 100),
+        tokens=tuple(int(t) for t in raw.tokens),
+        temperature=float(raw.temperature or 0.0),
+        avg_logprob=float(raw.avg_logprob),
+        compression_ratio=float(raw.compression_ratio),
+        no_speech_prob=float(raw.no_speech_prob),
+    )
+    return Segment(index, offset + float(raw.start), offset + float(raw.end), text, words, stats)

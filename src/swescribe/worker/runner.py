@@ -207,6 +207,10 @@ class Worker:
                     language=job.language,
                     word_timestamps=job.word_timestamps,
                     max_seconds=self.svc.policy.max_audio_seconds,
+                    task=job.task,
+                    initial_prompt=job.prompt,
+                    hotwords=job.hotwords,
+                    temperature=job.temperature,
                 ),
                 progress,
             )

@@ -64,6 +64,12 @@ export function sendFile(upload, file, onProgress) {
   });
 }
 
+export function jobRequest(filename, vocabulary) {
+  // The vocabulary goes to the model as its initial prompt (docs/api.md: custom vocabulary).
+  const prompt = vocabulary.trim();
+  return prompt ? { filename, prompt } : { filename };
+}
+
 export async function uploadFile(file) {
   if (!requireKey()) return;
   clearError();
@@ -73,7 +79,7 @@ export async function uploadFile(file) {
     const response = await api("v1/jobs", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ filename: file.name }),
+      body: JSON.stringify(jobRequest(file.name, $("vocabulary-input").value)),
     });
     job = await response.json();
     state.names.set(job.job_id, file.name);

@@ -1,0 +1,179 @@
+"""OpenAI's audio response shapes, made from a job's stored JSON transcript.
+
+Pure functions: the transcript (as engine.result.Transcript.to_dict writes it) in, the
+body OpenAI's API would answer with out.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+ResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt"]
+Granularity = Literal["segment", "word"]
+TEXT_MEDIA_TYPES = {
+    "text": "text/plain; charset=utf-8",
+    "srt": "text/plain; charset=utf-8",
+    "vtt": "text/plain; charset=utf-8",
+}
+"""OpenAI serves text, srt and vtt as text/plain."""
+
+LANGUAGE_NAMES: dict[str, str] = {
+    "en": "english",
+    "zh": "chinese",
+    "de": "german",
+    "es": "spanish",
+    "ru": "russian",
+    "ko": "korean",
+    "fr": "french",
+    "ja": "japanese",
+    "pt": "portuguese",
+    "tr": "turkish",
+    "pl": "polish",
+    "ca": "catalan",
+    "nl": "dutch",
+    "ar": "arabic",
+    "sv": "swedish",
+    "it": "italian",
+    "id": "indonesian",
+    "hi": "hindi",
+    "fi": "finnish",
+    "vi": "vietnamese",
+    "he": "hebrew",
+    "uk": "ukrainian",
+    "el": "greek",
+    "ms": "malay",
+    "cs": "czech",
+    "ro": "romanian",
+    "da": "danish",
+    "hu": "hungarian",
+    "ta": "tamil",
+    "no": "norwegian",
+    "th": "thai",
+    "ur": "urdu",
+    "hr": "croatian",
+    "bg": "bulgarian",
+    "lt": "lithuanian",
+    "la": "latin",
+    "mi": "maori",
+    "ml": "malayalam",
+    "cy": "welsh",
+    "sk": "slovak",
+    "te": "telugu",
+    "fa": "persian",
+    "lv": "latvian",
+    "bn": "bengali",
+    "sr": "serbian",
+    "az": "azerbaijani",
+    "sl": "slovenian",
+    "kn": "kannada",
+    "et": "estonian",
+    "mk": "macedonian",
+    "br": "breton",
+    "eu": "basque",
+    "is": "icelandic",
+    "hy": "armenian",
+    "ne": "nepali",
+    "mn": "mongolian",
+    "bs": "bosnian",
+    "kk": "kazakh",
+    "sq": "albanian",
+    "sw": "swahili",
+    "gl": "galician",
+    "mr": "marathi",
+    "pa": "punjabi",
+    "si": "sinhala",
+    "km": "khmer",
+    "sn": "shona",
+    "yo": "yoruba",
+    "so": "somali",
+    "af": "afrikaans",
+    "oc": "occitan",
+    "ka": "georgian",
+    "be": "belarusian",
+    "tg": "tajik",
+    "sd": "sindhi",
+    "gu": "gujarati",
+    "am": "amharic",
+    "yi": "yiddish",
+    "lo": "lao",
+    "uz": "uzbek",
+    "fo": "faroese",
+    "ht": "haitian creole",
+    "ps": "pashto",
+    "tk": "turkmen",
+    "nn": "nynorsk",
+    "mt": "maltese",
+    "sa": "sanskrit",
+    "lb": "luxembourgish",
+    "my": "myanmar",
+    "bo": "tibetan",
+    "tl": "tagalog",
+    "mg": "malagasy",
+    "as": "assamese",
+    "tt": "tatar",
+    "haw": "hawaiian",
+    "ln": "lingala",
+    "ha": "hausa",
+    "ba": "bashkir",
+    "jw": "javanese",
+    "su": "sundanese",
+    "yue": "cantonese",
+}
+"""Whisper's language codes and the names OpenAI's verbose_json gives (`"swedish"`)."""
+
+
+def language_name(code: str) -> str:
+    return LANGUAGE_NAMES.get(code, code)
+
+
+def json_body(transcript: dict[str, Any]) -> dict[str, Any]:
+    """response_format=json: the text alone."""
+    return {"text": transcript["text"]}
+
+
+def plain_text(transcript: dict[str, Any]) -> str:
+    """response_format=text: the text, one line."""
+    return f"{transcript['text']}\n"
+
+
+def verbose_json_body(
+    transcript: dict[str, Any], granularities: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """response_format=verbose_json: task, language (as a name), duration, text, and
+    segments (unless only words were asked for) and words (when asked for)."""
+    body: dict[str, Any] = {
+        "task": transcript.get("task", "transcribe"),
+        "language": language_name(str(transcript.get("language", ""))),
+        "duration": transcript["duration"],
+        "text": transcript["text"],
+    }
+    segments = transcript.get("segments", [])
+    if "segment" in granularities or not granularities:
+        body["segments"] = [_segment(s) for s in segments]
+    if "word" in granularities:
+        body["words"] = [
+            {"word": w["word"], "start": w["start"], "end": w["end"]}
+            for s in segments
+            for w in s.get("words") or ()
+        ]
+    return body
+
+
+def _segment(segment: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": segment["id"],
+        "seek": segment.get("seek", 0),
+        "start": segment["start"],
+        "end": segment["end"],
+        "text": segment["text"],
+        "tokens": segment.get("tokens", []),
+        "temperature": segment.get("temperature", 0.0),
+        "avg_logprob": segment.get("avg_logprob", 0.0),
+        "compression_ratio": segment.get("compression_ratio", 0.0),
+        "no_speech_prob": segment.get("no_speech_prob", 0.0),
+    }
+
+
+def model_object(model_id: str, created: int) -> dict[str, Any]:
+    """One entry of GET /v1/models."""
+    return {"id": model_id, "object": "model", "created": created, "owned_by": "swescribe"}

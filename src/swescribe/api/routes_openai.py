@@ -1,0 +1,204 @@
+"""OpenAI-compatible endpoints: /v1/audio/transcriptions, /v1/audio/translations and
+/v1/models, so OpenAI's SDKs and the tools built on them can use swescribe.
+
+Each audio request is an ordinary job (core.synchronous): the same limits, queue and
+workers; the request stays open until the job ends, then answers in OpenAI's shapes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from swescribe.api.deps import Caller, Context
+from swescribe.api.openai_shapes import (
+    TEXT_MEDIA_TYPES,
+    Granularity,
+    ResponseFormat,
+    json_body,
+    model_object,
+    plain_text,
+    verbose_json_body,
+)
+from swescribe.core.errors import InvalidParameter, JobNotFound, SyncTimeout
+from swescribe.core.jobs import Job
+from swescribe.core.service import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, NewJob
+from swescribe.core.synchronous import (
+    ASYNC_HINT,
+    finished_job,
+    model_for,
+    model_ids,
+    result_text,
+    submit_file,
+    transcript_of,
+)
+
+router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+MODELS_CREATED = 1_700_000_000
+"""The `created` time /v1/models reports (OpenAI's field; these models have no date)."""
+POLL_FIRST_SECONDS = 0.05
+POLL_MAX_SECONDS = 0.5
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "A bad parameter, or a file that is not audio (OpenAI's shape)"},
+    401: {"description": "A missing or wrong API key"},
+    413: {"description": "A file over SWESCRIBE_SYNC_MAX_BYTES: use POST /v1/jobs"},
+    501: {"description": "Synchronous transcription is off here (the AWS shape)"},
+    504: {"description": "No transcript within SWESCRIBE_SYNC_TIMEOUT_SECONDS; the job goes on"},
+}
+
+AudioFile = Annotated[UploadFile, File(description="The audio (anything FFmpeg decodes)")]
+Model = Annotated[str, Form(max_length=64, description="whisper-1 means the service's model")]
+Prompt = Annotated[str | None, Form(max_length=MAX_PROMPT_CHARS)]
+Hotwords = Annotated[
+    str | None, Form(max_length=MAX_HOTWORDS_CHARS, description="swescribe's extension")
+]
+Format = Annotated[ResponseFormat, Form()]
+Temperature = Annotated[float, Form(ge=0.0, le=1.0)]
+Granularities = Annotated[list[Granularity] | None, Form(alias="timestamp_granularities[]")]
+Language = Annotated[str, Form(pattern=r"^[a-z]{2,3}$|^auto$")]
+
+
+@router.post(
+    "/audio/transcriptions",
+    responses=ERRORS,
+    summary="Transcribe a file and wait for it (OpenAI-compatible)",
+)
+async def transcriptions(
+    context: Context,
+    caller: Caller,
+    file: AudioFile,
+    model: Model = "whisper-1",
+    language: Language = "sv",
+    prompt: Prompt = None,
+    response_format: Format = "json",
+    temperature: Temperature = 0.0,
+    timestamp_granularities: Granularities = None,
+    hotwords: Hotwords = None,
+) -> Response:
+    return await _answer(
+        context,
+        caller.key_id,
+        file,
+        "transcribe",
+        model,
+        language,
+        prompt,
+        hotwords,
+        response_format,
+        temperature,
+        tuple(timestamp_granularities or ()),
+    )
+
+
+@router.post(
+    "/audio/translations",
+    responses=ERRORS,
+    summary="Translate Swedish speech into English text and wait (OpenAI-compatible)",
+)
+async def translations(
+    context: Context,
+    caller: Caller,
+    file: AudioFile,
+    model: Model = "whisper-1",
+    language: Language = "sv",
+    prompt: Prompt = None,
+    response_format: Format = "json",
+    temperature: Temperature = 0.0,
+    hotwords: Hotwords = None,
+) -> Response:
+    return await _answer(
+        context,
+        caller.key_id,
+        file,
+        "translate",
+        model,
+        language,
+        prompt,
+        hotwords,
+        response_format,
+        temperature,
+        (),
+    )
+
+
+@router.get("/models", summary="The models a client may name (OpenAI-compatible)")
+async def list_models(context: Context, caller: Caller) -> dict[str, Any]:
+    data = [model_object(name, MODELS_CREATED) for name in model_ids(context.svc)]
+    return {"object": "list", "data": data}
+
+
+@router.get("/models/{model_id}", summary="One model (OpenAI-compatible)")
+async def read_model(model_id: str, context: Context, caller: Caller) -> dict[str, Any]:
+    if model_id not in model_ids(context.svc):
+        raise JobNotFound(f"no model {model_id!r}; GET /v1/models lists them")
+    return model_object(model_id, MODELS_CREATED)
+
+
+async def _answer(
+    context: Context,
+    owner: str,
+    file: UploadFile,
+    task: str,
+    model: str,
+    language: str,
+    prompt: str | None,
+    hotwords: str | None,
+    response_format: str,
+    temperature: float,
+    granularities: tuple[str, ...],
+) -> Response:
+    """Validate, run the job, wait for it, and answer in response_format."""
+    if granularities and response_format != "verbose_json":
+        raise InvalidParameter(
+            "timestamp_granularities needs response_format=verbose_json",
+            "timestamp_granularities",
+        )
+    svc = context.svc
+    extra_format = (response_format,) if response_format in ("srt", "vtt") else ()
+    request = NewJob(
+        language=language,
+        model=model_for(svc, model),
+        formats=("json", *extra_format),
+        word_timestamps="word" in granularities,
+        task=task,
+        prompt=prompt,
+        hotwords=hotwords,
+        temperature=temperature or None,
+    )
+    job = await run_in_threadpool(submit_file, svc, owner, request, file.file, file.filename)
+    done = await _wait(context, owner, job.job_id)
+    transcript = await run_in_threadpool(transcript_of, svc, done)
+    if response_format == "json":
+        return JSONResponse(json_body(transcript))
+    if response_format == "verbose_json":
+        return JSONResponse(verbose_json_body(transcript, granularities))
+    if response_format == "text":
+        text = plain_text(transcript)
+    else:
+        text = await run_in_threadpool(result_text, svc, done, response_format)
+    return PlainTextResponse(text, media_type=TEXT_MEDIA_TYPES[response_format])
+
+
+async def _wait(context: Context, owner: str, job_id: str) -> Job:
+    """Poll the job until it ends; SyncTimeout past the service's synchronous limit."""
+    svc = context.svc
+    deadline = time.monotonic() + svc.policy.sync_timeout_seconds
+    pause = POLL_FIRST_SECONDS
+    while True:
+        job = await run_in_threadpool(finished_job, svc, owner, job_id)
+        if job is not None:
+            return job
+        if time.monotonic() >= deadline:
+            raise SyncTimeout(
+                f"no transcript within {svc.policy.sync_timeout_seconds:g} s "
+                "(SWESCRIBE_SYNC_TIMEOUT_SECONDS); the job goes on: GET /v1/jobs/"
+                f"{job_id}/transcript when it completes, or {ASYNC_HINT}",
+                job_id,
+            )
+        await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        pause = min(POLL_MAX_SECONDS, pause * 2)

@@ -1,0 +1,205 @@
+"""OpenAI's own Python SDK (and curl, as docs/api.md shows it) against a real
+`swescribe serve` on 127.0.0.1: every response format, timestamps, a prompt,
+translation, models, and the errors the SDK turns into its exceptions.
+
+One server for the module (whisper-base, one worker) and short Common Voice clips keep
+the CPU time small."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import REPO_ROOT, audio, reference
+from tests.e2e.service import RunningService, start_service
+from tests.wer import word_error_rate
+
+pytestmark = pytest.mark.model
+
+CLIP = "cv_18746434.wav"  # "Har jag sagt hur mycket jag uppskattar dig", 4.7 s
+SYNC_MAX_BYTES = 600_000
+TOO_LARGE = "lattlast_stts.wav"  # 1 MB
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
+    running = start_service(
+        tmp_path_factory.mktemp("serve-openai"),
+        workers=1,
+        SWESCRIBE_SYNC_MAX_BYTES=str(SYNC_MAX_BYTES),
+    )
+    yield running
+    running.stop()
+    assert running.api_key not in running.logs().split("\n", 3)[-1], "API key logged"
+
+
+@pytest.fixture(scope="module")
+def client(service: RunningService) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{service.url}/v1", api_key=service.api_key, max_retries=0)
+
+
+def transcribe(client: openai.OpenAI, name: str = CLIP, **options: object) -> object:
+    with audio(name).open("rb") as file:
+        return client.audio.transcriptions.create(model="whisper-1", file=file, **options)  # type: ignore[call-overload]
+
+
+def test_json_gives_the_swedish_text(client: openai.OpenAI) -> None:
+    result = transcribe(client)
+    assert isinstance(result, openai.types.audio.Transcription)
+    assert word_error_rate(reference(CLIP.removesuffix(".wav")), result.text) <= 0.35
+
+
+def test_text_srt_and_vtt_come_back_as_plain_text(client: openai.OpenAI) -> None:
+    text = transcribe(client, response_format="text")
+    assert isinstance(text, str)
+    assert "uppskatta" in text.lower()
+    assert text.endswith("\n")
+    srt = transcribe(client, response_format="srt")
+    assert isinstance(srt, str)
+    assert re.match(r"1\n\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}\n", srt)
+    vtt = transcribe(client, response_format="vtt")
+    assert isinstance(vtt, str)
+    assert vtt.startswith("WEBVTT")
+    assert re.search(r"\d\d:\d\d:\d\d\.\d{3} --> \d\d:\d\d:\d\d\.\d{3}", vtt)
+
+
+def test_verbose_json_with_word_and_segment_timestamps(client: openai.OpenAI) -> None:
+    result = transcribe(
+        client, response_format="verbose_json", timestamp_granularities=["word", "segment"]
+    )
+    assert isinstance(result, openai.types.audio.TranscriptionVerbose)
+    assert result.language == "swedish"
+    assert result.duration == pytest.approx(4.704, abs=0.01)
+    assert result.segments
+    segment = result.segments[0]
+    assert 0 <= segment.start < segment.end <= result.duration + 0.1
+    assert segment.tokens
+    assert -5 < segment.avg_logprob <= 0
+    assert 0 <= segment.no_speech_prob <= 1
+    assert result.words
+    assert [w.word for w in result.words][:3] == ["Har", "jag", "sagt"]
+    starts = [w.start for w in result.words]
+    assert starts == sorted(starts)
+    assert all(w.start <= w.end <= result.duration + 0.1 for w in result.words)
+    segments_only = transcribe(client, response_format="verbose_json")
+    assert isinstance(segments_only, openai.types.audio.TranscriptionVerbose)
+    assert segments_only.segments
+    assert segments_only.words is None
+
+
+def test_a_prompt_reaches_the_model_and_is_recorded_on_the_job(
+    client: openai.OpenAI, service: RunningService
+) -> None:
+    expected = reference(CLIP.removesuffix(".wav"))
+    plain = transcribe(client, response_format="text")
+    prompted = transcribe(client, response_format="text", prompt="Jag uppskattar dig.")
+    assert isinstance(plain, str)
+    assert isinstance(prompted, str)
+    assert word_error_rate(expected, prompted) <= word_error_rate(expected, plain)
+    with service.client() as http:
+        newest = http.get("/v1/jobs", params={"limit": 1}).json()["jobs"][0]
+    assert newest["prompt"] == "Jag uppskattar dig."
+    assert newest["status"] == "completed"
+
+
+def test_translation_gives_english_text(client: openai.OpenAI) -> None:
+    with audio(CLIP).open("rb") as file:
+        result = client.audio.translations.create(
+            model="whisper-1", file=file, response_format="verbose_json"
+        )
+    assert isinstance(result, openai.types.audio.TranslationVerbose)
+    assert result.language == "swedish"
+    assert result.text
+    assert not set("åäöÅÄÖ") & set(result.text)
+    with audio(CLIP).open("rb") as file:
+        plain = client.audio.translations.create(model="whisper-1", file=file)
+    assert plain.text == result.text
+
+
+def test_models_list_the_openai_name_and_the_offered_ones(client: openai.OpenAI) -> None:
+    ids = [model.id for model in client.models.list()]
+    assert ids[0] == "whisper-1"
+    assert "whisper-base" in ids
+    assert client.models.retrieve("whisper-1").id == "whisper-1"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("gpt-5")
+
+
+def test_a_wrong_key_is_the_sdks_authentication_error(service: RunningService) -> None:
+    wrong = openai.OpenAI(base_url=f"{service.url}/v1", api_key="sws_wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as denied:
+        wrong.models.list()
+    assert denied.value.code == "invalid_api_key"
+    with pytest.raises(openai.AuthenticationError), audio(CLIP).open("rb") as file:
+        wrong.audio.transcriptions.create(model="whisper-1", file=file)
+
+
+def test_a_file_that_is_not_audio_is_a_bad_request(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.audio.transcriptions.create(model="whisper-1", file=("notes.wav", b"not audio"))
+    assert refused.value.code == "invalid_audio"
+    with pytest.raises(openai.BadRequestError) as unknown:
+        client.audio.transcriptions.create(model="whisper-large-v9", file=("a.wav", b"RIFF"))
+    assert unknown.value.param == "model"
+
+
+def test_a_file_over_the_sync_limit_is_refused_pointing_to_the_async_api(
+    client: openai.OpenAI, service: RunningService
+) -> None:
+    assert audio(TOO_LARGE).stat().st_size > SYNC_MAX_BYTES
+    with pytest.raises(openai.APIStatusError) as refused:
+        transcribe(client, TOO_LARGE)
+    assert refused.value.status_code == 413
+    assert "POST /v1/jobs" in refused.value.message
+    with service.client() as http:  # the server is fine afterwards, on the same key
+        assert http.get("/healthz").status_code == 200
+
+
+def test_the_curl_example_in_docs_api_md_works(service: RunningService) -> None:
+    text = (REPO_ROOT / "docs" / "api.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+    [example] = [b for b in blocks if "curl" in b and "/v1/audio/transcriptions" in b]
+    example = example.replace("http://127.0.0.1:8000", service.url)
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", example],
+        cwd=REPO_ROOT,
+        env={**os.environ, "KEY": service.api_key},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "uppskatta" in done.stdout.lower()
+
+
+@pytest.fixture(scope="module")
+def idle_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
+    """A service with no workers and a 1 s synchronous wait: every request times out."""
+    running = start_service(
+        tmp_path_factory.mktemp("serve-idle"), workers=0, SWESCRIBE_SYNC_TIMEOUT_SECONDS="1"
+    )
+    yield running
+    running.stop()
+
+
+def test_a_wait_past_the_timeout_names_the_job_which_goes_on_and_is_not_retried(
+    idle_service: RunningService,
+) -> None:
+    sdk = openai.OpenAI(base_url=f"{idle_service.url}/v1", api_key=idle_service.api_key)
+    with pytest.raises(openai.APIStatusError) as waited, audio(CLIP).open("rb") as file:
+        sdk.audio.transcriptions.create(model="whisper-1", file=file)  # default retries on
+    assert waited.value.status_code == 504
+    job_id = waited.value.response.headers["X-Swescribe-Job-Id"]
+    assert f"/v1/jobs/{job_id}/transcript" in waited.value.message
+    with httpx.Client(base_url=idle_service.url) as http:
+        jobs = http.get(
+            "/v1/jobs", headers={"Authorization": f"Bearer {idle_service.api_key}"}
+        ).json()["jobs"]
+    assert [(j["job_id"], j["status"]) for j in jobs] == [(job_id, "launching")]
