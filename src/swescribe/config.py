@@ -115,6 +115,11 @@ class Settings:
     """A bearer token that reads /metrics without an API key (for a Prometheus scraper)."""
     sqlite_busy_timeout: float = 30.0
     """Seconds a local store operation waits for another process's lock before 503."""
+    # Speaker diarization (issue 18).
+    diarization_model: str = "auto"
+    """auto (pyannote where it loads, else the offline resemblyzer), pyannote, resemblyzer."""
+    hf_token: str = field(default="", repr=False)
+    """Hugging Face access token for the gated pyannote pipeline (never logged)."""
     worker_wheel: str = ""
     """s3:// URI of the swescribe wheel a new worker installs at boot (a code change needs
     no new AMI); empty: the AMI's own copy."""
@@ -179,6 +184,8 @@ class Settings:
             "spot_poll_seconds": float(env.get("SWESCRIBE_SPOT_POLL_SECONDS", "5")),
             "terminate_on_exit": env.get("SWESCRIBE_TERMINATE_ON_EXIT", "1").lower() in _TRUE,
             "worker_wheel": env.get("SWESCRIBE_WORKER_WHEEL", ""),
+            "diarization_model": env.get("SWESCRIBE_DIARIZATION_MODEL", "auto"),
+            "hf_token": env.get("SWESCRIBE_HF_TOKEN") or env.get("HF_TOKEN") or "",
             "max_audio_seconds": float(env.get("SWESCRIBE_MAX_AUDIO_SECONDS", str(4 * 3600))),
             "max_wait_seconds": float(env.get("SWESCRIBE_MAX_WAIT_SECONDS", str(24 * 3600))),
             "sweep_seconds": float(env.get("SWESCRIBE_SWEEP_SECONDS", "60")),

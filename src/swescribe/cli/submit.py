@@ -42,6 +42,8 @@ def find_api_key(explicit: str | None, settings: Settings) -> str:
 @click.option("--language", default="sv", show_default=True)
 @click.option("--model", default=None, help="Model for this job (the service's default if unset).")
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait at most.")
+@click.option("--diarize", is_flag=True, help="Label speakers (S1, S2, …).")
+@click.option("--speakers", type=click.IntRange(1, 32), default=None, help="Number of speakers.")
 def submit(
     file: Path,
     wait: bool,
@@ -54,6 +56,8 @@ def submit(
     language: str,
     model: str | None,
     timeout: float,
+    diarize: bool,
+    speakers: int | None,
 ) -> None:
     """Upload FILE as a new job; with --wait, print (or save) its transcript."""
     settings = Settings.from_env()
@@ -66,6 +70,8 @@ def submit(
             language=language,
             model=model,
             filename=file.name,
+            diarize=diarize or None,
+            speakers=speakers,
         )
         job_id = job.job_id
         click.echo(f"job {job_id}: uploading {file.name}", err=True)

@@ -103,6 +103,8 @@ class Client:
         formats: list[Format] | None = None,
         word_timestamps: bool | None = None,
         audio_url: str | None = None,
+        diarize: bool | None = None,
+        speakers: int | None = None,
     ) -> Job:
         """POST /v1/jobs; the job's `upload` says where its audio goes (none with audio_url)."""
         body = {
@@ -114,6 +116,8 @@ class Client:
             "formats": formats,
             "word_timestamps": word_timestamps,
             "audio_url": audio_url,
+            "diarize": diarize,
+            "speakers": speakers,
         }
         answer = self._request(
             "POST", "/v1/jobs", json={k: v for k, v in body.items() if v is not None}

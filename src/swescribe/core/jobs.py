@@ -86,6 +86,9 @@ class Job:
     """Model asked for (None: the deployment's default); the one used is model_used."""
     formats: tuple[str, ...] = ("txt", "json", "srt", "vtt")
     word_timestamps: bool = False
+    diarize: bool = False
+    """Label speakers (issue 18); speakers: their number when the client knows it."""
+    speakers: int | None = None
     audio_url: str | None = None
     instance_id: str | None = None
     attempts: int = 0
@@ -144,6 +147,8 @@ class Job:
             "model_used": self.model_used,
             "formats": list(self.formats),
             "word_timestamps": self.word_timestamps,
+            "diarize": self.diarize,
+            "speakers": self.speakers,
             "instance_id": self.instance_id,
             "attempts": self.attempts,
             "releases": self.releases,
@@ -180,6 +185,8 @@ class JobChanges(TypedDict, total=False):
     model: str | None
     formats: tuple[str, ...]
     word_timestamps: bool
+    diarize: bool
+    speakers: int | None
     audio_url: str | None
     instance_id: str | None
     attempts: int

@@ -92,6 +92,8 @@ class NewJob:
     model: str | None = None
     formats: tuple[str, ...] = ALL_FORMATS
     word_timestamps: bool = False
+    diarize: bool = False
+    speakers: int | None = None
     audio_url: str | None = None
 
 
@@ -131,6 +133,8 @@ def create_job(svc: Services, owner: str, request: NewJob) -> Job:
         model=request.model,
         formats=tuple(dict.fromkeys(request.formats)),
         word_timestamps=request.word_timestamps,
+        diarize=request.diarize or request.speakers is not None,
+        speakers=request.speakers,
         audio_url=request.audio_url,
         webhook_state=WebhookState.PENDING if request.callback_url else WebhookState.NONE,
         expires_at=now + timedelta(days=svc.policy.job_ttl_days),
