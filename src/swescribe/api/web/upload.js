@@ -64,6 +64,17 @@ export function sendFile(upload, file, onProgress) {
   });
 }
 
+// What the page asks of a new job: its file name, and speaker labels when ticked.
+export function jobOptions(filename) {
+  const options = { filename };
+  if ($("diarize")?.checked) {
+    options.diarize = true;
+    const speakers = Number($("speakers")?.value || 0);
+    if (Number.isInteger(speakers) && speakers >= 1 && speakers <= 32) options.speakers = speakers;
+  }
+  return options;
+}
+
 export async function uploadFile(file) {
   if (!requireKey()) return;
   clearError();
@@ -73,7 +84,7 @@ export async function uploadFile(file) {
     const response = await api("v1/jobs", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ filename: file.name }),
+      body: JSON.stringify(jobOptions(file.name)),
     });
     job = await response.json();
     state.names.set(job.job_id, file.name);
