@@ -244,3 +244,25 @@ def test_an_undiarized_transcript_is_written_as_before() -> None:
     assert "speaker" not in render(plain, "json")
     assert "diarization" not in json.loads(render(plain, "json"))
     assert "<v " not in render(plain, "vtt")
+
+
+def test_auto_falls_back_to_the_offline_model_with_a_warning_and_names_are_checked() -> None:
+    from swescribe.core.errors import ModelUnavailable
+    from swescribe.engine.diarization import DiarizerSpec, load_diarizer
+
+    pytest.importorskip("swescribe.engine.diarization.ge2e").resemblyzer_weights()
+    try:
+        import pyannote.audio  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("pyannote.audio is installed here: auto may load it")
+    diarizer = load_diarizer(DiarizerSpec("auto"))
+    assert diarizer.name == "resemblyzer-ge2e"
+    assert diarizer.warning is not None
+    assert "pyannote.audio is not installed" in diarizer.warning
+    with pytest.raises(ModelUnavailable, match="swescribe\\[diarize\\]"):
+        load_diarizer(DiarizerSpec("pyannote"))
+    with pytest.raises(InvalidOption, match="unknown diarization model"):
+        load_diarizer(DiarizerSpec("whisperx"))
+    assert load_diarizer(DiarizerSpec("resemblyzer")).warning is None

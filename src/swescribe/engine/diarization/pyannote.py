@@ -1,10 +1,11 @@
 """pyannote.audio's speaker-diarization pipeline behind the Diarizer port.
 
-Loaded from the Hugging Face cache (the GPU AMI bakes it there: build_ami.sh) or the
-hub with an access token; pyannote.audio and torch are imported only here, and only
-when this model is asked for (`pip install 'swescribe[diarize]'`). The pipeline sees
-the whole file at once, so its session keeps the windows' samples (float32: 230 MB an
-hour), unlike the offline model, which keeps only embeddings.
+Loaded from the Hugging Face cache (HF_HOME) or the hub with an access token;
+pyannote.audio and torch are imported only here, and only when this model is asked
+for (`pip install 'swescribe[diarize]'`). The pipeline sees the whole file at once, so
+its session keeps the windows' samples (float32: 230 MB an hour), unlike the offline
+model, which keeps only embeddings. Not yet baked into the GPU AMI (a follow-up: the
+worker's hash-locked environment would need pyannote.audio and its torch).
 """
 
 from __future__ import annotations
