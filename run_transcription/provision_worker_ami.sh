@@ -87,6 +87,12 @@ python3.11 -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --require-hashes \
   -r "$BUNDLE_DIR/worker-requirements.txt"
 "$VENV/bin/python" -m pip install --quiet --no-deps "${WHEELS[0]}"
+# The offline speaker model for diarization (issue 18): Resemblyzer's pretrained.pt, which
+# swescribe runs in numpy. --no-deps: not its torch, librosa or webrtcvad. Pinned by hash.
+printf 'resemblyzer==0.1.4 --hash=sha256:%s\n' \
+  8f12eb2f1a9982d32e8db7856de754709b59c93a77bcf0ff536584b619a9dd1f >/tmp/speaker-model.txt
+"$VENV/bin/python" -m pip install --quiet --no-deps --require-hashes -r /tmp/speaker-model.txt
+rm -f /tmp/speaker-model.txt
 "$VENV/bin/python" -m pip list --format=freeze | grep -iE '^(swescribe|faster-whisper|ctranslate2|nvidia-)' || true
 
 step "worker files"

@@ -29,6 +29,7 @@ from swescribe.core.service import Policy, Services, check_model
 
 if TYPE_CHECKING:
     from swescribe.engine import Engine
+    from swescribe.engine.diarization import DiarizerSpec
     from swescribe.worker.runner import EngineFactory, Worker
 
 
@@ -170,11 +171,20 @@ def api_limits(settings: Settings) -> ApiLimits:
     )
 
 
+def diarizer_spec(settings: Settings) -> DiarizerSpec:
+    """The speaker model the engines load for their first diarized file (issue 18)."""
+    from swescribe.engine.diarization import DiarizerSpec
+
+    device = "cpu" if settings.device == "cpu" else "cuda"
+    return DiarizerSpec(settings.diarization_model, settings.hf_token, device)
+
+
 def engine_factory(settings: Settings) -> EngineFactory:
     """Engines by model name, each loaded on first use and kept for the process's life."""
     from swescribe.engine import Engine, ModelLocator
 
     locator = ModelLocator(settings.model_cache_dir, settings.model_dirs)
+    diarization = diarizer_spec(settings)
     engines: dict[str, Engine] = {}
     lock = threading.Lock()
 
@@ -185,7 +195,12 @@ def engine_factory(settings: Settings) -> EngineFactory:
         with lock:
             if name not in engines:
                 engines[name] = Engine.load(
-                    name, locator, settings.device, settings.compute_type, settings.cpu_threads
+                    name,
+                    locator,
+                    settings.device,
+                    settings.compute_type,
+                    settings.cpu_threads,
+                    diarization,
                 )
             return engines[name]
 

@@ -141,6 +141,15 @@ class Settings(BaseSettings):
     """A bearer token that reads /metrics without an API key (for a Prometheus scraper)."""
     sqlite_busy_timeout: float = Field(30.0, ge=0)
     """Seconds a local store operation waits for another process's lock before 503."""
+    # Speaker diarization (issue 18).
+    diarization_model: Literal["auto", "pyannote", "resemblyzer"] = "auto"
+    """auto (pyannote where it loads, else the offline resemblyzer), pyannote, resemblyzer."""
+    hf_token: str = Field(
+        "",
+        repr=False,
+        validation_alias=AliasChoices("SWESCRIBE_HF_TOKEN", "HF_TOKEN"),
+    )
+    """Hugging Face access token for the gated pyannote pipeline (never logged)."""
     worker_wheel: str = ""
     """s3:// URI of the swescribe wheel a new worker installs at boot (a code change needs
     no new AMI); empty: the AMI's own copy."""

@@ -271,3 +271,57 @@ def test_text_and_the_focus_outline_meet_wcag_aa_contrast(page: Page) -> None:
     text = {name: value for name, value in ratios.items() if name != "focus outline"}
     assert min(text.values()) >= 4.5, ratios
     assert ratios["focus outline"] >= 3.0, ratios
+
+
+def test_a_diarized_transcript_shows_a_colour_per_speaker_and_downloads_their_names(
+    page: Page, service: RunningService, tmp_path: Path
+) -> None:
+    """Issue 18: tick "Label speakers", upload a three-voice conversation, see the turns
+    coloured by speaker, rename two speakers and get their names in the SRT and JSON."""
+    import json
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from conversations import HUMAN_TALK, build_conversation
+
+    talk = tmp_path / "talk.wav"
+    build_conversation(audio(CLIP).parent, HUMAN_TALK, talk)
+    save_key(page, service.api_key)
+    page.get_by_label("Label speakers").check()
+    page.get_by_label("Audio file").set_input_files(talk)
+    row = page.locator("#jobs-body tr", has_text="talk.wav")
+    expect(row).to_have_attribute("data-status", "completed", timeout=TRANSCRIBED_WITHIN_MS)
+    row.get_by_role("button", name="Open the transcript of talk.wav").click()
+
+    segments = page.locator("#segments button.segment")
+    expect(segments.first).to_be_visible()
+    chips = segments.locator(".speaker-chip").all_inner_texts()
+    assert chips[0] == "S1"
+    assert set(chips) == {"S1", "S2", "S3"}, chips
+    first_colour = segments.first.evaluate("b => getComputedStyle(b).borderLeftColor")
+    other = segments.filter(has=page.locator(".speaker-chip", has_text="S2")).first
+    assert other.evaluate("b => getComputedStyle(b).borderLeftColor") != first_colour
+
+    page.get_by_label("Name of S1").fill("Läsaren")
+    page.get_by_label("Name of S1").press("Enter")
+    page.get_by_label("Name of S2").fill("Anna")
+    page.get_by_label("Name of S2").blur()
+    expect(page.locator("#status-message")).to_have_text("S2 is now called Anna.")
+    expect(segments.first.locator(".speaker-chip")).to_have_text("Läsaren")
+
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download SRT").click()
+    srt = tmp_path / "named.srt"
+    download_info.value.save_as(srt)
+    text = srt.read_text(encoding="utf-8")
+    assert "\nLäsaren: " in text
+    assert "\nAnna: " in text
+    assert "\nS3: " in text
+    assert "\nS1: " not in text
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download JSON").click()
+    saved = tmp_path / "named.json"
+    download_info.value.save_as(saved)
+    data = json.loads(saved.read_text(encoding="utf-8"))
+    assert data["diarization"]["speakers"] == ["Läsaren", "Anna", "S3"]
+    assert data["segments"][0]["speaker"] == "Läsaren"

@@ -346,6 +346,7 @@ def test_provision_script_bakes_what_the_worker_needs() -> None:
         "amazon-cloudwatch-agent",
         "--smoke-test",
         "shutdown -h now",
+        "resemblyzer==0.1.4 --hash=sha256:",
     ):
         assert needed in text, needed
 

@@ -386,3 +386,40 @@ def test_a_revoked_key_is_refused_from_then_on(service: RunningService) -> None:
     assert key not in listing
     assert f"sws_{key_id}" in listing
     assert "revoked" in listing
+
+
+def test_a_diarized_job_labels_speakers_in_its_webhook_and_every_format(
+    service: RunningService, receiver: Receiver, tmp_path: Path
+) -> None:
+    """Issue 18: POST /v1/jobs with diarize and speakers, a three-voice conversation,
+    and S1, S2, S3 in the webhook's segments and in all four result files."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from conversations import HUMAN_TALK, build_conversation
+
+    talk = tmp_path / "talk.wav"
+    build_conversation(audio("lattlast_stts.wav").parent, HUMAN_TALK, talk)
+    with service.client() as http:
+        created = http.post(
+            "/v1/jobs",
+            json={"callback_url": receiver.url, "callback_secret": SECRET, "diarize": True},
+        )
+        assert created.status_code == 201, created.text
+        job = created.json()
+        assert (job["diarize"], job["speakers"]) == (True, None)
+        put = httpx.put(
+            job["upload"]["url"], params={"filename": "talk.wav"}, content=talk.read_bytes()
+        )
+        assert put.status_code == 200
+        payload = receiver.wait_for(1)[0].payload
+        assert payload["status"] == "complete"
+        labels = [segment["speaker"] for segment in payload["transcript"]["segments"]]
+        assert labels[0] == "S1"
+        assert set(labels) == {"S1", "S2", "S3"}
+        results = {
+            fmt: http.get(f"/v1/jobs/{job['job_id']}/transcript", params={"format": fmt}).text
+            for fmt in ("txt", "json", "srt", "vtt")
+        }
+    assert results["txt"].startswith("S1: ")
+    assert json.loads(results["json"])["diarization"]["speakers"] == ["S1", "S2", "S3"]
+    assert "\nS2: " in results["srt"]
+    assert "<v S3>" in results["vtt"]

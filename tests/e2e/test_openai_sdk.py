@@ -10,13 +10,15 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import openai
 import pytest
 
-from tests.conftest import REPO_ROOT, audio, reference
+from tests.conftest import AUDIO_DIR, REPO_ROOT, audio, reference
 from tests.e2e.service import RunningService, start_service
 from tests.wer import word_error_rate
 
@@ -203,3 +205,30 @@ def test_a_wait_past_the_timeout_names_the_job_which_goes_on_and_is_not_retried(
             "/v1/jobs", headers={"Authorization": f"Bearer {idle_service.api_key}"}
         ).json()["jobs"]
     assert [(j["job_id"], j["status"]) for j in jobs] == [(job_id, "launching")]
+
+
+def test_diarize_labels_the_verbose_json_segments(client: openai.OpenAI, tmp_path: Path) -> None:
+    """swescribe's extension through the SDK's extra_body: who spoke which segment (a
+    reader and two other voices, short enough for the test service's sync limit)."""
+    sys.path.insert(0, str(REPO_ROOT / "bench"))
+    from conversations import LATTLAST_SENTENCES, Say, build_conversation
+
+    says = (
+        Say("R", clip="lattlast_stts", cut=LATTLAST_SENTENCES[0], gap=0.3),
+        Say("V1", clip="cv_18746434", gap=0.6),
+        Say("R", clip="lattlast_stts", cut=LATTLAST_SENTENCES[1], gap=0.6),
+        Say("V2", clip="cv_18711295", cut=(0.8, 2.7), gap=0.6),
+    )
+    talk = tmp_path / "talk.wav"
+    build_conversation(AUDIO_DIR, says, talk)
+    with talk.open("rb") as file:
+        result = client.audio.transcriptions.create(
+            model="whisper-1",
+            file=file,
+            response_format="verbose_json",
+            extra_body={"diarize": "true"},
+        )
+    speakers = [(segment.model_extra or {}).get("speaker") for segment in result.segments or []]
+    assert speakers[0] == "S1"
+    assert len(set(speakers)) >= 2
+    assert None not in speakers

@@ -237,6 +237,8 @@ def test_a_finished_job_serves_every_format_and_delete_removes_everything(api: A
         ({"formats": ["docx"]}, "formats"),
         ({"formats": []}, "formats"),
         ({"word_timestamps": "ja"}, "word_timestamps"),
+        ({"diarize": True, "speakers": 0}, "speakers"),
+        ({"speakers": 33}, "speakers"),
         ({"colour": "blue"}, "colour"),
         ({"callback_url": "https://10.1.2.3/hook"}, "private"),
         ({"audio_url": "file:///etc/passwd"}, "https"),
@@ -496,3 +498,15 @@ def test_metrics_need_a_key_or_the_metrics_token_and_name_no_tenant(api: Api) ->
         assert "swescribe_jobs{" in allowed.text
         assert job_id not in allowed.text
         assert api.key.split("_")[1] not in allowed.text, "no key id, no owner label"
+
+
+def test_diarize_and_speakers_are_stored_on_the_job(api: Api) -> None:
+    with api.http() as http:
+        asked = http.post("/v1/jobs", json={"diarize": True}).json()
+        counted = http.post("/v1/jobs", json={"speakers": 2}).json()
+        plain = http.post("/v1/jobs", json={}).json()
+        again = http.get(f"/v1/jobs/{counted['job_id']}").json()
+    assert (asked["diarize"], asked["speakers"]) == (True, None)
+    assert (counted["diarize"], counted["speakers"]) == (True, 2), "a count implies diarize"
+    assert (plain["diarize"], plain["speakers"]) == (False, None)
+    assert (again["diarize"], again["speakers"]) == (True, 2)

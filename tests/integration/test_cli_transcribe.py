@@ -128,3 +128,37 @@ def test_bad_options_give_one_clear_line(
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert message in result.stderr
+
+
+def test_diarize_labels_speakers_in_all_four_formats(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Issue 18's check: `swescribe transcribe talk.wav --diarize --format all`."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from conversations import ESPEAK_TALK, build_conversation
+
+    talk = tmp_path / "talk.wav"
+    build_conversation(audio("lattlast_stts.wav").parent, ESPEAK_TALK, talk)
+    result = swescribe(
+        cli_env, "transcribe", str(talk), "--model", "whisper-base", "--diarize",
+        "--format", "all", "-o", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "offline resemblyzer speaker model" in result.stderr, "the fallback says so"
+    out = tmp_path / "out"
+    lines = (out / "talk.txt").read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("S1: ")
+    assert {line.split(":")[0] for line in lines} == {"S1", "S2", "S3"}
+    data = json.loads((out / "talk.json").read_text(encoding="utf-8"))
+    assert {s["speaker"] for s in data["segments"]} == {"S1", "S2", "S3"}
+    assert data["diarization"]["model"] == "resemblyzer-ge2e"
+    srt = (out / "talk.srt").read_text(encoding="utf-8")
+    assert "\nS1: " in srt
+    assert "\nS2: " in srt
+    assert "<v S3>" in (out / "talk.vtt").read_text(encoding="utf-8")
+
+
+def test_speakers_without_diarize_is_a_usage_error(cli_env: dict[str, str]) -> None:
+    result = swescribe(cli_env, "transcribe", "x.wav", "--speakers", "2")
+    assert result.returncode == 2
+    assert "need --diarize" in result.stderr

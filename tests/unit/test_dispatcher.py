@@ -103,3 +103,28 @@ def test_a_job_whose_payload_cannot_be_built_does_not_stop_the_next_webhooks() -
     run_until_delivered(svc, sender, [good])
     assert [sent[0] for sent in sender.sent] == ["https://example.com/hook"]
     assert state_of(svc, broken) is not WebhookState.DELIVERED
+
+
+def test_a_diarized_jobs_webhook_segments_carry_their_speakers() -> None:
+    import json
+
+    from swescribe.worker.dispatcher import job_payload
+
+    svc = memory_services()
+    result = {
+        "text": "Hej. Tjena.",
+        "language": "sv",
+        "segments": [
+            {"id": 0, "start": 0.0, "end": 1.0, "text": "Hej.", "speaker": "S1"},
+            {"id": 1, "start": 1.2, "end": 2.0, "text": "Tjena.", "speaker": "S2"},
+        ],
+    }
+    svc.objects.put_bytes("results/x/t.json", json.dumps(result).encode())
+    job_id = finished_job(svc, JobStatus.COMPLETED, result_keys={"json": "results/x/t.json"})
+    job = MemoryJobStore.get(svc.jobs, job_id)  # type: ignore[arg-type]
+    assert job is not None
+    segments = job_payload(svc, job)["transcript"]["segments"]
+    assert segments == [
+        {"start": 0.0, "end": 1.0, "text": "Hej.", "speaker": "S1"},
+        {"start": 1.2, "end": 2.0, "text": "Tjena.", "speaker": "S2"},
+    ]

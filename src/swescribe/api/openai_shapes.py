@@ -153,6 +153,7 @@ def verbose_json_body(
     if "word" in granularities:
         body["words"] = [
             {"word": w["word"], "start": w["start"], "end": w["end"]}
+            | ({"speaker": w["speaker"]} if "speaker" in w else {})
             for s in segments
             for w in s.get("words") or ()
         ]
@@ -160,7 +161,8 @@ def verbose_json_body(
 
 
 def _segment(segment: dict[str, Any]) -> dict[str, Any]:
-    return {
+    """OpenAI's segment fields, and swescribe's `speaker` when the job was diarized."""
+    shaped = {
         "id": segment["id"],
         "seek": segment.get("seek", 0),
         "start": segment["start"],
@@ -172,6 +174,9 @@ def _segment(segment: dict[str, Any]) -> dict[str, Any]:
         "compression_ratio": segment.get("compression_ratio", 0.0),
         "no_speech_prob": segment.get("no_speech_prob", 0.0),
     }
+    if "speaker" in segment:
+        shaped["speaker"] = segment["speaker"]
+    return shaped
 
 
 def model_object(model_id: str, created: int) -> dict[str, Any]:

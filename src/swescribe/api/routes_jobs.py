@@ -45,6 +45,8 @@ async def create(body: CreateJobRequest, context: Context, caller: Caller) -> di
         model=body.model,
         formats=tuple(body.formats),
         word_timestamps=body.word_timestamps,
+        diarize=body.diarize,
+        speakers=body.speakers,
         audio_url=body.audio_url,
         task=body.task,
         prompt=body.prompt,

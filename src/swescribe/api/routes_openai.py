@@ -61,6 +61,8 @@ Format = Annotated[ResponseFormat, Form()]
 Temperature = Annotated[float, Form(ge=0.0, le=1.0)]
 Granularities = Annotated[list[Granularity] | None, Form(alias="timestamp_granularities[]")]
 Language = Annotated[str, Form(pattern=r"^[a-z]{2,3}$|^auto$")]
+Diarize = Annotated[bool, Form(description="swescribe's extension: label speakers S1, S2, …")]
+Speakers = Annotated[int | None, Form(ge=1, le=32, description="with diarize: how many")]
 
 
 @router.post(
@@ -79,6 +81,8 @@ async def transcriptions(
     temperature: Temperature = 0.0,
     timestamp_granularities: Granularities = None,
     hotwords: Hotwords = None,
+    diarize: Diarize = False,
+    speakers: Speakers = None,
 ) -> Response:
     return await _answer(
         context,
@@ -92,6 +96,8 @@ async def transcriptions(
         response_format,
         temperature,
         tuple(timestamp_granularities or ()),
+        diarize=diarize,
+        speakers=speakers,
     )
 
 
@@ -151,6 +157,8 @@ async def _answer(
     response_format: str,
     temperature: float,
     granularities: tuple[str, ...],
+    diarize: bool = False,
+    speakers: int | None = None,
 ) -> Response:
     """Validate, run the job, wait for it, and answer in response_format."""
     if granularities and response_format != "verbose_json":
@@ -169,6 +177,8 @@ async def _answer(
         prompt=prompt,
         hotwords=hotwords,
         temperature=temperature or None,
+        diarize=diarize,
+        speakers=speakers,
     )
     job = await run_in_threadpool(submit_file, svc, owner, request, file.file, file.filename)
     done = await _wait(context, owner, job.job_id)

@@ -14,7 +14,15 @@ from swescribe.api.errors import error_response
 
 router = APIRouter(include_in_schema=False)
 
-SCRIPTS = ("app.js", "page.js", "strings.js", "upload.js", "jobs.js", "transcript.js")
+SCRIPTS = (
+    "app.js",
+    "page.js",
+    "strings.js",
+    "upload.js",
+    "jobs.js",
+    "transcript.js",
+    "speakers.js",
+)
 """JavaScript modules: index.html loads app.js, which imports the others."""
 ASSETS = {
     "index.html": "text/html; charset=utf-8",

@@ -49,6 +49,10 @@ class CreateJobRequest(BaseModel):
     model: str | None = Field(default=None, max_length=64, pattern=r"^[a-z0-9.-]+$")
     formats: list[Format] = Field(default=["txt", "json", "srt", "vtt"], min_length=1)
     word_timestamps: bool = False
+    diarize: bool = False
+    """Label speakers S1, S2, … (segments and words carry `speaker`)."""
+    speakers: int | None = Field(default=None, ge=1, le=32)
+    """The number of speakers when known; implies diarize."""
     audio_url: str | None = Field(default=None, max_length=2048)
     filename: str | None = Field(default=None, max_length=255)
     task: Literal["transcribe", "translate"] = "transcribe"

@@ -81,6 +81,8 @@ def upload_bar(name: str, stream: TextIO | None) -> Iterator[UploadProgress | No
     help="Retries of a call that is safe to repeat, on a lost connection, 429 or 503 "
     "(0: none; an upload is never retried). [env SWESCRIBE_CLIENT_RETRIES; 4]",
 )
+@click.option("--diarize", is_flag=True, help="Label speakers (S1, S2, …).")
+@click.option("--speakers", type=click.IntRange(1, 32), default=None, help="Number of speakers.")
 def submit(
     file: Path,
     wait: bool,
@@ -97,6 +99,8 @@ def submit(
     hotwords: str | None,
     timeout: float,
     retries: int | None,
+    diarize: bool,
+    speakers: int | None,
 ) -> None:
     """Upload FILE as a new job; with --wait, print (or save) its transcript."""
     settings = Settings.from_env(client_retries=retries)
@@ -113,6 +117,8 @@ def submit(
             task=task,
             prompt=prompt,
             hotwords=hotwords,
+            diarize=diarize or None,
+            speakers=speakers,
         )
         job_id = job.job_id
         click.echo(f"job {job_id}: uploading {file.name}", err=True)

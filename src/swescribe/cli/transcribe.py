@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from swescribe.bootstrap import diarizer_spec
 from swescribe.config import Settings
 from swescribe.core.errors import SwescribeError
 from swescribe.core.formats import FORMATS
@@ -15,6 +16,7 @@ from swescribe.core.jobs import TASKS
 from swescribe.engine import Engine, ModelLocator, TranscribeOptions, parse_formats, render
 from swescribe.engine.device import DEVICES
 from swescribe.engine.models import MODEL_NAMES
+from swescribe.engine.options import MAX_SPEAKERS
 from swescribe.engine.result import Transcript
 
 PROGRESS_MIN_SECONDS = 30.0
@@ -58,6 +60,15 @@ PROGRESS_MIN_SECONDS = 30.0
     help="Custom vocabulary: text with the names and terms as they are spelled.",
 )
 @click.option("--hotwords", default=None, help="Custom vocabulary: words to listen for.")
+@click.option("--diarize", is_flag=True, help="Label speakers (S1, S2, …) in every format.")
+@click.option(
+    "--speakers",
+    type=click.IntRange(1, MAX_SPEAKERS),
+    default=None,
+    help="The number of speakers, when known (with --diarize). [found from the audio]",
+)
+@click.option("--min-speakers", type=click.IntRange(1, MAX_SPEAKERS), default=None, hidden=True)
+@click.option("--max-speakers", type=click.IntRange(1, MAX_SPEAKERS), default=None, hidden=True)
 @click.option("--device", type=click.Choice(DEVICES), default=None, help="[auto]")
 @click.option("--compute-type", default=None, help="CTranslate2 compute type. [auto]")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no 'wrote' lines.")
@@ -73,6 +84,10 @@ def transcribe(
     task: str,
     prompt: str | None,
     hotwords: str | None,
+    diarize: bool,
+    speakers: int | None,
+    min_speakers: int | None,
+    max_speakers: int | None,
     device: str | None,
     compute_type: str | None,
     quiet: bool,
@@ -83,17 +98,30 @@ def transcribe(
     )
     wanted = parse_formats(formats)
     spoken = None if settings.language == "auto" else settings.language
+    if (speakers or min_speakers or max_speakers) and not diarize:
+        raise click.UsageError("--speakers, --min-speakers and --max-speakers need --diarize")
     options = TranscribeOptions(
         language=spoken,
         word_timestamps=word_timestamps,
+        diarize=diarize,
+        speakers=speakers,
+        min_speakers=min_speakers,
+        max_speakers=max_speakers,
         task=task,
         initial_prompt=prompt,
         hotwords=hotwords,
     )
     locator = ModelLocator(settings.model_cache_dir, settings.model_dirs)
     engine = Engine.load(
-        settings.model, locator, settings.device, settings.compute_type, settings.cpu_threads
+        settings.model,
+        locator,
+        settings.device,
+        settings.compute_type,
+        settings.cpu_threads,
+        diarizer_spec(settings),
     )
+    if diarize:
+        engine.diarizer()  # load it (and say which one) before the first file
 
     failures = 0
     for path in files:

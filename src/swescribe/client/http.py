@@ -126,6 +126,8 @@ class Client:
         task: Task | None = None,
         prompt: str | None = None,
         hotwords: str | None = None,
+        diarize: bool | None = None,
+        speakers: int | None = None,
     ) -> Job:
         """POST /v1/jobs; the job's `upload` says where its audio goes (none with audio_url).
 
@@ -143,6 +145,8 @@ class Client:
             "task": task,
             "prompt": prompt,
             "hotwords": hotwords,
+            "diarize": diarize,
+            "speakers": speakers,
         }
         answer = self._request(
             "POST", "/v1/jobs", json={k: v for k, v in body.items() if v is not None}

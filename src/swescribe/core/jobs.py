@@ -86,6 +86,9 @@ class Job:
     """Model asked for (None: the deployment's default); the one used is model_used."""
     formats: tuple[str, ...] = ("txt", "json", "srt", "vtt")
     word_timestamps: bool = False
+    diarize: bool = False
+    """Label speakers (issue 18); speakers: their number when the client knows it."""
+    speakers: int | None = None
     audio_url: str | None = None
     task: str = "transcribe"
     """"transcribe", or "translate" (Swedish speech to English text)."""
@@ -155,6 +158,8 @@ class Job:
             "task": self.task,
             "prompt": self.prompt,
             "hotwords": self.hotwords,
+            "diarize": self.diarize,
+            "speakers": self.speakers,
             "instance_id": self.instance_id,
             "attempts": self.attempts,
             "releases": self.releases,
@@ -191,6 +196,8 @@ class JobChanges(TypedDict, total=False):
     model: str | None
     formats: tuple[str, ...]
     word_timestamps: bool
+    diarize: bool
+    speakers: int | None
     audio_url: str | None
     task: str
     prompt: str | None

@@ -97,6 +97,8 @@ class NewJob:
     model: str | None = None
     formats: tuple[str, ...] = ALL_FORMATS
     word_timestamps: bool = False
+    diarize: bool = False
+    speakers: int | None = None
     audio_url: str | None = None
     task: str = "transcribe"
     prompt: str | None = None
@@ -146,6 +148,8 @@ def create_job(svc: Services, owner: str, request: NewJob) -> Job:
         model=request.model,
         formats=tuple(dict.fromkeys(request.formats)),
         word_timestamps=request.word_timestamps,
+        diarize=request.diarize or request.speakers is not None,
+        speakers=request.speakers,
         audio_url=request.audio_url,
         task=request.task,
         prompt=(request.prompt or "").strip() or None,

@@ -38,6 +38,12 @@ class TranscribeOptions:
     temperature: float | None = None
     """A sampling temperature; None: greedy/beam search (with the sequential path's
     temperature fallback)."""
+    # Speaker diarization (issue 18): who spoke when, as S1, S2, … on segments and words.
+    diarize: bool = False
+    speakers: int | None = None
+    """The number of speakers when it is known; None: found from the audio."""
+    min_speakers: int | None = None
+    max_speakers: int | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Further keyword arguments for faster-whisper's transcribe (expert use, benchmarks).
     Read-only: a copy of the mapping given, so the options cannot change once made."""
@@ -54,6 +60,28 @@ class TranscribeOptions:
             raise InvalidOption("batch_size must be between 1 and 256")
         if self.window_seconds < 60:
             raise InvalidOption("window_seconds must be at least 60")
+        _check_speakers(self)
         code = self.language
         if code not in (None, "auto") and not (2 <= len(code) <= 3 and code.isalpha()):
             raise InvalidOption(f"language {code!r} is not an ISO 639-1 code")
+
+
+MAX_SPEAKERS = 32
+
+
+def _check_speakers(options: TranscribeOptions) -> None:
+    counts = {
+        "speakers": options.speakers,
+        "min_speakers": options.min_speakers,
+        "max_speakers": options.max_speakers,
+    }
+    for name, value in counts.items():
+        if value is None:
+            continue
+        if not options.diarize:
+            raise InvalidOption(f"{name} needs diarize")
+        if not 1 <= value <= MAX_SPEAKERS:
+            raise InvalidOption(f"{name} must be between 1 and {MAX_SPEAKERS}")
+    low, high = options.min_speakers, options.max_speakers
+    if low is not None and high is not None and low > high:
+        raise InvalidOption("min_speakers must not be more than max_speakers")

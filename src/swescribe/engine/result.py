@@ -12,14 +12,19 @@ class Word:
     end: float
     word: str
     probability: float
+    speaker: str | None = None
+    """S1, S2, … when the transcription was diarized."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "start": round(self.start, 3),
             "end": round(self.end, 3),
             "word": self.word,
             "probability": round(self.probability, 4),
         }
+        if self.speaker is not None:
+            data["speaker"] = self.speaker
+        return data
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,8 @@ class Segment:
     text: str
     words: tuple[Word, ...] | None = None
     stats: DecodingStats | None = None
+    speaker: str | None = None
+    """S1, S2, … when the transcription was diarized."""
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -64,6 +71,8 @@ class Segment:
         }
         if self.stats is not None:
             data.update(self.stats.to_dict())
+        if self.speaker is not None:
+            data["speaker"] = self.speaker
         if self.words is not None:
             data["words"] = [w.to_dict() for w in self.words]
         return data
@@ -114,6 +123,27 @@ class Coverage:
 
 
 @dataclass(frozen=True)
+class Diarization:
+    """Who spoke when (issue 18): the model used, the speakers in order of first
+    appearance, their turns, and the seconds it took."""
+
+    model: str
+    speakers: tuple[str, ...]
+    turns: tuple[Any, ...]
+    """SpeakerTurn values (engine/diarization/turns.py); Any keeps this module plain."""
+    seconds: float = 0.0
+    warning: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "speakers": list(self.speakers),
+            "seconds": round(self.seconds, 3),
+            "turns": [turn.to_dict() for turn in self.turns],
+        }
+
+
+@dataclass(frozen=True)
 class Transcript:
     text: str
     language: str
@@ -128,6 +158,7 @@ class Transcript:
     coverage: Coverage = field(default_factory=Coverage)
     task: str = "transcribe"
     """"translate": the text is the speech in English (language is still the spoken one)."""
+    diarization: Diarization | None = None
 
     @property
     def real_time_factor(self) -> float:
@@ -150,7 +181,7 @@ class Transcript:
             "segments": [s.to_dict() for s in self.segments],
             "timings": self.timings.to_dict(),
             "coverage": self.coverage.to_dict(),
-        }
+        } | ({} if self.diarization is None else {"diarization": self.diarization.to_dict()})
 
 
 def join_segment_texts(segments: tuple[Segment, ...] | list[Segment]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,8 @@ from swescribe.engine.decoding import (
     vocabulary_prompt,
 )
 from swescribe.engine.device import DevicePlan, default_batch_size, plan_device
+from swescribe.engine.diarization import Diarizer, DiarizerSpec, SpeakerCount, load_diarizer
+from swescribe.engine.diarization.attribution import attribute
 from swescribe.engine.models import (
     OFFLINE_MODEL,
     ModelLocator,
@@ -32,6 +35,7 @@ from swescribe.engine.options import TranscribeOptions
 from swescribe.engine.ports import ProgressCallback
 from swescribe.engine.result import (
     DecodingStats,
+    Diarization,
     Segment,
     Timings,
     Transcript,
@@ -47,8 +51,13 @@ class Engine:
 
     Implements the Transcriber port (engine/ports.py)."""
 
-    def __init__(self, resolved: ResolvedModel, plan: DevicePlan) -> None:
+    def __init__(
+        self, resolved: ResolvedModel, plan: DevicePlan, diarization: DiarizerSpec | None = None
+    ) -> None:
         started = time.perf_counter()
+        self.diarization = diarization or DiarizerSpec(device=plan.device)
+        self._diarizer: Diarizer | None = None
+        self._diarizer_lock = threading.Lock()
         self._model = load_whisper_model(resolved, plan)
         self._decoder = CoveringDecoder(self._model)
         self.load_seconds = time.perf_counter() - started
@@ -71,8 +80,17 @@ class Engine:
         device: str = "auto",
         compute_type: str = "auto",
         cpu_threads: int = 0,
+        diarization: DiarizerSpec | None = None,
     ) -> Engine:
-        return cls(locator.resolve(model), plan_device(device, compute_type, cpu_threads))
+        plan = plan_device(device, compute_type, cpu_threads)
+        return cls(locator.resolve(model), plan, diarization)
+
+    def diarizer(self) -> Diarizer:
+        """The speaker model, loaded on the first diarized file and kept."""
+        with self._diarizer_lock:
+            if self._diarizer is None:
+                self._diarizer = load_diarizer(self.diarization)
+            return self._diarizer
 
     def transcribe(
         self,
@@ -105,6 +123,8 @@ class Engine:
         speech: list[tuple[float, float]] = []
         redecoded = 0.0
 
+        speakers = self.diarizer().session() if options.diarize else None
+        diarize_seconds = 0.0
         report = _monotonic(progress, total)
         batch_size = options.batch_size or self.batch_size
         windows = decoded_ahead(iter_windows(path, options.window_seconds))
@@ -130,7 +150,27 @@ class Engine:
                     segments.append(segment)
                     report(segment.end)
                 transcribe_seconds += time.perf_counter() - tick
+                if speakers is not None:
+                    tick = time.perf_counter()
+                    speakers.add(offset, samples)
+                    diarize_seconds += time.perf_counter() - tick
                 report(offset + samples.size / SAMPLE_RATE)
+
+        diarization = None
+        if speakers is not None:
+            tick = time.perf_counter()
+            turns = speakers.finish(
+                SpeakerCount(options.speakers, options.min_speakers, options.max_speakers)
+            )
+            segments, turns, names = attribute(segments, turns)
+            diarizer = self.diarizer()
+            diarization = Diarization(
+                model=diarizer.name,
+                speakers=names,
+                turns=tuple(turns),
+                seconds=diarize_seconds + time.perf_counter() - tick,
+                warning=diarizer.warning,
+            )
 
         return Transcript(
             text=join_segment_texts(segments),
@@ -149,6 +189,7 @@ class Engine:
                 total=time.perf_counter() - started,
             ),
             coverage=measure_coverage(speech, segments, redecoded),
+            diarization=diarization,
         )
 
     def _decode_window(

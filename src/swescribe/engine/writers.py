@@ -20,6 +20,7 @@ class Cue:
     start: float
     end: float
     lines: tuple[str, ...]
+    speaker: str | None = None
 
 
 def format_timestamp(seconds: float, decimal_marker: str) -> str:
@@ -76,12 +77,13 @@ def subtitle_cues(
             continue
         groups = _cue_groups(words, max_line_chars, max_lines)
         texts = [" ".join(words[i] for i in group) for group in groups]
+        who = segment.speaker
         if len(groups) == 1:
-            cues.append(Cue(segment.start, segment.end, wrap_lines(texts[0], max_line_chars)))
+            cues.append(Cue(segment.start, segment.end, wrap_lines(texts[0], max_line_chars), who))
         elif timed:
             for group, text in zip(groups, texts, strict=True):
                 start, end = timed[group[0]].start, timed[group[-1]].end
-                cues.append(Cue(start, end, wrap_lines(text, max_line_chars)))
+                cues.append(Cue(start, end, wrap_lines(text, max_line_chars), who))
         else:
             total_chars = sum(len(t) for t in texts)
             span = max(0.0, segment.end - segment.start)
@@ -89,14 +91,31 @@ def subtitle_cues(
             for number, text in enumerate(texts, start=1):
                 last = number == len(texts)
                 end = segment.end if last else cursor + span * len(text) / total_chars
-                cues.append(Cue(cursor, end, wrap_lines(text, max_line_chars)))
+                cues.append(Cue(cursor, end, wrap_lines(text, max_line_chars), who))
                 cursor = end
     return cues
 
 
 def to_txt(transcript: Transcript) -> str:
-    """One segment a line: readable, and diff-friendly."""
+    """One segment a line: readable, and diff-friendly. Diarized: one turn a line, after
+    its speaker (`S1: …`)."""
+    if any(s.speaker for s in transcript.segments):
+        return _txt_turns(transcript.segments)
     lines = [s.text.strip() for s in transcript.segments if s.text.strip()]
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def _txt_turns(segments: Sequence[Segment]) -> str:
+    turns: list[tuple[str | None, list[str]]] = []
+    for segment in segments:
+        text = segment.text.strip()
+        if not text:
+            continue
+        if turns and turns[-1][0] == segment.speaker:
+            turns[-1][1].append(text)
+        else:
+            turns.append((segment.speaker, [text]))
+    lines = [f"{speaker or '?'}: {' '.join(texts)}" for speaker, texts in turns]
     return "\n".join(lines) + "\n" if lines else ""
 
 
@@ -111,6 +130,12 @@ def vtt_cue_text(line: str) -> str:
     return line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def vtt_voice_name(name: str) -> str:
+    """A voice span's annotation (`<v NAME>`): one line, and escaped like cue text, so a
+    name cannot close the tag or end the cue."""
+    return vtt_cue_text(" ".join(name.split()))
+
+
 def srt_cue_text(line: str) -> str:
     """SRT has no escapes: the text stays as spoken, except that an arrow `-->`, which a
     parser would take for a timing line, is shortened to `->`."""
@@ -120,11 +145,17 @@ def srt_cue_text(line: str) -> str:
 
 
 def to_srt(transcript: Transcript) -> str:
+    """Diarized: a cue whose speaker is not the previous cue's starts with `S2: `."""
     blocks = []
+    previous: str | None = None
     for number, cue in enumerate(subtitle_cues(transcript.segments), start=1):
         start = format_timestamp(cue.start, ",")
         end = format_timestamp(cue.end, ",")
-        text = "\n".join(srt_cue_text(line) for line in cue.lines)
+        lines = list(cue.lines)
+        if cue.speaker is not None and cue.speaker != previous:
+            lines[0] = f"{cue.speaker}: {lines[0]}"
+        previous = cue.speaker
+        text = "\n".join(srt_cue_text(line) for line in lines)
         blocks.append(f"{number}\n{start} --> {end}\n{text}\n")
     return "\n".join(blocks)
 
@@ -135,6 +166,8 @@ def to_vtt(transcript: Transcript) -> str:
         start = format_timestamp(cue.start, ".")
         end = format_timestamp(cue.end, ".")
         text = "\n".join(vtt_cue_text(line) for line in cue.lines)
+        if cue.speaker is not None:
+            text = f"<v {vtt_voice_name(cue.speaker)}>{text}</v>"
         blocks.append(f"{start} --> {end}\n{text}\n")
     return "\n".join(blocks)
 

@@ -53,7 +53,9 @@ def job_payload(svc: Services, job: Job) -> dict[str, Any]:
         result = json.loads(svc.objects.get_bytes(json_key))
         text, language = result["text"], result["language"]
         segments = [
-            {"start": s["start"], "end": s["end"], "text": s["text"]} for s in result["segments"]
+            {"start": s["start"], "end": s["end"], "text": s["text"]}
+            | ({"speaker": s["speaker"]} if "speaker" in s else {})
+            for s in result["segments"]
         ]
     return build_payload(
         job_id=job.job_id,

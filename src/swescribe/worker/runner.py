@@ -206,6 +206,8 @@ class Worker:
                 TranscribeOptions(
                     language=job.language,
                     word_timestamps=job.word_timestamps,
+                    diarize=job.diarize,
+                    speakers=job.speakers if job.diarize else None,
                     max_seconds=self.svc.policy.max_audio_seconds,
                     task=job.task,
                     initial_prompt=job.prompt,

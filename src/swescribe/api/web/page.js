@@ -21,6 +21,7 @@ export const state = {
   upload: null, // the latest upload: {name, percent, done}
   openJobId: null,
   transcript: null,
+  speakerNames: new Map(), // speaker label (S1) -> the name the user gave it
   pollTimer: null,
   refreshing: false,
   refreshAgain: false,

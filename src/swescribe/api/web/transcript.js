@@ -1,5 +1,12 @@
 // The transcript view: segments with times, playback from a segment, downloads, copy.
 import { $, announce, api, clearError, clock, jobName, showError, state, t } from "./page.js";
+import {
+  displayName,
+  renameInFile,
+  renderSpeakerNames,
+  speakerClass,
+  speakersOf,
+} from "./speakers.js";
 
 export function transcriptName() {
   const job = state.jobs.find((j) => j.job_id === state.openJobId);
@@ -17,6 +24,7 @@ export async function openTranscript(jobId) {
   }
   state.openJobId = jobId;
   state.transcript = transcript;
+  state.speakerNames = new Map();
   const player = $("player");
   const audioUrl = state.localAudio.get(jobId) || (await storedAudioUrl(jobId));
   player.pause();
@@ -49,6 +57,8 @@ export async function storedAudioUrl(jobId) {
 export function renderTranscript() {
   if (!state.transcript) return;
   $("transcript-heading").textContent = t("transcriptOf", transcriptName());
+  if (!state.speakerNames) state.speakerNames = new Map();
+  renderSpeakerNames(state.transcript, state.speakerNames, renderTranscript);
   const list = $("segments");
   list.replaceChildren();
   if (!state.transcript.segments.length) {
@@ -70,7 +80,16 @@ export function renderTranscript() {
     const text = document.createElement("span");
     text.className = "text";
     text.textContent = segment.text.trim();
-    button.append(time, text);
+    if (segment.speaker) {
+      const who = document.createElement("span");
+      who.className = `speaker-chip ${speakerClass(state.transcript, segment.speaker)}`;
+      who.textContent = displayName(state.speakerNames, segment.speaker);
+      button.classList.add("has-speaker", speakerClass(state.transcript, segment.speaker));
+      button.dataset.speaker = segment.speaker;
+      button.append(time, who, text);
+    } else {
+      button.append(time, text);
+    }
     item.append(button);
     list.append(item);
   }
@@ -84,6 +103,8 @@ export function closeTranscript() {
   player.pause();
   state.openJobId = null;
   state.transcript = null;
+  state.speakerNames = new Map();
+  $("speakers-panel").hidden = true;
   $("transcript-panel").hidden = true;
   $("segments").replaceChildren();
 }
@@ -125,7 +146,12 @@ export async function download(format) {
     const response = await api(`v1/jobs/${encodeURIComponent(jobId)}/transcript?format=${format}`);
     const stem = transcriptName().replace(/\.[^.]+$/, "");
     const name = fileNameFrom(response, `${stem}.${format}`);
-    const url = URL.createObjectURL(await response.blob());
+    let blob = await response.blob();
+    if (state.speakerNames && state.speakerNames.size && speakersOf(state.transcript).length) {
+      const renamed = renameInFile(format, await blob.text(), state.speakerNames);
+      blob = new Blob([renamed], { type: blob.type });
+    }
+    const url = URL.createObjectURL(blob);
     const link = document.createElement("a");
     link.href = url;
     link.download = name;
@@ -141,7 +167,11 @@ export async function download(format) {
 
 export async function copyText() {
   if (!state.transcript) return;
-  const text = state.transcript.segments.map((s) => s.text.trim()).join("\n");
+  const text = state.transcript.segments
+    .map((s) =>
+      s.speaker ? `${displayName(state.speakerNames, s.speaker)}: ${s.text.trim()}` : s.text.trim(),
+    )
+    .join("\n");
   try {
     await navigator.clipboard.writeText(text);
   } catch {

@@ -64,10 +64,18 @@ export function sendFile(upload, file, onProgress) {
   });
 }
 
+// What the page asks of a new job: its file name, the custom vocabulary (the model's
+// initial prompt, docs/api.md), and speaker labels when ticked.
 export function jobRequest(filename, vocabulary) {
-  // The vocabulary goes to the model as its initial prompt (docs/api.md: custom vocabulary).
+  const request = { filename };
   const prompt = vocabulary.trim();
-  return prompt ? { filename, prompt } : { filename };
+  if (prompt) request.prompt = prompt;
+  if ($("diarize")?.checked) {
+    request.diarize = true;
+    const speakers = Number($("speakers")?.value || 0);
+    if (Number.isInteger(speakers) && speakers >= 1 && speakers <= 32) request.speakers = speakers;
+  }
+  return request;
 }
 
 export async function uploadFile(file) {

@@ -1,0 +1,99 @@
+"""Diarization models by name, and the port the engine uses.
+
+- ``resemblyzer``: the offline model, Resemblyzer 0.1.4's GE2E encoder (its weights
+  from the installed package; numpy, no torch), clustered here.
+- ``pyannote``: pyannote.audio's pipeline (PYANNOTE_PIPELINE) from the Hugging Face hub
+  or its cache (the GPU AMI bakes it), with an access token.
+- ``auto``: pyannote where it loads, otherwise the offline model with a warning, as
+  the Whisper model ``auto`` falls back to whisper-base.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from swescribe.core.errors import InvalidOption, ModelUnavailable
+from swescribe.engine.diarization.clustering import SpeakerCount
+from swescribe.engine.diarization.turns import SpeakerTurn
+
+log = logging.getLogger(__name__)
+
+AUTO = "auto"
+OFFLINE_DIARIZER = "resemblyzer"
+PYANNOTE = "pyannote"
+DIARIZATION_MODELS = (AUTO, PYANNOTE, OFFLINE_DIARIZER)
+PYANNOTE_PIPELINE = "pyannote/speaker-diarization-community-1"
+"""pyannote.audio 4's open pipeline (CC-BY-4.0, gated: accept its conditions on the hub
+with the account whose token is given)."""
+
+
+class DiarizationSession(Protocol):
+    """One file: windows of 16 kHz samples in order, then the turns."""
+
+    def add(self, offset: float, samples: np.ndarray) -> None: ...
+
+    def finish(self, count: SpeakerCount | None = None) -> list[SpeakerTurn]:
+        """Turns with speakers named by the model (the engine renames them S1, S2, …)."""
+        ...
+
+
+class Diarizer(Protocol):
+    name: str
+    """What the transcript records as the diarization model."""
+    warning: str | None
+
+    def session(self) -> DiarizationSession: ...
+
+
+@dataclass(frozen=True)
+class DiarizerSpec:
+    """Which diarization model to load, and what it needs (from Settings, at the edge)."""
+
+    model: str = AUTO
+    hf_token: str = ""
+    device: str = "cpu"
+    allow_download: bool = True
+
+
+def load_diarizer(spec: DiarizerSpec) -> Diarizer:
+    if spec.model == OFFLINE_DIARIZER:
+        return _offline()
+    if spec.model == PYANNOTE:
+        return _pyannote(spec)
+    if spec.model != AUTO:
+        raise InvalidOption(
+            f"unknown diarization model {spec.model!r}; use one of {', '.join(DIARIZATION_MODELS)}"
+        )
+    try:
+        return _pyannote(spec)
+    except ModelUnavailable as why:
+        warning = (
+            f"diarizing with the offline {OFFLINE_DIARIZER} speaker model (GE2E), which is "
+            f"less accurate than pyannote, because {why}"
+        )
+        log.warning(warning)
+        diarizer = _offline()
+        diarizer.warning = warning
+        return diarizer
+
+
+def _offline() -> Diarizer:
+    from swescribe.engine.diarization.embedding import EmbeddingDiarizer
+    from swescribe.engine.diarization.ge2e import VoiceEncoder, resemblyzer_weights
+
+    return EmbeddingDiarizer(VoiceEncoder.from_checkpoint(resemblyzer_weights()))
+
+
+def _pyannote(spec: DiarizerSpec) -> Diarizer:
+    from swescribe.engine.diarization.pyannote import PyannoteDiarizer
+
+    return PyannoteDiarizer.load(spec.hf_token, spec.device, spec.allow_download)
+
+
+def speech_seconds(turns: Sequence[SpeakerTurn]) -> float:
+    return sum(t.end - t.start for t in turns)
