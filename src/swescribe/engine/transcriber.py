@@ -13,7 +13,13 @@ from swescribe.core.errors import InvalidAudio, InvalidOption
 from swescribe.engine._decode_ahead import decoded_ahead
 from swescribe.engine.audio import SAMPLE_RATE, iter_windows, probe
 from swescribe.engine.coverage import measure_coverage
-from swescribe.engine.decoding import CoveringDecoder, Decoded, DecodeSettings, speech_regions
+from swescribe.engine.decoding import (
+    CoveringDecoder,
+    Decoded,
+    DecodeSettings,
+    Unsure,
+    speech_regions,
+)
 from swescribe.engine.device import DevicePlan, default_batch_size, plan_device
 from swescribe.engine.models import ModelLocator, ResolvedModel, load_whisper_model
 from swescribe.engine.options import TranscribeOptions
@@ -150,6 +156,10 @@ class Engine:
         extra.pop("vad_parameters", None)
         without_timestamps = bool(extra.pop("without_timestamps", False))
         max_passes = int(extra.pop("max_passes", DecodeSettings.max_passes))
+        selective_beam = bool(extra.pop("selective_beam", DecodeSettings.selective_beam))
+        unsure = Unsure(**extra.pop("unsure", {}))
+        encoder_margin = extra.pop("encoder_margin", DecodeSettings.encoder_margin)
+        encoder_floor = int(extra.pop("encoder_floor", DecodeSettings.encoder_floor))
         return self._decoder.decode(
             samples,
             DecodeSettings(
@@ -160,6 +170,10 @@ class Engine:
                 vad=options.vad,
                 without_timestamps=without_timestamps,
                 max_passes=max_passes,
+                selective_beam=selective_beam,
+                unsure=unsure,
+                encoder_margin=encoder_margin,
+                encoder_floor=encoder_floor,
                 extra=tuple(extra.items()),
             ),
             speech,
