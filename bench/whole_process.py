@@ -63,10 +63,8 @@ def commands(
         def argv(audio: Path, out: Path) -> list[str]:
             script = str(HERE / "fw_process.py")
             target = str(out / f"{audio.stem}.json")
-            return [sys.executable, script, str(model_dir), str(audio), target, *peer] + [
-                "--pipeline",
-                pipeline,
-            ]
+            files = [str(model_dir), str(audio), target]
+            return [sys.executable, script, *files, *peer, "--pipeline", pipeline]
 
         return argv
 
@@ -138,8 +136,7 @@ def print_table(rows: list[dict[str, Any]], names: list[str], summary: dict[str,
     print(f"{'clip':20} " + " ".join(f"{n + ' s':>14} {'WER':>6}" for n in names))
     for row in rows:
         cells = " ".join(
-            f"{row[n]['wall_seconds']:14.2f} {row[n]['wer'] if row[n]['wer'] is not None else 0:6.3f}"
-            for n in names
+            f"{row[n]['wall_seconds']:14.2f} {row[n]['wer'] or 0.0:6.3f}" for n in names
         )
         print(f"{row['clip']:20} {cells}")
     state = "met" if summary["met"] else "NOT met"
