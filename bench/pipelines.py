@@ -50,6 +50,22 @@ ABLATIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "batch 4": ("batch size 4 instead of the device default", {"batch_size": 4}),
     "batch 16": ("batch size 16 instead of the device default", {"batch_size": 16}),
     "beam 1": ("greedy decoding instead of beam 5", {"beam_size": 1}),
+    "selective beam": (
+        "greedy first, beam 5 again only where the greedy result looks unsure",
+        {"extra": {"selective_beam": True}},
+    ),
+    "selective beam -0.7": (
+        "selective beam, unsure only below a mean log-probability of -0.7",
+        {"extra": {"selective_beam": True, "unsure": {"avg_logprob": -0.7}}},
+    ),
+    "encoder trimmed": (
+        "short pieces encoded at their own length (+1 s) instead of padded to 30 s",
+        {"extra": {"encoder_margin": 100}},
+    ),
+    "beam 1, encoder trimmed": (
+        "greedy, and short pieces encoded at their own length (+1 s)",
+        {"beam_size": 1, "extra": {"encoder_margin": 100}},
+    ),
     "one pass": (
         "one decode per chunk, no second pass over what it left out (max_passes=1)",
         {"extra": {"max_passes": 1}},

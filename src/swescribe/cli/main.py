@@ -2,23 +2,45 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 
 import click
 
 from swescribe import __version__
-from swescribe.cli.admin import cleanup, jobs, keys
-from swescribe.cli.serve import serve, worker
-from swescribe.cli.submit import submit
-from swescribe.cli.transcribe import transcribe
 from swescribe.core.errors import SwescribeError
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+COMMANDS = {
+    "transcribe": "swescribe.cli.transcribe",
+    "serve": "swescribe.cli.serve",
+    "worker": "swescribe.cli.serve",
+    "submit": "swescribe.cli.submit",
+    "keys": "swescribe.cli.admin",
+    "jobs": "swescribe.cli.admin",
+    "cleanup": "swescribe.cli.admin",
+}
+"""Each subcommand and the module that defines it, imported only when the command runs:
+`transcribe` need not load the web service (about a second of imports)."""
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        command = getattr(importlib.import_module(COMMANDS[cmd_name]), cmd_name)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="swescribe")
 @click.option("--debug", is_flag=True, help="Show debug logs and full tracebacks.")
 @click.pass_context
@@ -33,10 +55,6 @@ def cli(ctx: click.Context, debug: bool) -> None:
     )
     # The client says which call it retries and why; stamina's own line says less.
     logging.getLogger("stamina").setLevel(logging.DEBUG if debug else logging.ERROR)
-
-
-for command in (transcribe, serve, worker, submit, keys, jobs, cleanup):
-    cli.add_command(command)
 
 
 def main() -> None:

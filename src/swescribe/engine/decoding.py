@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -32,8 +32,44 @@ from swescribe.core.errors import InvalidOption
 
 SAMPLE_RATE = 16000
 CHUNK_SECONDS = 30.0
+FULL_FRAMES = 3000
+"""Whisper's encoder window: 30 s of 10 ms feature frames."""
+ENCODER_STEP_FRAMES = 100
 MAX_PAUSE_SECONDS = 3.0
 """A longer pause ends a chunk, and its silence is not decoded."""
+
+
+@dataclass(frozen=True)
+class Unsure:
+    """When a greedy decode is decoded again with beam search (thresholds measured on the
+    human long-form files, docs/performance.md)."""
+
+    avg_logprob: float = -0.5
+    """Mean token log-probability below this."""
+    compression_ratio: float = 2.0
+    """Text this repetitive (gzip ratio) or more."""
+    repeated_ngram: int = 4
+    """The same n words three times (a loop)."""
+
+    def of(self, avg_logprob: float, text: str) -> bool:
+        from faster_whisper.transcribe import get_compression_ratio
+
+        return (
+            avg_logprob < self.avg_logprob
+            or get_compression_ratio(text) >= self.compression_ratio
+            or _repeats(text.split(), self.repeated_ngram)
+        )
+
+
+def _repeats(words: list[str], n: int) -> bool:
+    """Whether some n words occur three times: a decoding loop."""
+    seen: dict[tuple[str, ...], int] = {}
+    for i in range(len(words) - n + 1):
+        gram = tuple(words[i : i + n])
+        seen[gram] = seen.get(gram, 0) + 1
+        if seen[gram] >= 3:
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -49,6 +85,16 @@ class DecodeSettings:
     gap_seconds: float = 1.0
     """Uncovered speech this long (by VAD) inside a decoded piece is decoded again."""
     max_passes: int = 4
+    encoder_margin: int | None = None
+    """Encode a batch's audio padded only to its longest piece plus this many frames
+    (rounded up to whole seconds) instead of to 30 s; None: always 30 s."""
+    encoder_floor: int = 0
+    """With `encoder_margin`: never fewer frames than this."""
+    selective_beam: bool = False
+    """Decode greedily, then with `beam_size` only the pieces whose greedy result looks
+    unsure (see `Unsure`); False: every piece with `beam_size`. Off: with whisper-base
+    on Swedish nearly every piece looks unsure, so it cost time (docs/performance.md)."""
+    unsure: Unsure = field(default_factory=lambda: Unsure())
     task: str = "transcribe"
     initial_prompt: str | None = None
     hotwords: str | None = None
@@ -170,6 +216,28 @@ class CoveringDecoder:
             fields["suppress_tokens"] = get_suppressed_tokens(tokenizer, fields["suppress_tokens"])
         return TranscriptionOptions(**fields)
 
+    def _generate(
+        self, encoder_output: Any, prompts: list[list[int]], options: Any, beam_size: int
+    ) -> list[Any]:
+        model = self._model
+        return list(
+            model.model.generate(
+                encoder_output,
+                prompts,
+                beam_size=beam_size,
+                patience=options.patience,
+                length_penalty=options.length_penalty,
+                max_length=model.max_length,
+                suppress_blank=options.suppress_blank,
+                suppress_tokens=options.suppress_tokens,
+                return_scores=True,
+                return_no_speech_prob=True,
+                sampling_temperature=options.temperatures[0],
+                repetition_penalty=options.repetition_penalty,
+                no_repeat_ngram_size=options.no_repeat_ngram_size,
+            )
+        )
+
     def _decode_batch(
         self,
         batch: list[_Piece],
@@ -181,9 +249,11 @@ class CoveringDecoder:
         from faster_whisper.audio import pad_or_trim
 
         model = self._model
-        features = np.stack(
-            [pad_or_trim(model.feature_extractor(p.audio)[..., :-1]) for p in batch]
+        extracted = [model.feature_extractor(p.audio)[..., :-1] for p in batch]
+        frames = encoder_frames(
+            max(f.shape[-1] for f in extracted), settings.encoder_margin, settings.encoder_floor
         )
+        features = np.stack([pad_or_trim(f, frames) for f in extracted])
         encoder_output = model.encode(features)
         prompts = [
             model.get_prompt(
@@ -194,21 +264,26 @@ class CoveringDecoder:
             )
             for p in batch
         ]
-        results = model.model.generate(
-            encoder_output,
-            prompts,
-            beam_size=options.beam_size,
-            patience=options.patience,
-            length_penalty=options.length_penalty,
-            max_length=model.max_length,
-            suppress_blank=options.suppress_blank,
-            suppress_tokens=options.suppress_tokens,
-            return_scores=True,
-            return_no_speech_prob=True,
-            sampling_temperature=options.temperatures[0],
-            repetition_penalty=options.repetition_penalty,
-            no_repeat_ngram_size=options.no_repeat_ngram_size,
-        )
+        if settings.selective_beam and options.beam_size > 1:
+            results = self._generate(encoder_output, prompts, options, beam_size=1)
+            unsure = [
+                i
+                for i, result in enumerate(results)
+                if settings.unsure.of(
+                    _avg_logprob_of(result, options.length_penalty), _text(tokenizer, result)
+                )
+            ]
+            if unsure:
+                again = self._generate(
+                    _rows(encoder_output, unsure),
+                    [prompts[i] for i in unsure],
+                    options,
+                    beam_size=options.beam_size,
+                )
+                for i, result in zip(unsure, again, strict=True):
+                    results[i] = result
+        else:
+            results = self._generate(encoder_output, prompts, options, options.beam_size)
         split = [
             _segments(model, tokenizer, piece, result, options.length_penalty)
             for piece, result in zip(batch, results, strict=True)
@@ -256,6 +331,15 @@ def vocabulary_prompt(model: Any, initial_prompt: str | None, hotwords: str | No
     if hotwords and hotwords.strip():
         budget -= min(len(encode(hotwords)), budget // 2)
     return encode(initial_prompt)[-budget:]
+
+
+def encoder_frames(longest: int, margin: int | None, floor: int = 0) -> int:
+    """Feature frames a batch is encoded with: Whisper's 30 s, or (with a margin) the
+    longest piece plus the margin, at least `floor`, in whole seconds, at most 30 s."""
+    if margin is None:
+        return FULL_FRAMES
+    wanted = max(longest + margin, floor)
+    return min(FULL_FRAMES, -(-wanted // ENCODER_STEP_FRAMES) * ENCODER_STEP_FRAMES)
 
 
 def speech_regions(
@@ -325,8 +409,7 @@ def _segments(
     from faster_whisper.transcribe import get_compression_ratio
 
     tokens = result.sequences_ids[0]
-    cum_logprob = result.scores[0] * (len(tokens) ** length_penalty)
-    avg_logprob = cum_logprob / (len(tokens) + 1)
+    avg_logprob = _avg_logprob_of(result, length_penalty)
     no_speech = result.no_speech_prob
     duration = piece.audio.size / SAMPLE_RATE
     subsegments, _, _ = model._split_segments_by_timestamps(
@@ -362,6 +445,28 @@ def _segments(
     # Whisper's own no-speech rule.
     silent = bool(no_speech > 0.6 and avg_logprob < -1.0)
     return segments, silent
+
+
+def _avg_logprob_of(result: Any, length_penalty: float) -> float:
+    """faster-whisper's average log-probability of a generated sequence."""
+    tokens = result.sequences_ids[0]
+    return float(result.scores[0] * (len(tokens) ** length_penalty) / (len(tokens) + 1))
+
+
+def _text(tokenizer: Any, result: Any) -> str:
+    return str(tokenizer.decode([t for t in result.sequences_ids[0] if t < tokenizer.eot]))
+
+
+def _rows(encoder_output: Any, rows: list[int]) -> Any:
+    """Some rows of a batch's encoder output, on the device it lives on (decoding them
+    again needs no second encode)."""
+    import ctranslate2
+
+    host = np.array(encoder_output.to_device(ctranslate2.Device.cpu))
+    picked = ctranslate2.StorageView.from_array(np.ascontiguousarray(host[rows]))
+    if encoder_output.device == "cpu":
+        return picked
+    return picked.to_device(ctranslate2.Device.cuda)
 
 
 def _covered_until(

@@ -18,6 +18,7 @@ from swescribe.engine.decoding import (
     CoveringDecoder,
     Decoded,
     DecodeSettings,
+    Unsure,
     speech_regions,
     vocabulary_prompt,
 )
@@ -225,6 +226,10 @@ class Engine:
         extra.pop("vad_parameters", None)
         without_timestamps = bool(extra.pop("without_timestamps", False))
         max_passes = int(extra.pop("max_passes", DecodeSettings.max_passes))
+        selective_beam = bool(extra.pop("selective_beam", DecodeSettings.selective_beam))
+        unsure = Unsure(**extra.pop("unsure", {}))
+        encoder_margin = extra.pop("encoder_margin", DecodeSettings.encoder_margin)
+        encoder_floor = int(extra.pop("encoder_floor", DecodeSettings.encoder_floor))
         return self._decoder.decode(
             samples,
             DecodeSettings(
@@ -238,6 +243,10 @@ class Engine:
                 task=options.task,
                 initial_prompt=options.initial_prompt or None,
                 hotwords=options.hotwords or None,
+                selective_beam=selective_beam,
+                unsure=unsure,
+                encoder_margin=encoder_margin,
+                encoder_floor=encoder_floor,
                 extra=tuple(extra.items()),
             ),
             speech,
