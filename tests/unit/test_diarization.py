@@ -204,10 +204,10 @@ def test_speaker_options_need_diarize_and_sane_counts() -> None:
 def diarized() -> Transcript:
     words = (word(0.0, 0.5, "Hej"), word(0.6, 1.4, "allihop."))
     segments = (
-        Segment(0, 0.0, 1.4, "Hej allihop.", words, "S1"),
-        Segment(1, 1.5, 3.0, "Tack <3 & -->", None, "S2"),
-        Segment(2, 3.0, 4.0, "Precis.", None, "S2"),
-        Segment(3, 4.2, 5.0, "Bra.", None, "S1"),
+        Segment(0, 0.0, 1.4, "Hej allihop.", words, speaker="S1"),
+        Segment(1, 1.5, 3.0, "Tack <3 & -->", None, speaker="S2"),
+        Segment(2, 3.0, 4.0, "Precis.", None, speaker="S2"),
+        Segment(3, 4.2, 5.0, "Bra.", None, speaker="S1"),
     )
     turns = (SpeakerTurn(0, 1.45, "S1"), SpeakerTurn(1.45, 4.1, "S2"), SpeakerTurn(4.1, 5, "S1"))
     return Transcript(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 
@@ -58,6 +58,7 @@ class Segment:
     end: float
     text: str
     words: tuple[Word, ...] | None = None
+    _: KW_ONLY
     stats: DecodingStats | None = None
     speaker: str | None = None
     """S1, S2, … when the transcription was diarized."""

@@ -300,4 +300,6 @@ def _to_segment(raw: Any, offset: float, index: int, word_timestamps: bool) -> S
         compression_ratio=float(raw.compression_ratio),
         no_speech_prob=float(raw.no_speech_prob),
     )
-    return Segment(index, offset + float(raw.start), offset + float(raw.end), text, words, stats)
+    return Segment(
+        index, offset + float(raw.start), offset + float(raw.end), text, words, stats=stats
+    )
