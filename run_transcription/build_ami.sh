@@ -26,12 +26,20 @@ encrypted root volume) whose UserData (run_transcription/provision_worker_ami.sh
     (nvidia-cublas-cu12, nvidia-cudnn-cu12==9.*);
   - bakes the model into /opt/swescribe/models/<model> (the CTranslate2 files of
     KBLab/<model> from the Hugging Face hub, or --model-s3-uri);
+  - with --diarization pyannote: installs pyannote.audio and torch (CUDA 12.8) from
+    run_transcription/diarize-requirements.txt instead of worker-requirements.txt, and
+    bakes pyannote/speaker-diarization-community-1 into /opt/swescribe/models/pyannote/,
+    from the hub with the Hugging Face token kept in an SSM SecureString parameter
+    (--hf-token-parameter) or from an S3 copy (--diarization-s3-uri); the workers then
+    load it offline, with no token. Without it the workers diarize with the offline
+    model (Resemblyzer's GE2E encoder, on every AMI);
   - installs run_transcription/fast_transcribe.py to /opt/swescribe/run_transcription/
     and run_transcription/start-worker.sh as /opt/swescribe/bin/start-worker;
   - installs the CloudWatch agent, shipping /var/log/swescribe-worker.log to the log
     group /swescribe/<stack>/worker;
   - runs a smoke test: the model loads on the GPU (float16) and transcribes a second
-    of silence;
+    of silence (and, with --diarization pyannote, the baked pipeline loads offline
+    and diarizes ten seconds on the GPU);
   - writes its result to the artifacts bucket and powers off.
 
 Then this script images the stopped builder, waits until the AMI is available,
@@ -41,8 +49,10 @@ about 20 to 40 minutes and costs well under a dollar of g4dn.xlarge time.
 The builder needs the internet (apt, PyPI, the hub): use a subnet with a NAT gateway,
 or a public subnet with --associate-public-ip. It gets an instance profile
 (<stack>-ami-builder) that can read and write only ami/builds/ in the artifacts bucket
-(and read --model-s3-uri), plus SSM Session Manager for debugging, and a security
-group with no inbound rules.
+(and read --model-s3-uri, --diarization-s3-uri, or the one SSM parameter named by
+--hf-token-parameter), plus SSM Session Manager for debugging, and a security group
+with no inbound rules. The token itself never leaves SSM but for the builder's download:
+it is not in the UserData, a command line, the build log or the image.
 
 Options:
   --subnet-id SUBNET      where the builder runs (required)
@@ -52,6 +62,12 @@ Options:
   --instance-type TYPE    builder type; it needs an NVIDIA GPU (default: g4dn.xlarge)
   --model NAME            the model to bake (default: kb-whisper-small)
   --model-s3-uri URI      copy the model's CT2 files from s3://... instead of the hub
+  --diarization NAME      none (default: the offline speaker model only) or pyannote
+  --hf-token-parameter P  with pyannote: the name of the SSM SecureString parameter that
+                          holds a Hugging Face read token whose account accepted the
+                          pipeline's conditions (never the token itself)
+  --diarization-s3-uri U  with pyannote, instead of the token: copy the pipeline's files
+                          (a download of the hub repository) from s3://...
   --volume-size GIB       root volume size, at most 100 (the workers' launch template
                           size; default: the base AMI's)
   --associate-public-ip   give the builder a public IP (a public subnet, no NAT)
@@ -72,6 +88,9 @@ BASE_AMI=""
 INSTANCE_TYPE="g4dn.xlarge"
 MODEL="kb-whisper-small"
 MODEL_S3_URI=""
+DIARIZATION="none"
+HF_TOKEN_PARAMETER=""
+DIARIZATION_S3_URI=""
 VOLUME_SIZE=""
 PUBLIC_IP=0
 TIMEOUT=5400
@@ -86,6 +105,9 @@ while [[ $# -gt 0 ]]; do
     --instance-type) INSTANCE_TYPE="$(need_value "$@")"; shift 2 ;;
     --model) MODEL="$(need_value "$@")"; shift 2 ;;
     --model-s3-uri) MODEL_S3_URI="$(need_value "$@")"; shift 2 ;;
+    --diarization) DIARIZATION="$(need_value "$@")"; shift 2 ;;
+    --hf-token-parameter) HF_TOKEN_PARAMETER="$(need_value "$@")"; shift 2 ;;
+    --diarization-s3-uri) DIARIZATION_S3_URI="$(need_value "$@")"; shift 2 ;;
     --volume-size) VOLUME_SIZE="$(need_value "$@")"; shift 2 ;;
     --associate-public-ip) PUBLIC_IP=1; shift ;;
     --timeout) TIMEOUT="$(need_value "$@")"; shift 2 ;;
@@ -107,6 +129,27 @@ if [[ -n "$VOLUME_SIZE" ]] && ((VOLUME_SIZE > WORKER_ROOT_GIB)); then
   usage_error "--volume-size can be at most $WORKER_ROOT_GIB: the workers' launch template gives the root volume $WORKER_ROOT_GIB GiB"
 fi
 [[ -z "$MODEL_S3_URI" || "$MODEL_S3_URI" =~ ^s3://[^/]+/ ]] || usage_error "--model-s3-uri must be s3://BUCKET/PREFIX/"
+case "$DIARIZATION" in
+  none)
+    [[ -z "$HF_TOKEN_PARAMETER$DIARIZATION_S3_URI" ]] ||
+      usage_error "--hf-token-parameter and --diarization-s3-uri need --diarization pyannote"
+    ;;
+  pyannote)
+    [[ -n "$HF_TOKEN_PARAMETER" || -n "$DIARIZATION_S3_URI" ]] ||
+      usage_error "--diarization pyannote needs --hf-token-parameter (an SSM parameter's name) or --diarization-s3-uri"
+    [[ -z "$HF_TOKEN_PARAMETER" || -z "$DIARIZATION_S3_URI" ]] ||
+      usage_error "give --hf-token-parameter or --diarization-s3-uri, not both"
+    ;;
+  *) usage_error "--diarization must be none or pyannote" ;;
+esac
+# A token given where its parameter's name belongs would land in the UserData: refuse it,
+# without echoing it.
+if [[ "$HF_TOKEN_PARAMETER" =~ ^hf_ ]]; then
+  usage_error "--hf-token-parameter takes the name of an SSM SecureString parameter, not the token (aws ssm put-parameter --type SecureString --name /swescribe/hf-token ...)"
+fi
+[[ -z "$HF_TOKEN_PARAMETER" || "$HF_TOKEN_PARAMETER" =~ ^/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$ ]] ||
+  usage_error "--hf-token-parameter must be an SSM parameter name such as /swescribe/hf-token"
+[[ -z "$DIARIZATION_S3_URI" || "$DIARIZATION_S3_URI" =~ ^s3://[^/]+/ ]] || usage_error "--diarization-s3-uri must be s3://BUCKET/PREFIX/"
 check_prerequisites
 
 VERSION="$("$PYTHON" -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["project"]["version"])' \
@@ -121,7 +164,9 @@ render_user_data() {
   printf '#!/bin/bash\n# swescribe AMI builder (run_transcription/build_ami.sh)\nset -euo pipefail\n'
   printf 'export SWESCRIBE_BUILD_%s=%q\n' \
     ID "$BUILD_ID" BUCKET "$ARTIFACTS_BUCKET" PREFIX "$BUILD_PREFIX" REGION "$AWS_REGION_NAME" \
-    MODEL "$MODEL" MODEL_S3_URI "$MODEL_S3_URI" LOG_GROUP "$LOG_GROUP"
+    MODEL "$MODEL" MODEL_S3_URI "$MODEL_S3_URI" LOG_GROUP "$LOG_GROUP" \
+    DIARIZATION "$DIARIZATION" HF_TOKEN_PARAMETER "$HF_TOKEN_PARAMETER" \
+    DIARIZATION_S3_URI "$DIARIZATION_S3_URI"
   printf 'mkdir -p /opt/swescribe-build\n'
   printf "base64 -d <<'EOF' | gunzip >/opt/swescribe-build/provision.sh\n"
   gzip -9n <"$SCRIPT_DIR/provision_worker_ami.sh" | base64
@@ -167,12 +212,12 @@ fi
 step "Artifacts: s3://$ARTIFACTS_BUCKET/$BUILD_PREFIX/"
 ensure_artifacts_bucket "$ARTIFACTS_BUCKET"
 if ((DRY_RUN)); then
-  log "[dry-run] bundle.tar.gz: the swescribe wheel, fast_transcribe.py, start-worker.sh, worker-requirements.txt"
+  log "[dry-run] bundle.tar.gz: the swescribe wheel, fast_transcribe.py, start-worker.sh, worker-requirements.txt, diarize-requirements.txt"
 else
   WORK="$(mktemp -d)"
   WHEEL="$(build_worker_wheel "$WORK/bundle")"
   cp "$SCRIPT_DIR/fast_transcribe.py" "$SCRIPT_DIR/start-worker.sh" \
-    "$SCRIPT_DIR/worker-requirements.txt" "$WORK/bundle/"
+    "$SCRIPT_DIR/worker-requirements.txt" "$SCRIPT_DIR/diarize-requirements.txt" "$WORK/bundle/"
   tar -czf "$WORK/bundle.tar.gz" -C "$WORK/bundle" .
   upload_artifact "$WORK/bundle.tar.gz" "$ARTIFACTS_BUCKET" "$BUILD_PREFIX/bundle.tar.gz"
   log "bundled $(basename "$WHEEL")"
@@ -187,6 +232,19 @@ if [[ -n "$MODEL_S3_URI" ]]; then
   MODEL_PREFIX="${MODEL_PATH#*/}"
   STATEMENTS+=",{\"Effect\":\"Allow\",\"Action\":\"s3:GetObject\",\"Resource\":\"arn:aws:s3:::$MODEL_BUCKET/${MODEL_PREFIX}*\"}"
   STATEMENTS+=",{\"Effect\":\"Allow\",\"Action\":\"s3:ListBucket\",\"Resource\":\"arn:aws:s3:::$MODEL_BUCKET\",\"Condition\":{\"StringLike\":{\"s3:prefix\":\"${MODEL_PREFIX}*\"}}}"
+fi
+if [[ -n "$DIARIZATION_S3_URI" ]]; then
+  PIPELINE_PATH="${DIARIZATION_S3_URI#s3://}"
+  PIPELINE_BUCKET="${PIPELINE_PATH%%/*}"
+  PIPELINE_PREFIX="${PIPELINE_PATH#*/}"
+  STATEMENTS+=",{\"Effect\":\"Allow\",\"Action\":\"s3:GetObject\",\"Resource\":\"arn:aws:s3:::$PIPELINE_BUCKET/${PIPELINE_PREFIX}*\"}"
+  STATEMENTS+=",{\"Effect\":\"Allow\",\"Action\":\"s3:ListBucket\",\"Resource\":\"arn:aws:s3:::$PIPELINE_BUCKET\",\"Condition\":{\"StringLike\":{\"s3:prefix\":\"${PIPELINE_PREFIX}*\"}}}"
+fi
+if [[ -n "$HF_TOKEN_PARAMETER" ]]; then
+  # That one parameter; and its decryption through SSM (a customer-managed key's policy
+  # must also allow this role; the AWS-managed aws/ssm key needs nothing more).
+  STATEMENTS+=",{\"Effect\":\"Allow\",\"Action\":\"ssm:GetParameter\",\"Resource\":\"arn:aws:ssm:$AWS_REGION_NAME:$ACCOUNT:parameter/${HF_TOKEN_PARAMETER#/}\"}"
+  STATEMENTS+=",{\"Effect\":\"Allow\",\"Action\":\"kms:Decrypt\",\"Resource\":\"*\",\"Condition\":{\"StringEquals\":{\"kms:ViaService\":\"ssm.$AWS_REGION_NAME.amazonaws.com\"}}}"
 fi
 POLICY="{\"Version\":\"2012-10-17\",\"Statement\":[$STATEMENTS]}"
 if ((DRY_RUN)) || ! aws_cli iam get-role --role-name "$BUILDER_NAME" >/dev/null 2>&1; then
@@ -312,9 +370,9 @@ log "build ok: $RESULT"
 aws_cli ec2 wait instance-stopped --instance-ids "$INSTANCE_ID"
 
 step "Image"
-AMI_TAGS="{Key=Name,Value=$BUILD_ID},{Key=swescribe:service,Value=swescribe},{Key=swescribe:stack,Value=$STACK},{Key=swescribe:ami,Value=$VERSION},{Key=swescribe:model,Value=$MODEL},{Key=swescribe:base-ami,Value=$BASE_AMI}"
+AMI_TAGS="{Key=Name,Value=$BUILD_ID},{Key=swescribe:service,Value=swescribe},{Key=swescribe:stack,Value=$STACK},{Key=swescribe:ami,Value=$VERSION},{Key=swescribe:model,Value=$MODEL},{Key=swescribe:diarization,Value=$DIARIZATION},{Key=swescribe:base-ami,Value=$BASE_AMI}"
 AMI_ID="$(aws_cli ec2 create-image --instance-id "$INSTANCE_ID" --name "$BUILD_ID" \
-  --description "swescribe GPU worker $VERSION, $MODEL baked, from $BASE_AMI" \
+  --description "swescribe GPU worker $VERSION, $MODEL baked (diarization: $DIARIZATION), from $BASE_AMI" \
   --tag-specifications "ResourceType=image,Tags=[$AMI_TAGS]" "ResourceType=snapshot,Tags=[$AMI_TAGS]" \
   --query ImageId --output text)"
 log "creating $AMI_ID"

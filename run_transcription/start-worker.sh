@@ -26,10 +26,14 @@ virtual environment:
 
 --smoke-test  loads the model (SWESCRIBE_MODEL, default kb-whisper-small) from the baked
               directory on the GPU (float16) and transcribes a generated second of
-              silence; prints one JSON line. The AMI build runs it; so can an operator.
+              silence; with SWESCRIBE_SMOKE_DIARIZATION=pyannote (the AMI build sets it
+              when it baked the pipeline) it also loads that diarizer from the baked
+              files, offline and without a token, and diarizes ten generated seconds;
+              prints one JSON line. The AMI build runs it; so can an operator.
 
 Environment: SWESCRIBE_PREFIX (default /opt/swescribe), SWESCRIBE_WORKER_WHEEL,
-SWESCRIBE_DATA_DIR (default /var/lib/swescribe), AWS_REGION.
+SWESCRIBE_DATA_DIR (default /var/lib/swescribe), AWS_REGION, PYANNOTE_METRICS_ENABLED
+(default 0: pyannote.audio sends no usage metrics).
 EOF
 }
 
@@ -120,20 +124,46 @@ export HOME="${HOME:-/root}"
 export SWESCRIBE_DATA_DIR="${SWESCRIBE_DATA_DIR:-/var/lib/swescribe}"
 export PYTHONUNBUFFERED=1
 export HF_HUB_DISABLE_TELEMETRY=1
+export PYANNOTE_METRICS_ENABLED="${PYANNOTE_METRICS_ENABLED:-0}"
 mkdir -p "$SWESCRIBE_DATA_DIR"
 
 if [[ "$MODE" == "smoke-test" ]]; then
-  exec "$PYTHON_BIN" -c '
+  # Offline, as a worker without a hub would be: everything comes from the AMI.
+  HF_HUB_OFFLINE=1 exec "$PYTHON_BIN" -c '
 import json
 import sys
 import tempfile
+import time
 import wave
 from pathlib import Path
 
+import numpy as np
+
 from swescribe.config import Settings
 from swescribe.engine import Engine, ModelLocator, TranscribeOptions
+from swescribe.engine.diarization import DiarizerSpec, load_diarizer
 
-model, device, compute_type = sys.argv[1:4]
+
+def diarize(name, device, model_dirs):
+    """Loads the diarizer from the baked files (no token) and runs it on noise."""
+    started = time.perf_counter()
+    spec = DiarizerSpec(name, "", device, allow_download=False, model_dirs=model_dirs)
+    diarizer = load_diarizer(spec)
+    loaded = time.perf_counter()
+    session = diarizer.session()
+    noise = np.random.default_rng(0).standard_normal(16000 * 10).astype(np.float32)
+    session.add(0.0, 0.05 * noise)
+    turns = session.finish()
+    return {
+        "model": diarizer.name,
+        "load_seconds": round(loaded - started, 2),
+        "diarize_seconds": round(time.perf_counter() - loaded, 2),
+        "turns": len(turns),
+    }
+
+
+model, device, compute_type, diarization_model = sys.argv[1:5]
+settings = Settings.from_env()
 with tempfile.TemporaryDirectory() as scratch:
     clip = Path(scratch) / "silence.wav"
     with wave.open(str(clip), "wb") as out:
@@ -141,9 +171,7 @@ with tempfile.TemporaryDirectory() as scratch:
         out.setsampwidth(2)
         out.setframerate(16000)
         out.writeframes(bytes(2 * 16000))
-    locator = ModelLocator(
-        Path(scratch) / "cache", Settings.from_env().model_dirs, allow_download=False
-    )
+    locator = ModelLocator(Path(scratch) / "cache", settings.model_dirs, allow_download=False)
     engine = Engine.load(model, locator, device=device, compute_type=compute_type)
     # VAD off: on silence VAD would skip the model, and the GPU must really run.
     transcript = engine.transcribe(clip, TranscribeOptions(vad=False))
@@ -156,9 +184,12 @@ print(json.dumps({
     "load_seconds": round(engine.load_seconds, 2),
     "transcribe_seconds": round(transcript.timings.total, 2),
     "text_chars": len(transcript.text),
+    "diarization": (
+        diarize(diarization_model, device, settings.model_dirs) if diarization_model else None
+    ),
 }))
 ' "${SWESCRIBE_MODEL:-kb-whisper-small}" "${SWESCRIBE_SMOKE_DEVICE:-cuda}" \
-    "${SWESCRIBE_SMOKE_COMPUTE_TYPE:-float16}"
+    "${SWESCRIBE_SMOKE_COMPUTE_TYPE:-float16}" "${SWESCRIBE_SMOKE_DIARIZATION:-}"
 fi
 
 [[ -f "$WORKER" ]] || die "no worker at $WORKER"

@@ -176,7 +176,9 @@ def diarizer_spec(settings: Settings) -> DiarizerSpec:
     from swescribe.engine.diarization import DiarizerSpec
 
     device = "cpu" if settings.device == "cpu" else "cuda"
-    return DiarizerSpec(settings.diarization_model, settings.hf_token, device)
+    return DiarizerSpec(
+        settings.diarization_model, settings.hf_token, device, model_dirs=settings.model_dirs
+    )
 
 
 def engine_factory(settings: Settings) -> EngineFactory:

@@ -94,3 +94,80 @@ def test_worker_lock_names_no_machine_paths() -> None:
     assert "file:" not in text
     local = re.search(r"(?m)\s/(tmp|home|work|root)/", text)
     assert local is None, local
+
+
+# --- the pyannote AMI's lock (build_ami.sh --diarization pyannote) ----------------------------
+
+DIARIZE_LOCK = REPO_ROOT / "run_transcription" / "diarize-requirements.txt"
+DIARIZE_INPUT = REPO_ROOT / "run_transcription" / "diarize-requirements.in"
+
+
+def diarize_extra() -> dict[str, Requirement]:
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    return {
+        canonicalize_name(requirement.name): requirement
+        for requirement in map(Requirement, project["optional-dependencies"]["diarize"])
+    }
+
+
+def diarize_input_requirements() -> dict[str, Requirement]:
+    lines = [line.split("#", 1)[0].strip() for line in DIARIZE_INPUT.read_text().splitlines()]
+    return {
+        canonicalize_name(requirement.name): requirement
+        for requirement in map(Requirement, (line for line in lines if line and line[0] != "-"))
+    }
+
+
+def test_diarize_lock_pins_every_package_with_hashes_from_its_input() -> None:
+    text = DIARIZE_LOCK.read_text()
+    blocks = re.split(r"\n(?=[A-Za-z0-9_.-]+==)", text.split("\n", 2)[2])
+    assert len(blocks) == len(pins(DIARIZE_LOCK)) > len(pins(WORKER_LOCK))
+    assert all("--hash=sha256:" in block for block in blocks)
+    header = text.splitlines()[1]
+    assert "uv pip compile run_transcription/diarize-requirements.in" in header
+    assert "--generate-hashes" in header
+    assert "--python-platform x86_64-manylinux_2_28" in header
+    assert "-r worker-requirements.in" in DIARIZE_INPUT.read_text().splitlines()
+    assert "file:" not in text
+    assert re.search(r"(?m)\s/(tmp|home|work|root)/", text) is None
+
+
+def test_diarize_lock_is_the_worker_lock_plus_pyannote() -> None:
+    """Every package of the worker's lock, at the same version, except the CUDA libraries
+    torch 2.10 pins exactly (it was built on 12.8), which stay within the worker's bounds
+    (worker-requirements.in): CTranslate2 runs on them on a pyannote AMI."""
+    worker, diarize = pins(WORKER_LOCK), pins(DIARIZE_LOCK)
+    assert set(worker) <= set(diarize), set(worker) - set(diarize)
+    moved = {name for name in worker if worker[name] != diarize[name]}
+    assert moved <= {name for name in worker if name.startswith("nvidia-")}, moved
+    bounds = {canonicalize_name(r.name): r.specifier for r in input_requirements()}
+    for name in ("nvidia-cublas-cu12", "nvidia-cudnn-cu12"):
+        assert bounds[name].contains(diarize[name]), (name, diarize[name])
+
+
+def test_diarize_lock_keeps_pyprojects_diarize_extra() -> None:
+    locked, extra, wanted = pins(DIARIZE_LOCK), diarize_extra(), diarize_input_requirements()
+    assert wanted["pyannote-audio"].specifier == extra["pyannote-audio"].specifier
+    assert extra["pyannote-audio"].specifier.contains(locked["pyannote-audio"])
+    # Resemblyzer is on every AMI without its dependencies (its weights only), by hash.
+    provision = (REPO_ROOT / "run_transcription" / "provision_worker_ami.sh").read_text()
+    assert str(extra["resemblyzer"].specifier) == "==0.1.4"
+    assert "resemblyzer==0.1.4 --hash=sha256:" in provision
+    for requirement in (*project_requirements(), *wanted.values()):
+        version = locked.get(canonicalize_name(requirement.name))
+        assert version is not None, requirement
+        assert requirement.specifier.contains(version, prereleases=True), (requirement, version)
+
+
+def test_diarize_lock_brings_a_cuda_12_torch_with_its_matching_audio_libraries() -> None:
+    """CUDA 12 (shared with CTranslate2, runs on the base AMI's driver), not CUDA 13; and
+    torchaudio and torchcodec from torch's own release (their wheels are built for it)."""
+    locked = pins(DIARIZE_LOCK)
+    torch = locked["torch"].split(".")
+    assert torch[:2] == ["2", "10"], locked["torch"]
+    assert locked["torchaudio"].split(".")[:2] == torch[:2]
+    assert locked["torchcodec"].split(".")[:2] == ["0", torch[1]]
+    assert "nvidia-cublas-cu12" in locked
+    assert "nvidia-cudnn-cu12" in locked
+    cuda_13 = [name for name in locked if name.endswith("-cu13") or name == "nvidia-cublas"]
+    assert cuda_13 == []

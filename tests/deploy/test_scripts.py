@@ -37,6 +37,8 @@ SCANNED_FOR_SECRETS = (
     *SHELL_FILES,
     "setup/lambda/build_lambda_package.py",
     "setup/lambda/requirements.txt",
+    "run_transcription/worker-requirements.txt",
+    "run_transcription/diarize-requirements.txt",
 )
 FAKE_AWS = """#!/bin/sh
 printf '%s\\n' "$*" >>"$FAKE_AWS_CALLS"
@@ -248,6 +250,39 @@ DRY_RUNS = {
             "AmazonSSMManagedInstanceCore",
         ],
     ),
+    "build_ami_pyannote": (
+        "run_transcription/build_ami.sh",
+        [
+            "--dry-run",
+            "--subnet-id",
+            "subnet-0abc",
+            "--region",
+            "eu-west-1",
+            "--diarization",
+            "pyannote",
+            "--hf-token-parameter",
+            "/swescribe/hf-token",
+        ],
+        [
+            "diarize-requirements.txt",
+            '\\"Action\\":\\"ssm:GetParameter\\"',
+            "arn:aws:ssm:eu-west-1:123456789012:parameter/swescribe/hf-token",
+            '\\"kms:ViaService\\":\\"ssm.eu-west-1.amazonaws.com\\"',
+        ],
+    ),
+    "build_ami_pyannote_from_s3": (
+        "run_transcription/build_ami.sh",
+        [
+            "--dry-run",
+            "--subnet-id",
+            "subnet-0abc",
+            "--diarization",
+            "pyannote",
+            "--diarization-s3-uri",
+            "s3://models-bucket/pyannote/community-1/",
+        ],
+        ["arn:aws:s3:::models-bucket/pyannote/community-1/\\*", "s3:prefix"],
+    ),
     "api_key_create": (
         "setup/setup_api_gateway.sh",
         ["--dry-run", "create", "--name", "ci"],
@@ -332,6 +367,180 @@ def test_builder_user_data_is_valid_bash_carrying_the_provision_script(
     assert provision == (REPO_ROOT / "run_transcription/provision_worker_ami.sh").read_text()
 
 
+FAKE_TOKEN = "hf_" + "FakeTokenForTheTests0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["--diarization", "pyannote"], "--hf-token-parameter"),
+        (
+            [
+                "--diarization",
+                "pyannote",
+                "--hf-token-parameter",
+                "/t",
+                "--diarization-s3-uri",
+                "s3://b/p/",
+            ],
+            "not both",
+        ),
+        (["--hf-token-parameter", "/swescribe/hf-token"], "need --diarization pyannote"),
+        (["--diarization-s3-uri", "s3://b/p/"], "need --diarization pyannote"),
+        (["--diarization", "whisperx"], "none or pyannote"),
+        (["--diarization", "pyannote", "--hf-token-parameter", "a b"], "SSM parameter name"),
+        (["--diarization", "pyannote", "--diarization-s3-uri", "b/p"], "s3://BUCKET/PREFIX/"),
+    ],
+)
+def test_build_ami_diarization_flags_are_checked(
+    args: list[str], complaint: str, no_aws: tuple[dict[str, str], Path]
+) -> None:
+    env, calls = no_aws
+    result = run_script(
+        "run_transcription/build_ami.sh", "--dry-run", "--subnet-id", "subnet-0abc", *args, env=env
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert complaint in result.stderr
+    assert aws_api_calls(calls) == []
+
+
+def test_build_ami_refuses_a_token_given_as_the_parameter_name_without_echoing_it(
+    no_aws: tuple[dict[str, str], Path],
+) -> None:
+    env, calls = no_aws
+    args = ("--diarization", "pyannote", "--hf-token-parameter", FAKE_TOKEN)
+    for mode in ("--dry-run", "--print-user-data"):
+        result = run_script(
+            "run_transcription/build_ami.sh", mode, "--subnet-id", "subnet-0abc", *args, env=env
+        )
+        assert result.returncode == 2
+        assert "not the token" in result.stderr
+        assert FAKE_TOKEN not in result.stdout + result.stderr
+    assert aws_api_calls(calls) == []
+
+
+def test_a_pyannote_build_carries_the_parameters_name_and_never_the_token(
+    tmp_path: Path, shellcheck: str, no_aws: tuple[dict[str, str], Path]
+) -> None:
+    """The token may sit in the operator's environment (HF_TOKEN, SWESCRIBE_HF_TOKEN): it
+    reaches neither the builder's UserData nor any command the build would run."""
+    env, calls = no_aws
+    env.update(
+        HF_TOKEN=FAKE_TOKEN, SWESCRIBE_HF_TOKEN=FAKE_TOKEN, HUGGING_FACE_HUB_TOKEN=FAKE_TOKEN
+    )
+    args = ("--subnet-id", "subnet-0abc", "--stack-name", "demo", "--region", "eu-north-1")
+    diarize = ("--diarization", "pyannote", "--hf-token-parameter", "/swescribe/hf-token")
+    printed = run_script(
+        "run_transcription/build_ami.sh", "--print-user-data", *args, *diarize, env=env
+    )
+    planned = run_script("run_transcription/build_ami.sh", "--dry-run", *args, *diarize, env=env)
+    for result in (printed, planned):
+        assert result.returncode == 0, result.stderr
+        assert FAKE_TOKEN not in result.stdout + result.stderr
+        assert secret_looking(result.stdout + result.stderr) == []
+    assert aws_api_calls(calls) == []
+    user_data = printed.stdout
+    assert len(user_data.encode()) < 16 * 1024
+    for line in (
+        "export SWESCRIBE_BUILD_DIARIZATION=pyannote\n",
+        "export SWESCRIBE_BUILD_HF_TOKEN_PARAMETER=/swescribe/hf-token\n",
+        "export SWESCRIBE_BUILD_DIARIZATION_S3_URI=''\n",
+    ):
+        assert line in user_data
+    script = tmp_path / "user-data.sh"
+    script.write_text(user_data)
+    checked = subprocess.run([shellcheck, str(script)], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stdout
+    plain = run_script("run_transcription/build_ami.sh", "--print-user-data", *args, env=env)
+    assert "export SWESCRIBE_BUILD_DIARIZATION=none\n" in plain.stdout
+
+
+def test_no_script_handles_the_token_by_name() -> None:
+    """The builder reads the token from SSM inside one Python process: no script puts it
+    in a variable, an environment, a command line or a file."""
+    for path in ("run_transcription/build_ami.sh", "run_transcription/provision_worker_ami.sh"):
+        text = (REPO_ROOT / path).read_text()
+        assert (
+            re.search(r"\b(?:HF_TOKEN|HUGGING_FACE_HUB_TOKEN|SWESCRIBE_HF_TOKEN)\b", text) is None
+        )
+        assert "--token" not in text
+        assert "huggingface-cli login" not in text
+        assert "hf auth login" not in text
+
+
+def _pipeline_download(provision: str) -> str:
+    """The Python the builder runs to fetch the pyannote pipeline with the token."""
+    step = provision.split('step "diarization pipeline"', 1)[1]
+    return step.split("<<'PY'\n", 1)[1].split("\nPY\n", 1)[0]
+
+
+FAKE_BOTO3 = f"""
+class _Ssm:
+    def get_parameter(self, Name, WithDecryption):
+        assert WithDecryption is True
+        with open(__import__("os").environ["FAKE_SSM_LOG"], "w") as log:
+            log.write(Name)
+        return {{"Parameter": {{"Value": "{FAKE_TOKEN}\\n"}}}}
+
+
+def client(service):
+    assert service == "ssm"
+    return _Ssm()
+"""
+FAKE_HUB = """
+import os
+from pathlib import Path
+
+
+def snapshot_download(repo_id, local_dir, token):
+    assert token.startswith("hf_") and token == token.strip()
+    target = Path(local_dir)
+    (target / "segmentation").mkdir(parents=True)
+    (target / "config.yaml").write_text("pipeline: {}\\n")
+    (target / "segmentation" / "pytorch_model.bin").write_bytes(b"weights")
+    (target / ".cache").mkdir()
+    if os.environ.get("FAKE_HUB_LEAKS"):
+        (target / "segmentation" / "leak.txt").write_text(token)
+    return str(target)
+"""
+
+
+@pytest.mark.parametrize("leaks", [False, True])
+def test_the_builder_downloads_the_pipeline_with_the_ssm_token_and_keeps_it_out_of_the_image(
+    tmp_path: Path, leaks: bool
+) -> None:
+    provision = (REPO_ROOT / "run_transcription/provision_worker_ami.sh").read_text()
+    fakes = tmp_path / "fakes"
+    (fakes / "huggingface_hub").mkdir(parents=True)
+    (fakes / "boto3.py").write_text(FAKE_BOTO3)
+    (fakes / "huggingface_hub" / "__init__.py").write_text(FAKE_HUB)
+    target = tmp_path / "models" / "pyannote" / "speaker-diarization-community-1"
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(fakes),
+        "FAKE_SSM_LOG": str(tmp_path / "ssm"),
+        **({"FAKE_HUB_LEAKS": "1"} if leaks else {}),
+    }
+    result = subprocess.run(
+        [sys.executable, "-", "/swescribe/hf-token", "pyannote/x", str(target)],
+        input=_pipeline_download(provision),
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert FAKE_TOKEN not in result.stdout + result.stderr
+    assert (tmp_path / "ssm").read_text() == "/swescribe/hf-token"
+    if leaks:
+        assert result.returncode != 0
+        assert "holds the token" in result.stderr
+        return
+    assert result.returncode == 0, result.stderr
+    assert (target / "config.yaml").is_file()
+    assert not (target / ".cache").exists()
+    assert "pyannote/x: 2 files" in result.stdout
+
+
 def test_provision_script_bakes_what_the_worker_needs() -> None:
     text = (REPO_ROOT / "run_transcription/provision_worker_ami.sh").read_text()
     for needed in (
@@ -347,6 +556,11 @@ def test_provision_script_bakes_what_the_worker_needs() -> None:
         "--smoke-test",
         "shutdown -h now",
         "resemblyzer==0.1.4 --hash=sha256:",
+        'LOCK="diarize-requirements.txt"',
+        '-r "$BUNDLE_DIR/$LOCK"',
+        "get_parameter(Name=parameter, WithDecryption=True)",
+        'PIPELINE_DIR="$PREFIX/models/$PIPELINE"',
+        'SWESCRIBE_SMOKE_DIARIZATION="$SMOKE_DIARIZATION"',
     ):
         assert needed in text, needed
 
@@ -528,6 +742,7 @@ elif [[ "$1" == "-c" ]]; then
 else
   echo "RUN $*" >>"$FAKE_PYTHON_LOG"
   echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH" >>"$FAKE_PYTHON_LOG"
+  echo "PYANNOTE_METRICS_ENABLED=$PYANNOTE_METRICS_ENABLED" >>"$FAKE_PYTHON_LOG"
 fi
 """
 
@@ -575,6 +790,7 @@ def test_start_worker_runs_the_worker_with_the_cuda_libraries(
     assert log[0] == f"RUN {prefix}/run_transcription/fast_transcribe.py"
     site = prefix / "venv/lib/python3.11/site-packages/nvidia"
     assert log[1] == f"LD_LIBRARY_PATH={site}/cublas/lib:{site}/cudnn/lib"
+    assert log[2] == "PYANNOTE_METRICS_ENABLED=0"  # pyannote.audio sends no usage metrics
 
 
 def test_start_worker_installs_the_wheel_named_by_the_stack_first(
@@ -638,3 +854,26 @@ def test_start_worker_smoke_test_loads_a_model_and_transcribes_silence(
     assert '"smoke_test": "ok"' in last
     assert '"model": "whisper-base"' in last
     assert '"device": "cpu"' in last
+    assert '"diarization": null' in last
+
+
+@pytest.mark.model
+def test_start_worker_smoke_test_diarizes_when_asked(
+    tmp_path: Path, worker_prefix: tuple[Path, dict[str, str]]
+) -> None:
+    """A pyannote AMI's build runs the smoke test with SWESCRIBE_SMOKE_DIARIZATION=pyannote;
+    here the same path with the offline speaker model (pyannote.audio is not installed)."""
+    pytest.importorskip("swescribe.engine.diarization.ge2e").resemblyzer_weights()
+    prefix, env = worker_prefix
+    (prefix / "venv" / "bin" / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    env.update(
+        SWESCRIBE_MODEL="whisper-base",
+        SWESCRIBE_SMOKE_DEVICE="cpu",
+        SWESCRIBE_SMOKE_COMPUTE_TYPE="int8",
+        SWESCRIBE_SMOKE_DIARIZATION="resemblyzer",
+    )
+    result = run_script("run_transcription/start-worker.sh", "--smoke-test", env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    last = result.stdout.strip().splitlines()[-1]
+    assert '"smoke_test": "ok"' in last
+    assert '"diarization": {"model": "resemblyzer-ge2e"' in last

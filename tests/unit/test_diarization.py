@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from swescribe.engine.diarization.clustering import (
     cut,
     merge_sequence,
 )
+from swescribe.engine.diarization.models import PYANNOTE_PIPELINE
 from swescribe.engine.diarization.scoring import score
 from swescribe.engine.diarization.turns import SpeakerTurn, join_turns
 from swescribe.engine.result import Diarization, Segment, Transcript, Word
@@ -266,3 +268,21 @@ def test_auto_falls_back_to_the_offline_model_with_a_warning_and_names_are_check
     with pytest.raises(InvalidOption, match="unknown diarization model"):
         load_diarizer(DiarizerSpec("whisperx"))
     assert load_diarizer(DiarizerSpec("resemblyzer")).warning is None
+
+
+def test_a_baked_pyannote_pipeline_is_found_in_the_model_dirs_before_the_hub(
+    tmp_path: Path,
+) -> None:
+    """The GPU AMI bakes the pipeline under /opt/swescribe/models (build_ami.sh
+    --diarization pyannote): the worker loads it from there, with no token and no hub."""
+    from swescribe.engine.diarization.pyannote import baked_pipeline
+
+    empty, partial, baked, later = (tmp_path / name for name in ("a", "b", "c", "d"))
+    (partial / PYANNOTE_PIPELINE).mkdir(parents=True)  # no config.yaml: not a pipeline
+    for directory in (baked, later):
+        (directory / PYANNOTE_PIPELINE).mkdir(parents=True)
+        (directory / PYANNOTE_PIPELINE / "config.yaml").write_text("pipeline: {}\n")
+    assert baked_pipeline(()) is None
+    assert baked_pipeline((empty, partial)) is None
+    assert baked_pipeline((empty, partial, baked, later)) == baked / PYANNOTE_PIPELINE
+    assert PYANNOTE_PIPELINE == "pyannote/speaker-diarization-community-1"

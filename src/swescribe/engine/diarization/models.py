@@ -2,8 +2,8 @@
 
 - ``resemblyzer``: the offline model, Resemblyzer 0.1.4's GE2E encoder (its weights
   from the installed package; numpy, no torch), clustered here.
-- ``pyannote``: pyannote.audio's pipeline (PYANNOTE_PIPELINE) from the Hugging Face hub
-  or its cache (the GPU AMI bakes it), with an access token.
+- ``pyannote``: pyannote.audio's pipeline (PYANNOTE_PIPELINE) from a model directory
+  (the GPU AMI bakes it there), or the Hugging Face hub or its cache, with an access token.
 - ``auto``: pyannote where it loads, otherwise the offline model with a warning, as
   the Whisper model ``auto`` falls back to whisper-base.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -58,6 +59,8 @@ class DiarizerSpec:
     hf_token: str = ""
     device: str = "cpu"
     allow_download: bool = True
+    model_dirs: tuple[Path, ...] = ()
+    """Where a baked copy of the pyannote pipeline is looked for first (no hub, no token)."""
 
 
 def load_diarizer(spec: DiarizerSpec) -> Diarizer:
@@ -92,7 +95,7 @@ def _offline() -> Diarizer:
 def _pyannote(spec: DiarizerSpec) -> Diarizer:
     from swescribe.engine.diarization.pyannote import PyannoteDiarizer
 
-    return PyannoteDiarizer.load(spec.hf_token, spec.device, spec.allow_download)
+    return PyannoteDiarizer.load(spec.hf_token, spec.device, spec.allow_download, spec.model_dirs)
 
 
 def speech_seconds(turns: Sequence[SpeakerTurn]) -> float:

@@ -1,17 +1,20 @@
 """pyannote.audio's speaker-diarization pipeline behind the Diarizer port.
 
-Loaded from the Hugging Face cache (HF_HOME) or the hub with an access token;
-pyannote.audio and torch are imported only here, and only when this model is asked
-for (`pip install 'swescribe[diarize]'`). The pipeline sees the whole file at once, so
-its session keeps the windows' samples (float32: 230 MB an hour), unlike the offline
-model, which keeps only embeddings. Not yet baked into the GPU AMI (a follow-up: the
-worker's hash-locked environment would need pyannote.audio and its torch).
+Loaded from a baked directory (`<model dir>/pyannote/speaker-diarization-community-1`,
+which `build_ami.sh --diarization pyannote` puts in the GPU AMI's /opt/swescribe/models:
+no hub, no token), else from the Hugging Face cache (HF_HOME) or the hub with an access
+token. pyannote.audio and torch are imported only here, and only when this model is
+asked for (`pip install 'swescribe[diarize]'`). The pipeline sees the whole file at
+once, so its session keeps the windows' samples (float32: 230 MB an hour), unlike the
+offline model, which keeps only embeddings.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,7 +35,12 @@ class PyannoteDiarizer:
         self.warning: str | None = None
 
     @classmethod
-    def load(cls, token: str, device: str, allow_download: bool) -> PyannoteDiarizer:
+    def load(
+        cls, token: str, device: str, allow_download: bool, model_dirs: Sequence[Path] = ()
+    ) -> PyannoteDiarizer:
+        # pyannote.audio 4 sends usage metrics to pyannoteAI unless told not to: a service
+        # keeps its jobs to itself (PYANNOTE_METRICS_ENABLED=1 turns them back on).
+        os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
         try:
             import torch
             from pyannote.audio import Pipeline
@@ -44,10 +52,20 @@ class PyannoteDiarizer:
         if not token and not offline:
             # The pipeline is gated: without a token only a cached copy can load.
             offline = True
+        baked = baked_pipeline(model_dirs)
         try:
-            pipeline = _from_pretrained(Pipeline, token or None, local_only=offline)
+            if baked is not None:
+                pipeline = Pipeline.from_pretrained(str(baked))
+            else:
+                pipeline = _from_pretrained(Pipeline, token or None, local_only=offline)
         except Exception as error:  # any hub, cache or version failure: not available here
-            where = "in the local Hugging Face cache" if offline else "from the Hugging Face hub"
+            where = (
+                f"from {baked}"
+                if baked is not None
+                else "in the local Hugging Face cache"
+                if offline
+                else "from the Hugging Face hub"
+            )
             hint = "" if token else " (set SWESCRIBE_HF_TOKEN to download it)"
             raise ModelUnavailable(
                 f"{PYANNOTE_PIPELINE} could not be loaded {where}{hint}: "
@@ -63,6 +81,16 @@ class PyannoteDiarizer:
 
     def session(self) -> _PyannoteSession:
         return _PyannoteSession(self._pipeline)
+
+
+def baked_pipeline(model_dirs: Sequence[Path]) -> Path | None:
+    """The first model directory holding the pipeline's files (its config.yaml, with the
+    segmentation, embedding and PLDA models beside it), as the AMI bakes them."""
+    for directory in model_dirs:
+        candidate = Path(directory) / PYANNOTE_PIPELINE
+        if (candidate / "config.yaml").is_file():
+            return candidate
+    return None
 
 
 def _from_pretrained(pipeline_class: Any, token: str | None, local_only: bool) -> Any:
