@@ -29,7 +29,6 @@ from swescribe.core.service import Policy, Services, check_model
 
 if TYPE_CHECKING:
     from swescribe.engine import Engine
-    from swescribe.engine.diarization import DiarizerSpec
     from swescribe.worker.runner import EngineFactory, Worker
 
 
@@ -171,19 +170,10 @@ def api_limits(settings: Settings) -> ApiLimits:
     )
 
 
-def diarizer_spec(settings: Settings) -> DiarizerSpec:
-    """The speaker model the engines load for their first diarized file (issue 18)."""
-    from swescribe.engine.diarization import DiarizerSpec
-
-    device = "cpu" if settings.device == "cpu" else "cuda"
-    return DiarizerSpec(
-        settings.diarization_model, settings.hf_token, device, model_dirs=settings.model_dirs
-    )
-
-
 def engine_factory(settings: Settings) -> EngineFactory:
     """Engines by model name, each loaded on first use and kept for the process's life."""
     from swescribe.engine import Engine, ModelLocator
+    from swescribe.engine.diarization.models import diarizer_spec
 
     locator = ModelLocator(settings.model_cache_dir, settings.model_dirs)
     diarization = diarizer_spec(settings)
