@@ -335,7 +335,11 @@ def summarise(
     engine, service = median_wall(one["engine"]), median_wall(one["service"])
     cli, served = median_wall(batch["cli"]), median_wall(batch["service"])
     outside = statistics.median(r["wall_seconds"] - r["processing_seconds"] for r in one["service"])
-    gaps = statistics.median(r["wall_seconds"] - r["processing_seconds"] for r in batch["service"])
+    gaps = None  # the time no worker was processing; with several, their jobs overlap
+    if args.workers == 1:
+        gaps = statistics.median(
+            r["wall_seconds"] - r["processing_seconds"] for r in batch["service"]
+        )
     return {
         "machine": {"cpu": cpu_model(), "cores": os.cpu_count()},
         "settings": {
@@ -387,9 +391,12 @@ def print_summary(report: dict[str, Any]) -> None:
         f"{batch['clips']} short clips: CLI {batch['cli_seconds']:.2f} s, service "
         f"{batch['service_seconds']:.2f} s: ratio {batch['ratio']:.2f}x (at most "
         f"{BATCH_TARGET_RATIO}x: {'met' if batch['met'] else 'NOT met'}); the loaded engine "
-        f"alone {batch['engine_seconds']:.2f} s ({batch['ratio_to_engine']:.2f}x); outside "
-        f"the worker's processing {batch['outside_processing_seconds']:.2f} s"
+        f"alone {batch['engine_seconds']:.2f} s ({batch['ratio_to_engine']:.2f}x)"
     )
+    if batch["outside_processing_seconds"] is not None:
+        print(
+            f"  of it outside the worker's processing: {batch['outside_processing_seconds']:.2f} s"
+        )
 
 
 if __name__ == "__main__":
