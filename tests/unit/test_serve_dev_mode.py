@@ -1,11 +1,11 @@
 """`swescribe serve` keeps local dev mode (http and loopback URLs), and /metrics without a key,
-only on a loopback bind; and how it gives its worker processes CPU threads."""
+only on a loopback bind."""
 
 from __future__ import annotations
 
 import pytest
 
-from swescribe.cli.serve import dev_mode_off_for, metrics_open_for, worker_cpu_threads
+from swescribe.cli.serve import dev_mode_off_for, metrics_open_for
 from swescribe.config import Settings
 
 
@@ -40,19 +40,3 @@ def test_metrics_need_no_key_only_on_a_loopback_bind_without_a_metrics_token(
 ) -> None:
     settings = Settings.from_env(env={"SWESCRIBE_METRICS_TOKEN": token} if token else {})
     assert metrics_open_for(host, settings) is open_
-
-
-@pytest.mark.parametrize(
-    ("cpu_threads", "workers", "cores", "each"),
-    [
-        (0, 1, 2, 0),  # one worker: its own default, every core
-        (0, 2, 2, 1),  # two workers on two cores: one thread each, not two
-        (0, 3, 8, 2),
-        (0, 4, 2, 1),  # never fewer than one
-        (3, 2, 2, 3),  # SWESCRIBE_CPU_THREADS set: kept as given
-    ],
-)
-def test_serve_splits_the_cores_between_its_workers_unless_threads_are_set(
-    cpu_threads: int, workers: int, cores: int, each: int
-) -> None:
-    assert worker_cpu_threads(cpu_threads, workers, cores) == each

@@ -72,9 +72,6 @@ def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
         "SWESCRIBE_DEV_MODE": "1" if settings.dev_mode else "0",
         PARENT_PID_VARIABLE: str(os.getpid()),
     }
-    threads_each = worker_cpu_threads(settings.cpu_threads, settings.workers, _usable_cores())
-    if threads_each:
-        worker_env["SWESCRIBE_CPU_THREADS"] = str(threads_each)
     launcher = LocalProcessLauncher(settings.workers, worker_env)
     svc = build_local_services(settings, launcher)
     context = replace(build_local_api(settings, svc), metrics_open=metrics_open_for(host, settings))
@@ -106,26 +103,6 @@ def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
         stop.set()
         click.echo("swescribe: stopping workers (their jobs go back on the queue)", err=True)
         launcher.stop()
-
-
-def worker_cpu_threads(cpu_threads: int, workers: int, cores: int) -> int:
-    """CPU threads for each worker process (0: the worker's own default, every core).
-
-    Each worker loads its own model. N workers that each used every core would run N
-    times as many threads as there are cores; split between them, twenty short clips
-    finished in 0.52x the CLI's time against 0.76x with every core each (2 cores, 2
-    workers; docs/performance.md). SWESCRIBE_CPU_THREADS, when set, is kept as given.
-    """
-    if cpu_threads > 0 or workers <= 1:
-        return cpu_threads
-    return max(1, cores // workers)
-
-
-def _usable_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def dev_mode_off_for(host: str, settings: Settings, env: Mapping[str, str]) -> bool:
