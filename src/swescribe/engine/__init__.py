@@ -1,6 +1,7 @@
 """The transcription engine: faster-whisper with Swedish defaults, plain results."""
 
 from swescribe.core.formats import FORMATS
+from swescribe.engine.audio import OpenedAudio, open_audio
 from swescribe.engine.device import DevicePlan, plan_device
 from swescribe.engine.models import (
     MODEL_NAMES,
@@ -23,6 +24,7 @@ __all__ = [
     "DevicePlan",
     "Engine",
     "ModelLocator",
+    "OpenedAudio",
     "ProgressCallback",
     "ResolvedModel",
     "Segment",
@@ -31,6 +33,7 @@ __all__ = [
     "Transcriber",
     "Transcript",
     "Word",
+    "open_audio",
     "parse_formats",
     "plan_device",
     "render",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
@@ -118,6 +118,71 @@ def iter_windows(
             pending, pending_size = [rest], rest.size
     if pending_size:
         yield offset / SAMPLE_RATE, np.concatenate(pending)
+
+
+Window = tuple[float, Samples]
+"""(offset seconds, samples): one window of a file, as iter_windows yields it."""
+
+
+@dataclass
+class OpenedAudio:
+    """A file probed and its first window decoded before its transcription starts.
+
+    The worker's prefetch makes one (open_audio) while the job before is transcribed,
+    and hands it to Transcriber.transcribe in place of the path: the transcription then
+    starts on decoded samples. The rest of the file is decoded as it is transcribed.
+    Its windows can be read once; close() (or reading them to the end) frees them.
+    """
+
+    info: AudioInfo
+    window_seconds: float
+    _first: Window | None = field(repr=False)
+    _rest: Iterator[Window] = field(repr=False)
+    _used: bool = field(default=False, repr=False)
+
+    @property
+    def path(self) -> Path:
+        return self.info.path
+
+    def windows(self) -> Iterator[Window]:
+        """Every window of the file, the first one already decoded (once only)."""
+        if self._used:
+            raise RuntimeError(f"{self.path.name}: its opened audio was read already")
+        self._used = True
+        first, self._first = self._first, None
+        return _chain_windows(first, self._rest)
+
+    def close(self) -> None:
+        """Free the decoded window and the open file (a job that never ran)."""
+        self._first = None
+        _close(self._rest)
+
+
+def open_audio(path: Path, window_seconds: float = 600.0) -> OpenedAudio:
+    """Probe path and decode its first window now (see OpenedAudio); raises as probe does."""
+    info = probe(path)
+    windows = iter_windows(path, window_seconds)
+    try:
+        first = next(windows, None)
+    except BaseException:
+        _close(windows)
+        raise
+    return OpenedAudio(info, window_seconds, first, windows)
+
+
+def _chain_windows(first: Window | None, rest: Iterator[Window]) -> Iterator[Window]:
+    try:
+        if first is not None:
+            yield first
+        yield from rest
+    finally:
+        _close(rest)
+
+
+def _close(windows: Iterator[Window]) -> None:
+    close = getattr(windows, "close", None)  # a generator holds the file open until closed
+    if close is not None:
+        close()
 
 
 def quietest_cut(samples: Samples, search: int, frame: int = SAMPLE_RATE // 10) -> int:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from swescribe.engine.audio import OpenedAudio
 from swescribe.engine.options import TranscribeOptions
 from swescribe.engine.result import Transcript
 
@@ -20,9 +21,13 @@ ProgressCallback = Callable[[float, float], None]
 class Transcriber(Protocol):
     def transcribe(
         self,
-        path: Path,
+        path: Path | OpenedAudio,
         options: TranscribeOptions | None = None,
         progress: ProgressCallback | None = None,
     ) -> Transcript:
         """The audio file's transcript. progress may raise to stop the transcription
-        (the exception comes out of this call)."""
+        (the exception comes out of this call).
+
+        path may be the file opened ahead by engine.open_audio (the worker's prefetch:
+        probed, its first window decoded); the transcription then starts on those
+        samples. It is read, not closed: whoever opened it closes it."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from swescribe.core.errors import InvalidAudio, InvalidOption
 from swescribe.engine._decode_ahead import decoded_ahead
-from swescribe.engine.audio import SAMPLE_RATE, iter_windows, probe
+from swescribe.engine.audio import SAMPLE_RATE, OpenedAudio, iter_windows, probe
 from swescribe.engine.coverage import measure_coverage
 from swescribe.engine.decoding import (
     CoveringDecoder,
@@ -95,13 +95,15 @@ class Engine:
 
     def transcribe(
         self,
-        path: Path,
+        path: Path | OpenedAudio,
         options: TranscribeOptions | None = None,
         progress: ProgressCallback | None = None,
     ) -> Transcript:
         options = options or TranscribeOptions()
         started = time.perf_counter()
-        info = probe(path)
+        opened = _opened_for(path, options)
+        path = path.path if isinstance(path, OpenedAudio) else path
+        info = opened.info if opened is not None else probe(path)
         total = info.duration
         if options.max_seconds and total > options.max_seconds:
             raise InvalidAudio(
@@ -128,7 +130,8 @@ class Engine:
         diarize_seconds = 0.0
         report = _monotonic(progress, total)
         batch_size = options.batch_size or self.batch_size
-        windows = decoded_ahead(iter_windows(path, options.window_seconds))
+        source = opened.windows() if opened else iter_windows(path, options.window_seconds)
+        windows = decoded_ahead(source)
         with contextlib.closing(windows):
             while True:
                 tick = time.perf_counter()
@@ -251,6 +254,17 @@ class Engine:
             ),
             speech,
         )
+
+
+def _opened_for(audio: Path | OpenedAudio, options: TranscribeOptions) -> OpenedAudio | None:
+    """The audio opened ahead (the worker's prefetch) when its windows fit the options;
+    otherwise it is closed and the file decoded again from its path."""
+    if not isinstance(audio, OpenedAudio):
+        return None
+    if audio.window_seconds == options.window_seconds:
+        return audio
+    audio.close()
+    return None
 
 
 def _min_silence_ms(options: TranscribeOptions) -> int:

@@ -1,4 +1,6 @@
-"""Prefetch: while one job transcribes, take the next work item and download its audio.
+"""Prefetch: while one job transcribes, take the next work item, download its audio,
+probe it and decode its first window (engine.open_audio), so the next job starts on
+decoded samples.
 
 The item is received (hidden from other workers) but not claimed: its job stays
 `launching`, so if this worker dies the item simply reappears when its visibility runs
@@ -19,9 +21,11 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from swescribe.core.errors import SwescribeError
 from swescribe.core.jobs import JobStatus
 from swescribe.core.ports import Message
 from swescribe.core.service import Services
+from swescribe.engine import OpenedAudio, TranscribeOptions, open_audio
 from swescribe.worker.fetch import check_upload
 
 log = logging.getLogger(__name__)
@@ -29,14 +33,19 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Prepared:
-    """A received work item and, when the prefetch got that far, its downloaded audio."""
+    """A received work item and, when the prefetch got that far, its downloaded audio
+    and that audio opened (probed, first window decoded)."""
 
     message: Message
     audio: Path | None = None
     size: int = 0
     scratch: Path | None = None
+    opened: OpenedAudio | None = None
 
     def discard_files(self) -> None:
+        if self.opened is not None:
+            self.opened.close()
+            self.opened = None
         if self.scratch is not None:
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch = None
@@ -100,4 +109,11 @@ class Prefetcher:
         target = prepared.scratch / PurePosixPath(job.s3_key).name
         prepared.size = self.svc.objects.download(job.s3_key, target)
         prepared.audio = target
-        log.info("prefetched", extra={"job_id": job.job_id, "bytes": prepared.size})
+        try:
+            prepared.opened = open_audio(target, TranscribeOptions().window_seconds)
+        except SwescribeError as error:  # not audio: the job's transcription reports it
+            log.info("prefetch did not decode", extra={"job_id": job.job_id, "why": error.code})
+        log.info(
+            "prefetched",
+            extra={"job_id": job.job_id, "bytes": prepared.size, "decoded": bool(prepared.opened)},
+        )

@@ -30,7 +30,7 @@ from swescribe.core.work import (
     renew_lease,
     report_progress,
 )
-from swescribe.engine import TranscribeOptions, Transcriber, render
+from swescribe.engine import OpenedAudio, TranscribeOptions, Transcriber, render
 from swescribe.worker.fetch import check_upload, fetch_audio
 from swescribe.worker.prefetch import Prefetcher, Prepared
 
@@ -51,7 +51,8 @@ class WorkerConfig:
     heartbeat_seconds: float = 30.0
     poll_seconds: float = 5.0
     prefetch: bool = True
-    """Take the next item and download its audio while the current job transcribes."""
+    """Take the next item, download its audio and decode its first window while the
+    current job transcribes."""
     prefetch_grace_seconds: float = 3.0
     """Idle workers get this long to take a queued item before a busy one prefetches it."""
     progress_seconds: float = 2.0
@@ -188,6 +189,9 @@ class Worker:
                 audio_path, size = prepared.audio, prepared.size
             else:
                 audio_path, size = self._fetch_input(job, Path(scratch))
+            audio: Path | OpenedAudio = audio_path
+            if prepared is not None and prepared.opened is not None:
+                audio = prepared.opened  # probed and first window decoded by the prefetch
             engine = self.engines(job.model)
 
             last_report = 0.0
@@ -202,7 +206,7 @@ class Worker:
                     report_progress(self.svc, job.job_id, self.config.worker_id, done, total)
 
             transcript = engine.transcribe(
-                audio_path,
+                audio,
                 TranscribeOptions(
                     language=job.language,
                     word_timestamps=job.word_timestamps,
