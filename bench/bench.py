@@ -5,6 +5,7 @@
     python bench/bench.py --clips espeak_long --repeat 3      # the long clip (issue 7's target)
     python bench/bench.py --clips all --repeat 3 --json bench/results/all.json
     python bench/bench.py --clips espeak_long --ablation     # what each part of the engine buys
+    python bench/bench.py --clips longform --pipelines fw-batched,swescribe,"beam 1"
     python bench/bench.py --hour                    # + a synthesised one-hour file (memory)
     python bench/bench.py --device cuda             # on a GPU
     python bench/bench.py --compute-type float32    # what int8 buys on the CPU
@@ -230,6 +231,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--ablation", action="store_true", help="also run each ablation (see bench/pipelines.py)"
     )
     parser.add_argument(
+        "--pipelines",
+        help="comma-separated pipelines to run instead (peers and ablations by name: "
+        + ", ".join(ALL_PIPELINES)
+        + ")",
+    )
+    parser.add_argument(
         "--hour",
         action="store_true",
         help=f"add {HOUR_SOURCE} x{HOUR_COPIES} (61 min), swescribe only unless --hour-baseline",
@@ -258,13 +265,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--repeat must be between 1 and 100")
     if not args.audio_dir.is_dir():
         parser.error(f"no audio directory {args.audio_dir}")
+    if args.pipelines:
+        chosen = tuple(name.strip() for name in args.pipelines.split(",") if name.strip())
+        unknown = [name for name in chosen if name not in ALL_PIPELINES]
+        if unknown or not chosen:
+            parser.error(f"unknown pipelines: {', '.join(unknown)}")
+        args.pipelines = chosen
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     audio_dir = args.audio_dir.resolve()
-    names = ALL_PIPELINES if args.ablation else PEERS
+    names = args.pipelines or (ALL_PIPELINES if args.ablation else PEERS)
     setup = make_pipelines(args.model, args.device, names, args.language, args.compute_type)
     with tempfile.TemporaryDirectory(prefix="swescribe-bench-") as scratch:
         clips = select_clips(audio_dir, args.clips, names, Path(scratch))
