@@ -266,7 +266,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if not args.audio_dir.is_dir():
         parser.error(f"no audio directory {args.audio_dir}")
     if args.pipelines:
-        chosen = tuple(name.strip() for name in args.pipelines.split(",") if name.strip())
+        chosen = tuple(dict.fromkeys(n.strip() for n in args.pipelines.split(",") if n.strip()))
         unknown = [name for name in chosen if name not in ALL_PIPELINES]
         if unknown or not chosen:
             parser.error(f"unknown pipelines: {', '.join(unknown)}")

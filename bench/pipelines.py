@@ -62,7 +62,7 @@ ABLATIONS: dict[str, tuple[str, dict[str, Any]]] = {
         "short pieces encoded at their own length (+1 s) instead of padded to 30 s",
         {"extra": {"encoder_margin": 100}},
     ),
-    "beam 1, encoder trimmed": (
+    "beam 1 + encoder trimmed": (
         "greedy, and short pieces encoded at their own length (+1 s)",
         {"beam_size": 1, "extra": {"encoder_margin": 100}},
     ),
