@@ -10,14 +10,12 @@ reads an answer, and would otherwise see a reset connection and retry.
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
-import time
 from typing import IO
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from swescribe.api.body_limit import DRAIN_SECONDS, header
+from swescribe.api.body_limit import drain, header
 from swescribe.api.openai_errors import openai_error_response
 from swescribe.core.synchronous import too_large_message
 
@@ -42,9 +40,7 @@ class AudioBodyLimit:
         if declared.isdigit() and int(declared) > limit:
             # Expect: 100-continue (curl, for large bodies): the body was never sent.
             continues = header(scope, b"expect").lower() == "100-continue"
-            drained = continues or (
-                int(declared) <= 2 * limit and await _drain(receive, 2 * limit, already=0)
-            )
+            drained = continues or (int(declared) <= 2 * limit and await drain(receive, 2 * limit))
             await _too_large(max_file, drained)(scope, receive, send)
             return
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES) as spool:
@@ -58,7 +54,7 @@ class AudioBodyLimit:
                 size += len(chunk)
                 more = bool(message.get("more_body", False))
                 if size > limit:
-                    drained = not more or await _drain(receive, 2 * limit, already=size)
+                    drained = not more or await drain(receive, 2 * limit - size)
                     await _too_large(max_file, drained)(scope, receive, send)
                     return
                 spool.write(chunk)
@@ -73,27 +69,6 @@ def _too_large(max_file: int, drained: bool) -> ASGIApp:
     if not drained:
         response.headers["Connection"] = "close"
     return response
-
-
-async def _drain(receive: Receive, max_bytes: int, already: int) -> bool:
-    """Read and discard the rest of the body; False past max_bytes or DRAIN_SECONDS."""
-    deadline = time.monotonic() + DRAIN_SECONDS
-    seen = already
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        try:
-            message = await asyncio.wait_for(receive(), remaining)
-        except TimeoutError:
-            return False
-        if message["type"] != "http.request":
-            return False
-        seen += len(message.get("body", b""))
-        if seen > max_bytes:
-            return False
-        if not message.get("more_body", False):
-            return True
 
 
 def _replay(spool: IO[bytes], receive: Receive) -> Receive:

@@ -61,7 +61,7 @@ class JsonBodyLimit:
         expects_continue = header(scope, b"expect").lower() == "100-continue"
         if not drained and not expects_continue:  # 100-continue: the body was never sent
             fits = declared is None or declared <= DRAIN_MAX_BYTES
-            drained = fits and await _drain(receive, DRAIN_MAX_BYTES - read)
+            drained = fits and await drain(receive, DRAIN_MAX_BYTES - read)
         response = error_response(
             413,
             "payload_too_large",
@@ -72,7 +72,7 @@ class JsonBodyLimit:
         await response(scope, receive, send)
 
 
-async def _drain(receive: Receive, max_bytes: int) -> bool:
+async def drain(receive: Receive, max_bytes: int) -> bool:
     """Read and discard the request body; False if it ran past max_bytes or DRAIN_SECONDS
     (or the client left)."""
     deadline = time.monotonic() + DRAIN_SECONDS
