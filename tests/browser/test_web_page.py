@@ -325,3 +325,32 @@ def test_a_diarized_transcript_shows_a_colour_per_speaker_and_downloads_their_na
     data = json.loads(saved.read_text(encoding="utf-8"))
     assert data["diarization"]["speakers"] == ["Läsaren", "Anna", "S3"]
     assert data["segments"][0]["speaker"] == "Läsaren"
+
+
+RENAME_IN_FILES = """async () => {
+  const { renameInFile } = await import("/web/speakers.js");
+  const vtt = "WEBVTT\\n\\n00:00:00.000 --> 00:00:02.000\\n<v S1>Hej</v>\\n\\n"
+    + "00:00:02.000 --> 00:00:03.000\\n<v S2>Tja</v>\\n";
+  const srt = "1\\n00:00:00,000 --> 00:00:02,000\\nS1: Hej\\n\\n"
+    + "2\\n00:00:02,000 --> 00:00:03,000\\nS2: Tja\\n";
+  const txt = "S1: Hej\\nS2: Tja\\n";
+  return {
+    vttPattern: renameInFile("vtt", vtt, new Map([["S1", "Anna $& Co <b>"]])),
+    srtPattern: renameInFile("srt", srt, new Map([["S1", "Ke$1ha"]])),
+    vttSwap: renameInFile("vtt", vtt, new Map([["S1", "S2"], ["S2", "S1"]])),
+    txtChain: renameInFile("txt", txt, new Map([["S1", "S2"], ["S2", "Bo"]])),
+  };
+}"""
+
+
+def test_speaker_names_are_written_into_files_literally_and_once(page: Page) -> None:
+    """A name is text, never a replacement pattern ($&, $1), and is escaped in WebVTT;
+    swapping two names swaps them (one pass, not one rename after another)."""
+    files: dict[str, str] = page.evaluate(RENAME_IN_FILES)
+    assert "<v Anna $&amp; Co &lt;b&gt;>Hej</v>" in files["vttPattern"]
+    assert "<v S1>" not in files["vttPattern"]
+    assert "00:00:00,000 --> 00:00:02,000\nKe$1ha: Hej\n" in files["srtPattern"]
+    assert files["srtPattern"].count("-->") == 2
+    assert "<v S2>Hej</v>" in files["vttSwap"]
+    assert "<v S1>Tja</v>" in files["vttSwap"]
+    assert files["txtChain"] == "S2: Hej\nBo: Tja\n"

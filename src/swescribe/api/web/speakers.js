@@ -63,10 +63,6 @@ function escapeVtt(text) {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
-function escapeRegExp(text) {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
 // The service's file in a format, with the user's names instead of S1, S2 …
 export function renameInFile(format, text, names) {
   if (!names || names.size === 0) return text;
@@ -83,17 +79,19 @@ export function renameInFile(format, text, names) {
     }
     return `${JSON.stringify(data, null, 2)}\n`;
   }
-  let out = text;
-  for (const [speaker, name] of names) {
-    const label = escapeRegExp(speaker);
-    if (format === "vtt") {
-      out = out.replace(new RegExp(`<v ${label}>`, "g"), `<v ${escapeVtt(name)}>`);
-    } else if (format === "srt") {
-      // A label opens the first text line of a cue, right after its timing line.
-      out = out.replace(new RegExp(`(--> [0-9:,]+\\n)${label}: `, "g"), `$1${name.replace(/-->/g, "->")}: `);
-    } else {
-      out = out.replace(new RegExp(`^${label}: `, "gm"), `${name}: `);
-    }
+  // One pass per file, each label looked up once, with replacer functions: a name is
+  // literal text (never "$&" or "$1"), and swapping two names swaps them.
+  const named = (match, label, write) => (names.get(label) ? write(names.get(label)) : match);
+  if (format === "vtt") {
+    return text.replace(/<v ([^>\n]*)>/g, (match, label) =>
+      named(match, label, (name) => `<v ${escapeVtt(name)}>`),
+    );
   }
-  return out;
+  if (format === "srt") {
+    // A label opens the first text line of a cue, right after its timing line.
+    return text.replace(/(--> [0-9:,]+\n)(S\d+): /g, (match, timing, label) =>
+      named(match, label, (name) => `${timing}${name.replace(/-->/g, "->")}: `),
+    );
+  }
+  return text.replace(/^(S\d+): /gm, (match, label) => named(match, label, (name) => `${name}: `));
 }
