@@ -5,6 +5,7 @@ per API key, and JSON errors (never a 500) for JSON that is broken or of the wro
 from __future__ import annotations
 
 import json
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -293,3 +294,28 @@ def test_knowing_a_keys_id_does_not_spend_its_owners_allowance(api: Api) -> None
     with api.http(key, local_address="127.0.0.9") as owner:
         answers = [owner.get("/v1/jobs").status_code for _ in range(BURST)]
     assert answers == [200] * BURST
+
+
+def test_an_audio_upload_with_a_wrong_key_is_refused_before_its_body_is_read(
+    api: Api,
+) -> None:
+    """/v1/audio/* takes files of up to 25 MiB: a request whose key is wrong gets its 401
+    at once, with none of the body read, spooled or parsed (else anyone could make the
+    service write 25 MiB twice per request without a key)."""
+    host, port = api.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(
+            b"POST /v1/audio/transcriptions HTTP/1.1\r\n"
+            + f"Host: {host}\r\n".encode()
+            + b"Authorization: Bearer not-a-key\r\n"
+            b"Content-Type: multipart/form-data; boundary=x\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+            b"10000\r\n" + b"a" * 0x10000 + b"\r\n"
+        )
+        conn.settimeout(3)
+        try:
+            answer = conn.recv(4096)
+        except TimeoutError:
+            answer = b"(no answer in 3 s: the server was waiting for the rest of the body)"
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
+    assert b"invalid_api_key" in answer

@@ -13,9 +13,12 @@ from __future__ import annotations
 import tempfile
 from typing import IO
 
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from swescribe.api.body_limit import drain, header
+from swescribe.api.credentials import scope_key
+from swescribe.api.deps import ApiContext
 from swescribe.api.openai_errors import openai_error_response
 from swescribe.core.synchronous import too_large_message
 
@@ -34,7 +37,13 @@ class AudioBodyLimit:
         if scope["type"] != "http" or not str(scope["path"]).startswith(AUDIO_PREFIX):
             await self.app(scope, receive, send)
             return
-        max_file = int(scope["app"].state.context.svc.policy.sync_max_bytes)
+        context = scope["app"].state.context
+        if not await _key_works(context, scope):
+            # Before any of the body is read: a wrong key must not cost the service a
+            # spooled and parsed upload. The rate limits outside count this 401.
+            await _unauthorized()(scope, receive, send)
+            return
+        max_file = int(context.svc.policy.sync_max_bytes)
         limit = max_file + FORM_OVERHEAD_BYTES
         declared = header(scope, b"content-length").strip()
         if declared.isdigit() and int(declared) > limit:
@@ -60,6 +69,26 @@ class AudioBodyLimit:
                 spool.write(chunk)
             spool.seek(0)
             await self.app(scope, _replay(spool, receive), send)
+
+
+async def _key_works(context: ApiContext, scope: Scope) -> bool:
+    """Whether the request's key would pass require_key (always, behind API Gateway,
+    which checked it; there the synchronous endpoints answer 501 anyway)."""
+    if context.trust_gateway_identity or context.keys is None:
+        return True
+    presented = scope_key(scope)
+    keys = context.keys
+    return bool(presented) and await run_in_threadpool(keys.authenticate, presented) is not None
+
+
+def _unauthorized() -> ASGIApp:
+    response = openai_error_response(
+        401,
+        "invalid_api_key",
+        "missing, invalid or revoked API key: send X-API-Key or Authorization: Bearer",
+    )
+    response.headers["Connection"] = "close"  # the body was not read
+    return response
 
 
 def _too_large(max_file: int, drained: bool) -> ASGIApp:

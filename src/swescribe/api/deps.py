@@ -45,7 +45,7 @@ class ApiContext:
     """AWS shape: API Gateway has checked X-API-Key (and throttled it); the key's id in
     the request context is the caller. Only deploy this behind a gateway that requires
     the key on every method."""
-    metrics_token: str = ""
+    metrics_token: str = field(default="", repr=False)
     """Bearer token that reads /metrics without an API key; empty: none."""
     metrics_open: bool = False
     """/metrics needs nothing: serve listening on loopback only."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -59,7 +59,7 @@ class DiarizerSpec:
     """Which diarization model to load, and what it needs (from Settings, at the edge)."""
 
     model: str = AUTO
-    hf_token: str = ""
+    hf_token: str = field(default="", repr=False)
     device: str = "cpu"
     allow_download: bool = True
     model_dirs: tuple[Path, ...] = ()
