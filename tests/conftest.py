@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,18 @@ def audio(name: str) -> Path:
             pytest.fail(message)  # CI must not go green by skipping the real transcriptions
         pytest.skip(message)
     return path
+
+
+def require_tool(name: str, install: str) -> str:
+    """A program the test needs (its path): a failure in CI, which installs it (.ci/run),
+    a clear skip elsewhere."""
+    found = shutil.which(name)
+    if found is None:
+        message = f"{name} is not installed ({install})"
+        if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
 
 
 def reference(name: str) -> str:

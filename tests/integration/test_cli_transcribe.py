@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import audio, reference
+from tests.conftest import audio, reference, require_tool
 from tests.wer import word_error_rate
 
 pytestmark = pytest.mark.model
@@ -134,6 +134,7 @@ def test_diarize_labels_speakers_in_all_four_formats(
     cli_env: dict[str, str], tmp_path: Path
 ) -> None:
     """Issue 18's check: `swescribe transcribe talk.wav --diarize --format all`."""
+    require_tool("espeak-ng", "apt-get install -y espeak-ng")  # the espeak voices
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
     from conversations import ESPEAK_TALK, build_conversation
 

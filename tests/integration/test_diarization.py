@@ -20,7 +20,7 @@ from swescribe.engine import Engine, TranscribeOptions
 from swescribe.engine.diarization.embedding import EmbeddingDiarizer
 from swescribe.engine.diarization.scoring import score
 from swescribe.engine.diarization.turns import SpeakerTurn
-from tests.conftest import AUDIO_DIR, audio
+from tests.conftest import AUDIO_DIR, audio, require_tool
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from conversations import CONVERSATIONS, build_conversation
@@ -35,6 +35,7 @@ MIN_ATTRIBUTED = 0.75
 @pytest.fixture(scope="module")
 def talks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, list[SpeakerTurn]]]:
     audio("lattlast_stts.wav")  # fails (CI) or skips clearly without ../shared
+    require_tool("espeak-ng", "apt-get install -y espeak-ng")  # the espeak voices
     folder = tmp_path_factory.mktemp("talks")
     built = {}
     for name, says in CONVERSATIONS.items():
