@@ -227,12 +227,9 @@ class Engine:
         if options.temperature is not None:
             extra["temperature"] = options.temperature
         extra.pop("vad_parameters", None)
-        without_timestamps = bool(extra.pop("without_timestamps", False))
-        max_passes = int(extra.pop("max_passes", DecodeSettings.max_passes))
-        selective_beam = bool(extra.pop("selective_beam", DecodeSettings.selective_beam))
-        unsure = Unsure(**extra.pop("unsure", {}))
-        encoder_margin = extra.pop("encoder_margin", DecodeSettings.encoder_margin)
-        encoder_floor = int(extra.pop("encoder_floor", DecodeSettings.encoder_floor))
+        knobs = {name: extra.pop(name) for name in DECODER_KNOBS if name in extra}
+        if "unsure" in knobs:
+            knobs["unsure"] = Unsure(**knobs["unsure"])
         return self._decoder.decode(
             samples,
             DecodeSettings(
@@ -241,16 +238,11 @@ class Engine:
                 batch_size=batch_size,
                 word_timestamps=options.word_timestamps,
                 vad=options.vad,
-                without_timestamps=without_timestamps,
-                max_passes=max_passes,
                 task=options.task,
                 initial_prompt=options.initial_prompt or None,
                 hotwords=options.hotwords or None,
-                selective_beam=selective_beam,
-                unsure=unsure,
-                encoder_margin=encoder_margin,
-                encoder_floor=encoder_floor,
                 extra=tuple(extra.items()),
+                **knobs,
             ),
             speech,
         )
@@ -265,6 +257,18 @@ def _opened_for(audio: Path | OpenedAudio, options: TranscribeOptions) -> Opened
         return audio
     audio.close()
     return None
+
+
+DECODER_KNOBS = (
+    "without_timestamps",
+    "max_passes",
+    "selective_beam",
+    "unsure",
+    "encoder_margin",
+    "encoder_floor",
+)
+"""`extra` keys that set the batched decoder's own DecodeSettings fields (benchmarks,
+ablations), not faster-whisper options."""
 
 
 def _min_silence_ms(options: TranscribeOptions) -> int:
