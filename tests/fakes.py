@@ -27,7 +27,7 @@ from swescribe.core.ports import (
     WebhookAttempt,
     WorkItem,
 )
-from swescribe.core.service import Policy, Services
+from swescribe.core.service import NewJob, Policy, Services, create_job, handle_object_created
 
 
 class FixedClock:
@@ -281,3 +281,12 @@ def memory_services(policy: Policy | None = None) -> Services:
         ids=SequentialIds(),
         policy=policy or Policy(),
     )
+
+
+def uploaded(svc: Services, name: str, data: bytes) -> str:
+    """A job whose upload `name` has arrived and been queued for a worker."""
+    job_id = create_job(svc, "k", NewJob()).job_id
+    key = f"transcription_upload/{job_id}/{name}"
+    svc.objects.put_bytes(key, data)
+    assert handle_object_created(svc, key, len(data)) == "launched"
+    return job_id

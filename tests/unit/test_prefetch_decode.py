@@ -14,7 +14,6 @@ import pytest
 
 from swescribe.core.errors import InvalidAudio
 from swescribe.core.jobs import JobStatus
-from swescribe.core.service import NewJob, Services, create_job, handle_object_created
 from swescribe.engine import (
     OpenedAudio,
     ProgressCallback,
@@ -26,7 +25,7 @@ from swescribe.engine import (
 from swescribe.engine.audio import SAMPLE_RATE, iter_windows
 from swescribe.worker import prefetch
 from swescribe.worker.runner import Worker, WorkerConfig
-from tests.fakes import memory_services
+from tests.fakes import memory_services, uploaded
 
 
 def wav_bytes(seconds: float) -> bytes:
@@ -95,14 +94,6 @@ class HoldingEngine:
         self.running = None
         segment = Segment(0, 0.0, 1.0, f"text of {Path(name).stem}")
         return Transcript(segment.text, "sv", 1.0, (segment,), "stand-in")
-
-
-def uploaded(svc: Services, name: str, data: bytes) -> str:
-    job_id = create_job(svc, "k", NewJob()).job_id
-    key = f"transcription_upload/{job_id}/{name}"
-    svc.objects.put_bytes(key, data)
-    assert handle_object_created(svc, key, len(data)) == "launched"
-    return job_id
 
 
 def test_the_next_jobs_audio_is_decoded_while_the_current_job_transcribes(

@@ -10,10 +10,10 @@ from typing import Any, cast
 
 from swescribe.core.jobs import JobStatus
 from swescribe.core.ports import Message
-from swescribe.core.service import NewJob, Services, create_job, handle_object_created
+from swescribe.core.service import Services
 from swescribe.engine import ProgressCallback, Segment, TranscribeOptions, Transcript
 from swescribe.worker.runner import Worker, WorkerConfig
-from tests.fakes import MemoryObjectStore, MemoryQueue, memory_services
+from tests.fakes import MemoryObjectStore, MemoryQueue, memory_services, uploaded
 
 
 class StandInEngine:
@@ -38,14 +38,6 @@ class StandInEngine:
                 progress(1.0, 1.0)
         segment = Segment(0, 0.0, 1.0, f"text of {path.stem}")
         return Transcript(segment.text, "sv", 1.0, (segment,), "stand-in")
-
-
-def uploaded(svc: Services, name: str, data: bytes) -> str:
-    job_id = create_job(svc, "k", NewJob()).job_id
-    key = f"transcription_upload/{job_id}/{name}"
-    svc.objects.put_bytes(key, data)
-    assert handle_object_created(svc, key, len(data)) == "launched"
-    return job_id
 
 
 def worker(svc: Services, engine: StandInEngine, **config: Any) -> Worker:
