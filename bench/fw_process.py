@@ -4,8 +4,8 @@
 
 batched: ``BatchedInferencePipeline`` with batch 8 and its defaults; plain:
 ``WhisperModel.transcribe`` with beam 5 at temperature 0. Writes the text and the
-segments' (start, end) as JSON. bench/whole_process.py times this script against
-``swescribe transcribe``.
+segments' start and end as JSON, in the shape of swescribe's JSON transcript.
+bench/whole_process.py times this script against ``swescribe transcribe``.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def main() -> int:
         json.dumps(
             {
                 "text": " ".join(s.text.strip() for s in listed),
-                "segments": [[s.start, s.end] for s in listed],
+                "segments": [{"start": s.start, "end": s.end} for s in listed],
             }
         )
     )

@@ -83,10 +83,7 @@ def run_once(argv: list[str], env: dict[str, str]) -> float:
 
 def read_outcome(out: Path, audio: Path) -> tuple[str, tuple[tuple[float, float], ...]]:
     data = json.loads((out / f"{audio.stem}.json").read_text("utf-8"))
-    return data["text"], tuple(
-        (float(s["start"]), float(s["end"])) if isinstance(s, dict) else (s[0], s[1])
-        for s in data["segments"]
-    )
+    return data["text"], tuple((float(s["start"]), float(s["end"])) for s in data["segments"])
 
 
 def bench_clip(
