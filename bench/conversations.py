@@ -178,8 +178,3 @@ def build_conversation(audio_dir: Path, says: Sequence[Say], target: Path) -> li
         out.setframerate(SAMPLE_RATE)
         out.writeframes(np.round(mix * 32767).astype(np.int16).tobytes())
     return turns
-
-
-def reference_text(audio_dir: Path, says: Sequence[Say]) -> str:
-    """The espeak texts (the human clips' words are not cut to their turns)."""
-    return " ".join(say.text for say in says if say.text)
