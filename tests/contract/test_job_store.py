@@ -11,6 +11,7 @@ from swescribe.adapters.local.sqlite_jobs import SqliteJobStore
 from swescribe.core.errors import InvalidRequest, JobNotFound, TransitionConflict
 from swescribe.core.jobs import Job, JobStatus, WebhookState
 from swescribe.core.ports import Expect, JobStore
+from swescribe.core.request import JobRequest
 
 START = datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=UTC)
 
@@ -25,7 +26,7 @@ def new_job(job_id: str, owner: str = "k1", minutes: int = 0) -> Job:
         updated_at=moment,
         callback_url="https://client.example/hook",
         callback_secret="s",
-        formats=("txt", "srt"),
+        request=JobRequest(formats=("txt", "srt")),
         webhook_state=WebhookState.PENDING,
     )
 

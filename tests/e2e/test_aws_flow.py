@@ -21,6 +21,7 @@ import pytest
 
 from swescribe.adapters.aws.dynamodb_jobs import DynamoJobStore
 from swescribe.adapters.aws.userdata import parse_user_data
+from swescribe.api.schemas import JobView
 from swescribe.cleanup import run_cleanup
 from swescribe.config import Settings
 from swescribe.core.jobs import Job, JobStatus
@@ -133,7 +134,7 @@ def pump_uploads(deployment: Deployment, job_id: str) -> list[dict[str, Any]]:
 def job(deployment: Deployment, job_id: str) -> dict[str, Any]:
     found = DynamoJobStore(deployment.client("dynamodb"), TABLE).get(job_id)
     assert found is not None
-    return found.public_view()
+    return JobView.from_job(found).model_dump(mode="json")
 
 
 def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 300) -> None:

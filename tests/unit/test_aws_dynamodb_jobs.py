@@ -20,6 +20,7 @@ from swescribe.adapters.aws.dynamodb_jobs import DynamoJobStore, create_jobs_tab
 from swescribe.core.errors import InvalidRequest, JobNotFound, TransitionConflict
 from swescribe.core.jobs import Job, JobStatus, WebhookState
 from swescribe.core.ports import Expect
+from swescribe.core.request import JobRequest
 from tests.support import AWS_REGION, fake_aws
 
 TABLE = "transcription-jobs"
@@ -63,9 +64,7 @@ def full_job(job_id: str = "full") -> Job:
         callback_url="https://client.example/hook",
         callback_secret="s3cret",
         s3_key=f"transcription_upload/{job_id}/a.mp3",
-        model="kb-whisper-small",
-        formats=("txt", "json"),
-        word_timestamps=True,
+        request=JobRequest(model="kb-whisper-small", formats=("txt", "json"), word_timestamps=True),
         audio_url="https://audio.example/a.mp3",
         instance_id="i-0123",
         attempts=2,

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from swescribe.api import ApiContext, create_app
 from swescribe.api.openai_shapes import language_name, verbose_json_body
+from swescribe.api.schemas import JobView
 from swescribe.bootstrap_aws import build_aws_api
 from swescribe.config import Settings
 from swescribe.core.apikeys import ApiKey
@@ -22,6 +23,7 @@ from swescribe.core.errors import (
     SyncUnavailable,
 )
 from swescribe.core.jobs import JobStatus
+from swescribe.core.request import JobRequest
 from swescribe.core.service import NewJob, Policy, create_job
 from swescribe.core.synchronous import model_for, model_ids, submit_file
 from tests.fakes import memory_services
@@ -87,23 +89,33 @@ def test_openai_model_names_mean_the_services_model_and_others_must_be_offered()
 def test_a_job_records_task_prompt_and_hotwords_and_refuses_what_cannot_work() -> None:
     svc = memory_services()
     job = create_job(
-        svc, "k", NewJob(task="translate", prompt=" Ljungqvist ", hotwords="Ödeshög Ljungqvist")
+        svc,
+        "k",
+        NewJob(JobRequest(task="translate", prompt=" Ljungqvist ", hotwords="Ödeshög Ljungqvist")),
     )
-    assert (job.task, job.prompt, job.hotwords) == ("translate", "Ljungqvist", "Ödeshög Ljungqvist")
-    assert job.public_view()["prompt"] == "Ljungqvist"
+    asked = job.request
+    assert (asked.task, asked.prompt, asked.hotwords) == (
+        "translate",
+        "Ljungqvist",
+        "Ödeshög Ljungqvist",
+    )
+    assert JobView.from_job(job).prompt == "Ljungqvist"
+    bad: dict[str, Any]
     for bad in (
-        NewJob(task="summarize"),
-        NewJob(prompt="x" * 2001),
-        NewJob(hotwords="x" * 501),
-        NewJob(temperature=1.5),
+        {"task": "summarize"},
+        {"prompt": "x" * 2001},
+        {"hotwords": "x" * 501},
+        {"temperature": 1.5},
     ):
         with pytest.raises(InvalidRequest):
-            create_job(svc, "k", bad)
+            create_job(svc, "k", NewJob(JobRequest(**bad)))
 
 
 def test_a_synchronous_file_is_an_ordinary_queued_job_and_a_refused_one_leaves_nothing() -> None:
     svc = memory_services(Policy(sync_max_bytes=10))
-    job = submit_file(svc, "k", NewJob(formats=("json",)), io.BytesIO(b"RIFF1234"), "a b.wav")
+    job = submit_file(
+        svc, "k", NewJob(JobRequest(formats=("json",))), io.BytesIO(b"RIFF1234"), "a b.wav"
+    )
     stored = svc.jobs.get(job.job_id)
     assert stored is not None
     assert stored.status is JobStatus.LAUNCHING

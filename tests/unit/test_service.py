@@ -7,9 +7,11 @@ from typing import cast
 
 import pytest
 
+from swescribe.api.schemas import JobView
 from swescribe.core.errors import InvalidRequest, JobNotFound, TransitionConflict, UnsafeURL
 from swescribe.core.jobs import JobStatus, WebhookState, result_key
 from swescribe.core.ports import Message, WebhookAttempt, WorkItem
+from swescribe.core.request import JobRequest
 from swescribe.core.service import (
     NewJob,
     Outcome,
@@ -77,7 +79,7 @@ def test_a_new_job_is_registered_with_its_callback_and_waits_for_its_upload(svc:
     assert job.upload_prefix == f"transcription_upload/{job.job_id}/"
     assert job.webhook_state is WebhookState.PENDING
     assert queue(svc).items() == []
-    assert "callback_secret" not in job.public_view()
+    assert "callback_secret" not in JobView.from_job(job).model_dump()
 
 
 def test_an_audio_url_job_is_queued_at_once(svc: Services) -> None:
@@ -114,7 +116,7 @@ def test_dev_mode_allows_http_callbacks_to_loopback_only() -> None:
 
 def test_unknown_formats_are_refused(svc: Services) -> None:
     with pytest.raises(InvalidRequest):
-        create_job(svc, "key1", NewJob(formats=("txt", "docx")))
+        create_job(svc, "key1", NewJob(JobRequest(formats=("txt", "docx"))))
 
 
 def test_upload_event_launches_the_job_once_and_asks_for_capacity(svc: Services) -> None:
@@ -259,7 +261,7 @@ def test_fail_keeps_a_reason_the_client_can_act_on(svc: Services) -> None:
     claim_job(svc, received(svc), "w1")
     job = fail_job(svc, job_id, "invalid_audio", "notes.mp3: not a readable audio file", "w1")
     assert job.status is JobStatus.FAILED
-    assert job.public_view()["error"] == {
+    assert JobView.from_job(job).model_dump()["error"] == {
         "code": "invalid_audio",
         "message": "notes.mp3: not a readable audio file",
     }

@@ -9,13 +9,21 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from swescribe.api.deps import Caller, Context
-from swescribe.api.schemas import AudioLink, CreateJobRequest, ErrorResponse, Format, JobList
+from swescribe.api.schemas import (
+    AudioLink,
+    CreatedJobView,
+    CreateJobRequest,
+    ErrorResponse,
+    Format,
+    JobList,
+    JobView,
+    UploadInfo,
+)
 from swescribe.core import links
 from swescribe.core.errors import JobNotFound, NotReady
 from swescribe.core.formats import MEDIA_TYPES
 from swescribe.core.jobs import JobStatus, to_iso
-from swescribe.core.ports import UploadTarget
-from swescribe.core.service import NewJob, create_job, delete_job, get_job
+from swescribe.core.service import create_job, delete_job, get_job
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -25,48 +33,31 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _upload_info(target: UploadTarget) -> dict[str, Any]:
-    return {
-        "url": target.url,
-        "method": target.method,
-        "expires_at": to_iso(target.expires_at),
-        "max_bytes": target.max_bytes,
-        "headers": dict(target.headers),
-        "fields": dict(target.fields),
-    }
-
-
-@router.post("/jobs", status_code=201, responses=ERRORS, summary="Create a transcription job")
-async def create(body: CreateJobRequest, context: Context, caller: Caller) -> dict[str, Any]:
-    request = NewJob(
-        callback_url=body.callback_url,
-        callback_secret=body.callback_secret,
-        language=body.language,
-        model=body.model,
-        formats=tuple(body.formats),
-        word_timestamps=body.word_timestamps,
-        diarize=body.diarize,
-        speakers=body.speakers,
-        audio_url=body.audio_url,
-        task=body.task,
-        prompt=body.prompt,
-        hotwords=body.hotwords,
-        temperature=body.temperature,
-    )
+@router.post(
+    "/jobs",
+    status_code=201,
+    response_model=CreatedJobView,
+    responses=ERRORS,
+    summary="Create a transcription job",
+)
+async def create(body: CreateJobRequest, context: Context, caller: Caller) -> CreatedJobView:
     svc = context.svc
-    job = await run_in_threadpool(create_job, svc, caller.key_id, request)
-    view = job.public_view()
-    if body.audio_url:
-        view["upload"] = None
-    else:
-        view["upload"] = _upload_info(links.upload_target(svc, job, body.filename or ""))
-    return view
+    job = await run_in_threadpool(create_job, svc, caller.key_id, body.to_new_job())
+    upload = None
+    if not body.audio_url:
+        upload = UploadInfo.from_target(links.upload_target(svc, job, body.filename or ""))
+    return CreatedJobView.from_job(job).model_copy(update={"upload": upload})
 
 
-@router.get("/jobs/{job_id}", responses=ERRORS, summary="A job's status and results")
-async def read(job_id: str, context: Context, caller: Caller) -> dict[str, Any]:
+@router.get(
+    "/jobs/{job_id}",
+    response_model=JobView,
+    responses=ERRORS,
+    summary="A job's status and results",
+)
+async def read(job_id: str, context: Context, caller: Caller) -> JobView:
     job = await run_in_threadpool(get_job, context.svc, caller.key_id, job_id)
-    return job.public_view()
+    return JobView.from_job(job)
 
 
 @router.get("/jobs", response_model=JobList, responses=ERRORS, summary="List your jobs")
@@ -78,7 +69,7 @@ async def list_jobs(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> JobList:
     page = await run_in_threadpool(context.svc.jobs.list_jobs, caller.key_id, status, limit, cursor)
-    return JobList(jobs=[j.public_view() for j in page.jobs], next_cursor=page.next_cursor)
+    return JobList(jobs=[JobView.from_job(j) for j in page.jobs], next_cursor=page.next_cursor)
 
 
 @router.get(
@@ -94,7 +85,8 @@ async def transcript(
         raise NotReady(f"job {job_id} is {job.status.value}, not completed")
     key = job.result_keys.get(format)
     if key is None:
-        raise JobNotFound(f"job {job_id} has no {format} result (formats: {list(job.formats)})")
+        formats = list(job.request.formats)
+        raise JobNotFound(f"job {job_id} has no {format} result (formats: {formats})")
     filename = key.rsplit("/", 1)[-1]
     return StreamingResponse(
         context.svc.objects.open_read(key),

@@ -27,7 +27,17 @@ from swescribe.api.openai_shapes import (
 )
 from swescribe.core.errors import InvalidParameter, JobNotFound, SyncTimeout
 from swescribe.core.jobs import Job
-from swescribe.core.service import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS, NewJob
+from swescribe.core.request import (
+    LANGUAGE_PATTERN,
+    MAX_HOTWORDS_CHARS,
+    MAX_MODEL_NAME_CHARS,
+    MAX_PROMPT_CHARS,
+    MAX_SPEAKERS,
+    MAX_TEMPERATURE,
+    MIN_TEMPERATURE,
+    JobRequest,
+)
+from swescribe.core.service import NewJob
 from swescribe.core.synchronous import (
     ASYNC_HINT,
     finished_job,
@@ -52,17 +62,19 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 AudioFile = Annotated[UploadFile, File(description="The audio (anything FFmpeg decodes)")]
-Model = Annotated[str, Form(max_length=64, description="whisper-1 means the service's model")]
+Model = Annotated[
+    str, Form(max_length=MAX_MODEL_NAME_CHARS, description="whisper-1 means the service's model")
+]
 Prompt = Annotated[str | None, Form(max_length=MAX_PROMPT_CHARS)]
 Hotwords = Annotated[
     str | None, Form(max_length=MAX_HOTWORDS_CHARS, description="swescribe's extension")
 ]
 Format = Annotated[ResponseFormat, Form()]
-Temperature = Annotated[float, Form(ge=0.0, le=1.0)]
+Temperature = Annotated[float, Form(ge=MIN_TEMPERATURE, le=MAX_TEMPERATURE)]
 Granularities = Annotated[list[Granularity] | None, Form(alias="timestamp_granularities[]")]
-Language = Annotated[str, Form(pattern=r"^[a-z]{2,3}$|^auto$")]
+Language = Annotated[str, Form(pattern=LANGUAGE_PATTERN)]
 Diarize = Annotated[bool, Form(description="swescribe's extension: label speakers S1, S2, …")]
-Speakers = Annotated[int | None, Form(ge=1, le=32, description="with diarize: how many")]
+Speakers = Annotated[int | None, Form(ge=1, le=MAX_SPEAKERS, description="with diarize: how many")]
 
 
 @router.post(
@@ -84,21 +96,19 @@ async def transcriptions(
     diarize: Diarize = False,
     speakers: Speakers = None,
 ) -> Response:
-    return await _answer(
-        context,
-        caller.key_id,
-        file,
-        "transcribe",
-        model,
-        language,
-        prompt,
-        hotwords,
-        response_format,
-        temperature,
-        tuple(timestamp_granularities or ()),
+    granularities = tuple(timestamp_granularities or ())
+    request = JobRequest(
+        language=language,
+        model=model_for(context.svc, model),
+        formats=formats_for(response_format),
+        word_timestamps="word" in granularities,
+        prompt=prompt,
+        hotwords=hotwords,
+        temperature=temperature or None,
         diarize=diarize,
         speakers=speakers,
     )
+    return await _answer(context, caller.key_id, file, request, response_format, granularities)
 
 
 @router.post(
@@ -117,19 +127,16 @@ async def translations(
     temperature: Temperature = 0.0,
     hotwords: Hotwords = None,
 ) -> Response:
-    return await _answer(
-        context,
-        caller.key_id,
-        file,
-        "translate",
-        model,
-        language,
-        prompt,
-        hotwords,
-        response_format,
-        temperature,
-        (),
+    request = JobRequest(
+        language=language,
+        model=model_for(context.svc, model),
+        formats=formats_for(response_format),
+        task="translate",
+        prompt=prompt,
+        hotwords=hotwords,
+        temperature=temperature or None,
     )
+    return await _answer(context, caller.key_id, file, request, response_format, ())
 
 
 @router.get("/models", summary="The models a client may name (OpenAI-compatible)")
@@ -149,38 +156,19 @@ async def _answer(
     context: Context,
     owner: str,
     file: UploadFile,
-    task: str,
-    model: str,
-    language: str,
-    prompt: str | None,
-    hotwords: str | None,
+    request: JobRequest,
     response_format: str,
-    temperature: float,
     granularities: tuple[str, ...],
-    diarize: bool = False,
-    speakers: int | None = None,
 ) -> Response:
-    """Validate, run the job, wait for it, and answer in response_format."""
+    """Run the job, wait for it, and answer in response_format."""
     if granularities and response_format != "verbose_json":
         raise InvalidParameter(
             "timestamp_granularities needs response_format=verbose_json",
             "timestamp_granularities",
         )
     svc = context.svc
-    extra_format = (response_format,) if response_format in ("srt", "vtt") else ()
-    request = NewJob(
-        language=language,
-        model=model_for(svc, model),
-        formats=("json", *extra_format),
-        word_timestamps="word" in granularities,
-        task=task,
-        prompt=prompt,
-        hotwords=hotwords,
-        temperature=temperature or None,
-        diarize=diarize,
-        speakers=speakers,
-    )
-    job = await run_in_threadpool(submit_file, svc, owner, request, file.file, file.filename)
+    new_job = NewJob(request=request)
+    job = await run_in_threadpool(submit_file, svc, owner, new_job, file.file, file.filename)
     done = await _wait(context, owner, job.job_id)
     transcript = await run_in_threadpool(transcript_of, svc, done)
     if response_format == "json":
@@ -192,6 +180,12 @@ async def _answer(
     else:
         text = await run_in_threadpool(result_text, svc, done, response_format)
     return PlainTextResponse(text, media_type=TEXT_MEDIA_TYPES[response_format])
+
+
+def formats_for(response_format: str) -> tuple[str, ...]:
+    """The stored results an OpenAI response_format is answered from: always the JSON
+    transcript, and the subtitles themselves for srt and vtt."""
+    return ("json", response_format) if response_format in ("srt", "vtt") else ("json",)
 
 
 async def _wait(context: Context, owner: str, job_id: str) -> Job:

@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal, Self, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from swescribe.core.service import MAX_HOTWORDS_CHARS, MAX_PROMPT_CHARS
+from swescribe.core.formats import FORMATS
+from swescribe.core.jobs import Job, JobStatus, WebhookState, to_iso
+from swescribe.core.ports import UploadTarget
+from swescribe.core.request import (
+    LANGUAGE_PATTERN,
+    MAX_HOTWORDS_CHARS,
+    MAX_MODEL_NAME_CHARS,
+    MAX_PROMPT_CHARS,
+    MAX_SPEAKERS,
+    MAX_TEMPERATURE,
+    MIN_TEMPERATURE,
+    MODEL_NAME_PATTERN,
+    REQUEST_FIELDS,
+    JobRequest,
+    request_to_record,
+)
+from swescribe.core.service import NewJob
 
 Format = Literal["txt", "json", "srt", "vtt"]
+
+
+def _all_formats() -> list[Format]:
+    return cast(list[Format], list(FORMATS))
 
 
 class ErrorBody(BaseModel):
@@ -41,27 +61,50 @@ class RegisterResponse(BaseModel):
     expires_at: str
 
 
-class CreateJobRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    callback_url: str | None = Field(default=None, max_length=2048)
-    callback_secret: str | None = Field(default=None, min_length=1, max_length=512)
-    language: str = Field(default="sv", pattern=r"^[a-z]{2,3}$|^auto$")
-    model: str | None = Field(default=None, max_length=64, pattern=r"^[a-z0-9.-]+$")
-    formats: list[Format] = Field(default=["txt", "json", "srt", "vtt"], min_length=1)
+class RequestOptions(BaseModel):
+    """A job's transcription options on the wire (core.request.JobRequest's fields, with
+    its bounds): what a client sends to create a job and reads back on it."""
+
+    language: str = Field(default="sv", pattern=LANGUAGE_PATTERN)
+    model: str | None = Field(
+        default=None, max_length=MAX_MODEL_NAME_CHARS, pattern=MODEL_NAME_PATTERN
+    )
+    formats: list[Format] = Field(default_factory=lambda: _all_formats(), min_length=1)
     word_timestamps: bool = False
     diarize: bool = False
     """Label speakers S1, S2, … (segments and words carry `speaker`)."""
-    speakers: int | None = Field(default=None, ge=1, le=32)
+    speakers: int | None = Field(default=None, ge=1, le=MAX_SPEAKERS)
     """The number of speakers when known; implies diarize."""
-    audio_url: str | None = Field(default=None, max_length=2048)
-    filename: str | None = Field(default=None, max_length=255)
     task: Literal["transcribe", "translate"] = "transcribe"
     prompt: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS)
     hotwords: str | None = Field(default=None, max_length=MAX_HOTWORDS_CHARS)
-    temperature: float | None = Field(default=None, ge=0.0, le=1.0)
+    temperature: float | None = Field(default=None, ge=MIN_TEMPERATURE, le=MAX_TEMPERATURE)
+
+    def to_request(self) -> JobRequest:
+        """The domain's request (validated there once more, by the same constants)."""
+        values = {name: getattr(self, name) for name in REQUEST_FIELDS}
+        return JobRequest(**{**values, "formats": tuple(self.formats)})
+
+
+class CreateJobRequest(RequestOptions):
+    model_config = ConfigDict(extra="forbid")
+    callback_url: str | None = Field(default=None, max_length=2048)
+    callback_secret: str | None = Field(default=None, min_length=1, max_length=512)
+    audio_url: str | None = Field(default=None, max_length=2048)
+    filename: str | None = Field(default=None, max_length=255)
+
+    def to_new_job(self) -> NewJob:
+        return NewJob(
+            request=self.to_request(),
+            callback_url=self.callback_url,
+            callback_secret=self.callback_secret,
+            audio_url=self.audio_url,
+        )
 
 
 class UploadInfo(BaseModel):
+    """Where and how to upload a new job's audio."""
+
     url: str
     method: str
     expires_at: str
@@ -69,16 +112,101 @@ class UploadInfo(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
     fields: dict[str, str] = Field(default_factory=dict)
 
+    @classmethod
+    def from_target(cls, target: UploadTarget) -> UploadInfo:
+        return cls(
+            url=target.url,
+            method=target.method,
+            expires_at=to_iso(target.expires_at) or "",
+            max_bytes=target.max_bytes,
+            headers=dict(target.headers),
+            fields=dict(target.fields),
+        )
 
-class JobResponse(BaseModel):
-    model_config = ConfigDict(extra="allow")
+
+class JobErrorView(BaseModel):
+    code: str | None
+    message: str | None
+
+
+class WebhookView(BaseModel):
+    state: WebhookState
+    attempts: int
+    last_error: str | None
+    delivered_at: str | None
+
+
+class JobView(RequestOptions):
+    """What an API client sees of a job: everything but the callback secret and owner."""
+
     job_id: str
-    status: str
+    status: JobStatus
+    created_at: str
+    updated_at: str
+    callback_url: str | None
+    has_callback_secret: bool
+    upload_path: str
+    s3_key: str | None
+    audio_url: str | None
+    model_used: str | None
+    instance_id: str | None
+    attempts: int
+    releases: int
+    error: JobErrorView | None
+    """Set when the job failed."""
+    error_message: str | None
+    """The seed's attribute (error.message)."""
+    audio_duration: float | None
+    progress: float | None
+    """Share of the audio transcribed so far (0..1) while processing."""
+    processing_seconds: float | None
+    file_size: int | None
+    results: dict[str, str]
+    """Format -> the stored result's key."""
+    webhook: WebhookView
+
+    @classmethod
+    def from_job(cls, job: Job) -> Self:
+        failed = job.status is JobStatus.FAILED
+        return cls(
+            **request_to_record(job.request),
+            job_id=job.job_id,
+            status=job.status,
+            created_at=to_iso(job.created_at) or "",
+            updated_at=to_iso(job.updated_at) or "",
+            callback_url=job.callback_url,
+            has_callback_secret=bool(job.callback_secret),
+            upload_path=job.upload_prefix,
+            s3_key=job.s3_key,
+            audio_url=job.audio_url,
+            model_used=job.model_used,
+            instance_id=job.instance_id,
+            attempts=job.attempts,
+            releases=job.releases,
+            error=JobErrorView(code=job.error_code, message=job.error_message) if failed else None,
+            error_message=job.error_message,
+            audio_duration=job.audio_duration,
+            progress=job.progress,
+            processing_seconds=job.processing_seconds,
+            file_size=job.file_size,
+            results=dict(job.result_keys),
+            webhook=WebhookView(
+                state=job.webhook_state,
+                attempts=job.webhook_attempts,
+                last_error=job.webhook_last_error,
+                delivered_at=to_iso(job.webhook_delivered_at),
+            ),
+        )
+
+
+class CreatedJobView(JobView):
+    """A new job, with where to upload its audio (None when it was given an audio_url)."""
+
     upload: UploadInfo | None = None
 
 
 class JobList(BaseModel):
-    jobs: list[dict[str, Any]]
+    jobs: list[JobView]
     next_cursor: str | None
 
 

@@ -68,8 +68,11 @@ def jobs_list(status: str | None, limit: int) -> None:
 @click.argument("job_id")
 def jobs_show(job_id: str) -> None:
     """One job as JSON (the callback secret is never shown)."""
+    from swescribe.api.schemas import JobView
+
     job = get_job(build_local_services(Settings.from_env()), None, job_id)
-    click.echo(json.dumps(job.public_view(), indent=2, ensure_ascii=False))
+    view = JobView.from_job(job).model_dump(mode="json")
+    click.echo(json.dumps(view, indent=2, ensure_ascii=False))
 
 
 @click.command()

@@ -11,13 +11,13 @@ from tqdm import tqdm
 from swescribe.config import Settings
 from swescribe.core.errors import SwescribeError
 from swescribe.core.formats import FORMATS
-from swescribe.core.jobs import TASKS
+from swescribe.core.request import MAX_SPEAKERS, TASKS, JobRequest
 from swescribe.engine import Engine, ModelLocator, TranscribeOptions, parse_formats, render
 from swescribe.engine.device import DEVICES
 from swescribe.engine.diarization.models import diarizer_spec
 from swescribe.engine.models import MODEL_NAMES
-from swescribe.engine.options import MAX_SPEAKERS
 from swescribe.engine.result import Transcript
+from swescribe.worker.options import transcribe_options
 
 PROGRESS_MIN_SECONDS = 30.0
 """Shorter files finish before a progress bar would tell anybody anything."""
@@ -97,20 +97,18 @@ def transcribe(
         model=model, device=device, compute_type=compute_type, language=language
     )
     wanted = parse_formats(formats)
-    spoken = None if settings.language == "auto" else settings.language
     if (speakers or min_speakers or max_speakers) and not diarize:
         raise click.UsageError("--speakers, --min-speakers and --max-speakers need --diarize")
-    options = TranscribeOptions(
-        language=spoken,
+    request = JobRequest(
+        language=settings.language,
         word_timestamps=word_timestamps,
         diarize=diarize,
         speakers=speakers,
-        min_speakers=min_speakers,
-        max_speakers=max_speakers,
         task=task,
-        initial_prompt=prompt,
+        prompt=prompt,
         hotwords=hotwords,
     )
+    options = transcribe_options(request, min_speakers=min_speakers, max_speakers=max_speakers)
     locator = ModelLocator(settings.model_cache_dir, settings.model_dirs)
     engine = Engine.load(
         settings.model,

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
+from swescribe.core.request import JobRequest, request_from_record, request_to_record
+
 
 class JobStatus(enum.StrEnum):
     REGISTERED = "registered"
@@ -81,23 +83,10 @@ class Job:
     callback_secret: str | None = None
     s3_key: str | None = None
     """The uploaded audio's object key (seed name, kept on the local shape too)."""
-    language: str = "sv"
-    model: str | None = None
-    """Model asked for (None: the deployment's default); the one used is model_used."""
-    formats: tuple[str, ...] = ("txt", "json", "srt", "vtt")
-    word_timestamps: bool = False
-    diarize: bool = False
-    """Label speakers (issue 18); speakers: their number when the client knows it."""
-    speakers: int | None = None
+    request: JobRequest = field(default_factory=JobRequest)
+    """What the client asked of the transcription (language, model, formats, …)."""
     audio_url: str | None = None
-    task: str = "transcribe"
-    """"transcribe", or "translate" (Swedish speech to English text)."""
-    prompt: str | None = None
-    """Custom vocabulary as an initial prompt: text the model reads before the audio."""
-    hotwords: str | None = None
-    """Custom vocabulary as faster-whisper hotwords: words to listen for."""
-    temperature: float | None = None
-    """A sampling temperature (OpenAI's parameter); None: the engine's decoding."""
+    """Where the worker fetches the audio when the client gave a URL instead of a file."""
     instance_id: str | None = None
     attempts: int = 0
     """Times a worker claimed the job."""
@@ -138,71 +127,17 @@ class Job:
     def results_prefix(self) -> str:
         return results_prefix(self.job_id)
 
-    def public_view(self) -> dict[str, Any]:
-        """What an API client may see: everything but the callback secret and owner."""
-        return {
-            "job_id": self.job_id,
-            "status": self.status.value,
-            "created_at": to_iso(self.created_at),
-            "updated_at": to_iso(self.updated_at),
-            "callback_url": self.callback_url,
-            "has_callback_secret": bool(self.callback_secret),
-            "upload_path": self.upload_prefix,
-            "s3_key": self.s3_key,
-            "audio_url": self.audio_url,
-            "language": self.language,
-            "model": self.model,
-            "model_used": self.model_used,
-            "formats": list(self.formats),
-            "word_timestamps": self.word_timestamps,
-            "task": self.task,
-            "prompt": self.prompt,
-            "hotwords": self.hotwords,
-            "diarize": self.diarize,
-            "speakers": self.speakers,
-            "instance_id": self.instance_id,
-            "attempts": self.attempts,
-            "releases": self.releases,
-            "error": (
-                {"code": self.error_code, "message": self.error_message}
-                if self.status is JobStatus.FAILED
-                else None
-            ),
-            "error_message": self.error_message,
-            "audio_duration": self.audio_duration,
-            "progress": self.progress,
-            "processing_seconds": self.processing_seconds,
-            "file_size": self.file_size,
-            "results": dict(self.result_keys),
-            "webhook": {
-                "state": self.webhook_state.value,
-                "attempts": self.webhook_attempts,
-                "last_error": self.webhook_last_error,
-                "delivered_at": to_iso(self.webhook_delivered_at),
-            },
-        }
-
 
 class JobChanges(TypedDict, total=False):
-    """What JobStore.update writes: any of Job's fields but the three that never change
-    (job_id, owner, created_at), with Job's types."""
+    """What JobStore.update writes: any of Job's fields but the four that never change
+    (job_id, owner, created_at, and the client's request), with Job's types."""
 
     status: JobStatus
     updated_at: datetime
     callback_url: str | None
     callback_secret: str | None
     s3_key: str | None
-    language: str
-    model: str | None
-    formats: tuple[str, ...]
-    word_timestamps: bool
-    diarize: bool
-    speakers: int | None
     audio_url: str | None
-    task: str
-    prompt: str | None
-    hotwords: str | None
-    temperature: float | None
     instance_id: str | None
     attempts: int
     releases: int
@@ -223,9 +158,6 @@ class JobChanges(TypedDict, total=False):
     upload_holder: str | None
     upload_reserved_until: datetime | None
 
-
-TASKS = ("transcribe", "translate")
-"""What Whisper does with the speech: write it down, or translate it into English."""
 
 UPLOAD_ROOT = "transcription_upload"
 RESULTS_ROOT = "results"
@@ -257,15 +189,21 @@ _DATETIME_FIELDS = frozenset(
 )
 
 
+_STORED_FIELDS = tuple(name for name in Job.__dataclass_fields__ if name != "request")
+
+
 def job_to_record(job: Job) -> dict[str, Any]:
-    """The job as plain JSON values (ISO timestamps, enum values): what stores persist."""
-    return {name: encode_change(name, getattr(job, name)) for name in Job.__dataclass_fields__}
+    """The job as plain JSON values (ISO timestamps, enum values): what stores persist.
+    The request's options sit flat beside the job's own fields, as the seed's table has
+    its attributes (and the worker role's DynamoDB attribute list names them)."""
+    record = {name: encode_change(name, getattr(job, name)) for name in _STORED_FIELDS}
+    return {**request_to_record(job.request), **record}
 
 
 def job_from_record(record: dict[str, Any]) -> Job:
     """The inverse of job_to_record; unknown keys (newer writers) are ignored."""
-    values: dict[str, Any] = {}
-    for name in Job.__dataclass_fields__:
+    values: dict[str, Any] = {"request": request_from_record(record)}
+    for name in _STORED_FIELDS:
         if name not in record:
             continue
         value = record[name]
@@ -275,15 +213,13 @@ def job_from_record(record: dict[str, Any]) -> Job:
             value = JobStatus(value)
         elif name == "webhook_state":
             value = WebhookState(value)
-        elif name == "formats":
-            value = tuple(value)
         values[name] = value
     return Job(**values)
 
 
 def encode_change(name: str, value: Any) -> Any:
     """One changed field as job_to_record would store it."""
-    if name not in Job.__dataclass_fields__:
+    if name not in _STORED_FIELDS:
         raise ValueError(f"Job has no field {name!r}")
     if name in _DATETIME_FIELDS:
         return None if value is None else value.astimezone(UTC).isoformat(timespec="microseconds")

@@ -13,16 +13,13 @@ from datetime import timedelta
 from urllib.parse import unquote_plus
 
 from swescribe.core.errors import (
-    InvalidRequest,
     JobNotFound,
     ServiceFailure,
     SwescribeError,
     TransitionConflict,
     UnknownModel,
 )
-from swescribe.core.formats import FORMATS
 from swescribe.core.jobs import (
-    TASKS,
     UPLOAD_ROOT,
     Job,
     JobChanges,
@@ -40,6 +37,7 @@ from swescribe.core.ports import (
     WorkItem,
     WorkQueue,
 )
+from swescribe.core.request import JobRequest
 from swescribe.core.urls import check_url
 
 log = logging.getLogger(__name__)
@@ -48,7 +46,6 @@ TRANSCRIBE = "transcribe"
 DEMAND_COUNT_LIMIT = 1000
 """Enough to see that every allowed worker is needed."""
 WEBHOOK = "webhook"
-ALL_FORMATS = FORMATS
 
 
 @dataclass(frozen=True)
@@ -91,24 +88,13 @@ class Services:
 
 @dataclass(frozen=True)
 class NewJob:
+    """A job to register: what to transcribe (request), where the audio comes from when
+    it is not uploaded (audio_url), and where to report (callback)."""
+
+    request: JobRequest = field(default_factory=JobRequest)
     callback_url: str | None = None
     callback_secret: str | None = None
-    language: str = "sv"
-    model: str | None = None
-    formats: tuple[str, ...] = ALL_FORMATS
-    word_timestamps: bool = False
-    diarize: bool = False
-    speakers: int | None = None
     audio_url: str | None = None
-    task: str = "transcribe"
-    prompt: str | None = None
-    hotwords: str | None = None
-    temperature: float | None = None
-
-
-MAX_PROMPT_CHARS = 2000
-"""Whisper reads about the last 220 tokens of a prompt; more is refused, not cut silently."""
-MAX_HOTWORDS_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -122,19 +108,15 @@ class Outcome:
     result_keys: dict[str, str]
 
 
-def create_job(svc: Services, owner: str, request: NewJob) -> Job:
+def create_job(svc: Services, owner: str, new_job: NewJob) -> Job:
     """Register a job; with audio_url it is queued at once, otherwise it waits for an upload."""
     allow_http = svc.policy.allow_http_callbacks
-    if request.callback_url:
-        check_url(request.callback_url, allow_http=allow_http, what="callback_url")
-    if request.audio_url:
-        check_url(request.audio_url, allow_http=allow_http, what="audio_url")
-    if request.model is not None:
-        check_model(svc.policy, request.model)
-    unknown = [f for f in request.formats if f not in ALL_FORMATS]
-    if unknown or not request.formats:
-        raise InvalidRequest(f"formats must be a non-empty subset of {', '.join(ALL_FORMATS)}")
-    check_decoding(request)
+    if new_job.callback_url:
+        check_url(new_job.callback_url, allow_http=allow_http, what="callback_url")
+    if new_job.audio_url:
+        check_url(new_job.audio_url, allow_http=allow_http, what="audio_url")
+    if new_job.request.model is not None:
+        check_model(svc.policy, new_job.request.model)
     now = svc.clock.now()
     job = Job(
         job_id=svc.ids.new_job_id(),
@@ -142,40 +124,18 @@ def create_job(svc: Services, owner: str, request: NewJob) -> Job:
         status=JobStatus.REGISTERED,
         created_at=now,
         updated_at=now,
-        callback_url=request.callback_url or None,
-        callback_secret=request.callback_secret or None,
-        language=request.language,
-        model=request.model,
-        formats=tuple(dict.fromkeys(request.formats)),
-        word_timestamps=request.word_timestamps,
-        diarize=request.diarize or request.speakers is not None,
-        speakers=request.speakers,
-        audio_url=request.audio_url,
-        task=request.task,
-        prompt=(request.prompt or "").strip() or None,
-        hotwords=(request.hotwords or "").strip() or None,
-        temperature=request.temperature,
-        webhook_state=WebhookState.PENDING if request.callback_url else WebhookState.NONE,
+        callback_url=new_job.callback_url or None,
+        callback_secret=new_job.callback_secret or None,
+        request=new_job.request,
+        audio_url=new_job.audio_url,
+        webhook_state=WebhookState.PENDING if new_job.callback_url else WebhookState.NONE,
         expires_at=now + timedelta(days=svc.policy.job_ttl_days),
     )
     svc.jobs.create(job)
     log.info("job registered", extra={"job_id": job.job_id})
-    if request.audio_url:
+    if new_job.audio_url:
         return _launch(svc, job, key=None, size=None, retried_by_janitor=True)
     return job
-
-
-def check_decoding(request: NewJob) -> None:
-    """The task and custom vocabulary of a new job, refused with a reason when they
-    cannot work (a too-long prompt would be cut by the model without a word)."""
-    if request.task not in TASKS:
-        raise InvalidRequest(f"task must be one of {', '.join(TASKS)}, not {request.task!r}")
-    if request.prompt and len(request.prompt) > MAX_PROMPT_CHARS:
-        raise InvalidRequest(f"prompt is longer than {MAX_PROMPT_CHARS} characters")
-    if request.hotwords and len(request.hotwords) > MAX_HOTWORDS_CHARS:
-        raise InvalidRequest(f"hotwords is longer than {MAX_HOTWORDS_CHARS} characters")
-    if request.temperature is not None and not 0.0 <= request.temperature <= 1.0:
-        raise InvalidRequest("temperature must be between 0 and 1")
 
 
 def check_model(policy: Policy, model: str) -> None:

@@ -8,7 +8,7 @@ from types import MappingProxyType
 from typing import Any
 
 from swescribe.core.errors import InvalidOption
-from swescribe.core.jobs import TASKS
+from swescribe.core.request import TASKS
 
 
 @dataclass(frozen=True)

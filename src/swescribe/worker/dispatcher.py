@@ -47,7 +47,7 @@ class HttpWebhookSender:
 
 def job_payload(svc: Services, job: Job) -> dict[str, Any]:
     """The webhook body for a finished job, transcript read back from its JSON result."""
-    text, segments, language = "", [], job.language
+    text, segments, language = "", [], job.request.language
     json_key = job.result_keys.get("json")
     if job.status is JobStatus.COMPLETED and json_key:
         result = json.loads(svc.objects.get_bytes(json_key))
@@ -64,7 +64,7 @@ def job_payload(svc: Services, job: Job) -> dict[str, Any]:
         segments=segments,
         processing_seconds=job.processing_seconds or 0.0,
         file_size=job.file_size or 0,
-        model=job.model_used or job.model or "",
+        model=job.model_used or job.request.model or "",
         language=language,
         audio_duration=job.audio_duration,
         results=dict(job.result_keys),

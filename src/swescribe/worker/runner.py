@@ -30,8 +30,9 @@ from swescribe.core.work import (
     renew_lease,
     report_progress,
 )
-from swescribe.engine import OpenedAudio, TranscribeOptions, Transcriber, render
+from swescribe.engine import OpenedAudio, Transcriber, render
 from swescribe.worker.fetch import check_upload, fetch_audio
+from swescribe.worker.options import transcribe_options
 from swescribe.worker.prefetch import Prefetcher, Prepared
 
 log = logging.getLogger(__name__)
@@ -192,7 +193,7 @@ class Worker:
             audio: Path | OpenedAudio = audio_path
             if prepared is not None and prepared.opened is not None:
                 audio = prepared.opened  # probed and first window decoded by the prefetch
-            engine = self.engines(job.model)
+            engine = self.engines(job.request.model)
 
             last_report = 0.0
 
@@ -207,23 +208,13 @@ class Worker:
 
             transcript = engine.transcribe(
                 audio,
-                TranscribeOptions(
-                    language=job.language,
-                    word_timestamps=job.word_timestamps,
-                    diarize=job.diarize,
-                    speakers=job.speakers if job.diarize else None,
-                    max_seconds=self.svc.policy.max_audio_seconds,
-                    task=job.task,
-                    initial_prompt=job.prompt,
-                    hotwords=job.hotwords,
-                    temperature=job.temperature,
-                ),
+                transcribe_options(job.request, max_seconds=self.svc.policy.max_audio_seconds),
                 progress,
             )
         finished = self.svc.clock.now()
         stem = safe_filename(audio_path.stem)
         keys: dict[str, str] = {}
-        for fmt in dict.fromkeys((*job.formats, "json")):
+        for fmt in dict.fromkeys((*job.request.formats, "json")):
             key = result_key(job.job_id, finished, stem, fmt)
             self.svc.objects.put_bytes(key, render(transcript, fmt).encode(), MEDIA_TYPES[fmt])
             keys[fmt] = key

@@ -15,6 +15,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from swescribe.core.jobs import Job, JobStatus, encode_change, job_from_record, job_to_record
 from swescribe.core.ports import Expect
+from swescribe.core.request import JobRequest
 
 TTL_ATTRIBUTE: Final = "expires_at_epoch"
 OWNER_INDEX: Final = "by_owner"
@@ -43,10 +44,12 @@ _deserializer = TypeDeserializer()
 
 _FLOAT_FIELDS = frozenset(
     name
-    for name, hint in typing.get_type_hints(Job).items()
+    for typed in (Job, JobRequest)
+    for name, hint in typing.get_type_hints(typed).items()
     if hint is float or float in typing.get_args(hint)
 )
-"""Job fields typed float: a whole number read back (Decimal 3) is still 3.0 there."""
+"""Job and request fields typed float: a whole number read back (Decimal 3) is still 3.0
+there."""
 
 
 def create_jobs_table(client: Any, table: str) -> None:
