@@ -21,6 +21,7 @@ from swescribe.bootstrap import build_local_api, build_local_keys, build_local_s
 from swescribe.config import Settings
 from swescribe.core.jobs import result_key
 from swescribe.core.ports import Message
+from swescribe.core.request import MAX_SPEAKERS
 from swescribe.core.service import Outcome, Services
 from swescribe.core.work import claim_job, complete_job
 from tests.support import free_port, serving
@@ -280,6 +281,31 @@ def test_health_metrics_and_openapi(api: Api) -> None:
     paths = set(schema["paths"])
     assert {"/api", "/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/transcript"} <= paths
     assert "/v1/uploads/{token}" in paths
+
+
+def test_the_openapi_schema_describes_a_job_as_every_job_route_returns_it(api: Api) -> None:
+    with httpx.Client(base_url=api.url) as http:
+        schema = http.get("/openapi.json").json()
+    with api.http() as http:
+        created = http.post("/v1/jobs", json={"formats": ["srt"], "speakers": 2}).json()
+        read = http.get(f"/v1/jobs/{created['job_id']}").json()
+        listed = http.get("/v1/jobs").json()["jobs"]
+
+    def returned(path: str, method: str, status: str = "200") -> str:
+        content = schema["paths"][path][method]["responses"][status]["content"]
+        return str(content["application/json"]["schema"]["$ref"]).rsplit("/", 1)[-1]
+
+    described = schema["components"]["schemas"]
+    job = described[returned("/v1/jobs/{job_id}", "get")]
+    assert set(job["properties"]) == set(read)
+    assert set(described[returned("/v1/jobs", "post", "201")]["properties"]) == set(created)
+    assert set(created) == set(read) | {"upload"}
+    assert [set(j) for j in listed] == [set(read)]
+    statuses = described[job["properties"]["status"]["$ref"].rsplit("/", 1)[-1]]["enum"]
+    assert statuses == ["registered", "launching", "processing", "completed", "failed"]
+    assert job["properties"]["speakers"]["anyOf"][0]["maximum"] == MAX_SPEAKERS
+    assert (read["formats"], read["speakers"], read["diarize"]) == (["srt"], 2, True)
+    assert not {"callback_secret", "owner"} & set(read)
 
 
 def test_an_audio_link_plays_the_uploaded_audio_with_range_and_only_for_its_owner(
