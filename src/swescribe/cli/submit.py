@@ -17,6 +17,7 @@ from swescribe.client import Client, Format, Job, RetryPolicy, Task, UploadProgr
 from swescribe.config import Settings
 from swescribe.core.errors import SwescribeError
 from swescribe.core.formats import FORMATS
+from swescribe.core.request import MAX_SPEAKERS
 
 
 def find_api_key(explicit: str | None, settings: Settings) -> str:
@@ -82,7 +83,9 @@ def upload_bar(name: str, stream: TextIO | None) -> Iterator[UploadProgress | No
     "(0: none; an upload is never retried). [env SWESCRIBE_CLIENT_RETRIES; 4]",
 )
 @click.option("--diarize", is_flag=True, help="Label speakers (S1, S2, …).")
-@click.option("--speakers", type=click.IntRange(1, 32), default=None, help="Number of speakers.")
+@click.option(
+    "--speakers", type=click.IntRange(1, MAX_SPEAKERS), default=None, help="Number of speakers."
+)
 def submit(
     file: Path,
     wait: bool,
