@@ -9,6 +9,7 @@ from typing import Any
 
 from swescribe.core.errors import InvalidOption
 from swescribe.core.jobs import TASKS
+from swescribe.engine.knobs import DecoderKnobs
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,12 @@ class TranscribeOptions:
     """The number of speakers when it is known; None: found from the audio."""
     min_speakers: int | None = None
     max_speakers: int | None = None
+    decoder: DecoderKnobs = field(default_factory=DecoderKnobs)
+    """The batched decoder's own knobs (engine/knobs.py): benchmarks and ablations."""
     extra: Mapping[str, Any] = field(default_factory=dict)
-    """Further keyword arguments for faster-whisper's transcribe (expert use, benchmarks).
-    Read-only: a copy of the mapping given, so the options cannot change once made."""
+    """Further keyword arguments for faster-whisper's transcribe, and only those (expert
+    use, benchmarks); swescribe's own knobs are `decoder`. Read-only: a copy of the
+    mapping given, so the options cannot change once made."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "extra", MappingProxyType(dict(self.extra)))
@@ -58,6 +62,8 @@ class TranscribeOptions:
             raise InvalidOption("beam_size must be at least 1")
         if self.batch_size is not None and not 1 <= self.batch_size <= 256:
             raise InvalidOption("batch_size must be between 1 and 256")
+        if not isinstance(self.decoder, DecoderKnobs):
+            raise InvalidOption("decoder must be a DecoderKnobs")
         if self.window_seconds < 60:
             raise InvalidOption("window_seconds must be at least 60")
         _check_speakers(self)
