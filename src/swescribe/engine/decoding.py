@@ -47,6 +47,19 @@ ENCODER_STEP_FRAMES = 100
 
 
 @dataclass(frozen=True)
+class Window:
+    """One window of a file's audio, as the decoder is given it."""
+
+    samples: np.ndarray
+    speech: Speech
+    """Its speech regions, seconds into the window."""
+    at: float = 0.0
+    """Where the window starts in the file, seconds."""
+    first_id: int = 0
+    """The id its first segment gets (the file's segments so far)."""
+
+
+@dataclass(frozen=True)
 class Decoded:
     """What one window gave: its segments on the file's timeline."""
 
@@ -64,29 +77,15 @@ class CoveringDecoder:
         self._model = model
 
     def decode(
-        self,
-        samples: np.ndarray,
-        speech: Speech,
-        options: TranscribeOptions,
-        language: str | None,
-        batch_size: int,
-        *,
-        at: float = 0.0,
-        first_id: int = 0,
+        self, window: Window, options: TranscribeOptions, language: str | None, batch_size: int
     ) -> Decoded:
-        """The window's segments, numbered from `first_id`; `speech`: its speech regions
-        (seconds into the window), `at`: where the window starts in the file."""
+        """The window's segments on the file's timeline, numbered from its `first_id`."""
         if batch_size == 1:
-            return self._decode_sequential(samples, options, language, at, first_id)
-        return self._decode_batched(samples, speech, options, language, batch_size, at, first_id)
+            return self._decode_sequential(window, options, language)
+        return self._decode_batched(window, options, language, batch_size)
 
     def _decode_sequential(
-        self,
-        samples: np.ndarray,
-        options: TranscribeOptions,
-        language: str | None,
-        at: float,
-        first_id: int,
+        self, window: Window, options: TranscribeOptions, language: str | None
     ) -> Decoded:
         """Plain faster-whisper: one VAD segment after another, conditioned on the
         previous text, with its temperature fallback."""
@@ -95,7 +94,7 @@ class CoveringDecoder:
         if options.temperature is not None:
             sequential["temperature"] = options.temperature
         segments, info = self._model.transcribe(
-            samples,
+            window.samples,
             language=language,
             task=options.task,
             beam_size=options.beam_size,
@@ -105,24 +104,18 @@ class CoveringDecoder:
             hotwords=options.hotwords or None,
             **sequential,
         )
-        ours = from_faster_whisper(segments, at, first_id, options.word_timestamps)
+        ours = from_faster_whisper(segments, window.at, window.first_id, options.word_timestamps)
         return Decoded(ours, info.language, info.language_probability, 0.0)
 
     def _decode_batched(
-        self,
-        samples: np.ndarray,
-        speech: Speech,
-        options: TranscribeOptions,
-        language: str | None,
-        batch_size: int,
-        at: float,
-        first_id: int,
+        self, window: Window, options: TranscribeOptions, language: str | None, batch_size: int
     ) -> Decoded:
         from faster_whisper.tokenizer import Tokenizer
 
         model = self._model
         knobs = options.decoder
-        chunks, offsets = cut_chunks(samples, speech, options.vad)
+        speech = window.speech
+        chunks, offsets = cut_chunks(window.samples, speech, options.vad)
         probability = 1.0
         if language is None:
             language, probability = self._detect_language(chunks)
@@ -161,7 +154,9 @@ class CoveringDecoder:
 
         ordered = (segment for chunk_segments in kept for segment in chunk_segments)
         temperature = fw_options.temperatures[0]
-        ours = to_segments(ordered, at, first_id, temperature, options.word_timestamps)
+        ours = to_segments(
+            ordered, window.at, window.first_id, temperature, options.word_timestamps
+        )
         return Decoded(ours, language, probability, redecoded)
 
     def _detect_language(self, chunks: list[np.ndarray]) -> tuple[str, float]:

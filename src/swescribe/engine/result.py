@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, dataclass, field, fields
 from typing import Any
 
 from swescribe.engine.transcription_settings import TranscriptionSettings
@@ -133,7 +133,7 @@ class Timings:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Timings:
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
+        return cls(**_known_fields(cls, data))
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ class Coverage:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Coverage:
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
+        return cls(**_known_fields(cls, data))
 
 
 @dataclass(frozen=True)
@@ -278,3 +278,9 @@ class Transcript:
 def join_segment_texts(segments: tuple[Segment, ...] | list[Segment]) -> str:
     """The transcript's running text: segment texts joined with single spaces."""
     return " ".join(s.text for s in segments if s.text).strip()
+
+
+def _known_fields(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The items of `data` that are fields of the dataclass `cls` (older JSON may lack
+    some; the defaults stand in)."""
+    return {f.name: data[f.name] for f in fields(cls) if f.name in data}

@@ -13,7 +13,7 @@ from swescribe.core.errors import InvalidAudio, InvalidOption
 from swescribe.engine._decode_ahead import decoded_ahead
 from swescribe.engine.audio import SAMPLE_RATE, OpenedAudio, iter_windows, probe
 from swescribe.engine.coverage import measure_coverage
-from swescribe.engine.decoding import CoveringDecoder
+from swescribe.engine.decoding import CoveringDecoder, Window
 from swescribe.engine.device import DevicePlan, default_batch_size, plan_device
 from swescribe.engine.diarization import Diarizer, DiarizerSpec, SpeakerCount, load_diarizer
 from swescribe.engine.diarization.attribution import attribute
@@ -134,13 +134,10 @@ class Engine:
                 tick = time.perf_counter()
                 window_speech = speech_regions(samples, options.vad, min_silence)
                 decoded = self._decoder.decode(
-                    samples,
-                    window_speech,
+                    Window(samples, window_speech, offset, len(segments)),
                     options,
                     language,
                     batch_size,
-                    at=offset,
-                    first_id=len(segments),
                 )
                 if detected is None:
                     detected, probability = decoded.language, decoded.language_probability
