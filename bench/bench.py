@@ -35,7 +35,7 @@ from longform import MIXES, build_long_form
 from pipelines import ALL_PIPELINES, PEERS, Transcribe, make_pipelines
 from report import accuracy, add_speedups, coverage, print_table, targets, totals
 from swescribe.engine.audio import iter_windows, probe
-from swescribe.engine.decoding import speech_regions
+from swescribe.engine.speech import speech_regions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_AUDIO_DIR = REPO_ROOT / ".." / "shared" / "audio" / "sv"

@@ -25,7 +25,7 @@ from bench import DEFAULT_AUDIO_DIR
 from longform import build_long_form
 from service import SERVICE_MIX
 from swescribe.engine import open_audio
-from swescribe.engine.decoding import speech_regions
+from swescribe.engine.speech import speech_regions
 
 
 def to_mp3(source: Path, target: Path, rate: int = 44_100) -> Path:

@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from conversations import CONVERSATIONS, build_conversation
+from diarization_scoring import score
 from longform import MIXES, build_long_form
 from swescribe.engine import Engine, ModelLocator, TranscribeOptions
-from swescribe.engine.diarization.scoring import score
 from swescribe.engine.diarization.turns import SpeakerTurn
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

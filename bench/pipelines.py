@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from swescribe.config import Settings
-from swescribe.engine import Engine, ModelLocator, TranscribeOptions
+from swescribe.engine import DecoderKnobs, Engine, ModelLocator, TranscribeOptions, Unsure
 from swescribe.engine.models import load_whisper_model
 
 
@@ -41,7 +41,7 @@ ABLATIONS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "batched, no timestamps": (
         "batched, but without timestamp tokens (faster-whisper's batched default)",
-        {"extra": {"without_timestamps": True}},
+        {"decoder": DecoderKnobs(without_timestamps=True)},
     ),
     "vad cuts at 160 ms": (
         "VAD cutting at pauses of 160 ms (faster-whisper's batched default) instead of 500 ms",
@@ -52,23 +52,23 @@ ABLATIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "beam 1": ("greedy decoding instead of beam 5", {"beam_size": 1}),
     "selective beam": (
         "greedy first, beam 5 again only where the greedy result looks unsure",
-        {"extra": {"selective_beam": True}},
+        {"decoder": DecoderKnobs(selective_beam=True)},
     ),
     "selective beam -0.7": (
         "selective beam, unsure only below a mean log-probability of -0.7",
-        {"extra": {"selective_beam": True, "unsure": {"avg_logprob": -0.7}}},
+        {"decoder": DecoderKnobs(selective_beam=True, unsure=Unsure(avg_logprob=-0.7))},
     ),
     "encoder trimmed": (
         "short pieces encoded at their own length (+1 s) instead of padded to 30 s",
-        {"extra": {"encoder_margin": 100}},
+        {"decoder": DecoderKnobs(encoder_margin=100)},
     ),
     "beam 1 + encoder trimmed": (
         "greedy, and short pieces encoded at their own length (+1 s)",
-        {"beam_size": 1, "extra": {"encoder_margin": 100}},
+        {"beam_size": 1, "decoder": DecoderKnobs(encoder_margin=100)},
     ),
     "one pass": (
         "one decode per chunk, no second pass over what it left out (max_passes=1)",
-        {"extra": {"max_passes": 1}},
+        {"decoder": DecoderKnobs(max_passes=1)},
     ),
 }
 PEERS = (BASELINE, FW_BATCHED, SWESCRIBE)

@@ -10,7 +10,7 @@ import jiwer
 from pipelines import BASELINE, SWESCRIBE
 from swescribe.engine.coverage import measure_coverage
 from swescribe.engine.result import Segment
-from swescribe.engine.textnorm import normalise_for_wer as normalise
+from textnorm import normalise_for_wer as normalise
 
 TARGET_CLIP = "espeak_long"
 TARGET_SPEEDUP = 2.0

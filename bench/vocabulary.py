@@ -27,7 +27,7 @@ from typing import Any
 import jiwer
 
 from swescribe.engine import Engine, ModelLocator, TranscribeOptions
-from swescribe.engine.textnorm import normalise_for_wer as normalise
+from textnorm import normalise_for_wer as normalise
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 AUDIO_DIR = REPO_ROOT / ".." / "shared" / "audio" / "sv"

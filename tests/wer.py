@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import jiwer
 
-from swescribe.engine.textnorm import normalise_for_wer as normalise
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from textnorm import normalise_for_wer as normalise
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:

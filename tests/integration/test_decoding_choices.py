@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from swescribe.engine import Engine, TranscribeOptions
-from swescribe.engine.decoding import FULL_FRAMES, Unsure, encoder_frames
+from swescribe.engine import DecoderKnobs, Engine, TranscribeOptions, Unsure
+from swescribe.engine.decoding import encoder_frames
+from swescribe.engine.knobs import FULL_FRAMES
 from tests.conftest import AUDIO_DIR
 from tests.wer import word_error_rate
 
 CLIP = AUDIO_DIR / "lattlast_stts.wav"
-NEVER_UNSURE = {"avg_logprob": -1e9, "compression_ratio": 1e9, "repeated_ngram": 10_000}
-ALWAYS_UNSURE = {"avg_logprob": 1.0}
+NEVER_UNSURE = Unsure(avg_logprob=-1e9, compression_ratio=1e9, repeated_ngram=10_000)
+ALWAYS_UNSURE = Unsure(avg_logprob=1.0)
 
 
 def _text(engine: Engine, path: Path, **changes: object) -> str:
@@ -28,14 +29,18 @@ def beam_text(base_engine: Engine) -> str:
 
 
 def test_selective_beam_where_all_is_sure_is_greedy(base_engine: Engine) -> None:
-    selective = _text(base_engine, CLIP, extra={"selective_beam": True, "unsure": NEVER_UNSURE})
+    selective = _text(
+        base_engine, CLIP, decoder=DecoderKnobs(selective_beam=True, unsure=NEVER_UNSURE)
+    )
     assert selective == _text(base_engine, CLIP, beam_size=1)
 
 
 def test_selective_beam_where_all_is_unsure_is_beam_search(
     base_engine: Engine, beam_text: str
 ) -> None:
-    selective = _text(base_engine, CLIP, extra={"selective_beam": True, "unsure": ALWAYS_UNSURE})
+    selective = _text(
+        base_engine, CLIP, decoder=DecoderKnobs(selective_beam=True, unsure=ALWAYS_UNSURE)
+    )
     assert selective == beam_text
 
 
@@ -43,7 +48,7 @@ def test_encoding_short_pieces_at_their_own_length_still_transcribes(
     base_engine: Engine, beam_text: str
 ) -> None:
     reference = (AUDIO_DIR / "lattlast_stts.txt").read_text("utf-8")
-    trimmed = _text(base_engine, CLIP, extra={"encoder_margin": 200, "encoder_floor": 500})
+    trimmed = _text(base_engine, CLIP, decoder=DecoderKnobs(encoder_margin=200, encoder_floor=500))
     assert trimmed != ""
     assert word_error_rate(reference, trimmed) <= word_error_rate(reference, beam_text) + 0.1
 

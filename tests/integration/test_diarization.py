@@ -2,7 +2,7 @@
 (bench/conversations.py): three espeak-ng voices in a meeting, and a human reader with
 two Common Voice volunteers cutting in; back-channel turns and overlaps included.
 
-DER is scored as pyannote.metrics does (engine/diarization/scoring.py, checked against
+DER is scored as pyannote.metrics does (bench/diarization_scoring.py, checked against
 it in tests/unit/test_diarization.py) with a collar of 0.5 s (0.25 s each side of a
 reference boundary, the usual setting) and overlapping speech scored, which a
 one-speaker-at-a-time diarizer cannot get right. Measured on the development machine
@@ -18,12 +18,12 @@ import pytest
 
 from swescribe.engine import Engine, TranscribeOptions
 from swescribe.engine.diarization.embedding import EmbeddingDiarizer
-from swescribe.engine.diarization.scoring import score
 from swescribe.engine.diarization.turns import SpeakerTurn
 from tests.conftest import AUDIO_DIR, audio, require_tool
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from conversations import CONVERSATIONS, build_conversation
+from diarization_scoring import score
 
 pytestmark = pytest.mark.model
 

@@ -7,9 +7,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from swescribe.engine.audio import SAMPLE_RATE
 from swescribe.engine.coverage import measure_coverage
-from swescribe.engine.decoding import SAMPLE_RATE, _chunks, _covered_until
 from swescribe.engine.result import Segment, Word
+from swescribe.engine.speech import covered_until as _covered_until
+from swescribe.engine.speech import cut_chunks as _chunks
 
 
 def segment(start: float, end: float, unfinished: bool = False) -> dict[str, Any]:

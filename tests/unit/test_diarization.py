@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +22,11 @@ from swescribe.engine.diarization.clustering import (
     merge_sequence,
 )
 from swescribe.engine.diarization.models import PYANNOTE_PIPELINE
-from swescribe.engine.diarization.scoring import score
 from swescribe.engine.diarization.turns import SpeakerTurn, join_turns
 from swescribe.engine.result import Diarization, Segment, Transcript, Word
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from diarization_scoring import score
 
 
 def voices(counts: list[int], spread: float = 0.15, seed: int = 1) -> tuple[np.ndarray, list[int]]:

@@ -3,6 +3,7 @@
 from swescribe.core.formats import FORMATS
 from swescribe.engine.audio import OpenedAudio, open_audio
 from swescribe.engine.device import DevicePlan, plan_device
+from swescribe.engine.knobs import DecoderKnobs, Unsure
 from swescribe.engine.models import (
     MODEL_NAMES,
     OFFLINE_MODEL,
@@ -14,6 +15,7 @@ from swescribe.engine.options import TranscribeOptions
 from swescribe.engine.ports import ProgressCallback, Transcriber
 from swescribe.engine.result import Segment, Timings, Transcript, Word
 from swescribe.engine.transcriber import Engine
+from swescribe.engine.transcription_settings import TranscriptionSettings
 from swescribe.engine.writers import parse_formats, render
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "MODEL_NAMES",
     "OFFLINE_MODEL",
     "PRODUCTION_MODEL",
+    "DecoderKnobs",
     "DevicePlan",
     "Engine",
     "ModelLocator",
@@ -32,6 +35,8 @@ __all__ = [
     "TranscribeOptions",
     "Transcriber",
     "Transcript",
+    "TranscriptionSettings",
+    "Unsure",
     "Word",
     "open_audio",
     "parse_formats",

@@ -8,7 +8,8 @@ from types import MappingProxyType
 from typing import Any
 
 from swescribe.core.errors import InvalidOption
-from swescribe.core.request import TASKS
+from swescribe.core.request import MAX_SPEAKERS, MAX_TEMPERATURE, MIN_TEMPERATURE, TASKS
+from swescribe.engine.knobs import DecoderKnobs
 
 
 @dataclass(frozen=True)
@@ -44,29 +45,35 @@ class TranscribeOptions:
     """The number of speakers when it is known; None: found from the audio."""
     min_speakers: int | None = None
     max_speakers: int | None = None
+    decoder: DecoderKnobs = field(default_factory=DecoderKnobs)
+    """The batched decoder's own knobs (engine/knobs.py): benchmarks and ablations."""
     extra: Mapping[str, Any] = field(default_factory=dict)
-    """Further keyword arguments for faster-whisper's transcribe (expert use, benchmarks).
-    Read-only: a copy of the mapping given, so the options cannot change once made."""
+    """Further keyword arguments for faster-whisper's transcribe, and only those (expert
+    use, benchmarks); swescribe's own knobs are `decoder`. Read-only: a copy of the
+    mapping given, so the options cannot change once made."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "extra", MappingProxyType(dict(self.extra)))
         if self.task not in TASKS:
             raise InvalidOption(f"task must be one of {', '.join(TASKS)}, not {self.task!r}")
-        if self.temperature is not None and not 0.0 <= self.temperature <= 1.0:
-            raise InvalidOption("temperature must be between 0 and 1")
+        if self.temperature is not None and not (
+            MIN_TEMPERATURE <= self.temperature <= MAX_TEMPERATURE
+        ):
+            raise InvalidOption(
+                f"temperature must be between {MIN_TEMPERATURE:g} and {MAX_TEMPERATURE:g}"
+            )
         if self.beam_size < 1:
             raise InvalidOption("beam_size must be at least 1")
         if self.batch_size is not None and not 1 <= self.batch_size <= 256:
             raise InvalidOption("batch_size must be between 1 and 256")
+        if not isinstance(self.decoder, DecoderKnobs):
+            raise InvalidOption("decoder must be a DecoderKnobs")
         if self.window_seconds < 60:
             raise InvalidOption("window_seconds must be at least 60")
         _check_speakers(self)
         code = self.language
         if code not in (None, "auto") and not (2 <= len(code) <= 3 and code.isalpha()):
             raise InvalidOption(f"language {code!r} is not an ISO 639-1 code")
-
-
-MAX_SPEAKERS = 32
 
 
 def _check_speakers(options: TranscribeOptions) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import KW_ONLY, dataclass, field
+from collections.abc import Mapping
+from dataclasses import KW_ONLY, dataclass, field, fields
 from typing import Any
+
+from swescribe.engine.transcription_settings import TranscriptionSettings
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,12 @@ class Word:
         if self.speaker is not None:
             data["speaker"] = self.speaker
         return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Word:
+        return cls(
+            data["start"], data["end"], data["word"], data["probability"], data.get("speaker")
+        )
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,20 @@ class DecodingStats:
             "compression_ratio": round(self.compression_ratio, 4),
             "no_speech_prob": round(self.no_speech_prob, 4),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DecodingStats | None:
+        """The stats in a segment's JSON; None where it has none."""
+        if "seek" not in data:
+            return None
+        return cls(
+            seek=data["seek"],
+            tokens=tuple(data["tokens"]),
+            temperature=data["temperature"],
+            avg_logprob=data["avg_logprob"],
+            compression_ratio=data["compression_ratio"],
+            no_speech_prob=data["no_speech_prob"],
+        )
 
 
 @dataclass(frozen=True)
@@ -78,6 +101,19 @@ class Segment:
             data["words"] = [w.to_dict() for w in self.words]
         return data
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Segment:
+        words = data.get("words")
+        return cls(
+            data["id"],
+            data["start"],
+            data["end"],
+            data["text"],
+            None if words is None else tuple(Word.from_dict(w) for w in words),
+            stats=DecodingStats.from_dict(data),
+            speaker=data.get("speaker"),
+        )
+
 
 @dataclass(frozen=True)
 class Timings:
@@ -94,6 +130,10 @@ class Timings:
             "transcribe": round(self.transcribe, 3),
             "total": round(self.total, 3),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Timings:
+        return cls(**_known_fields(cls, data))
 
 
 @dataclass(frozen=True)
@@ -122,6 +162,10 @@ class Coverage:
             "redecoded_seconds": round(self.redecoded_seconds, 3),
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Coverage:
+        return cls(**_known_fields(cls, data))
+
 
 @dataclass(frozen=True)
 class Diarization:
@@ -141,7 +185,19 @@ class Diarization:
             "speakers": list(self.speakers),
             "seconds": round(self.seconds, 3),
             "turns": [turn.to_dict() for turn in self.turns],
-        }
+        } | ({} if self.warning is None else {"warning": self.warning})
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Diarization:
+        from swescribe.engine.diarization.turns import SpeakerTurn
+
+        return cls(
+            model=data["model"],
+            speakers=tuple(data["speakers"]),
+            turns=tuple(SpeakerTurn(t["start"], t["end"], t["speaker"]) for t in data["turns"]),
+            seconds=data.get("seconds", 0.0),
+            warning=data.get("warning"),
+        )
 
 
 @dataclass(frozen=True)
@@ -160,6 +216,8 @@ class Transcript:
     task: str = "transcribe"
     """"translate": the text is the speech in English (language is still the spoken one)."""
     diarization: Diarization | None = None
+    settings: TranscriptionSettings | None = None
+    """What the transcript was made with (None: not recorded, as in older JSON)."""
 
     @property
     def real_time_factor(self) -> float:
@@ -182,9 +240,47 @@ class Transcript:
             "segments": [s.to_dict() for s in self.segments],
             "timings": self.timings.to_dict(),
             "coverage": self.coverage.to_dict(),
-        } | ({} if self.diarization is None else {"diarization": self.diarization.to_dict()})
+        } | self._recorded()
+
+    def _recorded(self) -> dict[str, Any]:
+        """The keys written only when there is something to write."""
+        data: dict[str, Any] = {}
+        if self.diarization is not None:
+            data["diarization"] = self.diarization.to_dict()
+        if self.settings is not None:
+            data["settings"] = self.settings.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Transcript:
+        """The transcript that `to_dict` (the JSON writer) wrote, values as written
+        (rounded); JSON written before a key was added reads with its default."""
+        diarization = data.get("diarization")
+        settings = data.get("settings")
+        return cls(
+            text=data["text"],
+            language=data["language"],
+            duration=data["duration"],
+            segments=tuple(Segment.from_dict(s) for s in data["segments"]),
+            model=data["model"],
+            device=data.get("device", "cpu"),
+            compute_type=data.get("compute_type", "int8"),
+            language_probability=data.get("language_probability"),
+            timings=Timings.from_dict(data.get("timings") or {}),
+            batch_size=data.get("batch_size", 1),
+            coverage=Coverage.from_dict(data.get("coverage") or {}),
+            task=data.get("task", "transcribe"),
+            diarization=None if diarization is None else Diarization.from_dict(diarization),
+            settings=None if settings is None else TranscriptionSettings.from_dict(settings),
+        )
 
 
 def join_segment_texts(segments: tuple[Segment, ...] | list[Segment]) -> str:
     """The transcript's running text: segment texts joined with single spaces."""
     return " ".join(s.text for s in segments if s.text).strip()
+
+
+def _known_fields(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The items of `data` that are fields of the dataclass `cls` (older JSON may lack
+    some; the defaults stand in)."""
+    return {f.name: data[f.name] for f in fields(cls) if f.name in data}

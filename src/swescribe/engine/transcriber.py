@@ -8,20 +8,12 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from swescribe.core.errors import InvalidAudio, InvalidOption
 from swescribe.engine._decode_ahead import decoded_ahead
 from swescribe.engine.audio import SAMPLE_RATE, OpenedAudio, iter_windows, probe
 from swescribe.engine.coverage import measure_coverage
-from swescribe.engine.decoding import (
-    CoveringDecoder,
-    Decoded,
-    DecodeSettings,
-    Unsure,
-    speech_regions,
-    vocabulary_prompt,
-)
+from swescribe.engine.decoding import CoveringDecoder, Window
 from swescribe.engine.device import DevicePlan, default_batch_size, plan_device
 from swescribe.engine.diarization import Diarizer, DiarizerSpec, SpeakerCount, load_diarizer
 from swescribe.engine.diarization.attribution import attribute
@@ -34,14 +26,12 @@ from swescribe.engine.models import (
 )
 from swescribe.engine.options import TranscribeOptions
 from swescribe.engine.ports import ProgressCallback
-from swescribe.engine.result import (
-    DecodingStats,
-    Diarization,
-    Segment,
-    Timings,
-    Transcript,
-    Word,
-    join_segment_texts,
+from swescribe.engine.result import Diarization, Segment, Timings, Transcript, join_segment_texts
+from swescribe.engine.speech import CHUNK_SECONDS, min_silence_ms, speech_regions
+from swescribe.engine.transcription_settings import (
+    TranscriptionSettings,
+    VadSettings,
+    installed_versions,
 )
 
 log = logging.getLogger(__name__)
@@ -130,6 +120,7 @@ class Engine:
         diarize_seconds = 0.0
         report = _monotonic(progress, total)
         batch_size = options.batch_size or self.batch_size
+        min_silence = min_silence_ms(options.extra)
         source = opened.windows() if opened else iter_windows(path, options.window_seconds)
         windows = decoded_ahead(source)
         with contextlib.closing(windows):
@@ -141,16 +132,18 @@ class Engine:
                     break
                 offset, samples = window
                 tick = time.perf_counter()
-                window_speech = speech_regions(samples, options.vad, _min_silence_ms(options))
-                decoded = self._decode_window(samples, window_speech, options, language, batch_size)
+                window_speech = speech_regions(samples, options.vad, min_silence)
+                decoded = self._decoder.decode(
+                    Window(samples, window_speech, offset, len(segments)),
+                    options,
+                    language,
+                    batch_size,
+                )
                 if detected is None:
                     detected, probability = decoded.language, decoded.language_probability
                 speech.extend((offset + start, offset + end) for start, end in window_speech)
                 redecoded += decoded.redecoded_seconds
-                for raw in decoded.segments:
-                    segment = _to_segment(raw, offset, len(segments), options.word_timestamps)
-                    if segment is None:
-                        continue
+                for segment in decoded.segments:
                     segments.append(segment)
                     report(segment.end)
                 transcribe_seconds += time.perf_counter() - tick
@@ -194,57 +187,34 @@ class Engine:
             ),
             coverage=measure_coverage(speech, segments, redecoded),
             diarization=diarization,
+            settings=self._settings(options, language, batch_size, min_silence),
         )
 
-    def _decode_window(
-        self,
-        samples: Any,
-        speech: list[tuple[float, float]],
-        options: TranscribeOptions,
-        language: str | None,
-        batch_size: int,
-    ) -> Decoded:
-        """One window of samples: batched with full coverage, or (batch 1) plain
-        faster-whisper's sequential decoding."""
-        if batch_size == 1:
-            prompt = vocabulary_prompt(self._model, options.initial_prompt, options.hotwords)
-            sequential = dict(options.extra)
-            if options.temperature is not None:
-                sequential["temperature"] = options.temperature
-            segments, info = self._model.transcribe(
-                samples,
-                language=language,
-                task=options.task,
-                beam_size=options.beam_size,
-                vad_filter=options.vad,
-                word_timestamps=options.word_timestamps,
-                initial_prompt=prompt or None,
-                hotwords=options.hotwords or None,
-                **sequential,
-            )
-            return Decoded(list(segments), info.language, info.language_probability, 0.0)
-        extra = dict(options.extra)
-        if options.temperature is not None:
-            extra["temperature"] = options.temperature
-        extra.pop("vad_parameters", None)
-        knobs = {name: extra.pop(name) for name in DECODER_KNOBS if name in extra}
-        if "unsure" in knobs:
-            knobs["unsure"] = Unsure(**knobs["unsure"])
-        return self._decoder.decode(
-            samples,
-            DecodeSettings(
-                language=language,
-                beam_size=options.beam_size,
-                batch_size=batch_size,
-                word_timestamps=options.word_timestamps,
-                vad=options.vad,
-                task=options.task,
-                initial_prompt=options.initial_prompt or None,
-                hotwords=options.hotwords or None,
-                extra=tuple(extra.items()),
-                **knobs,
-            ),
-            speech,
+    def _settings(
+        self, options: TranscribeOptions, language: str | None, batch_size: int, min_silence: int
+    ) -> TranscriptionSettings:
+        """The options that ran, as the transcript records them."""
+        return TranscriptionSettings(
+            model=self.model.name,
+            device=self.plan.device,
+            compute_type=self.plan.compute_type,
+            language=language,
+            task=options.task,
+            beam_size=options.beam_size,
+            batch_size=batch_size,
+            temperature=options.temperature,
+            word_timestamps=options.word_timestamps,
+            window_seconds=options.window_seconds,
+            vad=VadSettings(options.vad, min_silence, CHUNK_SECONDS),
+            initial_prompt=bool(options.initial_prompt and options.initial_prompt.strip()),
+            hotwords=bool(options.hotwords and options.hotwords.strip()),
+            diarize=options.diarize,
+            speakers=options.speakers,
+            min_speakers=options.min_speakers,
+            max_speakers=options.max_speakers,
+            decoder=options.decoder,
+            extra=tuple(sorted(options.extra)),
+            versions=installed_versions(),
         )
 
 
@@ -257,26 +227,6 @@ def _opened_for(audio: Path | OpenedAudio, options: TranscribeOptions) -> Opened
         return audio
     audio.close()
     return None
-
-
-DECODER_KNOBS = (
-    "without_timestamps",
-    "max_passes",
-    "selective_beam",
-    "unsure",
-    "encoder_margin",
-    "encoder_floor",
-)
-"""`extra` keys that set the batched decoder's own DecodeSettings fields (benchmarks,
-ablations), not faster-whisper options."""
-
-
-def _min_silence_ms(options: TranscribeOptions) -> int:
-    """VAD cuts only at pauses of 0.5 s (faster-whisper's batched default is 160 ms):
-    longer, more coherent chunks (docs/performance.md). `extra["vad_parameters"]` may
-    change it (benchmarks)."""
-    parameters = options.extra.get("vad_parameters") or {}
-    return int(parameters.get("min_silence_duration_ms", 500))
 
 
 def _clock(seconds: float) -> str:
@@ -297,27 +247,3 @@ def _monotonic(progress: ProgressCallback | None, total: float) -> Callable[[flo
             progress(done, total)
 
     return report
-
-
-def _to_segment(raw: Any, offset: float, index: int, word_timestamps: bool) -> Segment | None:
-    """A faster-whisper segment as our plain value, shifted to the file's timeline."""
-    text = str(raw.text).strip()
-    if not text:
-        return None
-    words = None
-    if word_timestamps and raw.words is not None:
-        words = tuple(
-            Word(offset + w.start, offset + w.end, str(w.word).strip(), float(w.probability))
-            for w in raw.words
-        )
-    stats = DecodingStats(
-        seek=int(raw.seek) + round(offset * 100),
-        tokens=tuple(int(t) for t in raw.tokens),
-        temperature=float(raw.temperature or 0.0),
-        avg_logprob=float(raw.avg_logprob),
-        compression_ratio=float(raw.compression_ratio),
-        no_speech_prob=float(raw.no_speech_prob),
-    )
-    return Segment(
-        index, offset + float(raw.start), offset + float(raw.end), text, words, stats=stats
-    )

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from swescribe.engine.audio import SAMPLE_RATE
 from swescribe.engine.diarization.clustering import (
     DISTANCE_THRESHOLD,
     SpeakerCount,
@@ -27,7 +28,6 @@ from swescribe.engine.diarization.clustering import (
 from swescribe.engine.diarization.ge2e import (
     HOP,
     PARTIAL_FRAMES,
-    SAMPLE_RATE,
     VoiceEncoder,
     mel_spectrogram,
     normalize_volume,

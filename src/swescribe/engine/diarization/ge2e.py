@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from swescribe.core.errors import ModelUnavailable
+from swescribe.engine.audio import SAMPLE_RATE
 from swescribe.engine.diarization._torch_pickle import CheckpointError, load_tensors
 
-SAMPLE_RATE = 16000
 N_FFT = 400
 """25 ms windows."""
 HOP = 160

@@ -20,11 +20,10 @@ from typing import Any
 import numpy as np
 
 from swescribe.core.errors import ModelUnavailable
+from swescribe.engine.audio import SAMPLE_RATE
 from swescribe.engine.diarization.clustering import SpeakerCount
 from swescribe.engine.diarization.models import PYANNOTE_PIPELINE
 from swescribe.engine.diarization.turns import SpeakerTurn, join_turns
-
-SAMPLE_RATE = 16000
 
 
 class PyannoteDiarizer:
