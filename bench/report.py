@@ -8,8 +8,8 @@ from typing import Any, TextIO
 import jiwer
 
 from pipelines import BASELINE, SWESCRIBE
+from swescribe.core.transcript import Segment
 from swescribe.engine.coverage import measure_coverage
-from swescribe.engine.result import Segment
 from textnorm import normalise_for_wer as normalise
 
 TARGET_CLIP = "espeak_long"

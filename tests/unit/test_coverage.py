@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from swescribe.core.transcript import Segment, Word
 from swescribe.engine.audio import SAMPLE_RATE
 from swescribe.engine.coverage import measure_coverage
-from swescribe.engine.result import Segment, Word
 from swescribe.engine.speech import covered_until as _covered_until
 from swescribe.engine.speech import cut_chunks as _chunks
 

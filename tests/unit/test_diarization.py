@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from swescribe.core.errors import InvalidOption
+from swescribe.core.transcript import Diarization, Segment, Transcript, Word
 from swescribe.engine import TranscribeOptions, render
 from swescribe.engine.diarization.attribution import attribute, speaker_at
 from swescribe.engine.diarization.clustering import (
@@ -23,7 +24,6 @@ from swescribe.engine.diarization.clustering import (
 )
 from swescribe.engine.diarization.models import PYANNOTE_PIPELINE
 from swescribe.engine.diarization.turns import SpeakerTurn, join_turns
-from swescribe.engine.result import Diarization, Segment, Transcript, Word
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from diarization_scoring import score

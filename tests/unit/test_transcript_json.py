@@ -5,15 +5,13 @@ existed still reads."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import pytest
 from hypothesis import given, settings
 
 from swescribe.core.errors import InvalidOption
-from swescribe.engine import DecoderKnobs, TranscribeOptions, Unsure, render
-from swescribe.engine.diarization.turns import SpeakerTurn
-from swescribe.engine.result import (
+from swescribe.core.transcript import (
     Coverage,
     DecodingStats,
     Diarization,
@@ -22,11 +20,9 @@ from swescribe.engine.result import (
     Transcript,
     Word,
 )
-from swescribe.engine.transcription_settings import (
-    EngineVersions,
-    TranscriptionSettings,
-    VadSettings,
-)
+from swescribe.core.transcription_settings import EngineVersions, TranscriptionSettings, VadSettings
+from swescribe.engine import DecoderKnobs, TranscribeOptions, Unsure, render
+from swescribe.engine.diarization.turns import SpeakerTurn
 from swescribe.engine.whisper_options import generate_options
 from tests.unit.test_writers_properties import transcripts
 
@@ -48,7 +44,9 @@ SETTINGS = TranscriptionSettings(
     speakers=None,
     min_speakers=2,
     max_speakers=3,
-    decoder=DecoderKnobs(max_passes=2, selective_beam=True, unsure=Unsure(avg_logprob=-0.7)),
+    decoder=asdict(
+        DecoderKnobs(max_passes=2, selective_beam=True, unsure=Unsure(avg_logprob=-0.7))
+    ),
     extra=("patience", "temperature"),
     versions=EngineVersions("0.1.0", "1.1.1", "4.5.0"),
 )

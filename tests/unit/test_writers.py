@@ -8,7 +8,7 @@ import json
 import pytest
 
 from swescribe.core.errors import InvalidOption
-from swescribe.engine.result import Segment, Transcript, Word
+from swescribe.core.transcript import Segment, Transcript, Word
 from swescribe.engine.writers import (
     format_timestamp,
     parse_formats,

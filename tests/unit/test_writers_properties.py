@@ -8,7 +8,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swescribe.engine.result import Segment, Transcript, Word
+from swescribe.core.transcript import Segment, Transcript, Word
 from swescribe.engine.writers import MAX_LINE_CHARS, render
 
 WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyzåäöÅÄÖ0123456789,.?!-", min_size=1, max_size=14)

@@ -12,11 +12,11 @@ from swescribe.config import Settings
 from swescribe.core.errors import SwescribeError
 from swescribe.core.formats import FORMATS
 from swescribe.core.request import MAX_SPEAKERS, TASKS, JobRequest
+from swescribe.core.transcript import Transcript
 from swescribe.engine import Engine, ModelLocator, TranscribeOptions, parse_formats, render
 from swescribe.engine.device import DEVICES
 from swescribe.engine.diarization.models import diarizer_spec
 from swescribe.engine.models import MODEL_NAMES
-from swescribe.engine.result import Transcript
 from swescribe.worker.options import transcribe_options
 
 PROGRESS_MIN_SECONDS = 30.0

@@ -1,6 +1,8 @@
 """The transcription engine: faster-whisper with Swedish defaults, plain results."""
 
 from swescribe.core.formats import FORMATS
+from swescribe.core.transcript import Segment, Timings, Transcript, Word
+from swescribe.core.transcription_settings import TranscriptionSettings
 from swescribe.engine.audio import OpenedAudio, open_audio
 from swescribe.engine.device import DevicePlan, plan_device
 from swescribe.engine.knobs import DecoderKnobs, Unsure
@@ -13,9 +15,7 @@ from swescribe.engine.models import (
 )
 from swescribe.engine.options import TranscribeOptions
 from swescribe.engine.ports import ProgressCallback, Transcriber
-from swescribe.engine.result import Segment, Timings, Transcript, Word
 from swescribe.engine.transcriber import Engine
-from swescribe.engine.transcription_settings import TranscriptionSettings
 from swescribe.engine.writers import parse_formats, render
 
 __all__ = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from swescribe.engine.result import Coverage, Segment
+from swescribe.core.transcript import Coverage, Segment
 
 WORD_PAD_SECONDS = 0.25
 """A word covers this much around its own timing: the pauses inside a phrase are not

@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from swescribe.core.transcript import Segment
 from swescribe.engine.audio import SAMPLE_RATE
 from swescribe.engine.knobs import FULL_FRAMES, DecoderKnobs
 from swescribe.engine.options import TranscribeOptions
 from swescribe.engine.prompting import vocabulary_prompt
-from swescribe.engine.result import Segment
 from swescribe.engine.segmenting import (
     Piece,
     avg_logprob_of,

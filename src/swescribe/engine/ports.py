@@ -10,9 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from swescribe.core.transcript import Transcript
 from swescribe.engine.audio import OpenedAudio
 from swescribe.engine.options import TranscribeOptions
-from swescribe.engine.result import Transcript
 
 ProgressCallback = Callable[[float, float], None]
 """Called as progress(seconds_done, seconds_total) while a file is transcribed."""

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from swescribe.core.transcript import DecodingStats, Segment, Word
 from swescribe.engine.audio import SAMPLE_RATE
-from swescribe.engine.result import DecodingStats, Segment, Word
 
 FRAMES_PER_SECOND = 100
 """Whisper's 10 ms feature frames: a segment's seek is counted in them."""

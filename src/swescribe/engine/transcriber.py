@@ -7,9 +7,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 from swescribe.core.errors import InvalidAudio, InvalidOption
+from swescribe.core.transcript import Diarization, Segment, Timings, Transcript, join_segment_texts
+from swescribe.core.transcription_settings import TranscriptionSettings, VadSettings
 from swescribe.engine._decode_ahead import decoded_ahead
 from swescribe.engine.audio import SAMPLE_RATE, OpenedAudio, iter_windows, probe
 from swescribe.engine.coverage import measure_coverage
@@ -26,13 +29,8 @@ from swescribe.engine.models import (
 )
 from swescribe.engine.options import TranscribeOptions
 from swescribe.engine.ports import ProgressCallback
-from swescribe.engine.result import Diarization, Segment, Timings, Transcript, join_segment_texts
 from swescribe.engine.speech import CHUNK_SECONDS, min_silence_ms, speech_regions
-from swescribe.engine.transcription_settings import (
-    TranscriptionSettings,
-    VadSettings,
-    installed_versions,
-)
+from swescribe.engine.versions import installed_versions
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +210,7 @@ class Engine:
             speakers=options.speakers,
             min_speakers=options.min_speakers,
             max_speakers=options.max_speakers,
-            decoder=options.decoder,
+            decoder=asdict(options.decoder),
             extra=tuple(sorted(options.extra)),
             versions=installed_versions(),
         )

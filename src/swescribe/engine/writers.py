@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from swescribe.core.errors import InvalidOption
 from swescribe.core.formats import FORMATS
-from swescribe.engine.result import Segment, Transcript
+from swescribe.core.transcript import Segment, Transcript
 
 MAX_LINE_CHARS = 42
 """Subtitle line length: the common broadcast guideline (e.g. Netflix, SVT) is 42."""

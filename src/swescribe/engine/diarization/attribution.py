@@ -14,8 +14,8 @@ from dataclasses import replace
 
 import numpy as np
 
+from swescribe.core.transcript import Segment, Word
 from swescribe.engine.diarization.turns import SpeakerTurn, relabel
-from swescribe.engine.result import Segment, Word
 
 
 def _estimated_words(segment: Segment) -> list[Word]:

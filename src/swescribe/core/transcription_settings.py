@@ -8,11 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
-
-from swescribe.engine.knobs import DecoderKnobs, Unsure
 
 
 @dataclass(frozen=True)
@@ -20,21 +16,6 @@ class EngineVersions:
     swescribe: str = "unknown"
     faster_whisper: str = "unknown"
     ctranslate2: str = "unknown"
-
-
-@lru_cache(maxsize=1)
-def installed_versions() -> EngineVersions:
-    """The versions of the code that runs here."""
-    from swescribe import __version__
-
-    return EngineVersions(__version__, _version("faster-whisper"), _version("ctranslate2"))
-
-
-def _version(distribution: str) -> str:
-    try:
-        return version(distribution)
-    except PackageNotFoundError:
-        return "unknown"
 
 
 @dataclass(frozen=True)
@@ -69,7 +50,8 @@ class TranscriptionSettings:
     speakers: int | None = None
     min_speakers: int | None = None
     max_speakers: int | None = None
-    decoder: DecoderKnobs = field(default_factory=DecoderKnobs)
+    decoder: dict[str, Any] = field(default_factory=dict)
+    """The engine's decoder knobs as they were (engine.knobs.DecoderKnobs, as plain data)."""
     extra: tuple[str, ...] = ()
     """The names of the faster-whisper options given in `extra` (not their values)."""
     versions: EngineVersions = field(default_factory=EngineVersions)
@@ -82,10 +64,7 @@ class TranscriptionSettings:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TranscriptionSettings:
         known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
-        decoder = dict(data.get("decoder") or {})
-        if "unsure" in decoder:
-            decoder["unsure"] = Unsure(**decoder["unsure"])
-        known["decoder"] = DecoderKnobs(**decoder)
+        known["decoder"] = dict(data.get("decoder") or {})
         known["vad"] = VadSettings(**(data.get("vad") or {}))
         known["versions"] = EngineVersions(**(data.get("versions") or {}))
         known["extra"] = tuple(data.get("extra") or ())

@@ -1,4 +1,5 @@
-"""Plain result values of a transcription: no model or framework types leak out."""
+"""A transcript as plain values: what the engine produces, what is stored as JSON, and
+what every reader (the webhook, the API) reads back with Transcript.from_dict."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field, fields
 from typing import Any
 
-from swescribe.engine.transcription_settings import TranscriptionSettings
+from swescribe.core.transcription_settings import TranscriptionSettings
 
 
 @dataclass(frozen=True)
