@@ -26,11 +26,13 @@ from swescribe.core.jobs import JobStatus
 from swescribe.core.request import JobRequest
 from swescribe.core.service import NewJob, Policy, create_job
 from swescribe.core.synchronous import model_for, model_ids, submit_file
+from swescribe.core.transcript import Transcript
 from tests.fakes import memory_services
 from tests.gateway import gateway_event
 
-TRANSCRIPT: dict[str, Any] = {
+STORED: dict[str, Any] = {
     "text": "Hej Ödeshög",
+    "model": "whisper-base",
     "task": "transcribe",
     "language": "sv",
     "duration": 2.5,
@@ -53,6 +55,7 @@ TRANSCRIPT: dict[str, Any] = {
         }
     ],
 }
+TRANSCRIPT = Transcript.from_dict(STORED)
 
 
 def test_verbose_json_has_openais_fields_the_language_by_name_and_words_when_asked() -> None:

@@ -1,12 +1,14 @@
-"""OpenAI's audio response shapes, made from a job's stored JSON transcript.
+"""OpenAI's audio response shapes, made from a job's transcript.
 
-Pure functions: the transcript (as engine.result.Transcript.to_dict writes it) in, the
-body OpenAI's API would answer with out.
+Pure functions: the transcript (core.transcript.Transcript, as read back from its stored
+JSON) in, the body OpenAI's API would answer with out.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
+
+from swescribe.core.transcript import Segment, Transcript
 
 ResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt"]
 Granularity = Literal["segment", "word"]
@@ -126,56 +128,57 @@ def language_name(code: str) -> str:
     return LANGUAGE_NAMES.get(code, code)
 
 
-def json_body(transcript: dict[str, Any]) -> dict[str, Any]:
+def json_body(transcript: Transcript) -> dict[str, Any]:
     """response_format=json: the text alone."""
-    return {"text": transcript["text"]}
+    return {"text": transcript.text}
 
 
-def plain_text(transcript: dict[str, Any]) -> str:
+def plain_text(transcript: Transcript) -> str:
     """response_format=text: the text, one line."""
-    return f"{transcript['text']}\n"
+    return f"{transcript.text}\n"
 
 
 def verbose_json_body(
-    transcript: dict[str, Any], granularities: tuple[str, ...] = ()
+    transcript: Transcript, granularities: tuple[str, ...] = ()
 ) -> dict[str, Any]:
     """response_format=verbose_json: task, language (as a name), duration, text, and
     segments (unless only words were asked for) and words (when asked for)."""
     body: dict[str, Any] = {
-        "task": transcript.get("task", "transcribe"),
-        "language": language_name(str(transcript.get("language", ""))),
-        "duration": transcript["duration"],
-        "text": transcript["text"],
+        "task": transcript.task,
+        "language": language_name(transcript.language),
+        "duration": transcript.duration,
+        "text": transcript.text,
     }
-    segments = transcript.get("segments", [])
+    segments = transcript.segments
     if "segment" in granularities or not granularities:
         body["segments"] = [_segment(s) for s in segments]
     if "word" in granularities:
         body["words"] = [
-            {"word": w["word"], "start": w["start"], "end": w["end"]}
-            | ({"speaker": w["speaker"]} if "speaker" in w else {})
+            {"word": w.word, "start": w.start, "end": w.end}
+            | ({"speaker": w.speaker} if w.speaker is not None else {})
             for s in segments
-            for w in s.get("words") or ()
+            for w in s.words or ()
         ]
     return body
 
 
-def _segment(segment: dict[str, Any]) -> dict[str, Any]:
+def _segment(segment: Segment) -> dict[str, Any]:
     """OpenAI's segment fields, and swescribe's `speaker` when the job was diarized."""
+    stats = segment.stats
     shaped = {
-        "id": segment["id"],
-        "seek": segment.get("seek", 0),
-        "start": segment["start"],
-        "end": segment["end"],
-        "text": segment["text"],
-        "tokens": segment.get("tokens", []),
-        "temperature": segment.get("temperature", 0.0),
-        "avg_logprob": segment.get("avg_logprob", 0.0),
-        "compression_ratio": segment.get("compression_ratio", 0.0),
-        "no_speech_prob": segment.get("no_speech_prob", 0.0),
+        "id": segment.id,
+        "seek": stats.seek if stats else 0,
+        "start": segment.start,
+        "end": segment.end,
+        "text": segment.text,
+        "tokens": list(stats.tokens) if stats else [],
+        "temperature": stats.temperature if stats else 0.0,
+        "avg_logprob": stats.avg_logprob if stats else 0.0,
+        "compression_ratio": stats.compression_ratio if stats else 0.0,
+        "no_speech_prob": stats.no_speech_prob if stats else 0.0,
     }
-    if "speaker" in segment:
-        shaped["speaker"] = segment["speaker"]
+    if segment.speaker is not None:
+        shaped["speaker"] = segment.speaker
     return shaped
 
 

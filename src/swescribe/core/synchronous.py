@@ -9,7 +9,7 @@ stays open until the job ends (the HTTP layer polls `finished_job`).
 from __future__ import annotations
 
 import json
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from swescribe.core.errors import (
     AudioNotFound,
@@ -28,6 +28,7 @@ from swescribe.core.filenames import safe_filename
 from swescribe.core.jobs import Job, JobStatus
 from swescribe.core.service import NewJob, Services, check_model, create_job, get_job
 from swescribe.core.service import handle_object_created as _object_created
+from swescribe.core.transcript import Transcript
 
 OPENAI_MODEL_ALIASES = (
     "whisper-1",
@@ -108,14 +109,13 @@ def finished_job(svc: Services, owner: str, job_id: str) -> Job | None:
     return job if job.status.is_final else None
 
 
-def transcript_of(svc: Services, job: Job) -> dict[str, Any]:
+def transcript_of(svc: Services, job: Job) -> Transcript:
     """A completed job's JSON transcript; a failed job raises its failure as an error
     (the input's fault, such as a file that is not audio, or JobFailed)."""
     if job.status is JobStatus.FAILED:
         error = _INPUT_ERRORS.get(job.error_code or "", JobFailed)
         raise error(job.error_message or "the transcription failed")
-    data: dict[str, Any] = json.loads(svc.objects.get_bytes(job.result_keys["json"]))
-    return data
+    return Transcript.from_dict(json.loads(svc.objects.get_bytes(job.result_keys["json"])))
 
 
 def result_text(svc: Services, job: Job, fmt: str) -> str:
