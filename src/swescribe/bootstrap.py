@@ -173,7 +173,7 @@ def api_limits(settings: Settings) -> ApiLimits:
 def engine_factory(settings: Settings) -> EngineFactory:
     """Engines by model name, each loaded on first use and kept for the process's life."""
     from swescribe.engine import Engine, ModelLocator
-    from swescribe.engine.diarization.models import diarizer_spec
+    from swescribe.bootstrap_engine import diarizer_spec
 
     locator = ModelLocator(settings.model_cache_dir, settings.model_dirs)
     diarization = diarizer_spec(settings)

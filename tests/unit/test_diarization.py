@@ -20,7 +20,7 @@ from swescribe.engine.diarization.clustering import (
     cut,
     merge_sequence,
 )
-from swescribe.engine.diarization.models import PYANNOTE_PIPELINE
+from swescribe.engine.diarization.pyannote import PYANNOTE_PIPELINE
 from swescribe.engine.diarization.scoring import score
 from swescribe.engine.diarization.turns import SpeakerTurn, join_turns
 from swescribe.engine.result import Diarization, Segment, Transcript, Word

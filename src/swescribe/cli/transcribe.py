@@ -14,7 +14,7 @@ from swescribe.core.formats import FORMATS
 from swescribe.core.jobs import TASKS
 from swescribe.engine import Engine, ModelLocator, TranscribeOptions, parse_formats, render
 from swescribe.engine.device import DEVICES
-from swescribe.engine.diarization.models import diarizer_spec
+from swescribe.bootstrap_engine import diarizer_spec
 from swescribe.engine.models import MODEL_NAMES
 from swescribe.engine.options import MAX_SPEAKERS
 from swescribe.engine.result import Transcript
