@@ -22,6 +22,7 @@ from swescribe.bootstrap import (
     build_local_keys,
     build_local_services,
     build_worker,
+    webhook_sender,
 )
 from swescribe.config import Settings
 from swescribe.core.service import Services
@@ -78,12 +79,13 @@ def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
     _ensure_a_key(settings)
     _clear_staging(LocalPaths(settings.data_dir).staging)
 
+    sender = webhook_sender(settings)
     stop = threading.Event()
     threads = [
         threading.Thread(target=_supervise, args=(launcher, stop), daemon=True),
         threading.Thread(target=_sweep_regularly, args=(svc, settings, stop), daemon=True),
         *(
-            threading.Thread(target=run_dispatcher, args=(svc, settings, stop), daemon=True)
+            threading.Thread(target=run_dispatcher, args=(svc, sender, stop), daemon=True)
             for _ in range(DISPATCHER_THREADS)
         ),
     ]

@@ -8,13 +8,13 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from swescribe.bootstrap_engine import diarizer_spec
 from swescribe.config import Settings
 from swescribe.core.errors import SwescribeError
 from swescribe.core.formats import FORMATS
 from swescribe.core.jobs import TASKS
 from swescribe.engine import Engine, ModelLocator, TranscribeOptions, parse_formats, render
 from swescribe.engine.device import DEVICES
-from swescribe.bootstrap_engine import diarizer_spec
 from swescribe.engine.models import MODEL_NAMES
 from swescribe.engine.options import MAX_SPEAKERS
 from swescribe.engine.result import Transcript
