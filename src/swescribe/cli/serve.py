@@ -154,8 +154,8 @@ def _supervise(launcher: object, stop: threading.Event) -> None:
 def _sweep_regularly(svc: Services, settings: Settings, stop: threading.Event) -> None:
     """The janitor's job sweep, inside serve: lost work requeued, webhooks never sent
     queued again, jobs that waited too long failed."""
-    from swescribe.cleanup import stale_after_seconds
-    from swescribe.core.janitor import sweep_jobs
+    from swescribe.bootstrap_janitor import stale_after_seconds
+    from swescribe.core.job_sweep import sweep_jobs
 
     if settings.sweep_seconds <= 0:
         return
