@@ -4,10 +4,10 @@
 Started at boot by the instance's UserData, which exports the job (SWESCRIBE_JOB_ID,
 SWESCRIBE_S3_INPUT, SWESCRIBE_S3_OUTPUT, as in the seed) and the deployment's queue,
 table and bucket. The work itself is in the swescribe package (installed from its wheel,
-so a code change needs no new AMI): swescribe.worker.aws_main.
+so a code change needs no new AMI): swescribe.ec2_worker.
 """
 
-from swescribe.worker.aws_main import main
+from swescribe.ec2_worker import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -26,6 +26,8 @@ from swescribe.core.apikeys import ApiKeyStore
 from swescribe.core.jobs import Job
 from swescribe.core.ports import WorkerLauncher
 from swescribe.core.service import Policy, Services, check_model
+from swescribe.webhooks.delivery import DeliveryOptions
+from swescribe.webhooks.sender import HttpWebhookSender
 
 if TYPE_CHECKING:
     from swescribe.engine import Engine
@@ -109,6 +111,13 @@ def policy_from(settings: Settings) -> Policy:
     )
 
 
+def webhook_sender(settings: Settings) -> HttpWebhookSender:
+    """The webhook sender of both shapes (the local dispatcher, the process-upload Lambda)."""
+    return HttpWebhookSender(
+        DeliveryOptions(base_delay=settings.webhook_base_delay, allow_http=settings.dev_mode)
+    )
+
+
 def build_local_services(settings: Settings, launcher: WorkerLauncher | None = None) -> Services:
     paths = LocalPaths(settings.data_dir)
     paths.root.mkdir(parents=True, exist_ok=True)
@@ -172,8 +181,8 @@ def api_limits(settings: Settings) -> ApiLimits:
 
 def engine_factory(settings: Settings) -> EngineFactory:
     """Engines by model name, each loaded on first use and kept for the process's life."""
+    from swescribe.bootstrap_engine import diarizer_spec
     from swescribe.engine import Engine, ModelLocator
-    from swescribe.engine.diarization.models import diarizer_spec
 
     locator = ModelLocator(settings.model_cache_dir, settings.model_dirs)
     diarization = diarizer_spec(settings)

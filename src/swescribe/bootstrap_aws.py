@@ -11,7 +11,7 @@ from swescribe.adapters.aws.clients import client
 from swescribe.adapters.aws.dynamodb_jobs import DynamoJobStore
 from swescribe.adapters.aws.dynamodb_worker_view import WorkerJobStore
 from swescribe.adapters.aws.ec2_launcher import Ec2Launcher
-from swescribe.adapters.aws.ec2_workers import plan_from_settings
+from swescribe.adapters.aws.ec2_workers import LaunchPlan
 from swescribe.adapters.aws.s3 import S3ObjectStore
 from swescribe.adapters.aws.sqs_queue import SqsWorkQueue
 from swescribe.api import ApiContext, create_app
@@ -71,6 +71,48 @@ def build_aws_services(
         clock=SystemClock(),
         ids=RandomIds(),
         policy=policy_from(settings),
+    )
+
+
+def worker_env_from_settings(settings: Settings) -> dict[str, str]:
+    """The SWESCRIBE_* (and region) variables a GPU worker needs; empty values left out."""
+    env = {
+        "SWESCRIBE_BACKEND": "aws",
+        "SWESCRIBE_QUEUE_URL": settings.queue_url,
+        "SWESCRIBE_WEBHOOK_QUEUE_URL": settings.webhook_queue_url,
+        "SWESCRIBE_TABLE": settings.table,
+        "SWESCRIBE_BUCKET": settings.bucket,
+        "SWESCRIBE_MODEL": settings.model,
+        "SWESCRIBE_DEVICE": settings.device,
+        "SWESCRIBE_COMPUTE_TYPE": settings.compute_type,
+        "SWESCRIBE_LANGUAGE": settings.language,
+        "SWESCRIBE_PUBLIC_URL": settings.public_url,
+        "SWESCRIBE_MAX_UPLOAD_BYTES": str(settings.max_upload_bytes),
+        "SWESCRIBE_LEASE_SECONDS": str(settings.lease_seconds),
+        "SWESCRIBE_HEARTBEAT_SECONDS": str(settings.heartbeat_seconds),
+        "SWESCRIBE_WEBHOOK_MAX_ATTEMPTS": str(settings.webhook_max_attempts),
+        "SWESCRIBE_WEBHOOK_BASE_DELAY": str(settings.webhook_base_delay),
+        "SWESCRIBE_WORKER_IDLE_SECONDS": str(settings.worker_idle_seconds),
+        "SWESCRIBE_INSTANCE_PER_JOB": "1" if settings.instance_per_job else "0",
+        "SWESCRIBE_WORKER_WHEEL": settings.worker_wheel,
+        "SWESCRIBE_MAX_AUDIO_SECONDS": str(settings.max_audio_seconds),
+        "AWS_REGION": settings.aws_region,
+        "AWS_DEFAULT_REGION": settings.aws_region,
+    }
+    return {name: value for name, value in env.items() if value}
+
+
+def plan_from_settings(settings: Settings) -> LaunchPlan:
+    return LaunchPlan(
+        launch_template=settings.launch_template,
+        instance_types=settings.instance_types,
+        on_demand_fallback=settings.on_demand_fallback,
+        max_instances=settings.max_instances,
+        instance_per_job=settings.instance_per_job,
+        subnet_ids=settings.subnet_ids,
+        worker_env=worker_env_from_settings(settings),
+        bucket=settings.bucket,
+        service=settings.service_tag,
     )
 
 

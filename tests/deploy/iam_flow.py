@@ -27,7 +27,7 @@ AUDIO = b"RIFF-not-really-audio"
 
 class StandInEngine:
     """Transcribes any file to a fixed sentence (no model). With spot_notice_midway it
-    sets the worker's stop flag mid-job, as the spot notice watcher does (aws_main)."""
+    sets the worker's stop flag mid-job, as the spot notice watcher does (ec2_worker)."""
 
     def __init__(self, spot_notice_midway: bool = False) -> None:
         self.spot_notice_midway = spot_notice_midway
@@ -152,7 +152,7 @@ def run_worker(
     env = {**account.worker_env(instance_id), "SWESCRIBE_TERMINATE_ON_EXIT": "1"}
     with account.acting_as("WorkerRole", env), recording("dynamodb") as seen:
         settings = Settings.from_env(backend="aws")
-        svc = build_aws_services(settings, worker=True)  # as aws_main builds it
+        svc = build_aws_services(settings, worker=True)  # as ec2_worker builds it
         config = WorkerConfig(instance_id, poll_seconds=0.0, heartbeat_seconds=30.0)
         runner = Worker(svc, lambda model: engine, config)
         engine.worker = runner
@@ -165,7 +165,7 @@ def run_worker(
 def terminate_self(account: Account, instance_id: str) -> list[str]:
     """The worker's last act, as the worker role; returns the shell commands it fell back
     to (recorded, never run) had TerminateInstances been refused."""
-    from swescribe.worker import aws_main
+    from swescribe import ec2_worker
 
     fallbacks: list[str] = []
 
@@ -177,6 +177,6 @@ def terminate_self(account: Account, instance_id: str) -> list[str]:
         account.acting_as("WorkerRole", account.worker_env(instance_id)),
         pytest.MonkeyPatch.context() as patch,
     ):
-        patch.setattr(aws_main.os, "system", record)
-        aws_main.terminate_self(Settings.from_env(backend="aws"), instance_id)
+        patch.setattr(ec2_worker.os, "system", record)
+        ec2_worker.terminate_self(Settings.from_env(backend="aws"), instance_id)
     return fallbacks

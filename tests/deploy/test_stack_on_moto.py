@@ -28,8 +28,8 @@ import pytest
 
 from swescribe.adapters.aws import dynamodb_jobs
 from swescribe.adapters.aws.ec2_launcher import Ec2Launcher
-from swescribe.adapters.aws.ec2_workers import SERVICE_TAG, plan_from_settings
-from swescribe.bootstrap_aws import require_aws_settings
+from swescribe.adapters.aws.ec2_workers import SERVICE_TAG
+from swescribe.bootstrap_aws import plan_from_settings, require_aws_settings
 from swescribe.config import Settings
 from tests.deploy.cfn import (
     INSTANCE_ROLE_POLICY_PATH,

@@ -22,7 +22,7 @@ import pytest
 from swescribe.adapters.aws.dynamodb_jobs import DynamoJobStore
 from swescribe.adapters.aws.userdata import parse_user_data
 from swescribe.api.schemas import JobView
-from swescribe.cleanup import run_cleanup
+from swescribe.bootstrap_janitor import run_cleanup
 from swescribe.config import Settings
 from swescribe.core.jobs import Job, JobStatus
 from tests.conftest import audio, reference

@@ -24,13 +24,13 @@ from swescribe.bootstrap import build_local_api, build_local_keys, build_local_s
 from swescribe.client import (
     ApiError,
     Client,
+    ClientError,
     Job,
     UploadTarget,
     WebhookVerificationError,
     verify_webhook,
 )
 from swescribe.config import Settings
-from swescribe.core.errors import SwescribeError
 from swescribe.core.jobs import result_key
 from swescribe.core.ports import Message, WorkItem
 from swescribe.core.service import Outcome, Services
@@ -343,7 +343,7 @@ def test_wait_gives_up_at_its_timeout_with_the_jobs_status(api: Api) -> None:
     with api.client() as client:
         job = client.create_job()
         started = time.monotonic()
-        with pytest.raises(SwescribeError, match="is still registered after 1 s"):
+        with pytest.raises(ClientError, match="is still registered after 1 s"):
             client.wait(job.job_id, timeout=1.0)
     assert time.monotonic() - started < 3.0
 

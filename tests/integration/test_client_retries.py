@@ -13,9 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from swescribe.client import NO_RETRIES, ApiError, Client, RetryPolicy, UploadTarget
+from swescribe.client import NO_RETRIES, ApiError, Client, ClientError, RetryPolicy, UploadTarget
 from swescribe.client.retries import retry_after
-from swescribe.core.errors import SwescribeError
 from tests.support import free_port
 
 FAST = RetryPolicy(retries=3, wait_initial=0.01, wait_max=5.0, wait_jitter=0.0, timeout=20.0)
@@ -170,7 +169,7 @@ def test_job_creation_is_not_repeated_once_it_may_have_reached_the_service(
     with client(server) as api:
         with pytest.raises(ApiError, match="HTTP 503"):
             api.create_job(filename="a.wav")
-        with pytest.raises(SwescribeError, match="cannot reach"):
+        with pytest.raises(ClientError, match="cannot reach"):
             api.create_job(filename="a.wav")
     assert [method for method, _, _ in server.seen] == ["POST", "POST"]
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from swescribe.adapters.aws.clients import client as aws_client
-from swescribe.adapters.aws.ec2_janitor import sweep_instances
+from swescribe.adapters.aws.ec2_instance_sweep import sweep_instances
 from swescribe.adapters.aws.ec2_launcher import Ec2Launcher
 from swescribe.adapters.aws.ec2_workers import WorkerInstance
 from tests.support import fake_aws

@@ -20,13 +20,13 @@ from swescribe.adapters.aws.ec2_workers import (
     JOB_TAG,
     SERVICE_TAG,
     LaunchPlan,
-    plan_from_settings,
 )
 from swescribe.adapters.aws.userdata import (
     MAX_USER_DATA_BYTES,
     parse_user_data,
     render_user_data,
 )
+from swescribe.bootstrap_aws import plan_from_settings
 from swescribe.config import Settings
 from swescribe.core.errors import ServiceFailure, SwescribeError
 from swescribe.core.jobs import Job, JobStatus

@@ -18,7 +18,7 @@ DOC = (ROOT / "docs" / "configuration.md").read_text()
 READ_OUTSIDE_SETTINGS = {
     "SWESCRIBE_URL": "cli/submit.py",
     "SWESCRIBE_API_KEY": "cli/submit.py",
-    "SWESCRIBE_JOB_ID": "worker/aws_main.py",
+    "SWESCRIBE_JOB_ID": "ec2_worker.py",
     "SWESCRIBE_S3_INPUT": "adapters/aws/ec2_launcher.py (UserData)",
     "SWESCRIBE_S3_OUTPUT": "adapters/aws/ec2_launcher.py (UserData)",
     "SWESCRIBE_PARENT_PID": "cli/serve.py",

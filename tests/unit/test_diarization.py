@@ -22,7 +22,7 @@ from swescribe.engine.diarization.clustering import (
     cut,
     merge_sequence,
 )
-from swescribe.engine.diarization.models import PYANNOTE_PIPELINE
+from swescribe.engine.diarization.pyannote import PYANNOTE_PIPELINE
 from swescribe.engine.diarization.turns import SpeakerTurn, join_turns
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from swescribe.config import Settings
 from swescribe.core.errors import StoreBusy
 from swescribe.core.jobs import JobStatus, WebhookState
 from swescribe.core.ports import Message, WorkItem
@@ -55,9 +54,7 @@ def state_of(svc: Services, job_id: str) -> WebhookState:
 
 def run_until_delivered(svc: Services, sender: ScriptedSender, job_ids: list[str]) -> None:
     stop = threading.Event()
-    thread = threading.Thread(
-        target=run_dispatcher, args=(svc, Settings(), stop, sender), daemon=True
-    )
+    thread = threading.Thread(target=run_dispatcher, args=(svc, sender, stop), daemon=True)
     thread.start()
     try:
         for _ in range(200):  # bounded: 10 s at most
@@ -108,7 +105,7 @@ def test_a_job_whose_payload_cannot_be_built_does_not_stop_the_next_webhooks() -
 def test_a_diarized_jobs_webhook_segments_carry_their_speakers() -> None:
     import json
 
-    from swescribe.worker.dispatcher import job_payload
+    from swescribe.webhooks.sender import job_payload
 
     svc = memory_services()
     result = {

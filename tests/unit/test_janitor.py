@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from swescribe.core.janitor import sweep_jobs
+from swescribe.core.job_sweep import sweep_jobs
 from swescribe.core.jobs import JobStatus
 from swescribe.core.ports import Message, WorkItem
 from swescribe.core.service import NewJob, Policy, Services, create_job, handle_object_created

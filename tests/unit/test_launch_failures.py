@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from swescribe.core.errors import ServiceFailure
-from swescribe.core.janitor import sweep_jobs
+from swescribe.core.job_sweep import sweep_jobs
 from swescribe.core.jobs import Job, JobStatus, WebhookState
 from swescribe.core.ports import WorkItem
 from swescribe.core.service import NewJob, Services, create_job, handle_object_created

@@ -35,7 +35,7 @@ from swescribe.outbound import (
     guarded_client,
     is_public_address,
 )
-from swescribe.webhooks.delivery import RetryPolicy, deliver_once
+from swescribe.webhooks.delivery import DeliveryOptions, deliver_once
 from swescribe.worker.fetch import fetch_audio
 
 HUGE = 50 * 1024 * 1024
@@ -486,7 +486,7 @@ def test_a_server_dripping_bytes_is_cut_off_by_the_total_timeout(origin: Origin)
 
 # the guard where swescribe uses it
 
-LOCAL = RetryPolicy(allow_http=True, timeout=5.0)
+LOCAL = DeliveryOptions(allow_http=True, timeout=5.0)
 
 
 def test_webhook_delivery_reads_none_of_a_huge_receiver_body(origin: Origin) -> None:
@@ -501,7 +501,7 @@ def test_webhook_delivery_to_a_slow_receiver_ends_at_the_attempt_deadline(
     origin: Origin,
 ) -> None:
     # The receiver answers after 5 s, well within each read's timeout of 10 s.
-    policy = RetryPolicy(allow_http=True, timeout=10.0, attempt_deadline=0.5)
+    policy = DeliveryOptions(allow_http=True, timeout=10.0, attempt_deadline=0.5)
     started = time.monotonic()
     record = deliver_once(origin.url("/slow"), b"{}", None, "msg_1", policy=policy)
     assert record.status is None

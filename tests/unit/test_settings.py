@@ -99,7 +99,7 @@ def test_a_lambda_with_a_bad_setting_logs_one_clear_error_before_it_fails(
 
 def test_the_secrets_settings_carry_stay_out_of_what_is_built_from_them() -> None:
     from swescribe.api.deps import ApiContext
-    from swescribe.engine.diarization.models import diarizer_spec
+    from swescribe.bootstrap_engine import diarizer_spec
 
     settings = Settings.from_env({"SWESCRIBE_HF_TOKEN": "hf_secret", "SWESCRIBE_DEVICE": "cpu"})
     assert "hf_secret" not in repr(diarizer_spec(settings))

@@ -7,7 +7,7 @@ from typing import cast, get_type_hints
 
 import pytest
 
-from swescribe.core.janitor import sweep_jobs
+from swescribe.core.job_sweep import sweep_jobs
 from swescribe.core.jobs import ALLOWED_TRANSITIONS, Job, JobChanges, JobStatus, sources_of
 from swescribe.core.ports import Expect, Message, WorkItem
 from swescribe.core.service import NewJob, Outcome, Policy, create_job

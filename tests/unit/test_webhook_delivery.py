@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from swescribe.webhooks.delivery import (
+    DeliveryOptions,
     DeliveryRecord,
-    RetryPolicy,
     deliver_once,
     next_delay,
     should_retry,
@@ -27,7 +27,7 @@ from swescribe.webhooks.signing import verify_webhook
 
 SECRET = "mottagarens-hemlighet"
 BODY = b'{"job_id": "job-1", "status": "complete"}'
-LOCAL = RetryPolicy(allow_http=True, timeout=5.0)
+LOCAL = DeliveryOptions(allow_http=True, timeout=5.0)
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ def test_a_delivered_attempt_has_nothing_to_retry(status: int) -> None:
 
 
 def test_delay_stays_in_the_upper_half_of_a_doubling_ceiling() -> None:
-    policy = RetryPolicy(base_delay=2.0, max_delay=600.0)
+    policy = DeliveryOptions(base_delay=2.0, max_delay=600.0)
     rng = random.Random(1234)
     for attempt in range(1, 9):
         ceiling = 2.0 * 2 ** (attempt - 1)
@@ -158,7 +158,7 @@ def test_delay_stays_in_the_upper_half_of_a_doubling_ceiling() -> None:
 
 
 def test_delay_grows_exponentially_from_attempt_to_attempt() -> None:
-    policy = RetryPolicy(base_delay=1.0, max_delay=10_000.0)
+    policy = DeliveryOptions(base_delay=1.0, max_delay=10_000.0)
     rng = random.Random(7)
     delays = [next_delay(attempt, policy, rng) for attempt in range(1, 11)]
     assert delays == sorted(delays)
@@ -167,33 +167,33 @@ def test_delay_grows_exponentially_from_attempt_to_attempt() -> None:
 
 
 def test_delay_is_capped_at_max_delay() -> None:
-    policy = RetryPolicy(base_delay=2.0, max_delay=60.0)
+    policy = DeliveryOptions(base_delay=2.0, max_delay=60.0)
     rng = random.Random(99)
     for attempt in (6, 7, 10, 50, 1_000, 5_000):
         assert 30.0 <= next_delay(attempt, policy, rng) <= 60.0
 
 
 def test_same_seed_gives_the_same_delays() -> None:
-    policy = RetryPolicy()
+    policy = DeliveryOptions()
     first = [next_delay(n, policy, random.Random(42)) for n in range(1, 7)]
     second = [next_delay(n, policy, random.Random(42)) for n in range(1, 7)]
     assert first == second
 
 
 def test_retry_after_longer_than_the_backoff_is_honoured() -> None:
-    policy = RetryPolicy(base_delay=2.0, max_delay=600.0)
+    policy = DeliveryOptions(base_delay=2.0, max_delay=600.0)
     assert next_delay(1, policy, random.Random(0), retry_after=120.0) == 120.0
 
 
 def test_retry_after_shorter_than_the_backoff_does_not_shorten_it() -> None:
-    policy = RetryPolicy(base_delay=2.0, max_delay=600.0)
+    policy = DeliveryOptions(base_delay=2.0, max_delay=600.0)
     without = next_delay(5, policy, random.Random(3))
     assert next_delay(5, policy, random.Random(3), retry_after=1.0) == without
     assert without >= 16.0
 
 
 def test_retry_after_is_capped_at_max_delay() -> None:
-    policy = RetryPolicy(base_delay=2.0, max_delay=600.0)
+    policy = DeliveryOptions(base_delay=2.0, max_delay=600.0)
     assert next_delay(1, policy, random.Random(0), retry_after=86_400.0) == 600.0
 
 
@@ -300,7 +300,7 @@ def test_closed_port_is_a_connection_error() -> None:
 
 def test_receiver_slower_than_the_timeout_is_a_timeout(receiver: ScriptedReceiver) -> None:
     receiver.script(Reply(200, delay=5.0))
-    policy = RetryPolicy(allow_http=True, timeout=0.3)
+    policy = DeliveryOptions(allow_http=True, timeout=0.3)
     record = deliver_once(receiver.url, BODY, SECRET, "msg_1", policy=policy)
     assert record.status is None
     assert record.error is not None
@@ -311,7 +311,7 @@ def test_receiver_slower_than_the_timeout_is_a_timeout(receiver: ScriptedReceive
 def test_http_url_is_refused_as_unsafe_without_local_dev_mode(
     receiver: ScriptedReceiver,
 ) -> None:
-    record = deliver_once(receiver.url, BODY, SECRET, "msg_1", policy=RetryPolicy())
+    record = deliver_once(receiver.url, BODY, SECRET, "msg_1", policy=DeliveryOptions())
     assert record.status is None
     assert record.error is not None
     assert record.error.startswith("unsafe_url")

@@ -85,7 +85,7 @@ def jobs_show(job_id: str) -> None:
 )
 def cleanup(dry_run: bool, backend: str | None) -> None:
     """Requeue or fail stuck jobs; on AWS also terminate orphaned worker instances."""
-    from swescribe.cleanup import run_cleanup
+    from swescribe.bootstrap_janitor import run_cleanup
 
     report = run_cleanup(Settings.from_env(backend=backend), dry_run=dry_run)
     click.echo(json.dumps(report, indent=2))

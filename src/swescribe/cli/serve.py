@@ -22,6 +22,7 @@ from swescribe.bootstrap import (
     build_local_keys,
     build_local_services,
     build_worker,
+    webhook_sender,
 )
 from swescribe.config import Settings
 from swescribe.core.service import Services
@@ -78,12 +79,13 @@ def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
     _ensure_a_key(settings)
     _clear_staging(LocalPaths(settings.data_dir).staging)
 
+    sender = webhook_sender(settings)
     stop = threading.Event()
     threads = [
         threading.Thread(target=_supervise, args=(launcher, stop), daemon=True),
         threading.Thread(target=_sweep_regularly, args=(svc, settings, stop), daemon=True),
         *(
-            threading.Thread(target=run_dispatcher, args=(svc, settings, stop), daemon=True)
+            threading.Thread(target=run_dispatcher, args=(svc, sender, stop), daemon=True)
             for _ in range(DISPATCHER_THREADS)
         ),
     ]
@@ -152,8 +154,8 @@ def _supervise(launcher: object, stop: threading.Event) -> None:
 def _sweep_regularly(svc: Services, settings: Settings, stop: threading.Event) -> None:
     """The janitor's job sweep, inside serve: lost work requeued, webhooks never sent
     queued again, jobs that waited too long failed."""
-    from swescribe.cleanup import stale_after_seconds
-    from swescribe.core.janitor import sweep_jobs
+    from swescribe.bootstrap_janitor import stale_after_seconds
+    from swescribe.core.job_sweep import sweep_jobs
 
     if settings.sweep_seconds <= 0:
         return

@@ -13,7 +13,15 @@ import click
 from tqdm import tqdm
 
 from swescribe.bootstrap import LocalPaths
-from swescribe.client import Client, Format, Job, RetryPolicy, Task, UploadProgress
+from swescribe.client import (
+    Client,
+    ClientError,
+    Format,
+    Job,
+    RetryPolicy,
+    Task,
+    UploadProgress,
+)
 from swescribe.config import Settings
 from swescribe.core.errors import SwescribeError
 from swescribe.core.formats import FORMATS
@@ -32,6 +40,16 @@ def find_api_key(explicit: str | None, settings: Settings) -> str:
     raise SwescribeError(
         "no API key: pass --api-key, set SWESCRIBE_API_KEY, or run `swescribe serve` once"
     )
+
+
+@contextmanager
+def client_errors_as_ours() -> Iterator[None]:
+    """The client's errors end the command as the service's own do (cli/main.py): one
+    line, exit code 2. The client is a package of its own, with its own error base."""
+    try:
+        yield
+    except ClientError as error:
+        raise SwescribeError(str(error)) from error
 
 
 @contextmanager
@@ -110,7 +128,10 @@ def submit(
     base_url = url or os.environ.get("SWESCRIBE_URL") or "http://127.0.0.1:8000"
     interactive = sys.stderr.isatty()
     retry = RetryPolicy(retries=settings.client_retries)
-    with Client(base_url, find_api_key(api_key, settings), retry=retry) as client:
+    with (
+        client_errors_as_ours(),
+        Client(base_url, find_api_key(api_key, settings), retry=retry) as client,
+    ):
         job = client.create_job(
             callback_url=callback_url,
             callback_secret=callback_secret,

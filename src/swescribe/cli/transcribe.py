@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from swescribe.bootstrap_engine import diarizer_spec
 from swescribe.config import Settings
 from swescribe.core.errors import SwescribeError
 from swescribe.core.formats import FORMATS
@@ -15,7 +16,6 @@ from swescribe.core.request import MAX_SPEAKERS, TASKS, JobRequest
 from swescribe.core.transcript import Transcript
 from swescribe.engine import Engine, ModelLocator, TranscribeOptions, parse_formats, render
 from swescribe.engine.device import DEVICES
-from swescribe.engine.diarization.models import diarizer_spec
 from swescribe.engine.models import MODEL_NAMES
 from swescribe.worker.options import transcribe_options
 

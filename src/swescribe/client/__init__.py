@@ -11,6 +11,7 @@
 GET and DELETE calls are retried on a lost connection, 429 and 503 (honouring Retry-After);
 `Client(..., retry=NO_RETRIES)` turns that off. Uploads are never retried.
 
+Every error the client raises on purpose is a `ClientError` (an error answer: `ApiError`).
 Webhook receivers check a delivery with `verify_webhook(headers, raw_body, secret)`.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 from swescribe.client.http import Client
 from swescribe.client.models import (
     ApiError,
+    ClientError,
     Format,
     Job,
     JobError,
@@ -39,6 +41,7 @@ __all__ = [
     "NO_RETRIES",
     "ApiError",
     "Client",
+    "ClientError",
     "Format",
     "Job",
     "JobError",

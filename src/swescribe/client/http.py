@@ -12,6 +12,7 @@ import httpx
 
 from swescribe.client.models import (
     ApiError,
+    ClientError,
     Format,
     Job,
     Registration,
@@ -21,6 +22,7 @@ from swescribe.client.models import (
     UploadProgress,
     UploadResult,
     UploadTarget,
+    from_iso,
 )
 from swescribe.client.retries import Repeat, RetryPolicy, backoff_hook, retry_after
 from swescribe.client.uploads import (
@@ -30,8 +32,6 @@ from swescribe.client.uploads import (
     readable_name,
     remaining_size,
 )
-from swescribe.core.errors import SwescribeError
-from swescribe.core.jobs import from_iso
 
 
 class Client:
@@ -73,7 +73,7 @@ class Client:
             decide = backoff_hook(self._retry, repeat, what)
             return self._retrying(decide, self._send_once, request)
         except httpx.HTTPError as error:
-            raise SwescribeError(f"cannot reach {request.url.host}: {error}") from None
+            raise ClientError(f"cannot reach {request.url.host}: {error}") from None
 
     def _send_once(self, request: httpx.Request) -> httpx.Response:
         response = self._http.send(request)
@@ -166,7 +166,7 @@ class Client:
         the upload URL of a job or registration, chunk_size bytes at a time."""
         upload = target if isinstance(target, UploadTarget) else target.upload
         if upload is None:
-            raise SwescribeError("this job takes no upload (it was created with audio_url)")
+            raise ClientError("this job takes no upload (it was created with audio_url)")
         if isinstance(source, str | os.PathLike):
             path = Path(source)
             with path.open("rb") as handle:
@@ -270,7 +270,7 @@ class Client:
             if job.is_final:
                 return job
             if time.monotonic() + delay > deadline:
-                raise SwescribeError(f"job {job_id} is still {job.status} after {timeout:.0f} s")
+                raise ClientError(f"job {job_id} is still {job.status} after {timeout:.0f} s")
             time.sleep(delay)
             delay = min(delay * 1.5, 5.0)
 

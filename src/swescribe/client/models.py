@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
-
-from swescribe.core.errors import SwescribeError
-from swescribe.core.jobs import from_iso
 
 Format = Literal["txt", "json", "srt", "vtt"]
 Task = Literal["transcribe", "translate"]
@@ -18,7 +15,21 @@ size of a file object cannot be known in advance (a pipe)."""
 FINAL_STATUSES = ("completed", "failed")
 
 
-class ApiError(SwescribeError):
+def from_iso(text: str | None) -> datetime | None:
+    """A time as the API writes it (ISO 8601, UTC), aware; None for an absent one."""
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+class ClientError(Exception):
+    """Base of every error the client raises on purpose: an error answer (ApiError), an
+    unreachable service, a job that did not finish in time."""
+
+    code = "error"
+
+
+class ApiError(ClientError):
     """The API answered with an error body {"error": {"code", "message"}}."""
 
     def __init__(

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from swescribe.config import BAKED_MODEL_DIR
 from swescribe.core.errors import ModelUnavailable, UnknownModel
 
 if TYPE_CHECKING:
@@ -95,7 +94,7 @@ class ModelLocator:
     def __init__(
         self,
         cache_dir: Path,
-        search_dirs: Sequence[Path] = (BAKED_MODEL_DIR,),
+        search_dirs: Sequence[Path] = (),
         allow_download: bool = True,
     ) -> None:
         self.cache_dir = cache_dir

@@ -1,4 +1,4 @@
-"""The scheduled janitor Lambda (EventBridge, every few minutes): swescribe.cleanup.
+"""The scheduled janitor Lambda (EventBridge, every few minutes): bootstrap_janitor's sweep.
 
 Besides its log line, each run prints CloudWatch embedded-metric-format (EMF) numbers,
 which the stack's alarms and dashboard read: worker instances, queue depth, jobs
@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from swescribe.bootstrap_aws import aws_settings
-from swescribe.cleanup import run_cleanup
+from swescribe.bootstrap_janitor import run_cleanup
 from swescribe.core.errors import ServiceFailure
 from swescribe.logs import configure_json_logging
 

@@ -14,12 +14,13 @@ from typing import Any
 
 from swescribe.adapters.aws.errors import aws_step
 from swescribe.adapters.aws.events import ObjectCreated, Unit, units
+from swescribe.bootstrap import webhook_sender
 from swescribe.bootstrap_aws import aws_settings, build_aws_services, build_ec2_launcher
 from swescribe.core.errors import SwescribeError
 from swescribe.core.ports import WebhookSender
 from swescribe.core.service import WEBHOOK, Services, handle_object_created, parse_upload_key
 from swescribe.logs import configure_json_logging
-from swescribe.worker.dispatcher import HttpWebhookSender, deliver_for, retry_policy
+from swescribe.webhooks.sender import deliver_for
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def _wiring() -> tuple[Services, WebhookSender]:
     configure_json_logging("process_upload")
     settings = aws_settings()
     svc = build_aws_services(settings, build_ec2_launcher(settings))
-    return svc, HttpWebhookSender(retry_policy(settings))
+    return svc, webhook_sender(settings)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -1,12 +1,11 @@
-"""Signed webhooks: payload, signatures (seed HMAC and Standard Webhooks), delivery."""
+"""Signed webhooks: payload, signatures (seed HMAC and Standard Webhooks), delivery.
 
-from swescribe.webhooks.delivery import (
-    DeliveryRecord,
-    RetryPolicy,
-    deliver_once,
-    next_delay,
-    should_retry,
-)
+This face holds what a receiver needs too (the client re-exports verify_webhook), and
+imports nothing else of swescribe. Sending needs the service and the outbound guard:
+import it from swescribe.webhooks.delivery (one attempt, backoff) and
+swescribe.webhooks.sender (a job's webhook).
+"""
+
 from swescribe.webhooks.payload import build_payload
 from swescribe.webhooks.signing import (
     WebhookVerificationError,
@@ -17,14 +16,9 @@ from swescribe.webhooks.signing import (
 )
 
 __all__ = [
-    "DeliveryRecord",
-    "RetryPolicy",
     "WebhookVerificationError",
     "build_payload",
-    "deliver_once",
-    "next_delay",
     "seed_signature",
-    "should_retry",
     "signature_headers",
     "standard_signature",
     "verify_webhook",

@@ -20,8 +20,10 @@ RESPONSE_BYTES = 4096
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int = 6
+class DeliveryOptions:
+    """How one attempt is made (timeouts, http allowed) and when the next one comes (backoff).
+    How many attempts a job gets is the service's Policy.webhook_max_attempts."""
+
     base_delay: float = 2.0
     """First retry after about this many seconds; doubling from there."""
     max_delay: float = 600.0
@@ -49,7 +51,7 @@ def should_retry(status: int | None, error: str | None) -> bool:
 
 
 def next_delay(
-    attempt: int, policy: RetryPolicy, rng: random.Random, retry_after: float | None = None
+    attempt: int, policy: DeliveryOptions, rng: random.Random, retry_after: float | None = None
 ) -> float:
     """Exponential backoff with full jitter in its upper half; a Retry-After is honoured."""
     # The exponent is bounded: 2 ** 1024 does not fit a float, and 2 ** 64 is past any cap.
@@ -61,7 +63,7 @@ def next_delay(
 
 
 def deliver_once(
-    url: str, body: bytes, secret: str | None, msg_id: str, *, policy: RetryPolicy
+    url: str, body: bytes, secret: str | None, msg_id: str, *, policy: DeliveryOptions
 ) -> DeliveryRecord:
     """POST body to url, signed; never raises, never follows redirects, reads no body.
 

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from swescribe.adapters.aws.userdata import is_env_name
-from swescribe.config import Settings
 from swescribe.core.jobs import from_iso
 
 SERVICE_TAG = "swescribe:service"
@@ -57,7 +56,7 @@ candidate (next subnet, next type, then on-demand). Any other error is a Service
 
 @dataclass(frozen=True)
 class LaunchPlan:
-    """What a launch needs, decided once from Settings at the edge."""
+    """What a launch needs, decided once from Settings at the edge (bootstrap_aws)."""
 
     launch_template: str
     instance_types: tuple[str, ...] = ("g4dn.xlarge",)
@@ -87,48 +86,6 @@ class LaunchPlan:
         bad = [name for name in self.worker_env if not is_env_name(name)]
         if bad:
             raise ValueError(f"not valid environment variable names: {bad}")
-
-
-def worker_env_from_settings(settings: Settings) -> dict[str, str]:
-    """The SWESCRIBE_* (and region) variables a GPU worker needs; empty values left out."""
-    env = {
-        "SWESCRIBE_BACKEND": "aws",
-        "SWESCRIBE_QUEUE_URL": settings.queue_url,
-        "SWESCRIBE_WEBHOOK_QUEUE_URL": settings.webhook_queue_url,
-        "SWESCRIBE_TABLE": settings.table,
-        "SWESCRIBE_BUCKET": settings.bucket,
-        "SWESCRIBE_MODEL": settings.model,
-        "SWESCRIBE_DEVICE": settings.device,
-        "SWESCRIBE_COMPUTE_TYPE": settings.compute_type,
-        "SWESCRIBE_LANGUAGE": settings.language,
-        "SWESCRIBE_PUBLIC_URL": settings.public_url,
-        "SWESCRIBE_MAX_UPLOAD_BYTES": str(settings.max_upload_bytes),
-        "SWESCRIBE_LEASE_SECONDS": str(settings.lease_seconds),
-        "SWESCRIBE_HEARTBEAT_SECONDS": str(settings.heartbeat_seconds),
-        "SWESCRIBE_WEBHOOK_MAX_ATTEMPTS": str(settings.webhook_max_attempts),
-        "SWESCRIBE_WEBHOOK_BASE_DELAY": str(settings.webhook_base_delay),
-        "SWESCRIBE_WORKER_IDLE_SECONDS": str(settings.worker_idle_seconds),
-        "SWESCRIBE_INSTANCE_PER_JOB": "1" if settings.instance_per_job else "0",
-        "SWESCRIBE_WORKER_WHEEL": settings.worker_wheel,
-        "SWESCRIBE_MAX_AUDIO_SECONDS": str(settings.max_audio_seconds),
-        "AWS_REGION": settings.aws_region,
-        "AWS_DEFAULT_REGION": settings.aws_region,
-    }
-    return {name: value for name, value in env.items() if value}
-
-
-def plan_from_settings(settings: Settings) -> LaunchPlan:
-    return LaunchPlan(
-        launch_template=settings.launch_template,
-        instance_types=settings.instance_types,
-        on_demand_fallback=settings.on_demand_fallback,
-        max_instances=settings.max_instances,
-        instance_per_job=settings.instance_per_job,
-        subnet_ids=settings.subnet_ids,
-        worker_env=worker_env_from_settings(settings),
-        bucket=settings.bucket,
-        service=settings.service_tag,
-    )
 
 
 # --- instances -----------------------------------------------------------------------------

@@ -14,16 +14,14 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from swescribe.core.errors import InvalidOption, ModelUnavailable
 from swescribe.engine.diarization.clustering import SpeakerCount
+from swescribe.engine.diarization.pyannote import PYANNOTE_PIPELINE as PYANNOTE_PIPELINE
 from swescribe.engine.diarization.turns import SpeakerTurn
-
-if TYPE_CHECKING:
-    from swescribe.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +29,6 @@ AUTO = "auto"
 OFFLINE_DIARIZER = "resemblyzer"
 PYANNOTE = "pyannote"
 DIARIZATION_MODELS = (AUTO, PYANNOTE, OFFLINE_DIARIZER)
-PYANNOTE_PIPELINE = "pyannote/speaker-diarization-community-1"
-"""pyannote.audio 4's open pipeline (CC-BY-4.0, gated: accept its conditions on the hub
-with the account whose token is given)."""
 
 
 class DiarizationSession(Protocol):
@@ -64,18 +59,6 @@ class DiarizerSpec:
     allow_download: bool = True
     model_dirs: tuple[Path, ...] = ()
     """Where a baked copy of the pyannote pipeline is looked for first (no hub, no token)."""
-
-
-def diarizer_spec(settings: Settings) -> DiarizerSpec:
-    """The speaker model the engines load for their first diarized file, from the
-    settings (SWESCRIBE_DIARIZATION_MODEL, SWESCRIBE_HF_TOKEN, the device, the baked
-    model directories)."""
-    from swescribe.engine.device import plan_device
-
-    device = plan_device(settings.device, settings.compute_type).device
-    return DiarizerSpec(
-        settings.diarization_model, settings.hf_token, device, model_dirs=settings.model_dirs
-    )
 
 
 def load_diarizer(spec: DiarizerSpec) -> Diarizer:

@@ -1,4 +1,6 @@
-"""The janitor, for both shapes: `swescribe cleanup` and the scheduled janitor Lambda."""
+"""The janitor's wiring, for both shapes: the job sweep (core/job_sweep.py) and, on AWS,
+the instance sweep (adapters/aws/ec2_instance_sweep.py), built from Settings for
+`swescribe cleanup`, the sweep inside `swescribe serve` and the scheduled janitor Lambda."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from dataclasses import asdict
 from typing import Any
 
 from swescribe.config import Settings
-from swescribe.core.janitor import SweepReport, sweep_jobs
+from swescribe.core.job_sweep import SweepReport, sweep_jobs
 from swescribe.core.jobs import JobStatus
 
 
@@ -25,7 +27,7 @@ def run_cleanup(settings: Settings, dry_run: bool = False) -> dict[str, Any]:
         svc = build_local_services(settings)
         return {"backend": "local", "jobs": asdict(sweep_jobs(svc, stale_after, dry_run))}
 
-    from swescribe.adapters.aws.ec2_janitor import sweep_instances
+    from swescribe.adapters.aws.ec2_instance_sweep import sweep_instances
     from swescribe.adapters.aws.errors import aws_step
     from swescribe.bootstrap_aws import build_aws_services, build_ec2_launcher
 

@@ -1,4 +1,4 @@
-"""The GPU worker on EC2 (run_transcription/fast_transcribe.py calls main()).
+"""The GPU worker's entry point on EC2 (run_transcription/fast_transcribe.py calls main()).
 
 Configuration is the environment the instance's UserData exports (SWESCRIBE_QUEUE_URL,
 SWESCRIBE_TABLE, SWESCRIBE_BUCKET, ...). The worker loads the model once, then takes
