@@ -111,6 +111,8 @@ def test_a_diarized_jobs_webhook_segments_carry_their_speakers() -> None:
     result = {
         "text": "Hej. Tjena.",
         "language": "sv",
+        "duration": 2.0,
+        "model": "whisper-base",
         "segments": [
             {"id": 0, "start": 0.0, "end": 1.0, "text": "Hej.", "speaker": "S1"},
             {"id": 1, "start": 1.2, "end": 2.0, "text": "Tjena.", "speaker": "S2"},
