@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from swescribe.core.errors import JobNotFound, PayloadTooLarge, TransitionConflict
+from swescribe.core.intake import NewJob, create_job, handle_object_created
 from swescribe.core.jobs import ALLOWED_TRANSITIONS, Job, JobChanges, JobStatus
 from swescribe.core.ports import (
     Expect,
@@ -27,7 +28,7 @@ from swescribe.core.ports import (
     WebhookAttempt,
     WorkItem,
 )
-from swescribe.core.service import NewJob, Policy, Services, create_job, handle_object_created
+from swescribe.core.services import Policy, Services
 
 
 class FixedClock:

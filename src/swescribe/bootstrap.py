@@ -23,9 +23,10 @@ from swescribe.api.deps import ApiContext, LocalUploads
 from swescribe.api.limits import ApiLimits
 from swescribe.config import Settings
 from swescribe.core.apikeys import ApiKeyStore
+from swescribe.core.intake import check_model
 from swescribe.core.jobs import Job
 from swescribe.core.ports import WorkerLauncher
-from swescribe.core.service import Policy, Services, check_model
+from swescribe.core.services import Policy, Services
 from swescribe.webhooks.delivery import DeliveryOptions
 from swescribe.webhooks.sender import HttpWebhookSender
 

@@ -19,7 +19,7 @@ from swescribe.bootstrap import NoLauncher, RandomIds, SystemClock, api_limits, 
 from swescribe.config import Settings
 from swescribe.core.errors import InvalidOption
 from swescribe.core.ports import WorkerLauncher
-from swescribe.core.service import Services
+from swescribe.core.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -191,7 +191,7 @@ def test_racing_uploads_and_their_duplicate_events_are_processed_once(
     # arrive twice, and late): it is a duplicate, and nothing is transcribed or sent again.
     from swescribe.bootstrap import build_local_services
     from swescribe.config import Settings
-    from swescribe.core.service import handle_object_created
+    from swescribe.core.intake import handle_object_created
 
     svc = build_local_services(Settings.from_env({}, data_dir=service.data_dir))
     assert handle_object_created(svc, job["s3_key"], clip.stat().st_size) == "duplicate"

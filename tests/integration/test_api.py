@@ -21,9 +21,9 @@ from swescribe.bootstrap import build_local_api, build_local_keys, build_local_s
 from swescribe.config import Settings
 from swescribe.core.jobs import result_key
 from swescribe.core.ports import Message
+from swescribe.core.processing import Outcome, claim_job, complete_job
 from swescribe.core.request import MAX_SPEAKERS
-from swescribe.core.service import Outcome, Services
-from swescribe.core.work import claim_job, complete_job
+from swescribe.core.services import Services
 from tests.support import free_port, serving
 
 MAX_UPLOAD = 64 * 1024

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from swescribe.bootstrap import build_local_services
 from swescribe.config import Settings
+from swescribe.core.intake import NewJob, create_job, handle_object_created
 from swescribe.core.jobs import JobStatus
 from swescribe.core.ports import Message, WorkItem
-from swescribe.core.service import NewJob, create_job, handle_object_created
-from swescribe.core.work import claim_job
+from swescribe.core.processing import claim_job
 
 
 def cleanup(data_dir: Path, *args: str) -> dict[str, object]:

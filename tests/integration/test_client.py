@@ -33,8 +33,8 @@ from swescribe.client import (
 from swescribe.config import Settings
 from swescribe.core.jobs import result_key
 from swescribe.core.ports import Message, WorkItem
-from swescribe.core.service import Outcome, Services
-from swescribe.core.work import claim_job, complete_job
+from swescribe.core.processing import Outcome, claim_job, complete_job
+from swescribe.core.services import Services
 from swescribe.webhooks.signing import signature_headers
 from tests.e2e.aws_env import moto_server
 from tests.support import free_port, serving

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from swescribe.adapters.aws.clients import client
 from swescribe.adapters.aws.dynamodb_jobs import DynamoJobStore, create_jobs_table
 from swescribe.core.jobs import Job, JobStatus, utcnow
-from swescribe.core.service import Services
+from swescribe.core.services import Services
 from swescribe.lambdas.process_upload import process_event
 from tests.fakes import ScriptedSender, memory_services
 from tests.support import fake_aws

@@ -6,9 +6,10 @@ import threading
 from typing import Any
 
 from swescribe.core.errors import StoreBusy
+from swescribe.core.intake import NewJob, create_job
 from swescribe.core.jobs import JobStatus, WebhookState
 from swescribe.core.ports import Message, WorkItem
-from swescribe.core.service import NewJob, Services, create_job
+from swescribe.core.services import Services
 from swescribe.worker.dispatcher import run_dispatcher
 from tests.fakes import MemoryJobStore, MemoryQueue, ScriptedSender, memory_services
 

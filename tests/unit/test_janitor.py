@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import cast
 
+from swescribe.core.intake import NewJob, create_job, handle_object_created
 from swescribe.core.job_sweep import sweep_jobs
 from swescribe.core.jobs import JobStatus
 from swescribe.core.ports import Message, WorkItem
-from swescribe.core.service import NewJob, Policy, Services, create_job, handle_object_created
-from swescribe.core.work import claim_job
+from swescribe.core.processing import claim_job
+from swescribe.core.services import Policy, Services
 from tests.fakes import FixedClock, MemoryQueue, RecordingLauncher, memory_services
 
 

@@ -12,10 +12,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from swescribe.core.errors import ServiceFailure
+from swescribe.core.intake import NewJob, create_job, handle_object_created
 from swescribe.core.job_sweep import sweep_jobs
 from swescribe.core.jobs import Job, JobStatus, WebhookState
 from swescribe.core.ports import WorkItem
-from swescribe.core.service import NewJob, Services, create_job, handle_object_created
+from swescribe.core.services import Services
 from swescribe.lambdas.process_upload import process_event
 from tests.fakes import FixedClock, MemoryQueue, RecordingLauncher, ScriptedSender, memory_services
 

@@ -7,15 +7,9 @@ from datetime import timedelta
 import pytest
 
 from swescribe.core.errors import JobNotFound
+from swescribe.core.intake import NewJob, create_job, get_job, handle_object_created
 from swescribe.core.links import AUDIO_LINK_SECONDS, audio_link, upload_target
-from swescribe.core.service import (
-    NewJob,
-    Policy,
-    Services,
-    create_job,
-    get_job,
-    handle_object_created,
-)
+from swescribe.core.services import Policy, Services
 from tests.fakes import memory_services
 
 

@@ -22,9 +22,10 @@ from swescribe.core.errors import (
     PayloadTooLarge,
     SyncUnavailable,
 )
+from swescribe.core.intake import NewJob, create_job
 from swescribe.core.jobs import JobStatus
 from swescribe.core.request import JobRequest
-from swescribe.core.service import NewJob, Policy, create_job
+from swescribe.core.services import Policy
 from swescribe.core.synchronous import model_for, model_ids, submit_file
 from swescribe.core.transcript import Transcript
 from tests.fakes import memory_services

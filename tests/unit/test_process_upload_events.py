@@ -8,9 +8,10 @@ from typing import Any, cast
 
 import pytest
 
+from swescribe.core.intake import NewJob, create_job
 from swescribe.core.jobs import JobStatus
 from swescribe.core.ports import JobStore, WebhookAttempt
-from swescribe.core.service import NewJob, Services, create_job
+from swescribe.core.services import Services
 from swescribe.lambdas.process_upload import process_event
 from tests.fakes import MemoryQueue, ScriptedSender, memory_services
 

@@ -9,21 +9,18 @@ import pytest
 
 from swescribe.api.schemas import JobView
 from swescribe.core.errors import InvalidRequest, JobNotFound, TransitionConflict, UnsafeURL
-from swescribe.core.jobs import JobStatus, WebhookState, result_key
-from swescribe.core.ports import Message, WebhookAttempt, WorkItem
-from swescribe.core.request import JobRequest
-from swescribe.core.service import (
+from swescribe.core.intake import (
     NewJob,
-    Outcome,
-    Policy,
-    Services,
     create_job,
     delete_job,
     get_job,
     handle_object_created,
     parse_upload_key,
 )
-from swescribe.core.work import (
+from swescribe.core.jobs import JobStatus, WebhookState, result_key
+from swescribe.core.ports import Message, WebhookAttempt, WorkItem
+from swescribe.core.processing import (
+    Outcome,
     claim_job,
     complete_job,
     deliver_webhook,
@@ -32,6 +29,8 @@ from swescribe.core.work import (
     renew_lease,
     webhook_message_id,
 )
+from swescribe.core.request import JobRequest
+from swescribe.core.services import Policy, Services
 from tests.fakes import FixedClock, MemoryQueue, RecordingLauncher, ScriptedSender, memory_services
 
 HOOK = "https://client.example/webhook"

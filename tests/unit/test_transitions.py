@@ -7,12 +7,13 @@ from typing import cast, get_type_hints
 
 import pytest
 
+from swescribe.core.intake import NewJob, create_job
+from swescribe.core.intake import handle_object_created as uploaded_event
 from swescribe.core.job_sweep import sweep_jobs
 from swescribe.core.jobs import ALLOWED_TRANSITIONS, Job, JobChanges, JobStatus, sources_of
 from swescribe.core.ports import Expect, Message, WorkItem
-from swescribe.core.service import NewJob, Outcome, Policy, create_job
-from swescribe.core.service import handle_object_created as uploaded_event
-from swescribe.core.work import claim_job, complete_job, fail_job, release_job
+from swescribe.core.processing import Outcome, claim_job, complete_job, fail_job, release_job
+from swescribe.core.services import Policy
 from tests.fakes import FixedClock, MemoryJobStore, memory_services
 
 TABLE = {(source, target) for source, targets in ALLOWED_TRANSITIONS.items() for target in targets}

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from swescribe.core.errors import InvalidRequest, PayloadTooLarge, TransitionConflict
+from swescribe.core.intake import NewJob, create_job, delete_job
 from swescribe.core.jobs import JobStatus
-from swescribe.core.service import NewJob, Services, create_job, delete_job
+from swescribe.core.services import Services
 from swescribe.core.uploads import (
     Upload,
     abandon_upload,

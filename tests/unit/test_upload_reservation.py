@@ -8,8 +8,9 @@ from typing import cast
 import pytest
 
 from swescribe.core.errors import TransitionConflict
+from swescribe.core.intake import NewJob, create_job, handle_object_created
 from swescribe.core.jobs import JobStatus
-from swescribe.core.service import NewJob, Services, create_job, handle_object_created
+from swescribe.core.services import Services
 from swescribe.core.uploads import (
     UPLOAD_LEASE_SECONDS,
     release_upload,

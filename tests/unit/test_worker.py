@@ -10,7 +10,7 @@ from typing import Any, cast
 
 from swescribe.core.jobs import JobStatus
 from swescribe.core.ports import Message
-from swescribe.core.service import Services
+from swescribe.core.services import Services
 from swescribe.engine import ProgressCallback, Segment, TranscribeOptions, Transcript
 from swescribe.worker.runner import Worker, WorkerConfig
 from tests.fakes import MemoryObjectStore, MemoryQueue, memory_services, uploaded
@@ -114,7 +114,7 @@ def test_a_missing_upload_fails_the_job_with_a_reason() -> None:
 
 
 def test_an_upload_over_the_limit_fails_before_download() -> None:
-    from swescribe.core.service import Policy
+    from swescribe.core.services import Policy
 
     svc = memory_services(Policy(max_upload_bytes=2))
     job_id = uploaded(svc, "a.wav", b"too big")

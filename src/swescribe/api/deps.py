@@ -18,7 +18,7 @@ from swescribe.api.credentials import presented_key
 from swescribe.api.limits import ApiLimits, RequestLimiter
 from swescribe.core.apikeys import ApiKey, ApiKeyStore
 from swescribe.core.errors import Unauthorized
-from swescribe.core.service import Services
+from swescribe.core.services import Services
 
 GATEWAY_KEY_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -22,8 +22,8 @@ from swescribe.api.schemas import (
 from swescribe.core import links
 from swescribe.core.errors import JobNotFound, NotReady
 from swescribe.core.formats import MEDIA_TYPES
+from swescribe.core.intake import create_job, delete_job, get_job
 from swescribe.core.jobs import JobStatus, to_iso
-from swescribe.core.service import create_job, delete_job, get_job
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 ERRORS: dict[int | str, dict[str, Any]] = {

@@ -26,6 +26,7 @@ from swescribe.api.openai_shapes import (
     verbose_json_body,
 )
 from swescribe.core.errors import InvalidParameter, JobNotFound, SyncTimeout
+from swescribe.core.intake import NewJob
 from swescribe.core.jobs import Job
 from swescribe.core.request import (
     LANGUAGE_PATTERN,
@@ -37,7 +38,6 @@ from swescribe.core.request import (
     MIN_TEMPERATURE,
     JobRequest,
 )
-from swescribe.core.service import NewJob
 from swescribe.core.synchronous import (
     ASYNC_HINT,
     finished_job,

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from swescribe.api.deps import ApiContext, Context, require_key
 from swescribe.api.schemas import ErrorResponse
-from swescribe.core.service import Services
+from swescribe.core.services import Services
 
 router = APIRouter(tags=["operations"])
 

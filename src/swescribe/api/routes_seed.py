@@ -7,9 +7,9 @@ from starlette.concurrency import run_in_threadpool
 
 from swescribe.api.deps import Caller, Context
 from swescribe.api.schemas import ErrorResponse, RegisterRequest, RegisterResponse
+from swescribe.core.intake import NewJob, create_job
 from swescribe.core.jobs import to_iso
 from swescribe.core.links import upload_target
-from swescribe.core.service import NewJob, create_job
 
 router = APIRouter(tags=["seed"])
 

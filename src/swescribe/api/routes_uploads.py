@@ -25,7 +25,7 @@ from swescribe.api.headers import SANDBOX_CSP
 from swescribe.api.schemas import ErrorResponse
 from swescribe.core.errors import JobNotFound
 from swescribe.core.media import attachment, stored_media_type
-from swescribe.core.service import Services
+from swescribe.core.services import Services
 from swescribe.core.uploads import (
     RENEW_EVERY_SECONDS,
     Upload,

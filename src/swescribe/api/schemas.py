@@ -7,6 +7,7 @@ from typing import Literal, Self, cast
 from pydantic import BaseModel, ConfigDict, Field
 
 from swescribe.core.formats import FORMATS
+from swescribe.core.intake import NewJob
 from swescribe.core.jobs import Job, JobStatus, WebhookState, to_iso
 from swescribe.core.ports import UploadTarget
 from swescribe.core.request import (
@@ -22,7 +23,6 @@ from swescribe.core.request import (
     JobRequest,
     request_to_record,
 )
-from swescribe.core.service import NewJob
 
 Format = Literal["txt", "json", "srt", "vtt"]
 

@@ -8,8 +8,8 @@ import click
 
 from swescribe.bootstrap import build_local_keys, build_local_services
 from swescribe.config import Settings
+from swescribe.core.intake import get_job
 from swescribe.core.jobs import JobStatus, to_iso
-from swescribe.core.service import get_job
 
 
 @click.group()

@@ -25,7 +25,7 @@ from swescribe.bootstrap import (
     webhook_sender,
 )
 from swescribe.config import Settings
-from swescribe.core.service import Services
+from swescribe.core.services import Services
 from swescribe.logs import configure_json_logging
 
 log = logging.getLogger(__name__)

@@ -26,10 +26,11 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from swescribe.core.errors import ServiceFailure, SwescribeError, TransitionConflict
+from swescribe.core.intake import worker_demand
 from swescribe.core.jobs import Job, JobStatus, WebhookState
-from swescribe.core.ports import Expect, WorkItem
-from swescribe.core.service import TRANSCRIBE, WEBHOOK, Services, worker_demand
-from swescribe.core.work import fail_job, give_up_on_lost_job
+from swescribe.core.ports import TRANSCRIBE, WEBHOOK, Expect, WorkItem
+from swescribe.core.processing import fail_job, give_up_on_lost_job
+from swescribe.core.services import Services
 
 log = logging.getLogger(__name__)
 

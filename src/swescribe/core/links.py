@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from swescribe.core.errors import JobNotFound
+from swescribe.core.intake import get_job
 from swescribe.core.jobs import Job
 from swescribe.core.ports import UploadTarget
-from swescribe.core.service import Services, get_job
+from swescribe.core.services import Services
 
 AUDIO_LINK_SECONDS = 3600
 

@@ -179,12 +179,18 @@ class ObjectStore(Protocol):
         needing no API key: what an <audio> element can play."""
 
 
+TRANSCRIBE = "transcribe"
+"""A WorkItem's kind: transcribe the job."""
+WEBHOOK = "webhook"
+"""A WorkItem's kind: deliver the job's webhook."""
+
+
 @dataclass(frozen=True)
 class WorkItem:
     """What travels on the queue: small, and enough to find the job."""
 
     kind: str
-    """'transcribe' or 'webhook'."""
+    """TRANSCRIBE or WEBHOOK."""
     job_id: str
     key: str | None = None
 

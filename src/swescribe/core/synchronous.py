@@ -25,9 +25,10 @@ from swescribe.core.errors import (
     UnknownModel,
 )
 from swescribe.core.filenames import safe_filename
+from swescribe.core.intake import NewJob, check_model, create_job, get_job
+from swescribe.core.intake import handle_object_created as _object_created
 from swescribe.core.jobs import Job, JobStatus
-from swescribe.core.service import NewJob, Services, check_model, create_job, get_job
-from swescribe.core.service import handle_object_created as _object_created
+from swescribe.core.services import Services
 from swescribe.core.transcript import Transcript
 
 OPENAI_MODEL_ALIASES = (

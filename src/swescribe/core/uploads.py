@@ -19,9 +19,10 @@ from datetime import timedelta
 
 from swescribe.core.errors import InvalidRequest, JobNotFound, PayloadTooLarge, TransitionConflict
 from swescribe.core.filenames import DEFAULT_NAME, safe_filename
+from swescribe.core.intake import handle_object_created, parse_upload_key
 from swescribe.core.jobs import Job, JobStatus
 from swescribe.core.ports import Expect
-from swescribe.core.service import Services, handle_object_created, parse_upload_key
+from swescribe.core.services import Services
 
 UPLOAD_LEASE_SECONDS = 30.0
 RENEW_EVERY_SECONDS = 10.0

@@ -17,8 +17,9 @@ from swescribe.adapters.aws.events import ObjectCreated, Unit, units
 from swescribe.bootstrap import webhook_sender
 from swescribe.bootstrap_aws import aws_settings, build_aws_services, build_ec2_launcher
 from swescribe.core.errors import SwescribeError
-from swescribe.core.ports import WebhookSender
-from swescribe.core.service import WEBHOOK, Services, handle_object_created, parse_upload_key
+from swescribe.core.intake import handle_object_created, parse_upload_key
+from swescribe.core.ports import WEBHOOK, WebhookSender
+from swescribe.core.services import Services
 from swescribe.logs import configure_json_logging
 from swescribe.webhooks.sender import deliver_for
 

@@ -12,9 +12,9 @@ from typing import Any
 from swescribe.core.errors import JobNotFound
 from swescribe.core.jobs import Job, JobStatus
 from swescribe.core.ports import WebhookAttempt, WebhookSender
-from swescribe.core.service import Services
+from swescribe.core.processing import deliver_webhook
+from swescribe.core.services import Services
 from swescribe.core.transcript import Transcript
-from swescribe.core.work import deliver_webhook
 from swescribe.webhooks.delivery import DeliveryOptions, deliver_once, next_delay, should_retry
 from swescribe.webhooks.payload import build_payload
 

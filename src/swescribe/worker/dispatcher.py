@@ -13,7 +13,7 @@ import threading
 
 from swescribe.core.errors import StoreBusy
 from swescribe.core.ports import WebhookSender
-from swescribe.core.service import Services
+from swescribe.core.services import Services
 from swescribe.webhooks.sender import deliver_for
 
 log = logging.getLogger(__name__)

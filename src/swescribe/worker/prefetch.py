@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 from swescribe.core.errors import SwescribeError
 from swescribe.core.jobs import JobStatus
 from swescribe.core.ports import Message
-from swescribe.core.service import Services
+from swescribe.core.services import Services
 from swescribe.engine import OpenedAudio, TranscribeOptions, open_audio
 from swescribe.worker.fetch import check_upload
 

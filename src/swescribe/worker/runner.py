@@ -21,8 +21,8 @@ from swescribe.core.filenames import safe_filename
 from swescribe.core.formats import MEDIA_TYPES
 from swescribe.core.jobs import Job, result_key
 from swescribe.core.ports import Message
-from swescribe.core.service import Outcome, Services
-from swescribe.core.work import (
+from swescribe.core.processing import (
+    Outcome,
     claim_job,
     complete_job,
     fail_job,
@@ -30,6 +30,7 @@ from swescribe.core.work import (
     renew_lease,
     report_progress,
 )
+from swescribe.core.services import Services
 from swescribe.engine import OpenedAudio, Transcriber, render
 from swescribe.worker.fetch import check_upload, fetch_audio
 from swescribe.worker.options import transcribe_options

@@ -1,4 +1,4 @@
-"""Work on a job once it is queued: claim it, hold its lease, report progress, give it
+"""A queued job's way through a worker: claim it, hold its lease, report progress, give it
 back, complete or fail it, and deliver its webhook. Workers, the janitor and the webhook
 dispatchers call these; like the rest of the core, they differ only in the adapters."""
 
@@ -13,10 +13,21 @@ from typing import Any, Unpack
 
 from swescribe.core.errors import JobNotFound, TransitionConflict
 from swescribe.core.jobs import Job, JobChanges, JobStatus, WebhookState
-from swescribe.core.ports import Expect, Message, WebhookSender, WorkItem
-from swescribe.core.service import WEBHOOK, Outcome, Services
+from swescribe.core.ports import WEBHOOK, Expect, Message, WebhookSender, WorkItem
+from swescribe.core.services import Services
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a transcription produced, as recorded on the job."""
+
+    model_used: str
+    audio_duration: float
+    processing_seconds: float
+    file_size: int
+    result_keys: dict[str, str]
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,5 @@
-"""Service functions: the one place where the job flow is decided, for every shape.
-
-The local API, the Lambda handlers, the workers and the janitor all call these; they
-differ only in the adapters they pass in.
-"""
+"""A job's way in: register it, take its audio (an upload event or an audio_url), queue
+it and ask for a worker; read and delete it. Every shape calls these with its adapters."""
 
 from __future__ import annotations
 
@@ -26,64 +23,15 @@ from swescribe.core.jobs import (
     JobStatus,
     WebhookState,
 )
-from swescribe.core.ports import (
-    Clock,
-    Counters,
-    Expect,
-    IdGenerator,
-    JobStore,
-    ObjectStore,
-    WorkerLauncher,
-    WorkItem,
-    WorkQueue,
-)
+from swescribe.core.ports import TRANSCRIBE, Expect, WorkItem
 from swescribe.core.request import JobRequest
+from swescribe.core.services import Policy, Services
 from swescribe.core.urls import check_url
 
 log = logging.getLogger(__name__)
 
-TRANSCRIBE = "transcribe"
 DEMAND_COUNT_LIMIT = 1000
 """Enough to see that every allowed worker is needed."""
-WEBHOOK = "webhook"
-
-
-@dataclass(frozen=True)
-class Policy:
-    """Operational limits; the defaults suit one machine and a small AWS deployment."""
-
-    lease_seconds: float = 300.0
-    max_attempts: int = 3
-    job_ttl_days: int = 30
-    upload_expires_seconds: int = 3600
-    max_upload_bytes: int = 2 * 1024**3
-    webhook_max_attempts: int = 6
-    max_audio_seconds: float = 0.0
-    """Longer audio fails its job (0: no limit)."""
-    max_wait_seconds: float = 24 * 3600.0
-    """A job no worker has taken this long after its creation fails (janitor)."""
-    allow_http_callbacks: bool = False
-    """Local dev mode: plain http (and loopback hosts) allowed for callbacks and audio URLs."""
-    offered_models: tuple[str, ...] = ()
-    """Model names a job may ask for (Settings.offered_models); any other is refused."""
-    sync_max_bytes: int = 25 * 1024**2
-    """Largest file the synchronous (OpenAI-compatible) endpoints take (OpenAI's 25 MB)."""
-    sync_timeout_seconds: float = 600.0
-    """How long a synchronous request waits for its job (0: the endpoints are off)."""
-
-
-@dataclass
-class Services:
-    jobs: JobStore
-    objects: ObjectStore
-    queue: WorkQueue
-    webhooks: WorkQueue
-    launcher: WorkerLauncher
-    clock: Clock
-    ids: IdGenerator
-    policy: Policy = field(default_factory=Policy)
-    counters: Counters | None = None
-    """Totals for /metrics; None where the platform keeps them (CloudWatch on AWS)."""
 
 
 @dataclass(frozen=True)
@@ -95,17 +43,6 @@ class NewJob:
     callback_url: str | None = None
     callback_secret: str | None = None
     audio_url: str | None = None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a transcription produced, as recorded on the job."""
-
-    model_used: str
-    audio_duration: float
-    processing_seconds: float
-    file_size: int
-    result_keys: dict[str, str]
 
 
 def create_job(svc: Services, owner: str, new_job: NewJob) -> Job:
