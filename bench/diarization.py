@@ -28,8 +28,8 @@ from typing import Any
 from conversations import CONVERSATIONS, build_conversation
 from diarization_scoring import score
 from longform import MIXES, build_long_form
+from swescribe.core.transcript import SpeakerTurn
 from swescribe.engine import Engine, ModelLocator, TranscribeOptions
-from swescribe.engine.diarization.turns import SpeakerTurn
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 AUDIO_DIR = REPO_ROOT / ".." / "shared" / "audio" / "sv"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from swescribe.engine.diarization.turns import SpeakerTurn
+from swescribe.core.transcript import SpeakerTurn
 
 RESOLUTION = 0.01
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from swescribe.core.transcript import SpeakerTurn
 from swescribe.engine import Engine, TranscribeOptions
 from swescribe.engine.diarization.embedding import EmbeddingDiarizer
-from swescribe.engine.diarization.turns import SpeakerTurn
 from tests.conftest import AUDIO_DIR, audio, require_tool
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from swescribe.core.errors import InvalidOption
-from swescribe.core.transcript import Diarization, Segment, Transcript, Word
+from swescribe.core.transcript import Diarization, Segment, SpeakerTurn, Transcript, Word
 from swescribe.engine import TranscribeOptions, render
 from swescribe.engine.diarization.attribution import attribute, speaker_at
 from swescribe.engine.diarization.clustering import (
@@ -23,7 +23,7 @@ from swescribe.engine.diarization.clustering import (
     merge_sequence,
 )
 from swescribe.engine.diarization.pyannote import PYANNOTE_PIPELINE
-from swescribe.engine.diarization.turns import SpeakerTurn, join_turns
+from swescribe.engine.diarization.turns import join_turns
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from diarization_scoring import score

@@ -16,13 +16,13 @@ from swescribe.core.transcript import (
     DecodingStats,
     Diarization,
     Segment,
+    SpeakerTurn,
     Timings,
     Transcript,
     Word,
 )
 from swescribe.core.transcription_settings import EngineVersions, TranscriptionSettings, VadSettings
 from swescribe.engine import DecoderKnobs, TranscribeOptions, Unsure, render
-from swescribe.engine.diarization.turns import SpeakerTurn
 from swescribe.engine.whisper_options import generate_options
 from tests.unit.test_writers_properties import transcripts
 

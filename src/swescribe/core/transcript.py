@@ -169,14 +169,25 @@ class Coverage:
 
 
 @dataclass(frozen=True)
+class SpeakerTurn:
+    """Who spoke from start to end (seconds into the file)."""
+
+    start: float
+    end: float
+    speaker: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start": round(self.start, 3), "end": round(self.end, 3), "speaker": self.speaker}
+
+
+@dataclass(frozen=True)
 class Diarization:
     """Who spoke when (issue 18): the model used, the speakers in order of first
     appearance, their turns, and the seconds it took."""
 
     model: str
     speakers: tuple[str, ...]
-    turns: tuple[Any, ...]
-    """SpeakerTurn values (engine/diarization/turns.py); Any keeps this module plain."""
+    turns: tuple[SpeakerTurn, ...]
     seconds: float = 0.0
     warning: str | None = None
 
@@ -190,8 +201,6 @@ class Diarization:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Diarization:
-        from swescribe.engine.diarization.turns import SpeakerTurn
-
         return cls(
             model=data["model"],
             speakers=tuple(data["speakers"]),

@@ -6,6 +6,7 @@ pyannote.audio's pipeline from the Hugging Face hub (pyannote.py) where it can b
 models.py picks one by name, as engine/models.py does for Whisper.
 """
 
+from swescribe.core.transcript import SpeakerTurn
 from swescribe.engine.diarization.clustering import SpeakerCount
 from swescribe.engine.diarization.models import (
     DIARIZATION_MODELS,
@@ -16,7 +17,6 @@ from swescribe.engine.diarization.models import (
     DiarizerSpec,
     load_diarizer,
 )
-from swescribe.engine.diarization.turns import SpeakerTurn
 
 __all__ = [
     "DIARIZATION_MODELS",

@@ -14,8 +14,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from swescribe.core.transcript import Segment, Word
-from swescribe.engine.diarization.turns import SpeakerTurn, relabel
+from swescribe.core.transcript import Segment, SpeakerTurn, Word
+from swescribe.engine.diarization.turns import relabel
 
 
 def _estimated_words(segment: Segment) -> list[Word]:

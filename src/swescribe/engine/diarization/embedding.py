@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from swescribe.core.transcript import SpeakerTurn
 from swescribe.engine.audio import SAMPLE_RATE
 from swescribe.engine.diarization.clustering import (
     DISTANCE_THRESHOLD,
@@ -32,7 +33,7 @@ from swescribe.engine.diarization.ge2e import (
     mel_spectrogram,
     normalize_volume,
 )
-from swescribe.engine.diarization.turns import SpeakerTurn, join_turns
+from swescribe.engine.diarization.turns import join_turns
 
 NAME = "resemblyzer-ge2e"
 

@@ -19,9 +19,9 @@ from typing import Protocol
 import numpy as np
 
 from swescribe.core.errors import InvalidOption, ModelUnavailable
+from swescribe.core.transcript import SpeakerTurn
 from swescribe.engine.diarization.clustering import SpeakerCount
 from swescribe.engine.diarization.pyannote import PYANNOTE_PIPELINE as PYANNOTE_PIPELINE
-from swescribe.engine.diarization.turns import SpeakerTurn
 
 log = logging.getLogger(__name__)
 

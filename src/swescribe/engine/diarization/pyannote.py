@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 
 from swescribe.core.errors import ModelUnavailable
+from swescribe.core.transcript import SpeakerTurn
 from swescribe.engine.audio import SAMPLE_RATE
 from swescribe.engine.diarization.clustering import SpeakerCount
-from swescribe.engine.diarization.turns import SpeakerTurn, join_turns
+from swescribe.engine.diarization.turns import join_turns
 
 PYANNOTE_PIPELINE = "pyannote/speaker-diarization-community-1"
 """pyannote.audio 4's open pipeline (CC-BY-4.0, gated: accept its conditions on the hub

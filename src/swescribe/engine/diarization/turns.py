@@ -1,22 +1,10 @@
-"""Speaker turns: plain values, and the small operations on them."""
+"""The small operations on speaker turns (core.transcript.SpeakerTurn)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
 
-
-@dataclass(frozen=True)
-class SpeakerTurn:
-    """Who spoke from start to end (seconds into the file)."""
-
-    start: float
-    end: float
-    speaker: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"start": round(self.start, 3), "end": round(self.end, 3), "speaker": self.speaker}
+from swescribe.core.transcript import SpeakerTurn
 
 
 def join_turns(turns: Iterable[SpeakerTurn], gap: float = 0.0) -> list[SpeakerTurn]:
