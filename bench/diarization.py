@@ -28,6 +28,7 @@ from typing import Any
 from conversations import CONVERSATIONS, build_conversation
 from diarization_scoring import score
 from longform import MIXES, build_long_form
+from swescribe.config import Settings
 from swescribe.core.transcript import SpeakerTurn
 from swescribe.engine import Engine, ModelLocator, TranscribeOptions
 
@@ -99,7 +100,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        locator = ModelLocator(Path(scratch) / "models", allow_download=True)
+        locator = ModelLocator(Path(scratch) / "models", Settings().model_dirs)
         engine = Engine.load(args.model, locator, device=args.device)
         diarizer = engine.diarizer()
         clips = build_clips(Path(scratch))
