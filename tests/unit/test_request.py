@@ -1,0 +1,109 @@
+"""JobRequest: every transcription option declared, normalised and checked once, stored
+flat beside the job, and mapped to the engine's options in one function."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+import pytest
+
+from swescribe.core.errors import InvalidRequest
+from swescribe.core.jobs import Job, JobStatus, job_from_record, job_to_record, utcnow
+from swescribe.core.request import (
+    MAX_HOTWORDS_CHARS,
+    MAX_PROMPT_CHARS,
+    MAX_SPEAKERS,
+    REQUEST_FIELDS,
+    JobRequest,
+)
+from swescribe.worker.options import transcribe_options
+
+EVERY_OPTION_SET = JobRequest(
+    language="en",
+    model="kb-whisper-small",
+    formats=("srt", "json", "srt"),
+    word_timestamps=True,
+    speakers=3,
+    task="translate",
+    prompt="  Ljungqvist, Ödeshög ",
+    hotwords=" Ödeshög ",
+    temperature=0.4,
+)
+NOT_THE_ENGINES = {"model", "formats"}
+"""Options the worker uses itself: which engine runs, which results are stored."""
+
+
+def test_a_request_is_normalised_when_made() -> None:
+    assert EVERY_OPTION_SET.formats == ("srt", "json")
+    assert EVERY_OPTION_SET.diarize  # a speaker count implies it
+    assert EVERY_OPTION_SET.prompt == "Ljungqvist, Ödeshög"
+    assert EVERY_OPTION_SET.hotwords == "Ödeshög"
+    assert JobRequest(prompt="   ", hotwords="").prompt is None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"language": "svenska"},
+        {"language": "SV"},
+        {"model": "../../etc/passwd"},
+        {"model": "x" * 65},
+        {"formats": ()},
+        {"formats": ("txt", "docx")},
+        {"task": "summarize"},
+        {"prompt": "x" * (MAX_PROMPT_CHARS + 1)},
+        {"hotwords": "x" * (MAX_HOTWORDS_CHARS + 1)},
+        {"speakers": 0},
+        {"speakers": MAX_SPEAKERS + 1},
+        {"temperature": -0.1},
+        {"temperature": 1.5},
+    ],
+)
+def test_a_request_that_cannot_work_is_refused_with_a_reason(bad: dict[str, Any]) -> None:
+    with pytest.raises(InvalidRequest, match=next(iter(bad))):
+        JobRequest(**bad)
+
+
+def test_the_request_is_stored_flat_beside_the_job_and_reads_back_equal() -> None:
+    now = utcnow()
+    job = Job("j1", "k", JobStatus.REGISTERED, now, now, request=EVERY_OPTION_SET)
+    record = job_to_record(job)
+    assert record["hotwords"] == "Ödeshög"
+    assert record["formats"] == ["srt", "json"]
+    assert "request" not in record
+    assert job_from_record(record) == job
+
+
+def test_a_record_from_before_an_option_existed_reads_with_its_default() -> None:
+    now = utcnow()
+    record = job_to_record(Job("j1", "k", JobStatus.REGISTERED, now, now))
+    for name in ("hotwords", "temperature", "speakers", "diarize"):
+        del record[name]
+    assert job_from_record(record).request == JobRequest()
+
+
+def test_every_option_reaches_the_engine_through_the_one_mapping() -> None:
+    options = transcribe_options(EVERY_OPTION_SET, max_seconds=60.0)
+    assert (options.language, options.task, options.temperature) == ("en", "translate", 0.4)
+    assert (options.word_timestamps, options.diarize, options.speakers) == (True, True, 3)
+    assert (options.initial_prompt, options.hotwords) == ("Ljungqvist, Ödeshög", "Ödeshög")
+    assert options.max_seconds == 60.0
+    mapped = {
+        "language",
+        "word_timestamps",
+        "diarize",
+        "speakers",
+        "task",
+        "prompt",
+        "hotwords",
+        "temperature",
+    }
+    assert set(REQUEST_FIELDS) == mapped | NOT_THE_ENGINES, "a new option needs its mapping"
+    assert [f.name for f in fields(JobRequest)] == list(REQUEST_FIELDS)
+
+
+def test_the_defaults_map_to_the_engines_defaults() -> None:
+    options = transcribe_options(JobRequest())
+    assert (options.language, options.diarize, options.speakers) == ("sv", False, None)
+    assert (options.initial_prompt, options.hotwords, options.temperature) == (None, None, None)
