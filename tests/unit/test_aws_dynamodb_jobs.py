@@ -17,6 +17,7 @@ import pytest
 from swescribe.adapters.aws import dynamodb_jobs
 from swescribe.adapters.aws.clients import client
 from swescribe.adapters.aws.dynamodb_jobs import DynamoJobStore, create_jobs_table
+from swescribe.adapters.aws.dynamodb_worker_view import WorkerJobStore
 from swescribe.core.errors import InvalidRequest, JobNotFound, TransitionConflict
 from swescribe.core.jobs import Job, JobStatus, WebhookState
 from swescribe.core.ports import Expect
@@ -64,7 +65,17 @@ def full_job(job_id: str = "full") -> Job:
         callback_url="https://client.example/hook",
         callback_secret="s3cret",
         s3_key=f"transcription_upload/{job_id}/a.mp3",
-        request=JobRequest(model="kb-whisper-small", formats=("txt", "json"), word_timestamps=True),
+        request=JobRequest(
+            language="auto",
+            model="kb-whisper-small",
+            formats=("txt", "json"),
+            word_timestamps=True,
+            speakers=2,
+            task="translate",
+            prompt="Ödeshög",
+            hotwords="Ljungqvist",
+            temperature=1.0,
+        ),
         audio_url="https://audio.example/a.mp3",
         instance_id="i-0123",
         attempts=2,
@@ -134,6 +145,18 @@ def test_every_field_round_trips_and_whole_floats_come_back_as_floats(
     assert got is not None
     assert isinstance(got.audio_duration, float)
     assert isinstance(got.attempts, int)
+    assert isinstance(got.request.temperature, float)
+
+
+def test_a_worker_reads_every_option_of_the_request_and_never_the_callback(
+    store: DynamoJobStore, dynamodb: Any
+) -> None:
+    job = full_job()
+    store.create(job)
+    seen = WorkerJobStore(dynamodb, TABLE).get("full")
+    assert seen is not None
+    assert seen.request == job.request
+    assert (seen.callback_url, seen.callback_secret) == (None, None)
 
 
 def test_none_is_never_stored_and_setting_none_removes_the_attribute(

@@ -7,7 +7,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
-from swescribe.core.request import JobRequest, request_from_record, request_to_record
+from swescribe.core.request import (
+    REQUEST_FIELDS,
+    JobRequest,
+    request_from_record,
+    request_to_record,
+)
 
 
 class JobStatus(enum.StrEnum):
@@ -190,14 +195,24 @@ _DATETIME_FIELDS = frozenset(
 
 
 _STORED_FIELDS = tuple(name for name in Job.__dataclass_fields__ if name != "request")
+STORED_ATTRIBUTES: tuple[str, ...] = tuple(
+    stored
+    for name in Job.__dataclass_fields__
+    for stored in (REQUEST_FIELDS if name == "request" else (name,))
+)
+"""The names of a stored job's values (job_to_record's keys), the request's options in
+the request's place: the DynamoDB attributes that the worker role's policy lists."""
 
 
 def job_to_record(job: Job) -> dict[str, Any]:
     """The job as plain JSON values (ISO timestamps, enum values): what stores persist.
     The request's options sit flat beside the job's own fields, as the seed's table has
     its attributes (and the worker role's DynamoDB attribute list names them)."""
-    record = {name: encode_change(name, getattr(job, name)) for name in _STORED_FIELDS}
-    return {**request_to_record(job.request), **record}
+    options = request_to_record(job.request)
+    return {
+        name: options[name] if name in options else encode_change(name, getattr(job, name))
+        for name in STORED_ATTRIBUTES
+    }
 
 
 def job_from_record(record: dict[str, Any]) -> Job:

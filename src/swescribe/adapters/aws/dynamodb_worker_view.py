@@ -19,12 +19,12 @@ from botocore.exceptions import ClientError
 from swescribe.adapters.aws.dynamodb_items import TTL_ATTRIBUTE, job_from_item
 from swescribe.adapters.aws.dynamodb_jobs import DynamoJobStore
 from swescribe.core.errors import JobNotFound
-from swescribe.core.jobs import Job, JobChanges
+from swescribe.core.jobs import STORED_ATTRIBUTES, Job, JobChanges
 from swescribe.core.ports import Expect
 
 HIDDEN_FROM_WORKERS: Final = frozenset({"callback_url", "callback_secret"})
 WORKER_ATTRIBUTES: Final[tuple[str, ...]] = (
-    *(name for name in Job.__dataclass_fields__ if name not in HIDDEN_FROM_WORKERS),
+    *(name for name in STORED_ATTRIBUTES if name not in HIDDEN_FROM_WORKERS),
     TTL_ATTRIBUTE,
 )
 """Every attribute a worker may name in a request: the template lists exactly these."""
