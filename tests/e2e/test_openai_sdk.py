@@ -151,6 +151,24 @@ def test_a_file_that_is_not_audio_is_a_bad_request(client: openai.OpenAI) -> Non
     assert unknown.value.param == "model"
 
 
+@pytest.mark.parametrize("name", ["x.m3u8", "x.mp3"])
+def test_a_playlist_naming_a_file_on_the_servers_disk_is_refused_not_transcribed(
+    client: openai.OpenAI, tmp_path: Path, name: str
+) -> None:
+    """The attack of issue 24: an HLS playlist whose one segment is a file on the
+    server's disk (here a clip that is never uploaded) came back transcribed."""
+    secret = tmp_path / "secret.mp3"
+    secret.write_bytes(audio("formats/espeak_02.mp3").read_bytes())
+    playlist = (
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n#EXT-X-MEDIA-SEQUENCE:0\n"
+        f"#EXTINF:4.07,\n{secret}\n#EXT-X-ENDLIST\n"
+    ).encode()
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.audio.transcriptions.create(model="whisper-1", file=(name, playlist))
+    assert refused.value.code == "invalid_audio"
+    assert "playlist" in str(refused.value)
+
+
 def test_a_file_over_the_sync_limit_is_refused_pointing_to_the_async_api(
     client: openai.OpenAI, service: RunningService
 ) -> None:

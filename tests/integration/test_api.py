@@ -537,3 +537,20 @@ def test_diarize_and_speakers_are_stored_on_the_job(api: Api) -> None:
     assert (counted["diarize"], counted["speakers"]) == (True, 2), "a count implies diarize"
     assert (plain["diarize"], plain["speakers"]) == (False, None)
     assert (again["diarize"], again["speakers"]) == (True, 2)
+
+
+def test_a_playlist_upload_is_refused_by_name_and_the_job_still_takes_audio(api: Api) -> None:
+    body = register(api)
+    playlist = b"#EXTM3U\n#EXTINF:4.0,\n/etc/swescribe/secret.mp3\n#EXT-X-ENDLIST\n"
+    refused = put(str(body["upload_url"]), playlist, "x.m3u8")
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["code"] == "invalid_audio"
+    with api.http() as http:
+        job = http.get(f"/v1/jobs/{body['callback_id']}").json()
+        before = len(http.get("/v1/jobs", params={"limit": 200}).json()["jobs"])
+        named = http.post("/v1/jobs", json={"filename": "list.ffconcat"})
+        after = len(http.get("/v1/jobs", params={"limit": 200}).json()["jobs"])
+    assert job["status"] == "registered"
+    assert named.status_code == 422
+    assert after == before, "a refused job is not left behind"
+    assert put(str(body["upload_url"]), b"RIFF" + bytes(64), "möte.wav").status_code == 200

@@ -21,6 +21,7 @@ from swescribe.api.schemas import (
 )
 from swescribe.core import links
 from swescribe.core.errors import JobNotFound, NotReady
+from swescribe.core.filenames import refuse_playlist
 from swescribe.core.formats import MEDIA_TYPES
 from swescribe.core.intake import create_job, delete_job, get_job
 from swescribe.core.jobs import JobStatus, to_iso
@@ -42,6 +43,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 )
 async def create(body: CreateJobRequest, context: Context, caller: Caller) -> CreatedJobView:
     svc = context.svc
+    refuse_playlist(body.filename)  # before the job exists, so a refusal leaves none behind
     job = await run_in_threadpool(create_job, svc, caller.key_id, body.to_new_job())
     upload = None
     if not body.audio_url:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from swescribe.core.errors import InvalidAudio
+
 MAX_NAME_BYTES = 200
+PLAYLIST_EXTENSIONS = frozenset(
+    {"m3u", "m3u8", "pls", "xspf", "asx", "wpl", "mpd", "ffconcat", "concat", "sdp", "cue"}
+)
+"""Playlists and lists name other files or URLs; audio is the bytes uploaded, so these
+are refused by name at upload (and never opened by the engine, whatever their name)."""
 DEFAULT_NAME = "audio"
 _UNSAFE = re.compile(r"[^\w.\-]+")
 
@@ -29,3 +36,13 @@ def safe_filename(name: str, default: str = DEFAULT_NAME) -> str:
     budget = MAX_NAME_BYTES - len(suffix.encode())
     stem = stem.encode()[:budget].decode(errors="ignore").rstrip("._-") or default
     return stem + suffix
+
+
+def refuse_playlist(name: str | None) -> None:
+    """InvalidAudio for a file name whose extension says playlist or list of files."""
+    extension = (name or "").rsplit(".", 1)[-1].lower() if "." in (name or "") else ""
+    if extension in PLAYLIST_EXTENSIONS:
+        raise InvalidAudio(
+            f"{safe_filename(name or '')}: a .{extension} file is a playlist or a list of "
+            "other files, not audio; upload the audio file itself"
+        )

@@ -24,7 +24,7 @@ from swescribe.core.errors import (
     TransitionConflict,
     UnknownModel,
 )
-from swescribe.core.filenames import safe_filename
+from swescribe.core.filenames import refuse_playlist, safe_filename
 from swescribe.core.intake import NewJob, check_model, create_job, get_job
 from swescribe.core.intake import handle_object_created as _object_created
 from swescribe.core.jobs import Job, JobStatus
@@ -79,6 +79,7 @@ def submit_file(
     policy = svc.policy
     if policy.sync_timeout_seconds <= 0:
         raise SyncUnavailable(f"synchronous transcription is off here; {ASYNC_HINT}")
+    refuse_playlist(filename)
     job = create_job(svc, owner, request)
     key = job.upload_prefix + safe_filename(filename or "audio")
     try:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from swescribe.core.errors import InvalidRequest, JobNotFound, PayloadTooLarge, TransitionConflict
-from swescribe.core.filenames import DEFAULT_NAME, safe_filename
+from swescribe.core.filenames import DEFAULT_NAME, refuse_playlist, safe_filename
 from swescribe.core.intake import handle_object_created, parse_upload_key
 from swescribe.core.jobs import Job, JobStatus
 from swescribe.core.ports import Expect
@@ -56,6 +56,7 @@ def accept_upload(
     parsed = parse_upload_key(key)
     if parsed is None:
         raise InvalidRequest("upload link does not name a job upload")
+    refuse_playlist(parsed[1])
     upload = Upload(job_id=parsed[0], key=key, max_bytes=max_bytes)
     if declared_size is not None:
         upload.check_size(declared_size)

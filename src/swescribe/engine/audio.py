@@ -1,8 +1,10 @@
 """Audio probing and streaming decode to 16 kHz mono float32, in bounded memory.
 
-Anything FFmpeg (through PyAV) can demux and decode is accepted. Files are checked
-before any model time is spent: missing, empty, not audio, no audio track and
-truncated files each raise a clear error.
+Audio and video files FFmpeg (through PyAV) decodes are accepted, in the containers of
+ACCEPTED_CONTAINERS only: each of those reads the one file it is given. Playlists and
+lists (HLS, DASH, concat, image sequences) would open other files on the server's disk,
+so they are never opened. Files are checked before any model time is spent: missing,
+empty, not audio, no audio track and truncated files each raise a clear error.
 """
 
 from __future__ import annotations
@@ -21,6 +23,36 @@ from swescribe.core.errors import AudioNotFound, InvalidAudio
 SAMPLE_RATE = 16_000
 Samples = npt.NDArray[np.float32]
 
+ACCEPTED_CONTAINERS = (
+    "wav",
+    "w64",
+    "aiff",
+    "caf",
+    "au",
+    "mp3",
+    "flac",
+    "ogg",
+    "aac",
+    "ac3",
+    "eac3",
+    "amr",
+    "wv",
+    "mov",
+    "mp4",
+    "m4a",
+    "3gp",
+    "3g2",
+    "mj2",
+    "matroska",
+    "webm",
+    "mpegts",
+    "asf",
+    "avi",
+)
+"""FFmpeg demuxers that read only the bytes of the file given (mov with its default
+enable_drefs=0). Any other is refused as FFmpeg probes the file, before it reads more."""
+_OPEN_OPTIONS = {"format_whitelist": ",".join(ACCEPTED_CONTAINERS), "protocol_whitelist": "file"}
+_REFUSED_HINT = "swescribe opens audio and video files, never playlists or lists of other files"
 _TRUNCATION_TOLERANCE = 0.8
 """Decodable length below this share of the declared length means a truncated file."""
 
@@ -46,7 +78,7 @@ def probe(path: Path) -> AudioInfo:
         raise InvalidAudio(f"{path.name}: the file is empty")
     _check_wav_header(path, size)
     try:
-        with av.open(str(path), metadata_errors="ignore") as container:
+        with _open(path) as container:
             stream = _audio_stream(container, path)
             declared = _declared_duration(container, stream)
             present = 0.0
@@ -56,7 +88,9 @@ def probe(path: Path) -> AudioInfo:
             container_name = container.format.name
             codec = stream.codec_context.name
     except av.error.FFmpegError as error:
-        raise InvalidAudio(f"{path.name}: not a readable audio file ({_reason(error)})") from None
+        raise InvalidAudio(
+            f"{path.name}: not a readable audio file ({_reason(error)}; {_REFUSED_HINT})"
+        ) from None
     if present <= 0.0:
         raise InvalidAudio(f"{path.name}: the file has no audio data (empty or cut off)")
     if declared and present < declared * _TRUNCATION_TOLERANCE:
@@ -73,7 +107,7 @@ def iter_samples(path: Path, block_seconds: float = 30.0) -> Iterator[Samples]:
     pending: list[Samples] = []
     pending_len = 0
     try:
-        with av.open(str(path), metadata_errors="ignore") as container:
+        with _open(path) as container:
             stream = _audio_stream(container, path)
             resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
             frames = container.decode(stream)
@@ -194,6 +228,11 @@ def quietest_cut(samples: Samples, search: int, frame: int = SAMPLE_RATE // 10) 
         return int(samples.size)
     energy = np.square(tail[: count * frame].reshape(count, frame)).mean(axis=1)
     return int(start + int(np.argmin(energy)) * frame + frame // 2)
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    """path opened with the accepted demuxers only, reading no other file or URL."""
+    return av.open(str(path), metadata_errors="ignore", options=dict(_OPEN_OPTIONS))
 
 
 def _audio_stream(container: av.container.InputContainer, path: Path) -> av.AudioStream:
