@@ -169,6 +169,24 @@ def test_a_playlist_naming_a_file_on_the_servers_disk_is_refused_not_transcribed
     assert "playlist" in str(refused.value)
 
 
+def test_a_wav_naming_no_codec_is_one_bad_request_the_sdk_does_not_retry(
+    service: RunningService,
+) -> None:
+    """Issue 24: bits per sample zeroed gave a 500 the SDK retried, three jobs."""
+    data = bytearray(audio(CLIP).read_bytes())
+    data[34:36] = b"\0\0"
+    retrying = openai.OpenAI(base_url=f"{service.url}/v1", api_key=service.api_key, max_retries=2)
+    headers = {"X-API-Key": service.api_key}
+    with httpx.Client(base_url=service.url, headers=headers) as http:
+        before = len(http.get("/v1/jobs", params={"limit": 200}).json()["jobs"])
+        with pytest.raises(openai.BadRequestError) as refused:
+            retrying.audio.transcriptions.create(model="whisper-1", file=("b.wav", bytes(data)))
+        after = len(http.get("/v1/jobs", params={"limit": 200}).json()["jobs"])
+    assert refused.value.code == "invalid_audio"
+    assert "names no codec" in str(refused.value)
+    assert after == before + 1
+
+
 def test_a_file_over_the_sync_limit_is_refused_pointing_to_the_async_api(
     client: openai.OpenAI, service: RunningService
 ) -> None:

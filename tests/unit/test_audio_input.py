@@ -144,3 +144,16 @@ def test_ninety_minutes_are_decoded_window_by_window_in_bounded_memory(tmp_path:
         sampler.join()
     assert seconds == pytest.approx(minutes * 60, abs=0.1)
     assert peak - start < 60, f"resident memory grew by {peak - start:.0f} MiB"
+
+
+def test_a_wav_whose_header_names_no_codec_is_invalid_audio_not_a_crash(tmp_path: Path) -> None:
+    """Issue 24: bits per sample zeroed in the header gave an AttributeError, a 500 that
+    OpenAI's SDK retried (three jobs)."""
+    data = bytearray(audio("cv_18746434.wav").read_bytes())
+    data[34:36] = b"\0\0"  # the fmt chunk's bits per sample
+    broken = tmp_path / "bps0.wav"
+    broken.write_bytes(bytes(data))
+    with pytest.raises(InvalidAudio, match="names no codec"):
+        probe(broken)
+    with pytest.raises(InvalidAudio, match="names no codec"):
+        next(iter_samples(broken))

@@ -223,3 +223,10 @@ def test_the_aws_api_answers_synchronous_requests_at_once_pointing_to_the_async_
     assert svc.jobs.list_jobs(None).jobs == []
     models = handler(gateway_event("GET", "/v1/models", api_key_id="key-1"), None)  # type: ignore[arg-type]
     assert models["statusCode"] == 200
+
+
+def test_a_500_tells_the_sdks_not_to_retry_since_a_retry_would_start_another_job() -> None:
+    from swescribe.api.openai_errors import openai_error_response
+
+    assert openai_error_response(500, "job_failed", "crashed").headers["x-should-retry"] == "false"
+    assert "x-should-retry" not in openai_error_response(503, "busy", "busy").headers

@@ -239,6 +239,11 @@ def _audio_stream(container: av.container.InputContainer, path: Path) -> av.Audi
     stream = next(iter(container.streams.audio), None)
     if stream is None:
         raise InvalidAudio(f"{path.name}: the file has no audio track")
+    if stream.codec_context is None:  # e.g. a WAV header whose bits per sample is 0
+        raise InvalidAudio(
+            f"{path.name}: the audio track names no codec FFmpeg can decode "
+            "(a damaged or unsupported header)"
+        )
     return stream
 
 
