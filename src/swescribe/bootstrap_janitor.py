@@ -22,10 +22,18 @@ def run_cleanup(settings: Settings, dry_run: bool = False) -> dict[str, Any]:
     (or, with dry_run, what would be)."""
     stale_after = stale_after_seconds(settings)
     if settings.backend != "aws":
-        from swescribe.bootstrap import build_local_services
+        from swescribe.bootstrap import LocalPaths, build_local_services
+        from swescribe.worker.scratch import sweep_scratch
 
         svc = build_local_services(settings)
-        return {"backend": "local", "jobs": asdict(sweep_jobs(svc, stale_after, dry_run))}
+        report: dict[str, Any] = {
+            "backend": "local",
+            "jobs": asdict(sweep_jobs(svc, stale_after, dry_run)),
+        }
+        if not dry_run:
+            scratch = sweep_scratch(LocalPaths(settings.data_dir).staging, svc.jobs)
+            report["scratch_removed"] = len(scratch)
+        return report
 
     from swescribe.adapters.aws.ec2_instance_sweep import sweep_instances
     from swescribe.adapters.aws.errors import aws_step

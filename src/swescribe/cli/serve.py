@@ -156,12 +156,14 @@ def _sweep_regularly(svc: Services, settings: Settings, stop: threading.Event) -
     queued again, jobs that waited too long failed."""
     from swescribe.bootstrap_janitor import stale_after_seconds
     from swescribe.core.job_sweep import sweep_jobs
+    from swescribe.worker.scratch import sweep_scratch
 
     if settings.sweep_seconds <= 0:
         return
     while not stop.wait(settings.sweep_seconds):
         try:
             sweep_jobs(svc, stale_after_seconds(settings))
+            sweep_scratch(LocalPaths(settings.data_dir).staging, svc.jobs)
         except Exception:  # a busy store: the next sweep tries again
             log.exception("job sweep failed")
 

@@ -27,6 +27,7 @@ from swescribe.core.ports import Message
 from swescribe.core.services import Services
 from swescribe.engine import OpenedAudio, TranscribeOptions, open_audio
 from swescribe.worker.fetch import check_upload
+from swescribe.worker.scratch import scratch_prefix
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,9 @@ class Prefetcher:
         if job is None or job.status is not JobStatus.LAUNCHING or not job.s3_key:
             return  # nothing to fetch ahead (audio_url jobs are fetched when claimed)
         check_upload(self.svc.objects, job.s3_key, self.svc.policy.max_upload_bytes)
-        prepared.scratch = Path(tempfile.mkdtemp(prefix="prefetch-", dir=self.scratch_dir))
+        prepared.scratch = Path(
+            tempfile.mkdtemp(prefix=scratch_prefix(job.job_id), dir=self.scratch_dir)
+        )
         target = prepared.scratch / PurePosixPath(job.s3_key).name
         prepared.size = self.svc.objects.download(job.s3_key, target)
         prepared.audio = target

@@ -35,6 +35,7 @@ from swescribe.engine import OpenedAudio, Transcriber, render
 from swescribe.worker.fetch import check_upload, fetch_audio
 from swescribe.worker.options import transcribe_options
 from swescribe.worker.prefetch import Prefetcher, Prepared
+from swescribe.worker.scratch import scratch_prefix
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +187,11 @@ class Worker:
 
     def _transcribe(self, job: Job, prepared: Prepared | None) -> Outcome:
         started = time.perf_counter()
-        with tempfile.TemporaryDirectory(dir=self.config.scratch_dir) as scratch:
+        with tempfile.TemporaryDirectory(
+            prefix=scratch_prefix(job.job_id),
+            dir=self.config.scratch_dir,
+            ignore_cleanup_errors=True,  # the sweep may have removed a deleted job's files
+        ) as scratch:
             if prepared is not None and prepared.audio is not None:
                 audio_path, size = prepared.audio, prepared.size
             else:
