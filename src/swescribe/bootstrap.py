@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
@@ -29,6 +30,8 @@ from swescribe.core.ports import WorkerLauncher
 from swescribe.core.services import Policy, Services
 from swescribe.webhooks.delivery import DeliveryOptions
 from swescribe.webhooks.sender import HttpWebhookSender
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from swescribe.engine import Engine
@@ -122,6 +125,10 @@ def webhook_sender(settings: Settings) -> HttpWebhookSender:
 def build_local_services(settings: Settings, launcher: WorkerLauncher | None = None) -> Services:
     paths = LocalPaths(settings.data_dir)
     paths.root.mkdir(parents=True, exist_ok=True)
+    try:
+        paths.root.chmod(0o700)  # the jobs' callback secrets and audio: this user's alone
+    except PermissionError:  # a directory another user owns: say so, and go on
+        log.warning("cannot make the data directory private", extra={"path": str(paths.root)})
     public_url = settings.public_url.rstrip("/") or "http://127.0.0.1:8000"
     busy = settings.sqlite_busy_timeout
     return Services(

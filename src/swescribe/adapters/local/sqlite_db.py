@@ -8,6 +8,8 @@ handlers in a thread pool).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -25,9 +27,11 @@ class Database:
         self.busy_timeout = busy_timeout
         self._local = threading.local()
         path.parent.mkdir(parents=True, exist_ok=True)
+        _private(path)
         with self.transaction() as db:  # not executescript: it would commit on its own
             for statement in filter(None, (s.strip() for s in schema.split(";"))):
                 db.execute(statement)
+        _private(path)
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -59,6 +63,22 @@ class Database:
     def read(self, sql: str, parameters: tuple[object, ...] = ()) -> list[sqlite3.Row]:
         with _busy_is_retryable():
             return self.connection.execute(sql, parameters).fetchall()
+
+
+PRIVATE_MODE = 0o600
+_COMPANIONS = ("", "-wal", "-shm", "-journal")
+
+
+def _private(path: Path) -> None:
+    """The database and its WAL and shared-memory files readable by this user only: they
+    hold callback secrets. Created so (SQLite gives its companions the database's mode),
+    and tightened where an older swescribe left them 0644."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_MODE))
+    for suffix in _COMPANIONS:
+        companion = path.with_name(path.name + suffix)
+        with contextlib.suppress(FileNotFoundError):
+            if companion.stat().st_mode & 0o777 != PRIVATE_MODE:
+                companion.chmod(PRIVATE_MODE)
 
 
 @contextmanager
