@@ -73,7 +73,10 @@ def _private(path: Path) -> None:
     """The database and its WAL and shared-memory files readable by this user only: they
     hold callback secrets. Created so (SQLite gives its companions the database's mode),
     and tightened where an older swescribe left them 0644."""
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_MODE))
+    # O_EXCL: never open a database this process may hold: closing any descriptor of it
+    # would drop the process's SQLite locks (POSIX advisory locks are per process).
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE))
     for suffix in _COMPANIONS:
         companion = path.with_name(path.name + suffix)
         with contextlib.suppress(FileNotFoundError):
