@@ -69,7 +69,7 @@ class RequestOptions(BaseModel):
     model: str | None = Field(
         default=None, max_length=MAX_MODEL_NAME_CHARS, pattern=MODEL_NAME_PATTERN
     )
-    formats: list[Format] = Field(default_factory=lambda: _all_formats(), min_length=1)
+    formats: list[Format] = Field(default_factory=_all_formats, min_length=1)
     word_timestamps: bool = False
     diarize: bool = False
     """Label speakers S1, S2, … (segments and words carry `speaker`)."""

@@ -40,8 +40,8 @@ def safe_filename(name: str, default: str = DEFAULT_NAME) -> str:
 
 def refuse_playlist(name: str | None) -> None:
     """InvalidAudio for a file name whose extension says playlist or list of files."""
-    extension = (name or "").rsplit(".", 1)[-1].lower() if "." in (name or "") else ""
-    if extension in PLAYLIST_EXTENSIONS:
+    _, dot, extension = (name or "").rpartition(".")
+    if dot and extension.lower() in PLAYLIST_EXTENSIONS:
         raise InvalidAudio(
             f"{safe_filename(name or '')}: a .{extension} file is a playlist or a list of "
             "other files, not audio; upload the audio file itself"

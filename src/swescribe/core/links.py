@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from swescribe.core.errors import JobNotFound
-from swescribe.core.filenames import refuse_playlist
 from swescribe.core.intake import get_job
 from swescribe.core.jobs import Job
 from swescribe.core.ports import UploadTarget
@@ -28,7 +27,6 @@ class AudioLink:
 def upload_target(svc: Services, job: Job, filename: str = "") -> UploadTarget:
     """Where the client uploads the job's audio, within the policy's expiry and size.
     Without a filename the client names the file (S3: a POST form; local: ?filename=)."""
-    refuse_playlist(filename)
     return svc.objects.upload_target(
         job.upload_prefix,
         filename,
