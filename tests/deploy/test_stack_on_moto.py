@@ -321,8 +321,10 @@ def test_process_upload_takes_upload_events_and_webhooks_reporting_batch_failure
     sources = {m["EventSourceArn"].rsplit(":", 1)[1]: m for m in mappings}
     assert set(sources) == {"swescribe-upload-events", "swescribe-webhooks"}
     for mapping in sources.values():
-        assert mapping["BatchSize"] == 10
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert sources["swescribe-upload-events"]["BatchSize"] == 10
+    # One webhook an invocation: a slow receiver delays no other key's webhook in its batch.
+    assert sources["swescribe-webhooks"]["BatchSize"] == 1
 
 
 def test_janitor_runs_every_five_minutes(stack: Stack) -> None:

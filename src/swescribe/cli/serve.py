@@ -31,8 +31,6 @@ from swescribe.logs import configure_json_logging
 log = logging.getLogger(__name__)
 
 PARENT_PID_VARIABLE = "SWESCRIBE_PARENT_PID"
-DISPATCHER_THREADS = 4
-"""Webhook deliveries in flight at once: a slow receiver holds one, not all."""
 
 
 @click.command()
@@ -51,7 +49,7 @@ def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
 
     from swescribe.adapters.local.launcher import LocalProcessLauncher
     from swescribe.api import create_app
-    from swescribe.worker.dispatcher import run_dispatcher
+    from swescribe.worker.dispatcher import dispatcher_threads
 
     configure_json_logging("serve")
     link_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
@@ -84,10 +82,7 @@ def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
     threads = [
         threading.Thread(target=_supervise, args=(launcher, stop), daemon=True),
         threading.Thread(target=_sweep_regularly, args=(svc, settings, stop), daemon=True),
-        *(
-            threading.Thread(target=run_dispatcher, args=(svc, sender, stop), daemon=True)
-            for _ in range(DISPATCHER_THREADS)
-        ),
+        *dispatcher_threads(svc, sender, stop),
     ]
     launcher.ensure_capacity(0)
     for thread in threads:

@@ -27,10 +27,11 @@ class DeliveryOptions:
     base_delay: float = 2.0
     """First retry after about this many seconds; doubling from there."""
     max_delay: float = 600.0
-    timeout: float = 10.0
+    timeout: float = 5.0
     """Connect, read and write timeout of one attempt."""
-    attempt_deadline: float = 30.0
-    """Longest one attempt may take in all (a receiver dripping bytes cannot hold it)."""
+    attempt_deadline: float = 10.0
+    """Longest one attempt may take in all, connecting and the response's headers
+    included (a receiver dripping bytes cannot hold a delivery thread longer)."""
     allow_http: bool = False
     """Local dev mode: http to loopback receivers."""
 
