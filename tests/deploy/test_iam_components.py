@@ -68,6 +68,25 @@ def test_iam_upload_event_marks_the_job_queues_it_and_launches_a_worker(
     assert depth == "1"
 
 
+def test_iam_an_uploaded_playlist_fails_its_job_without_a_worker(
+    account: Account, receiver: Receiver
+) -> None:
+    """The seed's POST form lets a client name its object list.m3u8 (issue 24): the
+    process-upload role fails the job and queues its webhook, and launches nothing."""
+    job_id = register(account, receiver.url)
+    upload(account, job_id, name="list.m3u8")
+    result = pump(account, "UploadEventsQueue")
+    assert result["batchItemFailures"] == [], result
+    assert result["outcomes"] == {"refused": 1}
+    refused = job(account, job_id)
+    assert refused.status is JobStatus.FAILED
+    assert refused.error_code == "invalid_audio"
+    assert workers(account) == []
+    assert pump(account, "WebhookQueue")["outcomes"] == {"webhook": 1}
+    (delivery,) = receiver.deliveries
+    assert delivery.payload["status"] == "failed"
+
+
 def test_iam_worker_claims_transcribes_completes_and_the_webhook_goes_out(
     account: Account, receiver: Receiver
 ) -> None:

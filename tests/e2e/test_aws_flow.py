@@ -417,3 +417,75 @@ def test_janitor_requeues_lost_work_and_terminates_an_idle_instance(
         "terminated",
     )
     assert os.environ["SWESCRIBE_BACKEND"] == "aws"
+
+
+# The attacks of issue 24, re-run on the AWS shape, where the same core and engine run.
+
+
+def playlist_naming(target: Path) -> bytes:
+    """An HLS playlist whose one entry is a file on the worker's own disk."""
+    return f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10.0,\n{target}\n#EXT-X-ENDLIST\n".encode()
+
+
+def test_a_playlist_is_refused_by_name_before_a_job_or_a_worker_exists(
+    deployment: Deployment, receiver: Receiver
+) -> None:
+    response = load_handler("lambda_api")(
+        gateway_event("POST", "/v1/jobs", {"filename": "x.m3u8"}), None
+    )
+    assert response["statusCode"] == 422, response["body"]
+    assert json.loads(response["body"])["error"]["code"] == "invalid_audio"
+
+    # The seed's POST form lets the client name the object: the upload event fails the
+    # job at once, and no instance is launched for it.
+    secret_clip = audio("cv_18746434.wav")
+    body = {"callback_url": receiver.url, "callback_secret": SECRET}
+    registered = load_handler("lambda_api")(gateway_event("POST", "/api", body), None)
+    registration = json.loads(registered["body"])
+    uploaded = httpx.post(
+        registration["upload_url"],
+        data=registration["upload_fields"],
+        files={"file": ("list.m3u8", playlist_naming(secret_clip), "audio/x-mpegurl")},
+        timeout=60,
+    )
+    assert uploaded.status_code in (200, 204), uploaded.text
+    job_id = registration["callback_id"]
+    pump_uploads(deployment, job_id)
+    failed = job(deployment, job_id)
+    assert failed["status"] == "failed", failed
+    assert failed["error"]["code"] == "invalid_audio"
+    assert "playlist" in failed["error"]["message"]
+    assert instances_for(deployment, job_id) == []
+    deliver_webhooks(deployment, receiver, 1)
+    assert receiver.deliveries[0].payload["status"] == "failed"
+
+
+def test_a_playlist_named_like_audio_is_never_followed_by_the_worker(
+    deployment: Deployment, receiver: Receiver, tmp_path: Path
+) -> None:
+    secret_clip = audio("cv_18746434.wav")
+    playlist = tmp_path / "innocent.wav"
+    playlist.write_bytes(playlist_naming(secret_clip))
+    registration = register_and_upload(playlist, receiver.url)
+    job_id = registration["callback_id"]
+    pump_uploads(deployment, job_id)
+    (instance,) = instances_for(deployment, job_id)
+    metadata = FakeMetadata(instance["InstanceId"]).start()
+    try:
+        worker = start_worker(
+            worker_env(deployment, instance["InstanceId"]),
+            metadata,
+            tmp_path / "data",
+            tmp_path / "worker.log",
+        )
+        assert worker.wait(timeout=300) == 0, (tmp_path / "worker.log").read_text()
+    finally:
+        metadata.stop()
+    failed = job(deployment, job_id)
+    assert failed["status"] == "failed", failed
+    assert failed["error"]["code"] == "invalid_audio"
+    assert failed["results"] == {}
+    deliver_webhooks(deployment, receiver, 1)
+    payload = receiver.deliveries[0].payload
+    assert payload["status"] == "failed"
+    assert payload["transcript"]["text"] == "", "nothing of the file on the worker's disk"

@@ -10,12 +10,14 @@ from datetime import timedelta
 from urllib.parse import unquote_plus
 
 from swescribe.core.errors import (
+    InvalidAudio,
     JobNotFound,
     ServiceFailure,
     SwescribeError,
     TransitionConflict,
     UnknownModel,
 )
+from swescribe.core.filenames import refuse_playlist
 from swescribe.core.jobs import (
     UPLOAD_ROOT,
     Job,
@@ -24,6 +26,7 @@ from swescribe.core.jobs import (
     WebhookState,
 )
 from swescribe.core.ports import TRANSCRIBE, Expect, WorkItem
+from swescribe.core.processing import fail_job
 from swescribe.core.request import JobRequest
 from swescribe.core.services import Policy, Services
 from swescribe.core.urls import check_url
@@ -123,11 +126,15 @@ def handle_object_created(
     if parsed is None:
         log.info("ignored object outside the upload prefix", extra={"key": key})
         return "ignored"
-    job_id, _ = parsed
+    job_id, filename = parsed
     job = svc.jobs.get(job_id)
     if job is None:
         log.warning("upload for an unknown job", extra={"job_id": job_id})
         return "unknown_job"
+    try:
+        refuse_playlist(filename)
+    except InvalidAudio as refused:  # the seed's POST form lets the client name the object
+        return _refuse_upload(svc, job, refused)
     if retried and job.status is JobStatus.LAUNCHING and job.instance_id is None:
         log.info("retried upload event: asking for a worker again", extra={"job_id": job_id})
         _ask_for_capacity(svc, job)
@@ -140,6 +147,17 @@ def handle_object_created(
     except TransitionConflict:
         return "duplicate"
     return "launched"
+
+
+def _refuse_upload(svc: Services, job: Job, refused: InvalidAudio) -> str:
+    """Fail a registered job whose upload is refused by its name: no worker is launched."""
+    if job.status is not JobStatus.REGISTERED:
+        return "duplicate"
+    try:
+        fail_job(svc, job.job_id, refused.code, str(refused))
+    except TransitionConflict:
+        return "duplicate"
+    return "refused"
 
 
 def _launch(
