@@ -184,6 +184,7 @@ def api_limits(settings: Settings) -> ApiLimits:
         max_json_bytes=settings.max_json_bytes,
         auth_failures_per_minute=settings.auth_failures_per_minute,
         auth_failure_burst=settings.auth_failure_burst,
+        body_timeout_seconds=settings.body_timeout_seconds,
     )
 
 

@@ -7,6 +7,7 @@ takes. docs/configuration.md is checked against this model (tests/unit/test_conf
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -46,6 +47,14 @@ never a path, `.` or `..`."""
 
 def is_model_name(name: str) -> bool:
     return len(name) <= 64 and MODEL_NAME.fullmatch(name) is not None
+
+
+def _is_address_or_network(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
@@ -137,6 +146,15 @@ class Settings(BaseSettings):
     larger files go through the async API (POST /v1/jobs)."""
     sync_timeout_seconds: float = Field(600.0, ge=0)
     """How long those synchronous endpoints wait for the transcript (0: they are off)."""
+    trusted_proxies: CommaList = ()
+    """Addresses and networks (`10.0.0.5`, `10.0.0.0/8`) of reverse proxies in front of
+    `serve`: only a request from one of them has its client taken from X-Forwarded-For
+    (the rightmost hop that is not a proxy). Any set turns local dev mode off."""
+    header_timeout_seconds: float = Field(10.0, gt=0)
+    """How long `serve` waits for a request's line and headers before it answers 408 and
+    closes the connection."""
+    body_timeout_seconds: float = Field(30.0, gt=0)
+    """The longest a request body may pause; a JSON body must arrive whole within it."""
     metrics_token: str = Field("", repr=False)
     """A bearer token that reads /metrics without an API key (for a Prometheus scraper)."""
     sqlite_busy_timeout: float = Field(30.0, ge=0)
@@ -161,7 +179,9 @@ class Settings(BaseSettings):
     def _expand_user(cls, value: Path) -> Path:
         return value.expanduser()
 
-    @field_validator("allowed_models", "instance_types", "subnet_ids", mode="before")
+    @field_validator(
+        "allowed_models", "instance_types", "subnet_ids", "trusted_proxies", mode="before"
+    )
     @classmethod
     def _comma_list(cls, value: object) -> object:
         return _split_list(value)
@@ -173,6 +193,14 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"takes model names, not paths: {', '.join(map(repr, bad))}")
         return names
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses_only(cls, entries: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [entry for entry in entries if not _is_address_or_network(entry)]
+        if bad:
+            raise ValueError(f"takes IP addresses and networks, not {', '.join(map(repr, bad))}")
+        return entries
 
     @field_validator("model_dirs", mode="before")
     @classmethod

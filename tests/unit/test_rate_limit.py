@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 
 import pytest
 from starlette.types import Scope
@@ -14,7 +15,7 @@ from swescribe.api.limits import (
     client_address,
     is_json_request,
 )
-from swescribe.core.errors import RateLimited
+from swescribe.core.apikeys import ApiKey
 
 
 class FakeClock:
@@ -181,22 +182,30 @@ def test_callers_are_told_apart_by_address_and_an_ipv6_host_by_its_slash_64() ->
 
 def test_a_flood_of_addresses_never_resets_a_keys_drained_bucket() -> None:
     limiter = RequestLimiter.from_limits(ApiLimits(rate_per_minute=1, burst=2))
-    key = scope({"X-API-Key": "sws_k1_secret"})
-    limiter.authenticated(key, "k1")
-    limiter.authenticated(key, "k1")
-    with pytest.raises(RateLimited) as drained:
-        limiter.authenticated(key, "k1")
-    assert drained.value.retry_after >= 1
+    key = ApiKey("k1", "owner", datetime(2025, 1, 1, tzinfo=UTC))
+    assert limiter.charge("10.9.9.9", key) == 0.0
+    assert limiter.charge("10.9.9.9", key) == 0.0
+    assert limiter.charge("10.9.9.9", key) >= 1
     assert limiter.failures is not None
     assert limiter.anonymous is not None
     for number in range(12_000):  # more addresses than either table holds
         address = f"10.{number // 65536}.{number // 256 % 256}.{number % 256}"
         limiter.failures.take(address)
         limiter.anonymous.take(address)
-    with pytest.raises(RateLimited):
-        limiter.authenticated(key, "k1")
-    assert limiter.is_known(key)
-    assert not limiter.is_known(scope({"X-API-Key": "sws_k1_guess"}))
+    assert limiter.charge("10.9.9.9", key) >= 1
+
+
+def test_a_key_is_charged_to_its_own_bucket_and_no_key_to_the_address() -> None:
+    limiter = RequestLimiter.from_limits(
+        ApiLimits(rate_per_minute=1, burst=1, auth_failures_per_minute=1, auth_failure_burst=1)
+    )
+    key = ApiKey("k1", "owner", datetime(2025, 1, 1, tzinfo=UTC))
+    assert limiter.charge("10.0.0.1", None) == 0.0
+    assert limiter.charge("10.0.0.1", None) > 0  # the address's token is spent
+    limiter.failed("10.0.0.1")
+    assert limiter.failures_wait("10.0.0.1") > 0
+    assert limiter.charge("10.0.0.1", key) == 0.0  # a key that works still goes on
+    assert limiter.charge("10.0.0.2", None) == 0.0
 
 
 def test_failed_authentication_is_not_limited_when_its_limit_is_off() -> None:

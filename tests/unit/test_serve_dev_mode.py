@@ -1,5 +1,6 @@
 """`swescribe serve` keeps local dev mode (http and loopback URLs), and /metrics without a key,
-only on a loopback bind."""
+only where no one else reaches it: a loopback bind, with no proxy in front and no public URL
+naming another host."""
 
 from __future__ import annotations
 
@@ -40,3 +41,26 @@ def test_metrics_need_no_key_only_on_a_loopback_bind_without_a_metrics_token(
 ) -> None:
     settings = Settings.from_env(env={"SWESCRIBE_METRICS_TOKEN": token} if token else {})
     assert metrics_open_for(host, settings) is open_
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"SWESCRIBE_TRUSTED_PROXIES": "127.0.0.1"},
+        {"SWESCRIBE_PUBLIC_URL": "https://transcribe.example.org"},
+        {"SWESCRIBE_PUBLIC_URL": "http://192.168.1.20:8000"},
+    ],
+)
+def test_a_loopback_serve_that_others_reach_through_a_proxy_keeps_no_dev_allowances(
+    env: dict[str, str],
+) -> None:
+    settings = Settings.from_env(env=env)
+    assert dev_mode_off_for("127.0.0.1", settings, env)
+    assert not metrics_open_for("127.0.0.1", settings)
+
+
+def test_a_loopback_public_url_keeps_local_dev_mode() -> None:
+    env = {"SWESCRIBE_PUBLIC_URL": "http://localhost:8000"}
+    settings = Settings.from_env(env=env)
+    assert not dev_mode_off_for("127.0.0.1", settings, env)
+    assert metrics_open_for("127.0.0.1", settings)

@@ -105,3 +105,11 @@ def test_the_secrets_settings_carry_stay_out_of_what_is_built_from_them() -> Non
     assert "hf_secret" not in repr(diarizer_spec(settings))
     context = ApiContext(svc=None, keys=None, metrics_token="metrics-secret")  # type: ignore[arg-type]
     assert "metrics-secret" not in repr(context)
+
+
+def test_trusted_proxies_take_addresses_and_networks_and_nothing_else() -> None:
+    env = {"SWESCRIBE_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8,::1"}
+    assert Settings.from_env(env).trusted_proxies == ("127.0.0.1", "10.0.0.0/8", "::1")
+    assert Settings.from_env({}).trusted_proxies == ()
+    with pytest.raises(InvalidSetting, match="SWESCRIBE_TRUSTED_PROXIES takes IP addresses"):
+        Settings.from_env({"SWESCRIBE_TRUSTED_PROXIES": "127.0.0.1,proxy.example"})

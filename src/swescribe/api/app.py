@@ -35,7 +35,7 @@ def create_app(context: ApiContext) -> FastAPI:
     app.state.context = context
     install_error_handlers(app)
     app.add_middleware(AudioBodyLimit)  # inside the rate limits: a refused body is not read
-    install_limits(app, context.limits)
+    install_limits(app, context.limits, context.keys.authenticate if context.keys else None)
     app.add_middleware(SecurityHeaders)  # outermost: 413s and 429s get the headers too
     app.include_router(routes_docs.router)
     app.include_router(routes_seed.router)

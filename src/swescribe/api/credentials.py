@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from starlette.types import Scope
 
+from swescribe.core.apikeys import ApiKey
+
+AUTHENTICATED_KEY = "swescribe.api_key"
+"""Where the rate limiter leaves the key it checked, in the request's ASGI scope."""
+
 
 def bearer_token(authorization: str | None) -> str:
     """The token of an `Authorization: Bearer <token>` value; empty for anything else."""
@@ -24,3 +29,9 @@ def scope_key(scope: Scope) -> str:
         if name in (b"x-api-key", b"authorization") and name not in found:
             found[name] = bytes(value).decode("latin-1")
     return presented_key(found.get(b"x-api-key"), found.get(b"authorization"))
+
+
+def authenticated_key(scope: Scope) -> ApiKey | None:
+    """The key the rate limiter has already checked for this request, if it has."""
+    key = scope.get(AUTHENTICATED_KEY)
+    return key if isinstance(key, ApiKey) else None

@@ -14,8 +14,8 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from swescribe.api.credentials import presented_key
-from swescribe.api.limits import ApiLimits, RequestLimiter
+from swescribe.api.credentials import authenticated_key, presented_key
+from swescribe.api.limits import ApiLimits
 from swescribe.core.apikeys import ApiKey, ApiKeyStore
 from swescribe.core.errors import Unauthorized
 from swescribe.core.services import Services
@@ -72,12 +72,11 @@ def require_key(
     presented = presented_key(x_api_key, authorization)
     if not presented:
         raise Unauthorized("missing API key: send X-API-Key or Authorization: Bearer")
-    key = context.keys.authenticate(presented) if context.keys else None
+    key = authenticated_key(request.scope)  # checked (and charged) by the rate limiter
+    if key is None and context.keys is not None:
+        key = context.keys.authenticate(presented)
     if key is None:
         raise Unauthorized("invalid or revoked API key")
-    limiter: RequestLimiter | None = getattr(request.app.state, "limiter", None)
-    if limiter is not None:
-        limiter.authenticated(request.scope, key.key_id)  # RateLimited past the key's rate
     return key
 
 

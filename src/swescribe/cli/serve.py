@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlsplit
 
 import click
 
@@ -49,6 +50,7 @@ def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
 
     from swescribe.adapters.local.launcher import LocalProcessLauncher
     from swescribe.api import create_app
+    from swescribe.api.server import uvicorn_options
     from swescribe.worker.dispatcher import dispatcher_threads
 
     configure_json_logging("serve")
@@ -57,8 +59,8 @@ def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
     if dev_mode_off_for(host, settings, os.environ):
         settings = settings.replace(dev_mode=False)
         click.echo(
-            f"listening on {host}: callback and audio URLs must be https to public hosts "
-            "(SWESCRIBE_DEV_MODE=1 allows http and loopback)",
+            f"{_reachable_how(host, settings)}: callback and audio URLs must be https to "
+            "public hosts (SWESCRIBE_DEV_MODE=1 allows http and loopback)",
             err=True,
         )
     if not settings.public_url:
@@ -95,7 +97,13 @@ def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
     # ours that would end the process before the workers are stopped below.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     try:
-        uvicorn.run(create_app(context), host=host, port=port, log_level="warning")
+        uvicorn.run(
+            create_app(context),
+            host=host,
+            port=port,
+            log_level="warning",
+            **uvicorn_options(settings.trusted_proxies, settings.header_timeout_seconds),
+        )
     finally:
         stop.set()
         click.echo("swescribe: stopping workers (their jobs go back on the queue)", err=True)
@@ -103,16 +111,39 @@ def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
 
 
 def dev_mode_off_for(host: str, settings: Settings, env: Mapping[str, str]) -> bool:
-    """Local dev mode (http and loopback URLs) is turned off when serve listens beyond this
-    machine, unless SWESCRIBE_DEV_MODE asks for it: a stranger must not make the service
-    call its own loopback."""
-    return settings.dev_mode and not _is_loopback(host) and "SWESCRIBE_DEV_MODE" not in env
+    """Local dev mode (http and loopback URLs) is turned off when others can reach serve,
+    unless SWESCRIBE_DEV_MODE asks for it: a stranger must not make the service call its
+    own loopback."""
+    return (
+        settings.dev_mode
+        and reachable_beyond_loopback(host, settings)
+        and "SWESCRIBE_DEV_MODE" not in env
+    )
 
 
 def metrics_open_for(host: str, settings: Settings) -> bool:
-    """/metrics needs no key only where no one else can reach it: serve on loopback, with
-    no metrics token set (a token means the operator wants it checked)."""
-    return _is_loopback(host) and not settings.metrics_token
+    """/metrics needs no key only where no one else can reach it, with no metrics token
+    set (a token means the operator wants it checked)."""
+    return not reachable_beyond_loopback(host, settings) and not settings.metrics_token
+
+
+def reachable_beyond_loopback(host: str, settings: Settings) -> bool:
+    """Whether clients other than this machine's reach serve: it listens beyond loopback,
+    a reverse proxy forwards to it (SWESCRIBE_TRUSTED_PROXIES), or the links it hands out
+    (SWESCRIBE_PUBLIC_URL) name another host. A proxy's requests come from loopback, so
+    the bind alone cannot tell."""
+    return bool(_reachable_how(host, settings))
+
+
+def _reachable_how(host: str, settings: Settings) -> str:
+    if not _is_loopback(host):
+        return f"listening on {host}"
+    if settings.trusted_proxies:
+        return "behind a reverse proxy (SWESCRIBE_TRUSTED_PROXIES)"
+    public_host = urlsplit(settings.public_url).hostname
+    if settings.public_url and not (public_host and _is_loopback(public_host)):
+        return f"public URL {settings.public_url}"
+    return ""
 
 
 def _is_loopback(host: str) -> bool:
