@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import socket
 import threading
 import time
@@ -15,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from swescribe.adapters.local.filesystem import FilesystemObjectStore
+from swescribe.adapters.local.key_files import read_or_create_secret
+from swescribe.adapters.local.secret_box import KEY_FILE_NAME, AesGcmSecretBox
 from swescribe.adapters.local.sqlite_counters import SqliteCounters
 from swescribe.adapters.local.sqlite_jobs import SqliteJobStore
 from swescribe.adapters.local.sqlite_keys import SqliteApiKeyStore
@@ -76,29 +77,14 @@ class LocalPaths:
         return self.root / "upload-signing.key"
 
     @property
+    def secrets_key(self) -> Path:
+        """The key that seals the jobs' callback secrets in the database (mode 0600)."""
+        return self.root / KEY_FILE_NAME
+
+    @property
     def local_api_key(self) -> Path:
         """The key `swescribe serve` created first, for this machine's own CLI (mode 0600)."""
         return self.root / "local-api-key"
-
-
-def read_or_create_secret(path: Path) -> bytes:
-    """A random key kept in a 0600 file, created once (atomically, so racing processes agree)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        pass
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(secrets.token_bytes(32))
-    try:
-        os.link(temporary, path)
-    except FileExistsError:
-        pass
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path.read_bytes()
 
 
 def policy_from(settings: Settings) -> Policy:
@@ -132,7 +118,9 @@ def build_local_services(settings: Settings, launcher: WorkerLauncher | None = N
     public_url = settings.public_url.rstrip("/") or "http://127.0.0.1:8000"
     busy = settings.sqlite_busy_timeout
     return Services(
-        jobs=SqliteJobStore(paths.database, busy),
+        jobs=SqliteJobStore(
+            paths.database, busy, AesGcmSecretBox(read_or_create_secret(paths.secrets_key))
+        ),
         objects=FilesystemObjectStore(
             paths.objects, public_url, read_or_create_secret(paths.signing_key)
         ),

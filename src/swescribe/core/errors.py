@@ -89,6 +89,12 @@ class NotReady(SwescribeError):
     code = "not_ready"
 
 
+class SecretUnreadable(SwescribeError):
+    """A stored secret that will not open: sealed under another key file, or altered."""
+
+    code = "secret_unreadable"
+
+
 class StoreBusy(SwescribeError):
     """The job store is locked or overloaded right now; the same request can be retried."""
 

@@ -75,6 +75,15 @@ def from_iso(text: str | None) -> datetime | None:
 
 
 @dataclass(frozen=True)
+class UnreadableSecret:
+    """Stands for a callback secret the store holds but cannot open (sealed under another
+    key file, or altered): the job stays readable, and its webhook fails with this reason
+    rather than going out unsigned or signed with a wrong key."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class Job:
     """One transcription job. The seed's DynamoDB attributes plus what the service needs."""
 
@@ -85,7 +94,7 @@ class Job:
     created_at: datetime
     updated_at: datetime
     callback_url: str | None = None
-    callback_secret: str | None = None
+    callback_secret: str | UnreadableSecret | None = None
     s3_key: str | None = None
     """The uploaded audio's object key (seed name, kept on the local shape too)."""
     request: JobRequest = field(default_factory=JobRequest)

@@ -265,3 +265,19 @@ class WebhookSender(Protocol):
     def send(
         self, url: str, body: bytes, secret: str | None, msg_id: str, attempt: int
     ) -> WebhookAttempt: ...
+
+
+class SecretBox(Protocol):
+    """Seals a secret the service must read back (a job's callback secret) for storage.
+
+    `context` (the job id) is bound into the sealed value, so a value copied onto another
+    row does not open there."""
+
+    def seal(self, secret: str, context: str) -> str: ...
+
+    def open(self, stored: str, context: str) -> str:
+        """The secret; a value stored plain by an older swescribe as it is. Raises
+        SecretUnreadable for a value sealed under another key or altered."""
+        ...
+
+    def is_sealed(self, stored: str) -> bool: ...

@@ -12,8 +12,15 @@ from datetime import timedelta
 from typing import Any, Unpack
 
 from swescribe.core.errors import JobNotFound, TransitionConflict
-from swescribe.core.jobs import Job, JobChanges, JobStatus, WebhookState
-from swescribe.core.ports import WEBHOOK, Expect, Message, WebhookSender, WorkItem
+from swescribe.core.jobs import Job, JobChanges, JobStatus, UnreadableSecret, WebhookState
+from swescribe.core.ports import (
+    WEBHOOK,
+    Expect,
+    Message,
+    WebhookAttempt,
+    WebhookSender,
+    WorkItem,
+)
 from swescribe.core.services import Services
 
 log = logging.getLogger(__name__)
@@ -210,9 +217,16 @@ def deliver_webhook(
         raise JobNotFound(f"no webhook to deliver for {job_id!r}")
     attempt_number = job.webhook_attempts + 1
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-    attempt = sender.send(
-        job.callback_url, body, job.callback_secret, webhook_message_id(job), attempt_number
-    )
+    if isinstance(job.callback_secret, UnreadableSecret):
+        attempt = WebhookAttempt(False, None, job.callback_secret.reason, None)
+        log.warning(
+            "webhook not sent: its callback secret is unreadable",
+            extra={"job_id": job_id, "reason": job.callback_secret.reason},
+        )
+    else:
+        attempt = sender.send(
+            job.callback_url, body, job.callback_secret, webhook_message_id(job), attempt_number
+        )
     changes: JobChanges = {
         "webhook_attempts": attempt_number,
         "webhook_last_error": attempt.error,

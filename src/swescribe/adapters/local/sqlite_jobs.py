@@ -1,24 +1,34 @@
-"""JobStore on SQLite: one row per job, conditional transitions under the write lock."""
+"""JobStore on SQLite: one row per job, conditional transitions under the write lock.
+
+A job's callback secret is sealed by a SecretBox before it is written and opened when read:
+the database files never hold one in plain text (secrets an older swescribe stored plain
+are sealed when the store opens, see sqlite_sealing)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Collection
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+from swescribe.adapters.local.key_files import read_or_create_secret
+from swescribe.adapters.local.secret_box import KEY_FILE_NAME, AesGcmSecretBox
 from swescribe.adapters.local.sqlite_db import BUSY_TIMEOUT_SECONDS, Database
 from swescribe.adapters.local.sqlite_job_counts import install_job_counts, read_job_counts
+from swescribe.adapters.local.sqlite_sealing import seal_plain_secrets
 from swescribe.core.cursors import decode_cursor, encode_cursor
-from swescribe.core.errors import JobNotFound, TransitionConflict
+from swescribe.core.errors import JobNotFound, SecretUnreadable, TransitionConflict
 from swescribe.core.jobs import (
     Job,
     JobChanges,
     JobStatus,
+    UnreadableSecret,
     encode_change,
     job_from_record,
     job_to_record,
 )
-from swescribe.core.ports import Expect, JobCounts, Page
+from swescribe.core.ports import Expect, JobCounts, Page, SecretBox
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -34,12 +44,25 @@ CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_at DESC, job_
 
 
 class SqliteJobStore:
-    def __init__(self, path: Path, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        path: Path,
+        busy_timeout: float = BUSY_TIMEOUT_SECONDS,
+        secrets: SecretBox | None = None,
+    ) -> None:
+        """`secrets` defaults to a box keyed by the key file beside the database (what
+        bootstrap passes for the data directory)."""
         self.db = Database(path, SCHEMA, busy_timeout)
+        self.secrets = secrets or AesGcmSecretBox(
+            read_or_create_secret(path.with_name(KEY_FILE_NAME))
+        )
         install_job_counts(self.db)
+        seal_plain_secrets(self.db, self.secrets)
 
     def create(self, job: Job) -> None:
         record = job_to_record(job)
+        if isinstance(job.callback_secret, str):
+            record["callback_secret"] = self.secrets.seal(job.callback_secret, job.job_id)
         with self.db.transaction() as db:
             exists = db.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job.job_id,)).fetchone()
             if exists:
@@ -52,10 +75,12 @@ class SqliteJobStore:
 
     def get(self, job_id: str) -> Job | None:
         rows = self.db.read("SELECT record FROM jobs WHERE job_id = ?", (job_id,))
-        return job_from_record(json.loads(rows[0]["record"])) if rows else None
+        return self._job(json.loads(rows[0]["record"])) if rows else None
 
     def update(self, job_id: str, expect: Expect | None, changes: JobChanges) -> Job:
         encoded = {name: encode_change(name, value) for name, value in changes.items()}
+        if isinstance(secret := changes.get("callback_secret"), str):
+            encoded["callback_secret"] = self.secrets.seal(secret, job_id)
         with self.db.transaction() as db:
             row = db.execute("SELECT record FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
             if row is None:
@@ -68,7 +93,7 @@ class SqliteJobStore:
                     f"{'/'.join(sorted(s.value for s in expect.statuses))}"
                 )
             record.update(encoded)
-            updated = job_from_record(record)
+            updated = self._job(record)
             db.execute(
                 "UPDATE jobs SET status = ?, record = ? WHERE job_id = ?",
                 (updated.status.value, json.dumps(record), job_id),
@@ -99,7 +124,7 @@ class SqliteJobStore:
             "ORDER BY created_at DESC, job_id DESC LIMIT ?",
             (*parameters, limit + 1),
         )
-        jobs = [job_from_record(json.loads(row["record"])) for row in rows[:limit]]
+        jobs = [self._job(json.loads(row["record"])) for row in rows[:limit]]
         more = len(rows) > limit
         return Page(
             jobs,
@@ -117,7 +142,7 @@ class SqliteJobStore:
             "ORDER BY created_at LIMIT ?",
             (*(s.value for s in statuses), limit),
         )
-        return [job_from_record(json.loads(row["record"])) for row in rows]
+        return [self._job(json.loads(row["record"])) for row in rows]
 
     def delete(self, job_id: str) -> bool:
         with self.db.transaction() as db:
@@ -126,3 +151,15 @@ class SqliteJobStore:
     def counts(self) -> JobCounts:
         """From the counts table the triggers keep: a few rows, however many jobs."""
         return read_job_counts(self.db)
+
+    def _job(self, record: dict[str, Any]) -> Job:
+        """The job with its callback secret opened (or marked unreadable, for its webhook
+        to fail with the reason: one bad value never makes the job or a listing fail)."""
+        job = job_from_record(record)
+        stored = record.get("callback_secret")
+        if not isinstance(stored, str):
+            return job
+        try:
+            return replace(job, callback_secret=self.secrets.open(stored, job.job_id))
+        except SecretUnreadable as error:
+            return replace(job, callback_secret=UnreadableSecret(str(error)))
