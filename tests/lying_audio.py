@@ -19,24 +19,17 @@ TIMESTAMP_SCALE = 0.02
 """ffmpeg's -itsscale 0.02 of the attack: 115 s of audio claim 2.3 s."""
 
 
-def scaled_timestamps_mkv(path: Path, samples: Samples, scale: float = TIMESTAMP_SCALE) -> Path:
+def scaled_timestamps_mkv(
+    path: Path, samples: Samples, scale: float = TIMESTAMP_SCALE, repeat: int = 1
+) -> Path:
     """samples (16 kHz mono float32) as FLAC in Matroska, every packet's pts, dts and
-    duration multiplied by scale."""
+    duration multiplied by scale; repeat: the encoded packets written that many times
+    over (an hour of silence without encoding an hour)."""
     pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16)
     with av.open(str(path), "w", format="matroska") as container:
         stream = container.add_stream("flac", rate=SAMPLE_RATE, layout="mono")
         stream.time_base = Fraction(1, SAMPLE_RATE)
-
-        def mux_scaled(packets: list[av.Packet]) -> None:
-            for packet in packets:
-                if packet.pts is not None:
-                    packet.pts = int(packet.pts * scale)
-                if packet.dts is not None:
-                    packet.dts = int(packet.dts * scale)
-                if packet.duration:
-                    packet.duration = max(1, int(packet.duration * scale))
-                container.mux(packet)
-
+        encoded: list[tuple[bytes, int, int]] = []  # (data, pts, duration), unscaled
         step = 4096
         for start in range(0, pcm.size, step):
             frame = av.AudioFrame.from_ndarray(
@@ -45,8 +38,16 @@ def scaled_timestamps_mkv(path: Path, samples: Samples, scale: float = TIMESTAMP
             frame.sample_rate = SAMPLE_RATE
             frame.pts = start
             frame.time_base = Fraction(1, SAMPLE_RATE)
-            mux_scaled(stream.encode(frame))
-        mux_scaled(stream.encode(None))
+            encoded.extend((bytes(p), p.pts or 0, p.duration or 0) for p in stream.encode(frame))
+        encoded.extend((bytes(p), p.pts or 0, p.duration or 0) for p in stream.encode(None))
+        for copy in range(repeat):
+            for data, pts, duration in encoded:
+                packet = av.Packet(data)
+                packet.stream = stream
+                packet.time_base = Fraction(1, SAMPLE_RATE)  # the muxer rescales to ms
+                packet.pts = packet.dts = int((copy * pcm.size + pts) * scale)
+                packet.duration = max(1, int(duration * scale))
+                container.mux(packet)
     return path
 
 
@@ -56,7 +57,8 @@ def speech_in_silence(seconds: float, clips: dict[float, str]) -> Samples:
     out = np.zeros(int(seconds * SAMPLE_RATE), dtype=np.float32)
     for at, name in clips.items():
         with wave.open(str(audio(name)), "rb") as clip:
-            assert clip.getframerate() == SAMPLE_RATE and clip.getnchannels() == 1
+            assert clip.getframerate() == SAMPLE_RATE
+            assert clip.getnchannels() == 1
             pcm = np.frombuffer(clip.readframes(clip.getnframes()), dtype=np.int16)
         start = int(at * SAMPLE_RATE)
         out[start : start + pcm.size] = pcm[: out.size - start].astype(np.float32) / 32768

@@ -99,6 +99,7 @@ def test_the_worker_fails_the_job_with_audio_too_long_and_counts_decoded_seconds
     done_id = uploaded(unlimited, "attack.mkv", claims_2_s.read_bytes())
     Worker(unlimited, lambda model: base_engine, WorkerConfig("w1", poll_seconds=0.0)).run(1)
     done = unlimited.jobs.get(done_id)
-    assert done is not None and done.status is JobStatus.COMPLETED
+    assert done is not None
+    assert done.status is JobStatus.COMPLETED
     assert done.audio_duration == pytest.approx(HELD_SECONDS, abs=0.05)
     assert counters.totals["audio_seconds"] == pytest.approx(HELD_SECONDS, abs=0.05)
