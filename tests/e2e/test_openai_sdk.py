@@ -20,6 +20,7 @@ import pytest
 
 from tests.conftest import AUDIO_DIR, REPO_ROOT, audio, reference
 from tests.e2e.service import RunningService, start_service
+from tests.lying_audio import scaled_timestamps_mkv, speech_in_silence
 from tests.wer import word_error_rate
 
 pytestmark = pytest.mark.model
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.model
 CLIP = "cv_18746434.wav"  # "Har jag sagt hur mycket jag uppskattar dig", 4.7 s
 SYNC_MAX_BYTES = 600_000
 TOO_LARGE = "lattlast_stts.wav"  # 1 MB
+MAX_AUDIO_SECONDS = 60
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +37,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService
         tmp_path_factory.mktemp("serve-openai"),
         workers=1,
         SWESCRIBE_SYNC_MAX_BYTES=str(SYNC_MAX_BYTES),
+        SWESCRIBE_MAX_AUDIO_SECONDS=str(MAX_AUDIO_SECONDS),
     )
     yield running
     running.stop()
@@ -185,6 +188,19 @@ def test_a_wav_naming_no_codec_is_one_bad_request_the_sdk_does_not_retry(
     assert refused.value.code == "invalid_audio"
     assert "names no codec" in str(refused.value)
     assert after == before + 1
+
+
+def test_a_container_claiming_2_s_for_115_s_is_refused_at_the_audio_limit(
+    client: openai.OpenAI, tmp_path: Path
+) -> None:
+    """Issue 24: FLAC in Matroska with its timestamps scaled by 0.02 (ffmpeg -itsscale)
+    claimed 2.3 s and was transcribed in full past SWESCRIBE_MAX_AUDIO_SECONDS."""
+    held = speech_in_silence(115, {104.0: "cv_18733516.wav"})
+    attack = scaled_timestamps_mkv(tmp_path / "attack.mkv", held)
+    with pytest.raises(openai.BadRequestError) as refused, attack.open("rb") as file:
+        client.audio.transcriptions.create(model="whisper-1", file=file)
+    assert refused.value.code == "audio_too_long"
+    assert "longer than the limit of 0:01:00" in str(refused.value)
 
 
 def test_a_file_over_the_sync_limit_is_refused_pointing_to_the_async_api(

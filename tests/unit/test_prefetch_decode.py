@@ -14,6 +14,7 @@ import pytest
 
 from swescribe.core.errors import InvalidAudio
 from swescribe.core.jobs import JobStatus
+from swescribe.core.services import Policy
 from swescribe.engine import (
     OpenedAudio,
     ProgressCallback,
@@ -106,8 +107,10 @@ def test_the_next_jobs_audio_is_decoded_while_the_current_job_transcribes(
     engine = HoldingEngine(opened)
     decoded_while: list[tuple[str, str | None]] = []
 
-    def open_and_tell(path: Path, window_seconds: float = 600.0) -> OpenedAudio:
-        result = open_audio(path, window_seconds)
+    def open_and_tell(
+        path: Path, window_seconds: float = 600.0, max_seconds: float = 0.0
+    ) -> OpenedAudio:
+        result = open_audio(path, window_seconds, max_seconds)
         decoded_while.append((path.name, engine.running))
         opened.set()
         return result
@@ -134,6 +137,19 @@ def test_a_prefetched_upload_that_is_not_audio_goes_to_its_job_as_a_path() -> No
     uploaded(svc, "andra.wav", b"not audio at all")
     opened = threading.Event()
     opened.set()  # nothing to wait for: the second upload cannot be decoded
+    engine = HoldingEngine(opened)
+    config = WorkerConfig("w1", poll_seconds=0.0, heartbeat_seconds=0.05, prefetch_grace_seconds=0)
+    assert Worker(svc, lambda model: engine, config).run(max_jobs=2) == 2
+    assert [type(handed) for handed in engine.handed] == [type(Path()), type(Path())]
+
+
+def test_the_prefetch_decodes_under_the_deployments_audio_limit() -> None:
+    """Audio over SWESCRIBE_MAX_AUDIO_SECONDS is not decoded ahead (its job refuses it)."""
+    svc = memory_services(Policy(max_audio_seconds=3.5))
+    uploaded(svc, "första.wav", wav_bytes(3))
+    uploaded(svc, "andra.wav", wav_bytes(4))
+    opened = threading.Event()
+    opened.set()
     engine = HoldingEngine(opened)
     config = WorkerConfig("w1", poll_seconds=0.0, heartbeat_seconds=0.05, prefetch_grace_seconds=0)
     assert Worker(svc, lambda model: engine, config).run(max_jobs=2) == 2

@@ -150,6 +150,8 @@ def _transcribe_one(
             if not show_progress or total < PROGRESS_MIN_SECONDS or not sys.stderr.isatty():
                 return
             bar = tqdm(total=round(total, 1), unit="s", desc=path.name, leave=False)
+        if round(total, 1) != bar.total:  # the decode passed the length the file claimed
+            bar.total = round(total, 1)
         bar.update(round(done, 1) - bar.n)
 
     try:

@@ -17,6 +17,13 @@ class InvalidAudio(SwescribeError):
     code = "invalid_audio"
 
 
+class AudioTooLong(InvalidAudio):
+    """Audio longer than the deployment's limit, measured on the decoded samples: a
+    container's timestamps can claim any length, so decoding stops once it passes."""
+
+    code = "audio_too_long"
+
+
 class AudioNotFound(SwescribeError):
     """The audio file does not exist or cannot be read."""
 

@@ -13,6 +13,7 @@ from typing import BinaryIO
 
 from swescribe.core.errors import (
     AudioNotFound,
+    AudioTooLong,
     InvalidAudio,
     InvalidOption,
     InvalidParameter,
@@ -42,7 +43,8 @@ ASYNC_HINT = (
     "/v1/jobs/{job_id}/transcript (docs/api.md)"
 )
 _INPUT_ERRORS: dict[str, type[SwescribeError]] = {
-    cls.code: cls for cls in (InvalidAudio, InvalidOption, UnknownModel, AudioNotFound)
+    cls.code: cls
+    for cls in (InvalidAudio, AudioTooLong, InvalidOption, UnknownModel, AudioNotFound)
 }
 """Job failures that are the request's fault (a 4xx), by the code the worker recorded."""
 

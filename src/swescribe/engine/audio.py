@@ -5,6 +5,11 @@ ACCEPTED_CONTAINERS only: each of those reads the one file it is given. Playlist
 lists (HLS, DASH, concat, image sequences) would open other files on the server's disk,
 so they are never opened. Files are checked before any model time is spent: missing,
 empty, not audio, no audio track and truncated files each raise a clear error.
+
+A container's timestamps (and so probe's duration) can claim any length: FLAC in
+Matroska with its timestamps scaled by 0.02 claims 2.3 s for 115 s. Limits, durations
+and progress are therefore counted on the decoded samples (DecodeMeter), and decoding
+stops as soon as it passes the limit.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import av
 import numpy as np
 import numpy.typing as npt
 
-from swescribe.core.errors import AudioNotFound, InvalidAudio
+from swescribe.core.errors import AudioNotFound, AudioTooLong, InvalidAudio
 
 SAMPLE_RATE = 16_000
 Samples = npt.NDArray[np.float32]
@@ -61,7 +66,8 @@ _TRUNCATION_TOLERANCE = 0.8
 class AudioInfo:
     path: Path
     duration: float
-    """Seconds of audio actually present (from the packets, not the header)."""
+    """Seconds the packets' timestamps cover (not the header's claim); a container can
+    scale its timestamps, so only the decode (DecodeMeter) measures what is there."""
     container: str
     codec: str
     size_bytes: int
@@ -101,8 +107,48 @@ def probe(path: Path) -> AudioInfo:
     return AudioInfo(path, present, container_name, codec, size)
 
 
-def iter_samples(path: Path, block_seconds: float = 30.0) -> Iterator[Samples]:
-    """Decode path to 16 kHz mono float32 blocks of about block_seconds each."""
+@dataclass
+class DecodeMeter:
+    """How much of a file has been decoded, in 16 kHz samples: the one measure of its
+    length that the container cannot fake. Past max_seconds (0: no limit) the decode
+    raises AudioTooLong. The decode (in the decode-ahead thread) writes it; the
+    transcription reads it for the duration and the progress."""
+
+    max_seconds: float = 0.0
+    samples: int = 0
+    finished: bool = False
+    """The decode reached the end of the file."""
+
+    @property
+    def seconds(self) -> float:
+        return self.samples / SAMPLE_RATE
+
+    def add(self, samples: int, path: Path) -> None:
+        self.samples += samples
+        if self.max_seconds and self.samples > self.max_seconds * SAMPLE_RATE:
+            raise AudioTooLong(
+                f"{path.name}: the audio is longer than the limit of "
+                f"{clock(self.max_seconds)} (decoding stopped there, whatever length "
+                "the file claims)"
+            )
+
+
+def refuse_over_limit(info: AudioInfo, max_seconds: float) -> None:
+    """The early refusal, before any decoding: a file whose probe is already over the
+    limit (an honest one; a lying one is stopped by its DecodeMeter)."""
+    if max_seconds and info.duration > max_seconds:
+        raise AudioTooLong(
+            f"{info.path.name}: the audio is {clock(info.duration)} long; the limit is "
+            f"{clock(max_seconds)}"
+        )
+
+
+def iter_samples(
+    path: Path, block_seconds: float = 30.0, meter: DecodeMeter | None = None
+) -> Iterator[Samples]:
+    """Decode path to 16 kHz mono float32 blocks of about block_seconds each, counted
+    on meter (which stops the decode at its limit)."""
+    meter = meter or DecodeMeter()
     block = max(1, int(block_seconds * SAMPLE_RATE))
     pending: list[Samples] = []
     pending_len = 0
@@ -115,31 +161,37 @@ def iter_samples(path: Path, block_seconds: float = 30.0) -> Iterator[Samples]:
                 for out in resampler.resample(frame):
                     pending.append(out.to_ndarray().reshape(-1).astype(np.float32, copy=False))
                     pending_len += out.samples
+                    meter.add(out.samples, path)
                 if pending_len >= block:
                     yield np.concatenate(pending)
                     pending, pending_len = [], 0
             for out in resampler.resample(None):
                 pending.append(out.to_ndarray().reshape(-1).astype(np.float32, copy=False))
+                meter.add(out.samples, path)
     except av.error.FFmpegError as error:
         raise InvalidAudio(f"{path.name}: decoding failed ({_reason(error)})") from None
+    meter.finished = True
     if pending:
         yield np.concatenate(pending)
 
 
 def iter_windows(
-    path: Path, window_seconds: float = 600.0, search_seconds: float = 30.0
+    path: Path,
+    window_seconds: float = 600.0,
+    search_seconds: float = 30.0,
+    meter: DecodeMeter | None = None,
 ) -> Iterator[tuple[float, Samples]]:
     """(offset seconds, samples) windows of at most window_seconds, cut in a quiet spot.
 
     Long audio is transcribed window by window so memory stays bounded whatever its
     length; each cut is placed at the quietest 100 ms in the window's last
-    search_seconds, so no word is split across windows.
+    search_seconds, so no word is split across windows. meter: as for iter_samples.
     """
     window = int(window_seconds * SAMPLE_RATE)
     pending: list[Samples] = []  # blocks not yet in a window: joined once per window
     pending_size = 0
     offset = 0
-    for block in iter_samples(path):
+    for block in iter_samples(path, meter=meter):
         pending.append(block)
         pending_size += block.size
         while pending_size > window:
@@ -170,6 +222,8 @@ class OpenedAudio:
 
     info: AudioInfo
     window_seconds: float
+    meter: DecodeMeter
+    """What has been decoded so far, and the limit it was decoded under."""
     _first: Window | None = field(repr=False)
     _rest: Iterator[Window] = field(repr=False)
     _used: bool = field(default=False, repr=False)
@@ -192,16 +246,19 @@ class OpenedAudio:
         _close(self._rest)
 
 
-def open_audio(path: Path, window_seconds: float = 600.0) -> OpenedAudio:
-    """Probe path and decode its first window now (see OpenedAudio); raises as probe does."""
+def open_audio(path: Path, window_seconds: float = 600.0, max_seconds: float = 0.0) -> OpenedAudio:
+    """Probe path and decode its first window now (see OpenedAudio); raises as probe
+    does, and AudioTooLong past max_seconds (0: no limit)."""
     info = probe(path)
-    windows = iter_windows(path, window_seconds)
+    refuse_over_limit(info, max_seconds)
+    meter = DecodeMeter(max_seconds)
+    windows = iter_windows(path, window_seconds, meter=meter)
     try:
         first = next(windows, None)
     except BaseException:
         _close(windows)
         raise
-    return OpenedAudio(info, window_seconds, first, windows)
+    return OpenedAudio(info, window_seconds, meter, first, windows)
 
 
 def _chain_windows(first: Window | None, rest: Iterator[Window]) -> Iterator[Window]:
@@ -280,6 +337,13 @@ def _check_wav_header(path: Path, size: int) -> None:
         position += 8 + chunk_size + (chunk_size & 1)
     if position + 8 > size:
         raise InvalidAudio(f"{path.name}: the WAV file has no audio data (header only)")
+
+
+def clock(seconds: float) -> str:
+    """seconds as h:mm:ss, as limits are written in messages."""
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
 def _reason(error: av.error.FFmpegError) -> str:

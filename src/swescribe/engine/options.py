@@ -24,7 +24,8 @@ class TranscribeOptions:
     window_seconds: float = 600.0
     """Audio is decoded and transcribed in windows of this length: bounded memory."""
     max_seconds: float = 0.0
-    """Longer audio is refused before any model time is spent (0: no limit)."""
+    """Longer audio raises AudioTooLong (0: no limit): before any decoding when the file's
+    probe is over it, else as soon as the decoded samples pass it."""
     batch_size: int | None = None
     """Speech segments (cut by VAD) decoded together. None: chosen for the device and
     model (engine.device.default_batch_size); 1: one segment after another, conditioned

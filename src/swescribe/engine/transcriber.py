@@ -6,15 +6,21 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from swescribe.core.errors import InvalidAudio, InvalidOption
+from swescribe.core.errors import InvalidOption
 from swescribe.core.transcript import Diarization, Segment, Timings, Transcript, join_segment_texts
 from swescribe.core.transcription_settings import TranscriptionSettings, VadSettings
 from swescribe.engine._decode_ahead import decoded_ahead
-from swescribe.engine.audio import SAMPLE_RATE, OpenedAudio, iter_windows, probe
+from swescribe.engine.audio import (
+    SAMPLE_RATE,
+    DecodeMeter,
+    OpenedAudio,
+    iter_windows,
+    probe,
+    refuse_over_limit,
+)
 from swescribe.engine.coverage import measure_coverage
 from swescribe.engine.decoding import CoveringDecoder, Window
 from swescribe.engine.device import DevicePlan, default_batch_size, plan_device
@@ -29,6 +35,7 @@ from swescribe.engine.models import (
 )
 from swescribe.engine.options import TranscribeOptions
 from swescribe.engine.ports import ProgressCallback
+from swescribe.engine.progress import DecodedProgress
 from swescribe.engine.speech import CHUNK_SECONDS, min_silence_ms, speech_regions
 from swescribe.engine.versions import installed_versions
 
@@ -92,12 +99,9 @@ class Engine:
         opened = _opened_for(path, options)
         path = path.path if isinstance(path, OpenedAudio) else path
         info = opened.info if opened is not None else probe(path)
-        total = info.duration
-        if options.max_seconds and total > options.max_seconds:
-            raise InvalidAudio(
-                f"{path.name}: the audio is {_clock(total)} long; the limit is "
-                f"{_clock(options.max_seconds)}"
-            )
+        refuse_over_limit(info, options.max_seconds)  # honest files: before decoding
+        # Every other length is counted on the decoded samples (audio.DecodeMeter).
+        meter = opened.meter if opened is not None else DecodeMeter(options.max_seconds)
         decode_seconds = time.perf_counter() - started
         transcribe_seconds = 0.0
         segments: list[Segment] = []
@@ -116,10 +120,12 @@ class Engine:
 
         speakers = self.diarizer().session() if options.diarize else None
         diarize_seconds = 0.0
-        report = _monotonic(progress, total)
+        report = DecodedProgress(progress, info.duration, meter)
         batch_size = options.batch_size or self.batch_size
         min_silence = min_silence_ms(options.extra)
-        source = opened.windows() if opened else iter_windows(path, options.window_seconds)
+        source = (
+            opened.windows() if opened else iter_windows(path, options.window_seconds, meter=meter)
+        )
         windows = decoded_ahead(source)
         with contextlib.closing(windows):
             while True:
@@ -172,7 +178,7 @@ class Engine:
             batch_size=batch_size,
             language=language or detected or "unknown",
             language_probability=None if language else probability,
-            duration=total,
+            duration=meter.seconds,
             segments=tuple(segments),
             model=self.model.name,
             task=options.task,
@@ -217,31 +223,14 @@ class Engine:
 
 
 def _opened_for(audio: Path | OpenedAudio, options: TranscribeOptions) -> OpenedAudio | None:
-    """The audio opened ahead (the worker's prefetch) when its windows fit the options;
-    otherwise it is closed and the file decoded again from its path."""
+    """The audio opened ahead (the worker's prefetch) when its windows and its limit fit
+    the options; otherwise it is closed and the file decoded again from its path."""
     if not isinstance(audio, OpenedAudio):
         return None
-    if audio.window_seconds == options.window_seconds:
+    if (audio.window_seconds, audio.meter.max_seconds) == (
+        options.window_seconds,
+        options.max_seconds,
+    ):
         return audio
     audio.close()
     return None
-
-
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}"
-
-
-def _monotonic(progress: ProgressCallback | None, total: float) -> Callable[[float], None]:
-    """Progress that never goes back and never passes the total (segment ends can
-    overshoot a window's end by a few milliseconds)."""
-    done = 0.0
-
-    def report(seconds: float) -> None:
-        nonlocal done
-        if progress is not None and seconds > done:
-            done = min(seconds, total)
-            progress(done, total)
-
-    return report

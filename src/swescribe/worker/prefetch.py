@@ -113,7 +113,9 @@ class Prefetcher:
         prepared.size = self.svc.objects.download(job.s3_key, target)
         prepared.audio = target
         try:
-            prepared.opened = open_audio(target, TranscribeOptions().window_seconds)
+            prepared.opened = open_audio(
+                target, TranscribeOptions().window_seconds, self.svc.policy.max_audio_seconds
+            )
         except SwescribeError as error:  # not audio: the job's transcription reports it
             log.info("prefetch did not decode", extra={"job_id": job.job_id, "why": error.code})
         log.info(
