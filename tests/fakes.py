@@ -108,6 +108,17 @@ class MemoryJobStore:
     def delete(self, job_id: str) -> bool:
         return self.jobs.pop(job_id, None) is not None
 
+    def count_jobs(
+        self, owner: str, status: JobStatus, created_since: datetime | None = None
+    ) -> int:
+        return sum(
+            1
+            for j in list(self.jobs.values())
+            if j.owner == owner
+            and j.status is status
+            and (created_since is None or j.created_at >= created_since)
+        )
+
     def counts(self) -> JobCounts:
         with self._lock:
             jobs = list(self.jobs.values())

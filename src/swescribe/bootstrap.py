@@ -98,6 +98,8 @@ def policy_from(settings: Settings) -> Policy:
         offered_models=settings.offered_models,
         sync_max_bytes=settings.sync_max_bytes,
         sync_timeout_seconds=settings.sync_timeout_seconds,
+        max_waiting_jobs_per_key=settings.max_waiting_jobs_per_key,
+        max_queued_jobs_per_key=settings.max_queued_jobs_per_key,
     )
 
 

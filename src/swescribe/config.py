@@ -155,6 +155,12 @@ class Settings(BaseSettings):
     closes the connection."""
     body_timeout_seconds: float = Field(30.0, gt=0)
     """The longest a request body may pause; a JSON body must arrive whole within it."""
+    max_waiting_jobs_per_key: int = Field(100, ge=0)
+    """Jobs one API key may have waiting for their audio (upload link still valid); one
+    more is 429 too_many_jobs (0: no cap)."""
+    max_queued_jobs_per_key: int = Field(100, ge=0)
+    """Jobs one API key may have queued for a worker, not yet running; an upload or
+    synchronous request past it is 429 too_many_jobs (0: no cap)."""
     metrics_token: str = Field("", repr=False)
     """A bearer token that reads /metrics without an API key (for a Prometheus scraper)."""
     sqlite_busy_timeout: float = Field(30.0, ge=0)

@@ -193,3 +193,23 @@ def test_counts_follow_creates_transitions_and_deletes(job_store: JobStore) -> N
     if counts.by_webhook_state is not None:
         states = {state: n for state, n in counts.by_webhook_state.items() if n}
         assert states == {"pending": 3, "delivered": 1}
+
+
+# per-key caps: one owner's jobs in one status, counted on an index
+
+
+def test_count_jobs_counts_one_owners_jobs_in_one_status_since_a_moment(
+    job_store: JobStore,
+) -> None:
+    for number in range(4):
+        job_store.create(new_job(f"a{number}", owner="k1", minutes=number))
+    job_store.create(new_job("b0", owner="k2"))
+    job_store.update("a3", None, {"status": JobStatus.LAUNCHING})
+    assert job_store.count_jobs("k1", JobStatus.REGISTERED) == 3
+    assert job_store.count_jobs("k1", JobStatus.LAUNCHING) == 1
+    assert job_store.count_jobs("k2", JobStatus.REGISTERED) == 1
+    assert job_store.count_jobs("k3", JobStatus.REGISTERED) == 0
+    since = START + timedelta(minutes=1)
+    assert job_store.count_jobs("k1", JobStatus.REGISTERED, created_since=since) == 2
+    job_store.delete("a1")
+    assert job_store.count_jobs("k1", JobStatus.REGISTERED, created_since=since) == 1

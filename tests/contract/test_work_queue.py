@@ -82,6 +82,15 @@ def test_items_come_out_oldest_first(make_queue: QueueFactory) -> None:
     assert got == ["job0", "job1", "job2"]
 
 
+def test_the_items_owner_travels_with_it(make_queue: QueueFactory) -> None:
+    queue = make_queue(5)
+    item = WorkItem("transcribe", "job1", "transcription_upload/job1/a.mp3", owner="key-a")
+    queue.send(item)
+    message = queue.receive(0, 10)
+    assert message is not None
+    assert message.item == item
+
+
 def test_an_item_received_too_often_goes_to_the_dead_letter_queue(
     make_queue: QueueFactory, advance: Advance
 ) -> None:

@@ -49,7 +49,7 @@ def test_an_expired_lease_is_requeued_and_a_hopeless_job_failed() -> None:
     assert failed is not None
     assert failed.error_code == "too_many_attempts"
     assert svc.jobs.get(alive).status is JobStatus.PROCESSING  # type: ignore[union-attr]
-    assert queue.items() == [WorkItem("transcribe", lost)]
+    assert queue.items() == [WorkItem("transcribe", lost, owner="k")]
     # The requeued job waits and the alive one runs: two jobs need a worker.
     assert cast(RecordingLauncher, svc.launcher).calls[-1] == 2, "capacity asked for again"
 
@@ -61,7 +61,7 @@ def test_a_job_launching_too_long_is_requeued_once() -> None:
     cast(FixedClock, svc.clock).advance(1000)
     assert sweep_jobs(svc, stale_after_seconds=900).requeued == [stale]
     assert sweep_jobs(svc, stale_after_seconds=900).requeued == [], "updated_at was renewed"
-    assert cast(MemoryQueue, svc.queue).items() == [WorkItem("transcribe", stale)]
+    assert cast(MemoryQueue, svc.queue).items() == [WorkItem("transcribe", stale, owner="k")]
 
 
 def test_the_janitor_lambda_prints_its_numbers_as_cloudwatch_embedded_metrics() -> None:

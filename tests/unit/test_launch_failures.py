@@ -68,7 +68,9 @@ def test_a_refused_launch_fails_the_event_and_its_retry_launches_the_worker() ->
     retry = process_event(svc, {"Records": [upload_event(job_id, 2)]}, ScriptedSender())
     assert retry == {"batchItemFailures": [], "outcomes": {"relaunched": 1}}
     assert launcher.jobs == [job_id]
-    assert cast(MemoryQueue, svc.queue).items() == [WorkItem("transcribe", job_id, job.s3_key)]
+    assert cast(MemoryQueue, svc.queue).items() == [
+        WorkItem("transcribe", job_id, job.s3_key, owner="k")
+    ]
 
 
 def test_an_aws_error_in_the_launch_step_is_logged_with_the_job_id(

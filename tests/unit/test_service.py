@@ -84,7 +84,7 @@ def test_a_new_job_is_registered_with_its_callback_and_waits_for_its_upload(svc:
 def test_an_audio_url_job_is_queued_at_once(svc: Services) -> None:
     job = create_job(svc, "key1", NewJob(audio_url="https://media.example/a.mp3"))
     assert job.status is JobStatus.LAUNCHING
-    assert queue(svc).items() == [WorkItem("transcribe", job.job_id, None)]
+    assert queue(svc).items() == [WorkItem("transcribe", job.job_id, None, owner="key1")]
 
 
 @pytest.mark.parametrize(
@@ -127,7 +127,7 @@ def test_upload_event_launches_the_job_once_and_asks_for_capacity(svc: Services)
     assert job.status is JobStatus.LAUNCHING
     assert job.s3_key == key
     assert job.file_size == 1234
-    assert queue(svc).items() == [WorkItem("transcribe", job_id, key)]
+    assert queue(svc).items() == [WorkItem("transcribe", job_id, key, owner=job.owner)]
     assert cast(RecordingLauncher, svc.launcher).calls == [1]
 
 

@@ -31,6 +31,7 @@ STATUS_CODES: dict[type[errors.SwescribeError], int] = {
     errors.ModelUnavailable: 503,
     errors.StoreBusy: 503,
     errors.RateLimited: 429,
+    errors.TooManyJobs: 429,
     errors.SyncUnavailable: 501,
     errors.SyncTimeout: 504,
     errors.JobFailed: 500,
@@ -73,6 +74,8 @@ def install_error_handlers(app: FastAPI) -> None:
         response = _respond(request, status_for(error), error.code, str(error), param)
         if isinstance(error, errors.RateLimited):
             response.headers["Retry-After"] = str(error.retry_after)
+        if isinstance(error, errors.TooManyJobs):  # waiting seconds will not help
+            response.headers["x-should-retry"] = "false"
         if isinstance(error, errors.SyncTimeout):
             response.headers["X-Swescribe-Job-Id"] = error.job_id
         return response

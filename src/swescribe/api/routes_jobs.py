@@ -38,7 +38,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     "/jobs",
     status_code=201,
     response_model=CreatedJobView,
-    responses=ERRORS,
+    responses={**ERRORS, 429: {"model": ErrorResponse}},
     summary="Create a transcription job",
 )
 async def create(body: CreateJobRequest, context: Context, caller: Caller) -> CreatedJobView:

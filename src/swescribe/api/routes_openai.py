@@ -57,6 +57,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "A bad parameter, or a file that is not audio (OpenAI's shape)"},
     401: {"description": "A missing or wrong API key"},
     413: {"description": "A file over SWESCRIBE_SYNC_MAX_BYTES: use POST /v1/jobs"},
+    429: {"description": "too_many_jobs: the key is at its cap of queued jobs"},
     501: {"description": "Synchronous transcription is off here (the AWS shape)"},
     504: {"description": "No transcript within SWESCRIBE_SYNC_TIMEOUT_SECONDS; the job goes on"},
 }

@@ -46,6 +46,7 @@ router = APIRouter(prefix="/v1", tags=["uploads"])
         404: {"model": ErrorResponse},
         409: {"model": ErrorResponse},
         413: {"model": ErrorResponse},
+        429: {"model": ErrorResponse},
     },
     summary="Upload the audio for a job (the URL comes from job creation)",
 )

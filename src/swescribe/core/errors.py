@@ -118,6 +118,13 @@ class RateLimited(SwescribeError):
         self.retry_after = retry_after
 
 
+class TooManyJobs(SwescribeError):
+    """The key already has as many jobs waiting for audio, or queued for a worker, as the
+    operator allows one key; the message names the cap and what to do."""
+
+    code = "too_many_jobs"
+
+
 class ServiceFailure(SwescribeError):
     """A cloud service refused or failed a request that swescribe cannot fix by itself
     (a missing permission, an account limit, an outage past the client's retries).

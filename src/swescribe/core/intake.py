@@ -14,6 +14,7 @@ from swescribe.core.errors import (
     JobNotFound,
     ServiceFailure,
     SwescribeError,
+    TooManyJobs,
     TransitionConflict,
     UnknownModel,
 )
@@ -27,6 +28,7 @@ from swescribe.core.jobs import (
 )
 from swescribe.core.ports import TRANSCRIBE, Expect, WorkItem
 from swescribe.core.processing import fail_job
+from swescribe.core.quotas import check_queued_cap, check_waiting_cap
 from swescribe.core.request import JobRequest
 from swescribe.core.services import Policy, Services
 from swescribe.core.urls import check_url
@@ -49,7 +51,10 @@ class NewJob:
 
 
 def create_job(svc: Services, owner: str, new_job: NewJob) -> Job:
-    """Register a job; with audio_url it is queued at once, otherwise it waits for an upload."""
+    """Register a job; with audio_url it is queued at once, otherwise it waits for an upload.
+
+    TooManyJobs when owner is at its cap of jobs waiting for audio (or, with audio_url,
+    of jobs queued)."""
     allow_http = svc.policy.allow_http_callbacks
     if new_job.callback_url:
         check_url(new_job.callback_url, allow_http=allow_http, what="callback_url")
@@ -57,6 +62,10 @@ def create_job(svc: Services, owner: str, new_job: NewJob) -> Job:
         check_url(new_job.audio_url, allow_http=allow_http, what="audio_url")
     if new_job.request.model is not None:
         check_model(svc.policy, new_job.request.model)
+    if new_job.audio_url:
+        check_queued_cap(svc, owner)
+    else:
+        check_waiting_cap(svc, owner)
     now = svc.clock.now()
     job = Job(
         job_id=svc.ids.new_job_id(),
@@ -112,7 +121,11 @@ def parse_upload_key(key: str) -> tuple[str, str] | None:
 
 
 def handle_object_created(
-    svc: Services, key: str, size: int | None = None, retried: bool = False
+    svc: Services,
+    key: str,
+    size: int | None = None,
+    retried: bool = False,
+    fail_over_cap: bool = False,
 ) -> str:
     """An upload finished (S3 event or the local upload endpoint). Returns what was done.
 
@@ -121,6 +134,9 @@ def handle_object_created(
     launching already; if no worker has claimed it yet, capacity is asked for again, as
     the failure may have come after the job was queued but before a worker was launched.
     Raises ServiceFailure when a cloud service refused a step (the event is then retried).
+    A job whose key is at its queued cap raises TooManyJobs (the job keeps waiting), or
+    with fail_over_cap, where no client waits for the answer (an S3 event), fails with
+    too_many_jobs ("refused").
     """
     parsed = parse_upload_key(key)
     if parsed is None:
@@ -131,10 +147,6 @@ def handle_object_created(
     if job is None:
         log.warning("upload for an unknown job", extra={"job_id": job_id})
         return "unknown_job"
-    try:
-        refuse_playlist(filename)
-    except InvalidAudio as refused:  # the seed's POST form lets the client name the object
-        return _refuse_upload(svc, job, refused)
     if retried and job.status is JobStatus.LAUNCHING and job.instance_id is None:
         log.info("retried upload event: asking for a worker again", extra={"job_id": job_id})
         _ask_for_capacity(svc, job)
@@ -143,16 +155,24 @@ def handle_object_created(
         log.info("duplicate upload event", extra={"job_id": job_id})
         return "duplicate"
     try:
+        refuse_playlist(filename)  # the seed's POST form lets the client name the object
+        check_queued_cap(svc, job.owner)
+    except InvalidAudio as refused:
+        return _refuse_upload(svc, job, refused)
+    except TooManyJobs as refused:
+        if not fail_over_cap:
+            raise
+        return _refuse_upload(svc, job, refused)
+    try:
         _launch(svc, job, key=unquote_plus(key), size=size)
     except TransitionConflict:
         return "duplicate"
     return "launched"
 
 
-def _refuse_upload(svc: Services, job: Job, refused: InvalidAudio) -> str:
-    """Fail a registered job whose upload is refused by its name: no worker is launched."""
-    if job.status is not JobStatus.REGISTERED:
-        return "duplicate"
+def _refuse_upload(svc: Services, job: Job, refused: SwescribeError) -> str:
+    """Fail a registered job whose upload is refused (its name, its key's cap): no worker
+    is launched, and its webhook says why."""
     try:
         fail_job(svc, job.job_id, refused.code, str(refused))
     except TransitionConflict:
@@ -178,7 +198,7 @@ def _launch(
         changes["file_size"] = size
     expect = Expect.transition(JobStatus.LAUNCHING, source=JobStatus.REGISTERED)
     launched = svc.jobs.update(job.job_id, expect, changes)
-    svc.queue.send(WorkItem(TRANSCRIBE, job.job_id, key))
+    svc.queue.send(WorkItem(TRANSCRIBE, job.job_id, key, owner=job.owner))
     try:
         started = _ask_for_capacity(svc, launched)
     except Exception:

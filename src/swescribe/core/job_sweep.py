@@ -196,6 +196,6 @@ def _requeue(svc: Services, job_id: str, expect: Expect) -> list[Job | None]:
         )
     except TransitionConflict:
         return []  # a worker took it or finished it meanwhile
-    svc.queue.send(WorkItem(TRANSCRIBE, job_id))
+    svc.queue.send(WorkItem(TRANSCRIBE, job_id, owner=job.owner))
     log.info("job requeued", extra={"job_id": job_id})
     return [job]

@@ -120,6 +120,13 @@ class JobStore(Protocol):
 
     def delete(self, job_id: str) -> bool: ...
 
+    def count_jobs(
+        self, owner: str, status: JobStatus, created_since: datetime | None = None
+    ) -> int:
+        """The owner's jobs in status, created at or after created_since (None: any time):
+        read on an index by owner (for the per-key caps), never every stored job; a store
+        may stop counting at a bound it documents and return that floor."""
+
     def counts(self) -> JobCounts:
         """Counts kept as jobs change, or otherwise bounded by the jobs in flight: never a
         read of every stored job (this serves /metrics)."""
@@ -193,6 +200,9 @@ class WorkItem:
     """TRANSCRIBE or WEBHOOK."""
     job_id: str
     key: str | None = None
+    owner: str | None = None
+    """The job's key, for a queue that takes turns between keys (None: webhooks, items
+    sent before owners travelled)."""
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,10 @@ class Policy:
     """Largest file the synchronous (OpenAI-compatible) endpoints take (OpenAI's 25 MB)."""
     sync_timeout_seconds: float = 600.0
     """How long a synchronous request waits for its job (0: the endpoints are off)."""
+    max_waiting_jobs_per_key: int = 0
+    """Jobs one key may have waiting for their audio, links still valid (0: no cap)."""
+    max_queued_jobs_per_key: int = 0
+    """Jobs one key may have queued for a worker, not yet running (0: no cap)."""
 
 
 @dataclass

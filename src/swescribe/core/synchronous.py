@@ -29,6 +29,7 @@ from swescribe.core.filenames import refuse_playlist, safe_filename
 from swescribe.core.intake import NewJob, check_model, create_job, get_job
 from swescribe.core.intake import handle_object_created as _object_created
 from swescribe.core.jobs import Job, JobStatus
+from swescribe.core.quotas import check_queued_cap
 from swescribe.core.services import Services
 from swescribe.core.transcript import Transcript
 
@@ -77,11 +78,13 @@ def submit_file(
     """Register a job for a file in hand, store it as the job's upload, and queue it.
 
     Raises SyncUnavailable when synchronous requests are off, PayloadTooLarge past the
-    synchronous size limit (nothing is kept), InvalidRequest for an empty file."""
+    synchronous size limit (nothing is kept), InvalidRequest for an empty file,
+    TooManyJobs when the key is at its cap of queued jobs (nothing is kept)."""
     policy = svc.policy
     if policy.sync_timeout_seconds <= 0:
         raise SyncUnavailable(f"synchronous transcription is off here; {ASYNC_HINT}")
     refuse_playlist(filename)
+    check_queued_cap(svc, owner)  # before the file is read; handle_object_created again
     job = create_job(svc, owner, request)
     key = job.upload_prefix + safe_filename(filename or "audio")
     try:

@@ -22,6 +22,7 @@ from swescribe.core.filenames import DEFAULT_NAME, refuse_playlist, safe_filenam
 from swescribe.core.intake import handle_object_created, parse_upload_key
 from swescribe.core.jobs import Job, JobStatus
 from swescribe.core.ports import Expect
+from swescribe.core.quotas import check_queued_cap
 from swescribe.core.services import Services
 
 UPLOAD_LEASE_SECONDS = 30.0
@@ -66,7 +67,8 @@ def accept_upload(
 def finish_upload(svc: Services, upload: Upload, size: int) -> str:
     """The object is stored: launch the job (handle_object_created's outcome, always
     "launched"). InvalidRequest for an empty upload; TransitionConflict when the job was
-    deleted or failed while the bytes came in. On either, call abandon_upload."""
+    deleted or failed while the bytes came in; TooManyJobs when its key reached its
+    queued cap meanwhile. On any, call abandon_upload."""
     if size == 0:
         raise InvalidRequest("the upload is empty")
     outcome = handle_object_created(svc, upload.key, size)
@@ -87,7 +89,11 @@ def abandon_upload(svc: Services, upload: Upload, holder: str) -> None:
 
 def reserve_upload(svc: Services, job_id: str, holder: str | None = None) -> str:
     """Reserve the job's upload for a new holder (returned); TransitionConflict when the job
-    already has its audio or another upload is streaming."""
+    already has its audio or another upload is streaming; TooManyJobs, before a byte is
+    sent, when its key is at its cap of queued jobs (the link stays usable)."""
+    job = svc.jobs.get(job_id)
+    if job is not None and job.status is JobStatus.REGISTERED:
+        check_queued_cap(svc, job.owner)
     holder = holder or uuid.uuid4().hex
     try:
         _hold(svc, job_id, holder)

@@ -71,7 +71,9 @@ def _handle(svc: Services, unit: Unit, sender: WebhookSender) -> list[str]:
 def _upload(svc: Services, upload: ObjectCreated, retried: bool) -> str:
     parsed = parse_upload_key(upload.key)
     with aws_step("upload event", parsed[0] if parsed else None):
-        return handle_object_created(svc, upload.key, upload.size, retried=retried)
+        return handle_object_created(
+            svc, upload.key, upload.size, retried=retried, fail_over_cap=True
+        )
 
 
 @cache

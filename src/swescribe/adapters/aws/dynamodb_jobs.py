@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import typing
 from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from swescribe.adapters.aws.dynamodb_counts import count_in_flight
+from swescribe.adapters.aws.dynamodb_counts import count_in_flight, count_owned
 from swescribe.adapters.aws.dynamodb_items import (
     ATTRIBUTE_DEFINITIONS,
     BILLING_MODE,
@@ -260,6 +261,11 @@ class DynamoJobStore:
                 break
             request["ExclusiveStartKey"] = last
         return found, last
+
+    def count_jobs(
+        self, owner: str, status: JobStatus, created_since: datetime | None = None
+    ) -> int:
+        return count_owned(self.client, self.table, owner, status, created_since)
 
     def counts(self) -> JobCounts:
         """The jobs in flight, counted on the status index (see dynamodb_counts)."""

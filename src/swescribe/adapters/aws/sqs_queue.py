@@ -53,7 +53,12 @@ def create_work_queue(client: Any, name: str, max_receives: int) -> tuple[str, s
 
 
 def encode_item(item: WorkItem) -> str:
-    return json.dumps({"kind": item.kind, "job_id": item.job_id, "key": item.key})
+    """The body; the owner only when there is one (SQS does not take turns by it, but a
+    consumer may want to know whose item it is)."""
+    body = {"kind": item.kind, "job_id": item.job_id, "key": item.key}
+    if item.owner is not None:
+        body["owner"] = item.owner
+    return json.dumps(body)
 
 
 def decode_item(body: str) -> WorkItem:
@@ -66,7 +71,8 @@ def decode_item(body: str) -> WorkItem:
         raise ValueError("body has no kind and job_id")
     if key is not None and not isinstance(key, str):
         raise ValueError("key is not a string")
-    return WorkItem(kind, job_id, key)
+    owner = data.get("owner")
+    return WorkItem(kind, job_id, key, owner if isinstance(owner, str) else None)
 
 
 def _seconds(value: float, most: int) -> int:

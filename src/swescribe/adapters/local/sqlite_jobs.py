@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     record TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (owner, created_at DESC, job_id DESC);
-CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_at DESC, job_id DESC)
+CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_at DESC, job_id DESC);
+CREATE INDEX IF NOT EXISTS jobs_by_owner_status ON jobs (owner, status, created_at)
 """
 
 
@@ -147,6 +149,17 @@ class SqliteJobStore:
     def delete(self, job_id: str) -> bool:
         with self.db.transaction() as db:
             return db.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,)).rowcount > 0
+
+    def count_jobs(
+        self, owner: str, status: JobStatus, created_since: datetime | None = None
+    ) -> int:
+        """On the (owner, status, created_at) index: the rows counted, no record read."""
+        since = encode_change("created_at", created_since) if created_since else ""
+        rows = self.db.read(
+            "SELECT COUNT(*) AS n FROM jobs WHERE owner = ? AND status = ? AND created_at >= ?",
+            (owner, status.value, since),
+        )
+        return int(rows[0]["n"])
 
     def counts(self) -> JobCounts:
         """From the counts table the triggers keep: a few rows, however many jobs."""
