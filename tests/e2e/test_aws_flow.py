@@ -38,6 +38,7 @@ from tests.e2e.aws_env import (
     start_worker,
 )
 from tests.gateway import gateway_event as api_gateway_event
+from tests.lying_audio import scaled_timestamps_mkv, speech_in_silence
 from tests.receiver import Receiver
 from tests.wer import word_error_rate
 
@@ -489,3 +490,38 @@ def test_a_playlist_named_like_audio_is_never_followed_by_the_worker(
     payload = receiver.deliveries[0].payload
     assert payload["status"] == "failed"
     assert payload["transcript"]["text"] == "", "nothing of the file on the worker's disk"
+
+
+def test_a_container_that_lies_about_its_length_fails_at_the_workers_limit(
+    deployment: Deployment, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FLAC in Matroska with its timestamps scaled by 0.02 claims 2.3 s for 115 s: the
+    EC2 worker counts what it decodes against the deployment's limit, as serve does."""
+    from swescribe.lambdas import process_upload
+
+    monkeypatch.setenv("SWESCRIBE_MAX_AUDIO_SECONDS", "60")
+    process_upload._wiring.cache_clear()  # the Lambda's next cold start reads the limit
+    try:
+        attack = scaled_timestamps_mkv(
+            tmp_path / "attack.mkv", speech_in_silence(115, {104.0: "cv_18733516.wav"})
+        )
+        registration = register_and_upload(attack, receiver.url)
+        job_id = registration["callback_id"]
+        pump_uploads(deployment, job_id)
+    finally:
+        process_upload._wiring.cache_clear()
+    (instance,) = instances_for(deployment, job_id)
+    env = worker_env(deployment, instance["InstanceId"])
+    assert env["SWESCRIBE_MAX_AUDIO_SECONDS"] == "60.0", "the limit travels in the UserData"
+    metadata = FakeMetadata(instance["InstanceId"]).start()
+    try:
+        worker = start_worker(env, metadata, tmp_path / "data", tmp_path / "worker.log")
+        assert worker.wait(timeout=300) == 0, (tmp_path / "worker.log").read_text()
+    finally:
+        metadata.stop()
+    failed = job(deployment, job_id)
+    assert failed["status"] == "failed", failed
+    assert failed["error"]["code"] == "audio_too_long"
+    assert failed["results"] == {}
+    deliver_webhooks(deployment, receiver, 1)
+    assert receiver.deliveries[0].payload["error"]["code"] == "audio_too_long"

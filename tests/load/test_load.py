@@ -92,6 +92,9 @@ def test_a_hundred_small_jobs_with_two_workers_complete_exactly_once(tmp_path: P
         SWESCRIBE_RATE_LIMIT_PER_MINUTE="0",
         SWESCRIBE_AUTH_FAILURES_PER_MINUTE="0",
         SWESCRIBE_WEBHOOK_BASE_DELAY="0.2",
+        # One key's 100 jobs: the per-key caps (100 each by default) are not under test.
+        SWESCRIBE_MAX_WAITING_JOBS_PER_KEY="0",
+        SWESCRIBE_MAX_QUEUED_JOBS_PER_KEY="0",
     )
     receiver = Receiver(secret=None).start()
     clip = audio("cv_18748646.wav").read_bytes()
