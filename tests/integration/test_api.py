@@ -255,6 +255,31 @@ def test_bad_bodies_get_a_json_error_naming_the_problem(
     assert fragment in response.json()["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://client.example/ho\x01ok",
+        "https://client.example/hook\r\nX-Injected: 1",
+        "https://client.example/a hook",
+        "https://client.example/\x7f",
+        "https://client.example/\u2028hook",
+    ],
+    ids=["control", "crlf", "space", "delete", "line-separator"],
+)
+@pytest.mark.parametrize("path", ["/api", "/v1/jobs"])
+def test_a_callback_url_with_control_characters_is_refused_when_the_job_is_made(
+    api: Api, path: str, url: str
+) -> None:
+    """Issue 24: such a URL was stored, and failed only at delivery, after the work."""
+    with api.http() as http:
+        before = http.get("/v1/jobs", params={"limit": 200}).json()["jobs"]
+        response = http.post(path, json={"callback_url": url})
+        after = http.get("/v1/jobs", params={"limit": 200}).json()["jobs"]
+    assert response.status_code in (400, 422), response.text
+    assert "control characters" in response.text
+    assert len(after) == len(before), "no job left behind"
+
+
 def test_auth_errors_and_unknown_routes_are_json(api: Api) -> None:
     with httpx.Client(base_url=api.url) as http:
         missing = http.get("/v1/jobs")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import unicodedata
 from urllib.parse import urlsplit
 
 from swescribe.core.errors import UnsafeURL
@@ -27,6 +28,10 @@ def check_url(url: str, *, allow_http: bool, what: str = "url") -> str:
     """
     if len(url) > MAX_URL_LENGTH:
         raise UnsafeURL(f"{what} is longer than {MAX_URL_LENGTH} characters")
+    if any(_is_control_or_space(character) for character in url):
+        raise UnsafeURL(
+            f"{what} must not contain spaces or control characters (percent-encode them)"
+        )
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -45,6 +50,12 @@ def check_url(url: str, *, allow_http: bool, what: str = "url") -> str:
     if _is_internal_literal(host) and not local_ok:
         raise UnsafeURL(f"{what} points at a private or internal address")
     return url
+
+
+def _is_control_or_space(character: str) -> bool:
+    """Control, format and separator characters (\\x00-\\x1f, DEL, CR LF, U+2028, spaces):
+    no URL carries them unencoded, and a stored one would only fail at delivery."""
+    return unicodedata.category(character)[0] in "CZ"
 
 
 def _is_internal_literal(host: str) -> bool:
