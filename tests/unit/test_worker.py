@@ -237,3 +237,35 @@ def test_the_heartbeat_outlives_a_network_error_and_keeps_the_job() -> None:
     job = svc.jobs.get(job_id)
     assert job is not None
     assert job.status is JobStatus.COMPLETED
+
+
+class DeletedWhileRunning(StandInEngine):
+    """The client's DELETE /v1/jobs/{id} arrives while the job's transcript is made."""
+
+    def __init__(self, svc: Services) -> None:
+        super().__init__()
+        self.svc = svc
+
+    def transcribe(
+        self,
+        path: Path,
+        options: TranscribeOptions | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Transcript:
+        from swescribe.core.intake import delete_job
+
+        job_id = next(iter(cast(Any, self.svc.jobs).jobs))
+        delete_job(self.svc, None, job_id)
+        return super().transcribe(path, options)
+
+
+def test_a_job_deleted_during_its_last_phase_leaves_no_results_and_no_queue_item() -> None:
+    """Issue 24 (suspected): the results written after the DELETE stayed behind, and the
+    worker's failed completion left the queue item unacknowledged."""
+    svc = memory_services()
+    job_id = uploaded(svc, "intervju.wav", b"audio")
+    assert worker(svc, DeletedWhileRunning(svc)).run(max_jobs=1) == 1
+    assert svc.jobs.get(job_id) is None
+    left = [key for key in cast(MemoryObjectStore, svc.objects).objects if job_id in key]
+    assert left == [], "nothing of the deleted job stays stored"
+    assert cast(MemoryQueue, svc.queue).entries == []

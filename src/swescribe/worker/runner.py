@@ -155,8 +155,8 @@ class Worker:
         except JobReleased:
             self._release(job, message)
             return
-        except TransitionConflict:
-            log.warning("job was taken from this worker", extra={"job_id": job.job_id})
+        except (TransitionConflict, JobNotFound):
+            self._lost(job)
         except SwescribeError as error:
             self._fail(job, error.code, str(error))
         except OSError as error:  # disk full, permissions: the job fails, the audio stays
@@ -182,8 +182,21 @@ class Worker:
     def _fail(self, job: Job, code: str, message: str) -> None:
         try:
             fail_job(self.svc, job.job_id, code, message, worker_id=self.config.worker_id)
-        except TransitionConflict:
+        except (TransitionConflict, JobNotFound):
             log.warning("job changed before it could be failed", extra={"job_id": job.job_id})
+            self._lost(job)
+
+    def _lost(self, job: Job) -> None:
+        """The job was taken from this worker, or deleted while it ran. A deleted job's
+        results written after its DELETE are removed: nothing else would."""
+        if self.svc.jobs.get(job.job_id) is not None:
+            log.warning("job was taken from this worker", extra={"job_id": job.job_id})
+            return
+        removed = self.svc.objects.delete_prefix(job.results_prefix)
+        log.info(
+            "job was deleted while it ran; its results removed",
+            extra={"job_id": job.job_id, "objects_removed": removed},
+        )
 
     def _transcribe(self, job: Job, prepared: Prepared | None) -> Outcome:
         started = time.perf_counter()
