@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from swescribe.core.transcript import Segment, Transcript
 
-ResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt"]
+ResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt", "diarized_json"]
 Granularity = Literal["segment", "word"]
 TEXT_MEDIA_TYPES = {
     "text": "text/plain; charset=utf-8",
@@ -180,6 +180,46 @@ def _segment(segment: Segment) -> dict[str, Any]:
     if segment.speaker is not None:
         shaped["speaker"] = segment.speaker
     return shaped
+
+
+def diarized_json_body(transcript: Transcript) -> dict[str, Any]:
+    """response_format=diarized_json: the text, and segments with OpenAI's speaker labels."""
+    return {
+        "task": "transcribe",
+        "duration": transcript.duration,
+        "text": transcript.text,
+        "segments": [diarized_segment(s) for s in transcript.segments],
+        "usage": {"type": "duration", "seconds": transcript.duration},
+    }
+
+
+def diarized_segment(segment: Segment) -> dict[str, Any]:
+    """One segment as OpenAI's `transcript.text.segment` (also the streamed event)."""
+    return {
+        "type": "transcript.text.segment",
+        "id": segment_id(segment),
+        "start": segment.start,
+        "end": segment.end,
+        "text": segment.text,
+        "speaker": speaker_letter(segment.speaker),
+    }
+
+
+def segment_id(segment: Segment) -> str:
+    return f"seg_{segment.id}"
+
+
+def speaker_letter(speaker: str | None) -> str:
+    """OpenAI labels speakers A, B, …; swescribe's S1, S2, … become those (S27 is AA).
+    A segment no speaker was attributed to is `unknown`."""
+    number = int(speaker[1:]) if speaker and speaker[:1] == "S" and speaker[1:].isdigit() else 0
+    if number < 1:
+        return speaker or "unknown"
+    letters = ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
 
 
 def model_object(model_id: str, created: int) -> dict[str, Any]:

@@ -12,19 +12,27 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from swescribe.api.deps import Caller, Context
+from swescribe.api.openai_form import (
+    check_chunking_strategy,
+    check_stream,
+    hotwords_with_keywords,
+    language_from,
+)
 from swescribe.api.openai_shapes import (
     TEXT_MEDIA_TYPES,
     Granularity,
     ResponseFormat,
+    diarized_json_body,
     json_body,
     model_object,
     plain_text,
     verbose_json_body,
 )
+from swescribe.api.openai_stream import SSE_HEADERS, server_sent_event, transcript_events
 from swescribe.core.errors import InvalidParameter, JobNotFound, SyncTimeout
 from swescribe.core.intake import NewJob
 from swescribe.core.jobs import Job
@@ -47,6 +55,7 @@ from swescribe.core.synchronous import (
     submit_file,
     transcript_of,
 )
+from swescribe.core.transcript import Transcript
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 MODELS_CREATED = 1_700_000_000
@@ -75,6 +84,15 @@ Temperature = Annotated[float, Form(ge=MIN_TEMPERATURE, le=MAX_TEMPERATURE)]
 Granularities = Annotated[list[Granularity] | None, Form(alias="timestamp_granularities[]")]
 Language = Annotated[str, Form(pattern=LANGUAGE_PATTERN)]
 Diarize = Annotated[bool, Form(description="swescribe's extension: label speakers S1, S2, …")]
+Stream = Annotated[bool, Form(description="Server-Sent Events: text deltas, then the whole text")]
+Keywords = Annotated[list[str] | None, Form(alias="keywords[]", description="Words to listen for")]
+KeywordsPlain = Annotated[list[str] | None, Form(alias="keywords", include_in_schema=False)]
+Languages = Annotated[
+    list[str] | None, Form(alias="languages[]", description="Possible languages (ISO 639-1)")
+]
+LanguagesPlain = Annotated[list[str] | None, Form(alias="languages", include_in_schema=False)]
+Chunking = Annotated[str | None, Form(description="auto (or server_vad): accepted")]
+ChunkingType = Annotated[str | None, Form(alias="chunking_strategy[type]", include_in_schema=False)]
 Speakers = Annotated[int | None, Form(ge=1, le=MAX_SPEAKERS, description="with diarize: how many")]
 
 
@@ -88,7 +106,7 @@ async def transcriptions(
     caller: Caller,
     file: AudioFile,
     model: Model = "whisper-1",
-    language: Language = "sv",
+    language: Annotated[str | None, Form(pattern=LANGUAGE_PATTERN)] = None,
     prompt: Prompt = None,
     response_format: Format = "json",
     temperature: Temperature = 0.0,
@@ -96,20 +114,33 @@ async def transcriptions(
     hotwords: Hotwords = None,
     diarize: Diarize = False,
     speakers: Speakers = None,
+    stream: Stream = False,
+    keywords: Keywords = None,
+    keywords_plain: KeywordsPlain = None,
+    languages: Languages = None,
+    languages_plain: LanguagesPlain = None,
+    chunking_strategy: Chunking = None,
+    chunking_strategy_type: ChunkingType = None,
 ) -> Response:
+    """OpenAI's form; `language` (default sv) wins over `languages`, and
+    response_format=diarized_json labels speakers."""
     granularities = tuple(timestamp_granularities or ())
+    check_stream(stream, response_format)
+    check_chunking_strategy(chunking_strategy, chunking_strategy_type)
     request = JobRequest(
-        language=language,
+        language=language_from(language, [*(languages or ()), *(languages_plain or ())]),
         model=model_for(context.svc, model),
         formats=formats_for(response_format),
         word_timestamps="word" in granularities,
         prompt=prompt,
-        hotwords=hotwords,
+        hotwords=hotwords_with_keywords(hotwords, [*(keywords or ()), *(keywords_plain or ())]),
         temperature=temperature or None,
-        diarize=diarize,
+        diarize=diarize or response_format == "diarized_json",
         speakers=speakers,
     )
-    return await _answer(context, caller.key_id, file, request, response_format, granularities)
+    return await _answer(
+        context, caller.key_id, file, request, response_format, granularities, stream
+    )
 
 
 @router.post(
@@ -160,8 +191,9 @@ async def _answer(
     request: JobRequest,
     response_format: str,
     granularities: tuple[str, ...],
+    stream: bool = False,
 ) -> Response:
-    """Run the job, wait for it, and answer in response_format."""
+    """Run the job, wait for it, and answer in response_format (as events: stream)."""
     if granularities and response_format != "verbose_json":
         raise InvalidParameter(
             "timestamp_granularities needs response_format=verbose_json",
@@ -172,15 +204,24 @@ async def _answer(
     job = await run_in_threadpool(submit_file, svc, owner, new_job, file.file, file.filename)
     done = await _wait(context, owner, job.job_id)
     transcript = await run_in_threadpool(transcript_of, svc, done)
+    if stream:
+        return _event_stream(transcript, response_format == "diarized_json")
     if response_format == "json":
         return JSONResponse(json_body(transcript))
     if response_format == "verbose_json":
         return JSONResponse(verbose_json_body(transcript, granularities))
+    if response_format == "diarized_json":
+        return JSONResponse(diarized_json_body(transcript))
     if response_format == "text":
         text = plain_text(transcript)
     else:
         text = await run_in_threadpool(result_text, svc, done, response_format)
     return PlainTextResponse(text, media_type=TEXT_MEDIA_TYPES[response_format])
+
+
+def _event_stream(transcript: Transcript, diarized: bool) -> StreamingResponse:
+    events = (server_sent_event(e) for e in transcript_events(transcript, diarized))
+    return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
 def formats_for(response_format: str) -> tuple[str, ...]:

@@ -37,8 +37,15 @@ OPENAI_MODEL_ALIASES = (
     "whisper-1",
     "gpt-4o-transcribe",
     "gpt-4o-mini-transcribe",
+    "gpt-4o-mini-transcribe-2025-12-15",
+    "gpt-transcribe",
+    "gpt-live-transcribe",
+    "gpt-realtime-whisper",
+    "gpt-4o-transcribe-diarize",
 )
-"""OpenAI's speech-to-text model names: each means this service's configured model."""
+"""OpenAI's speech-to-text model names (those its SDK knows, for files and for realtime
+sessions): each means this service's configured model. The diarize model's speaker
+labels come with response_format=diarized_json, as on OpenAI."""
 ASYNC_HINT = (
     "use the async API instead: POST /v1/jobs, upload the file, then GET "
     "/v1/jobs/{job_id}/transcript (docs/api.md)"
