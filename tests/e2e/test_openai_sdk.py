@@ -284,3 +284,99 @@ def test_diarize_labels_the_verbose_json_segments(client: openai.OpenAI, tmp_pat
     assert speakers[0] == "S1"
     assert len(set(speakers)) >= 2
     assert None not in speakers
+
+
+@pytest.fixture(scope="module")
+def talk(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A reader and two other voices, about 12 s: several segments, several speakers."""
+    sys.path.insert(0, str(REPO_ROOT / "bench"))
+    from conversations import LATTLAST_SENTENCES, Say, build_conversation
+
+    says = (
+        Say("R", clip="lattlast_stts", cut=LATTLAST_SENTENCES[0], gap=0.3),
+        Say("V1", clip="cv_18746434", gap=0.6),
+        Say("R", clip="lattlast_stts", cut=LATTLAST_SENTENCES[1], gap=0.6),
+        Say("V2", clip="cv_18711295", cut=(0.8, 2.7), gap=0.6),
+    )
+    path = tmp_path_factory.mktemp("talk") / "talk.wav"
+    build_conversation(AUDIO_DIR, says, path)
+    return path
+
+
+def test_stream_true_sends_deltas_that_add_up_to_the_plain_answers_text(
+    client: openai.OpenAI, talk: Path
+) -> None:
+    """Issue 25: the SDK's stream=True reads transcript.text.delta events, then done."""
+    with talk.open("rb") as file:
+        events = list(
+            client.audio.transcriptions.create(model="gpt-transcribe", file=file, stream=True)
+        )
+    *deltas, done = events
+    assert isinstance(done, openai.types.audio.TranscriptionTextDoneEvent)
+    assert all(isinstance(e, openai.types.audio.TranscriptionTextDeltaEvent) for e in deltas)
+    assert len(deltas) >= 2
+    assert "".join(e.delta for e in deltas) == done.text
+    with talk.open("rb") as file:
+        plain = client.audio.transcriptions.create(model="gpt-transcribe", file=file)
+    assert done.text == plain.text
+    assert "uppskatta" in done.text.lower()
+
+
+def test_stream_true_with_srt_is_the_sdks_bad_request(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as refused, audio(CLIP).open("rb") as file:
+        client.audio.transcriptions.create(
+            model="whisper-1", file=file, stream=True, response_format="srt"
+        )
+    assert refused.value.param == "stream"
+
+
+def test_keywords_and_languages_reach_the_job_as_hotwords_and_language(
+    client: openai.OpenAI, service: RunningService
+) -> None:
+    with audio(CLIP).open("rb") as file:
+        result = client.audio.transcriptions.create(
+            model="gpt-realtime-whisper",
+            file=file,
+            keywords=["uppskattar", "Ljungqvist"],
+            languages=["sv", "en"],
+        )
+    assert word_error_rate(reference(CLIP.removesuffix(".wav")), result.text) <= 0.35
+    with service.client() as http:
+        newest = http.get("/v1/jobs", params={"limit": 1}).json()["jobs"][0]
+    assert newest["hotwords"] == "uppskattar Ljungqvist"
+    assert newest["language"] == "sv"
+
+
+def test_the_diarize_model_answers_diarized_json_and_streams_its_segments(
+    client: openai.OpenAI, talk: Path
+) -> None:
+    """gpt-4o-transcribe-diarize with diarized_json runs swescribe's diarization."""
+    with talk.open("rb") as file:
+        result = client.audio.transcriptions.create(
+            model="gpt-4o-transcribe-diarize",
+            file=file,
+            response_format="diarized_json",
+            chunking_strategy="auto",
+        )
+    assert isinstance(result, openai.types.audio.TranscriptionDiarized)
+    speakers = [segment.speaker for segment in result.segments]
+    assert speakers[0] == "A"
+    assert len(set(speakers)) >= 2
+    assert result.segments[-1].end <= result.duration + 0.1
+    with talk.open("rb") as file:
+        events = list(
+            client.audio.transcriptions.create(
+                model="gpt-4o-transcribe-diarize",
+                file=file,
+                response_format="diarized_json",
+                chunking_strategy={"type": "server_vad", "threshold": 0.5},
+                stream=True,
+            )
+        )
+    segments = [
+        e for e in events if isinstance(e, openai.types.audio.TranscriptionTextSegmentEvent)
+    ]
+    assert [(s.speaker, s.text) for s in segments] == [(s.speaker, s.text) for s in result.segments]
+    done = events[-1]
+    assert isinstance(done, openai.types.audio.TranscriptionTextDoneEvent)
+    assert done.text == result.text
