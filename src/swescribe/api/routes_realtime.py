@@ -82,11 +82,14 @@ async def realtime(websocket: WebSocket) -> None:
         code = CLOSE_POLICY if refused.code == "too_many_live_sessions" else CLOSE_TRY_LATER
         await _refuse(websocket, ids, refused.code, code, str(refused))
         return
+    connection = _LiveConnection(websocket, context, ids, _is_beta(websocket))
+    fields = {"key_id": key.key_id, "session_id": connection.session_id}
+    log.info("live session opened", extra=fields)
     try:
-        connection = _LiveConnection(websocket, context, ids, _is_beta(websocket))
         await connection.run()
     finally:
         slots.give_back(key.key_id)
+        log.info("live session ended", extra=fields)
 
 
 class _EventIds:
@@ -342,7 +345,8 @@ class _LiveConnection:
 
     def _send(self, event: dict[str, Any]) -> None:
         if self.outbox.qsize() >= MAX_PENDING_EVENTS:
-            self.ending = ("client_not_reading", "the client does not read its events", 1008)
+            reason = "the client does not read its events"
+            self.ending = ("client_not_reading", reason, CLOSE_POLICY)
             return
         self.outbox.put_nowait(event)
 
