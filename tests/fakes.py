@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections import Counter
-from collections.abc import Collection, Iterator
+from collections import Counter, deque
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
+
+import numpy as np
 
 from swescribe.core.errors import JobNotFound, PayloadTooLarge, TransitionConflict
 from swescribe.core.intake import NewJob, create_job, handle_object_created
@@ -29,6 +31,14 @@ from swescribe.core.ports import (
     WorkItem,
 )
 from swescribe.core.services import Policy, Services
+from swescribe.engine.audio import Samples
+from swescribe.engine.live_ports import (
+    LiveBackpressure,
+    LiveEvent,
+    LiveEventSink,
+    LiveEventType,
+    LiveOptions,
+)
 
 
 class FixedClock:
@@ -302,3 +312,160 @@ def uploaded(svc: Services, name: str, data: bytes) -> str:
     svc.objects.put_bytes(key, data)
     assert handle_object_created(svc, key, len(data)) == "launched"
     return job_id
+
+
+class FakeLiveTranscriber:
+    """A stand-in for the streaming engine behind the LiveTranscriber port, deterministic:
+    a turn starts at the first loud 20 ms frame (RMS over `level`), confirms the next of
+    `words` per `word_ms` of loud audio, and ends after options.silence_ms of quiet (with
+    turn detection) or on commit. Each session decodes on a thread of its own, as the
+    engine does; `hold()` stops that decoding, so its buffer of `buffer_seconds` fills."""
+
+    def __init__(
+        self,
+        words: Sequence[str] = ("hej",),
+        word_ms: int = 300,
+        buffer_seconds: float = 30.0,
+        level: float = 0.02,
+    ) -> None:
+        self.words = tuple(words)
+        self.word_ms = word_ms
+        self.buffer_samples = int(buffer_seconds * 16_000)
+        self.level = level
+        self.sessions: list[FakeLiveSession] = []
+        self.running = threading.Event()
+        self.running.set()
+
+    def open(self, options: LiveOptions, on_event: LiveEventSink) -> FakeLiveSession:
+        session = FakeLiveSession(self, options, on_event, len(self.sessions) + 1)
+        self.sessions.append(session)
+        return session
+
+    def hold(self) -> None:
+        self.running.clear()
+
+    def release(self) -> None:
+        self.running.set()
+
+
+_COMMIT, _CLEAR = "commit", "clear"
+_FRAME = 320  # 20 ms at 16 kHz
+
+
+class FakeLiveSession:
+    def __init__(
+        self,
+        engine: FakeLiveTranscriber,
+        options: LiveOptions,
+        on_event: LiveEventSink,
+        number: int,
+    ) -> None:
+        self.engine = engine
+        self.options = options
+        self.on_event = on_event
+        self.number = number
+        self.received_samples = 0
+        self.closed = threading.Event()
+        self._pending: deque[Samples | str] = deque()
+        self._pending_samples = 0
+        self._changed = threading.Condition()
+        self._position = 0  # samples decoded
+        self._turns = 0
+        self._words = 0
+        self._item: str | None = None
+        self._start_ms = self._speech_ms = self._quiet_ms = 0
+        self._text = ""
+        self._heard = False
+        self._thread = threading.Thread(target=self._decode, daemon=True)
+        self._thread.start()
+
+    def append(self, samples: Samples) -> None:
+        with self._changed:
+            if self._pending_samples + len(samples) > self.engine.buffer_samples:
+                raise LiveBackpressure("the fake's buffer is full")
+            self._pending.append(samples)
+            self._pending_samples += len(samples)
+            self.received_samples += len(samples)
+            self._changed.notify()
+
+    def commit(self) -> None:
+        self._queue(_COMMIT)
+
+    def clear(self) -> None:
+        self._queue(_CLEAR)
+
+    def close(self) -> None:
+        self.closed.set()
+        with self._changed:
+            self._changed.notify()
+        self._thread.join(timeout=5)
+
+    def _queue(self, marker: str) -> None:
+        with self._changed:
+            self._pending.append(marker)
+            self._changed.notify()
+
+    def _decode(self) -> None:
+        while not self.closed.is_set():
+            if not self.engine.running.wait(timeout=0.05):
+                continue
+            with self._changed:
+                if not self._pending:
+                    self._changed.wait(timeout=0.1)
+                    continue
+                item = self._pending.popleft()
+                if not isinstance(item, str):
+                    self._pending_samples -= len(item)
+            if self.closed.is_set():
+                return
+            if not isinstance(item, str):
+                self._frames(item)
+            elif item == _COMMIT:
+                self._end_turn(stopped=False)
+            else:  # _CLEAR
+                self._item, self._heard = None, False
+
+    def _frames(self, samples: Samples) -> None:
+        for start in range(0, len(samples), _FRAME):
+            frame = samples[start : start + _FRAME]
+            self._position += len(frame)
+            ms = self._position * 1000 // 16_000
+            self._heard = True
+            loud = float(np.sqrt(np.mean(frame.astype(np.float64) ** 2))) > self.engine.level
+            if loud:
+                if self._item is None:
+                    self._turns += 1
+                    self._item = f"item_{self.number:02d}_{self._turns:03d}"
+                    self._start_ms = max(0, ms - self.options.prefix_padding_ms)
+                    self._speech_ms = self._quiet_ms = 0
+                    self._text = ""
+                    self._emit("speech_started", audio_start_ms=self._start_ms)
+                self._quiet_ms = 0
+                self._speech_ms += len(frame) * 1000 // 16_000
+                if self._speech_ms >= self.engine.word_ms * (len(self._text.split()) + 1):
+                    word = self.engine.words[self._words % len(self.engine.words)]
+                    self._words += 1
+                    delta = f" {word}" if self._text else word
+                    self._text += delta
+                    self._emit("delta", text=delta, tentative=" …")
+            elif self._item is not None:
+                self._quiet_ms += len(frame) * 1000 // 16_000
+                if self.options.turn_detection and self._quiet_ms >= self.options.silence_ms:
+                    self._end_turn(stopped=True)
+
+    def _end_turn(self, stopped: bool) -> None:
+        if self._item is None:
+            if not self._heard:
+                return
+            self._turns += 1
+            self._item, self._text = f"item_{self.number:02d}_{self._turns:03d}", ""
+        end_ms = self._position * 1000 // 16_000 - self._quiet_ms
+        if stopped:
+            self._emit("speech_stopped", audio_start_ms=self._start_ms, audio_end_ms=end_ms)
+        self._emit("completed", text=self._text, audio_start_ms=self._start_ms, audio_end_ms=end_ms)
+        self._item, self._heard = None, False
+
+    def _emit(self, kind: LiveEventType, **fields: Any) -> None:
+        assert self._item is not None
+        if not self.closed.is_set():
+            self.on_event(LiveEvent(kind, self._item, **fields))

@@ -23,9 +23,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(app: Any, port: int, log_level: str = "warning") -> Iterator[str]:
-    """The ASGI app on a real uvicorn at 127.0.0.1:port, in a thread; yields its URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level))
+def serving(app: Any, port: int, log_level: str = "warning", **options: Any) -> Iterator[str]:
+    """The ASGI app on a real uvicorn at 127.0.0.1:port, in a thread; yields its URL.
+    `options`: more of uvicorn.Config's (serve's own: api.server.uvicorn_options)."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level, **options)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     for _ in range(200):  # bounded: 10 s

@@ -23,6 +23,7 @@ from swescribe.adapters.local.sqlite_queue import SqliteWorkQueue
 from swescribe.adapters.local.upload_tokens import GET, verify_upload_token
 from swescribe.api.deps import ApiContext, LocalUploads
 from swescribe.api.limits import ApiLimits
+from swescribe.api.live_limits import LiveLimits
 from swescribe.config import Settings
 from swescribe.core.apikeys import ApiKeyStore
 from swescribe.core.intake import check_model
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from swescribe.engine import Engine
+    from swescribe.engine.live_ports import LiveTranscriber
     from swescribe.worker.runner import EngineFactory, Worker
 
 
@@ -140,7 +142,10 @@ def build_local_keys(settings: Settings) -> ApiKeyStore:
     return SqliteApiKeyStore(LocalPaths(settings.data_dir).database, settings.sqlite_busy_timeout)
 
 
-def build_local_api(settings: Settings, svc: Services) -> ApiContext:
+def build_local_api(
+    settings: Settings, svc: Services, live: LiveTranscriber | None = None
+) -> ApiContext:
+    """The local shape's API; it serves /v1/realtime, over `live` when there is one."""
     paths = LocalPaths(settings.data_dir)
     signing_key = read_or_create_secret(paths.signing_key)
 
@@ -164,6 +169,19 @@ def build_local_api(settings: Settings, svc: Services) -> ApiContext:
         ),
         limits=api_limits(settings),
         metrics_token=settings.metrics_token,
+        realtime=True,
+        live=live,
+        live_limits=live_limits(settings),
+    )
+
+
+def live_limits(settings: Settings) -> LiveLimits:
+    return LiveLimits(
+        sessions_per_key=settings.live_sessions_per_key,
+        max_sessions=settings.max_live_sessions,
+        idle_seconds=settings.live_idle_seconds,
+        max_seconds=settings.live_max_seconds,
+        max_message_bytes=settings.live_max_message_bytes,
     )
 
 

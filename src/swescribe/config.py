@@ -165,6 +165,17 @@ class Settings(BaseSettings):
     """A bearer token that reads /metrics without an API key (for a Prometheus scraper)."""
     sqlite_busy_timeout: float = Field(30.0, ge=0)
     """Seconds a local store operation waits for another process's lock before 503."""
+    # Live transcription (issue 25): the limits of /v1/realtime.
+    live_sessions_per_key: int = Field(2, ge=0)
+    """Live sessions one API key may hold open at once; one more is refused (0: no cap)."""
+    max_live_sessions: int = Field(4, ge=0)
+    """Live sessions `serve` holds open at once, all keys together (0: no cap)."""
+    live_idle_seconds: float = Field(60.0, gt=0)
+    """A live session that receives no audio this long is closed."""
+    live_max_seconds: float = Field(3 * 3600.0, gt=0)
+    """A live session is closed this long after it opened."""
+    live_max_message_bytes: int = Field(1024 * 1024, ge=1024)
+    """The largest WebSocket message /v1/realtime reads (an append's base64 audio)."""
     # Speaker diarization (issue 18).
     diarization_model: Literal["auto", "pyannote", "resemblyzer"] = "auto"
     """auto (pyannote where it loads, else the offline resemblyzer), pyannote, resemblyzer."""

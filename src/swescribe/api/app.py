@@ -19,6 +19,7 @@ from swescribe.api.deps import ApiContext
 from swescribe.api.errors import install_error_handlers
 from swescribe.api.headers import SecurityHeaders
 from swescribe.api.limits import install_limits
+from swescribe.api.live_limits import LiveSlots
 
 
 def create_app(context: ApiContext) -> FastAPI:
@@ -45,4 +46,9 @@ def create_app(context: ApiContext) -> FastAPI:
     if context.uploads is not None:
         app.include_router(routes_uploads.router)
         app.include_router(routes_web.router)
+    app.state.live_slots = LiveSlots(context.live_limits)
+    if context.realtime:
+        from swescribe.api import routes_realtime  # the engine's port: numpy, never on AWS
+
+        app.include_router(routes_realtime.router)
     return app

@@ -10,15 +10,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Header, Request
 
 from swescribe.api.credentials import authenticated_key, presented_key
 from swescribe.api.limits import ApiLimits
+from swescribe.api.live_limits import LiveLimits
 from swescribe.core.apikeys import ApiKey, ApiKeyStore
 from swescribe.core.errors import Unauthorized
 from swescribe.core.services import Services
+
+if TYPE_CHECKING:  # the engine's port imports numpy, which the API Lambda never loads
+    from swescribe.engine.live_ports import LiveTranscriber
 
 GATEWAY_KEY_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -51,6 +55,13 @@ class ApiContext:
     """/metrics needs nothing: serve listening on loopback only."""
     metrics_cache_seconds: float = 0.0
     """How long one rendering of /metrics is served again (AWS: its counts are queries)."""
+    realtime: bool = False
+    """Serve the /v1/realtime WebSocket (the local shape). The AWS API Lambda never does:
+    API Gateway's REST API carries no WebSocket."""
+    live: LiveTranscriber | None = None
+    """The live engine behind /v1/realtime; None: a connection is told that live
+    transcription is not available here, and closed."""
+    live_limits: LiveLimits = field(default_factory=LiveLimits)
 
 
 def get_context(request: Request) -> ApiContext:

@@ -151,7 +151,7 @@ class RateLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         if (
-            scope["type"] != "http"
+            scope["type"] not in ("http", "websocket")
             or path in UNLIMITED_PATHS
             or path.startswith(UNLIMITED_PREFIXES)
         ):
@@ -164,17 +164,24 @@ class RateLimit:
             try:
                 key = await self._authenticated(scope)
             except SwescribeError as error:  # the key store is busy: 503, as in a route
-                await _error(error, path)(scope, receive, send)
+                await _refuse(_error(error, path), scope, receive, send)
                 return
             if key is not None:
                 scope[AUTHENTICATED_KEY] = key
             wait = self.limiter.charge(address, key)
         if wait > 0:
-            await _too_many(wait, path)(scope, receive, send)
+            await _refuse(_too_many(wait, path), scope, receive, send)
             return
+        opened = False
 
         async def count_failures(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] == 401:
+            nonlocal opened
+            kind = message["type"]
+            opened = opened or kind == "websocket.accept"
+            refused = kind in ("http.response.start", "websocket.http.response.start")
+            if (refused and message["status"] == 401) or (
+                kind == "websocket.close" and not opened and message.get("code") == 1008
+            ):  # a WebSocket handshake refused for its key, by answer or by close
                 self.limiter.failed(address)
             await send(message)
 
@@ -187,7 +194,18 @@ class RateLimit:
         return await run_in_threadpool(self.limiter.authenticate, presented)
 
 
-def _too_many(wait: float, path: str) -> ASGIApp:
+async def _refuse(response: JSONResponse, scope: Scope, receive: Receive, send: Send) -> None:
+    """The refusal; a WebSocket handshake gets it as its HTTP answer where the server
+    can send one (uvicorn does), else a close (policy violation) before it opens."""
+    if scope["type"] == "websocket" and "websocket.http.response" not in scope.get(
+        "extensions", {}
+    ):
+        await send({"type": "websocket.close", "code": 1008, "reason": ""})
+        return
+    await response(scope, receive, send)
+
+
+def _too_many(wait: float, path: str) -> JSONResponse:
     seconds = max(1, math.ceil(wait))
     response = _error(RateLimited(f"too many requests; try again in {seconds} s", seconds), path)
     response.headers["Retry-After"] = str(seconds)

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 
 from swescribe.api.headers import HEADERS as SECURITY_HEADERS
 
-OPENAI_PREFIXES = ("/v1/audio/", "/v1/models")
+OPENAI_PREFIXES = ("/v1/audio/", "/v1/models", "/v1/realtime")
 NOT_RETRIED = frozenset({500, 501, 504})
 """Answers the SDKs must not retry (they retry 5xx): sending the file again would start
 another job (a 500 comes after the job ran and failed, or was made), and a timed-out one

@@ -19,13 +19,24 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 __all__ = ["HeaderDeadlineProtocol", "uvicorn_options"]
 
 
-def uvicorn_options(trusted_proxies: tuple[str, ...], header_timeout: float) -> dict[str, Any]:
-    """Keyword arguments for uvicorn.run / uvicorn.Config beyond the app, host and port."""
+WS_HEADROOM_BYTES = 64 * 1024
+
+
+def uvicorn_options(
+    trusted_proxies: tuple[str, ...],
+    header_timeout: float,
+    ws_message_bytes: int = 1024 * 1024,
+) -> dict[str, Any]:
+    """Keyword arguments for uvicorn.run / uvicorn.Config beyond the app, host and port.
+
+    /v1/realtime refuses a message over ws_message_bytes with an error event; one much
+    larger is never read whole: the WebSocket closes (1009) past a little headroom."""
     return {
         "http": _with_header_timeout(header_timeout),
         "proxy_headers": bool(trusted_proxies),
         "forwarded_allow_ips": list(trusted_proxies),  # never FORWARDED_ALLOW_IPS's default
-        "ws": "none",  # no route takes a WebSocket
+        "ws": "websockets-sansio",  # /v1/realtime
+        "ws_max_size": ws_message_bytes + WS_HEADROOM_BYTES,
     }
 
 
@@ -49,6 +60,10 @@ class HeaderDeadlineProtocol(H11Protocol):
     def on_response_complete(self) -> None:
         self._arm()  # before super(): it may start a pipelined request at once
         super().on_response_complete()
+
+    def handle_websocket_upgrade(self, event: h11.Request) -> None:
+        self._disarm()  # the headers are in; the WebSocket has its own clocks
+        super().handle_websocket_upgrade(event)
 
     def handle_events(self) -> None:
         serving = self.cycle

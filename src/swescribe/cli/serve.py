@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import click
@@ -28,6 +29,9 @@ from swescribe.bootstrap import (
 from swescribe.config import Settings
 from swescribe.core.services import Services
 from swescribe.logs import configure_json_logging
+
+if TYPE_CHECKING:
+    from swescribe.engine.live_ports import LiveTranscriber
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +79,10 @@ def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
     }
     launcher = LocalProcessLauncher(settings.workers, worker_env)
     svc = build_local_services(settings, launcher)
-    context = replace(build_local_api(settings, svc), metrics_open=metrics_open_for(host, settings))
+    context = replace(
+        build_local_api(settings, svc, _live_transcriber(settings)),
+        metrics_open=metrics_open_for(host, settings),
+    )
     _ensure_a_key(settings)
     _clear_staging(LocalPaths(settings.data_dir).staging)
 
@@ -102,12 +109,24 @@ def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
             host=host,
             port=port,
             log_level="warning",
-            **uvicorn_options(settings.trusted_proxies, settings.header_timeout_seconds),
+            **uvicorn_options(
+                settings.trusted_proxies,
+                settings.header_timeout_seconds,
+                settings.live_max_message_bytes,
+            ),
         )
     finally:
         stop.set()
         click.echo("swescribe: stopping workers (their jobs go back on the queue)", err=True)
         launcher.stop()
+
+
+def _live_transcriber(settings: Settings) -> LiveTranscriber | None:
+    """The engine behind /v1/realtime. The wiring point of issue 25's streaming engine:
+    `bootstrap_engine.live_transcriber(settings)` (it loads its model on first use) is
+    returned here once it lands; until then /v1/realtime answers that live transcription
+    is not available here."""
+    return None
 
 
 def dev_mode_off_for(host: str, settings: Settings, env: Mapping[str, str]) -> bool:
