@@ -77,7 +77,7 @@ class LiveStream:
         self._closed = False
         self._ended_at = 0.0
         self._last_heard = time.monotonic()
-        self._sync(session)
+        self._session = session
         self._reader = threading.Thread(target=self._read_all, daemon=True)
         self._sender = threading.Thread(target=self._send_all, daemon=True)
         self._reader.start()
@@ -137,7 +137,8 @@ class LiveStream:
 
     def _send_all(self) -> None:
         try:
-            if not self._answered(self._syncs_sent):
+            first = self._sync(self._session)
+            if first is None or not self._answered(first):
                 return
             started = time.monotonic()
             sent_seconds = 0.0
