@@ -17,6 +17,7 @@ from swescribe.client import (
     NO_RETRIES,
     ApiError,
     Client,
+    ClientError,
     Final,
     LiveError,
     Partial,
@@ -184,3 +185,15 @@ def test_a_refused_session_surfaces_with_the_servers_reason(tmp_path: Path) -> N
         assert refused.value.code == "too_many_live_sessions"
         assert "SWESCRIBE_LIVE_SESSIONS_PER_KEY" in str(refused.value)
         first.close()
+
+
+def test_a_file_that_is_not_audio_is_refused_before_a_session_opens(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.wav"
+    notes.write_text("inte ljud, bara text\n" * 100)
+    live = FakeLiveTranscriber()
+    with live_service(tmp_path, live) as service, Client(service.url, service.key) as client:
+        with pytest.raises(ClientError) as refused:
+            client.stream(notes, realtime=False)
+        assert "cannot read the audio" in str(refused.value)
+        assert service.open_sessions() == 0
+    assert live.sessions == []

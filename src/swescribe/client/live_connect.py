@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -35,7 +36,10 @@ def open_live_stream(
     LiveStream that sends the audio while its events are read."""
     pcm_rate, parts = pcm_source(audio, rate)
     seconds = REALTIME_CHUNK_SECONDS if realtime else FAST_CHUNK_SECONDS
-    chunk_bytes = int(pcm_rate * seconds) * 2
+    chunks = chunked(parts, int(pcm_rate * seconds) * 2)
+    first = next(chunks, None)  # a file that is not audio fails here, before a session opens
+    if first is not None:
+        chunks = itertools.chain([first], chunks)
     url = realtime_url(base_url)
     try:
         connection = connect(
@@ -52,7 +56,7 @@ def open_live_stream(
     return LiveStream(
         connection,
         session_update(pcm_rate, language, prompt, model),
-        chunked(parts, chunk_bytes),
+        chunks,
         seconds,
         realtime,
         final_timeout,
