@@ -125,12 +125,14 @@ class LiveStream:
     def _is_over(self) -> bool:
         """The audio has ended, the server has read it all, and the last turn is done."""
         with self._state:
-            if self._end_sync is None or self._syncs_answered < self._end_sync:
+            if self._end_sync is None:
                 return False
             now = time.monotonic()
             if now - self._ended_at > self._final_timeout:
                 log.warning(f"live: no final text after {self._final_timeout:g} s; closing")
                 return True
+            if self._syncs_answered < self._end_sync:
+                return False
             return not self._open_turns and now - self._last_heard >= SETTLE_SECONDS
 
     # The sender's thread.
