@@ -20,6 +20,7 @@ COMMANDS = {
     "serve": "swescribe.cli.serve",
     "worker": "swescribe.cli.serve",
     "submit": "swescribe.cli.submit",
+    "stream": "swescribe.cli.stream",
     "keys": "swescribe.cli.admin",
     "jobs": "swescribe.cli.admin",
     "cleanup": "swescribe.cli.admin",

@@ -11,6 +11,13 @@
 GET and DELETE calls are retried on a lost connection, 429 and 503 (honouring Retry-After);
 `Client(..., retry=NO_RETRIES)` turns that off. Uploads are never retried.
 
+Live transcription streams a file, a pipe or raw PCM16 and yields captions as they come:
+
+    with client.stream("talk.wav", realtime=False) as live:
+        for event in live:
+            if isinstance(event, Final):
+                print(event.text)
+
 Every error the client raises on purpose is a `ClientError` (an error answer: `ApiError`).
 Webhook receivers check a delivery with `verify_webhook(headers, raw_body, secret)`.
 """
@@ -18,6 +25,16 @@ Webhook receivers check a delivery with `verify_webhook(headers, raw_body, secre
 from __future__ import annotations
 
 from swescribe.client.http import Client
+from swescribe.client.live import LiveStream
+from swescribe.client.live_events import (
+    Final,
+    LiveError,
+    Partial,
+    SpeechStarted,
+    SpeechStopped,
+    StreamEvent,
+    event_json,
+)
 from swescribe.client.models import (
     ApiError,
     ClientError,
@@ -42,12 +59,19 @@ __all__ = [
     "ApiError",
     "Client",
     "ClientError",
+    "Final",
     "Format",
     "Job",
     "JobError",
+    "LiveError",
+    "LiveStream",
+    "Partial",
     "Registration",
     "RetryPolicy",
     "Segment",
+    "SpeechStarted",
+    "SpeechStopped",
+    "StreamEvent",
     "Task",
     "Transcript",
     "UploadProgress",
@@ -55,6 +79,7 @@ __all__ = [
     "UploadTarget",
     "WebhookStatus",
     "WebhookVerificationError",
+    "event_json",
     "readable_name",
     "verify_webhook",
 ]

@@ -10,6 +10,9 @@ from typing import IO, Any, cast
 
 import httpx
 
+from swescribe.client.live import LiveStream
+from swescribe.client.live_audio import AudioSource
+from swescribe.client.live_connect import open_live_stream
 from swescribe.client.models import (
     ApiError,
     ClientError,
@@ -55,6 +58,9 @@ class Client:
         )
         self._retry = retry
         self._retrying = retry.caller()
+        self._base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self._timeout = timeout
 
     def close(self) -> None:
         self._http.close()
@@ -292,4 +298,37 @@ class Client:
                 for i, s in enumerate(body.get("segments") or ())
             ),
             raw=body,
+        )
+
+    def stream(
+        self,
+        audio: AudioSource,
+        *,
+        language: str | None = "sv",
+        prompt: str | None = None,
+        model: str | None = None,
+        realtime: bool = True,
+        rate: int | None = None,
+        final_timeout: float = 30.0,
+    ) -> LiveStream:
+        """Live transcription over /v1/realtime: iterate the answer for SpeechStarted,
+        Partial (confirmed text and the tentative tail), SpeechStopped and Final events.
+
+        audio: a file path or binary stream (decoded with PyAV), or raw PCM16 mono
+        little-endian (bytes, an iterable of chunks, or a stream with `rate` given) at
+        `rate` 16000 (the default for raw bytes) or 24000. realtime: send at real-time
+        pace, as a live source does; False: as fast as the server takes it. language None
+        detects it per turn. Raises ApiError (a refused key: 401) or LiveError (the
+        server's error event, with its code)."""
+        return open_live_stream(
+            self._base_url,
+            self._api_key,
+            audio,
+            language=language,
+            prompt=prompt,
+            model=model,
+            realtime=realtime,
+            rate=rate,
+            open_timeout=self._timeout,
+            final_timeout=final_timeout,
         )
