@@ -141,6 +141,7 @@ async function stopLive() {
 }
 
 async function openMicrophone(onAudio) {
+  if (!window.isSecureContext) throw new Error(t("liveInsecure"));
   if (!navigator.mediaDevices?.getUserMedia || !window.AudioWorkletNode) {
     throw new Error(t("liveUnsupported"));
   }

@@ -53,6 +53,9 @@ export const STRINGS = {
       `${seconds} s recorded. Save it as a job to have it transcribed again in full.`,
     liveSaved: "Saved as a job: see the job list.",
     liveRecordingFull: "The recording is full (3 hours): later audio is not kept for saving.",
+    liveInsecure:
+      "The browser gives the microphone only to pages over HTTPS, or opened at 127.0.0.1 " +
+      "or localhost.",
     liveUnsupported: "This browser cannot record audio here (it needs AudioWorklet).",
     liveNoMicrophone: "The microphone could not be used: allow it for this page.",
     liveNoConnection:
@@ -163,6 +166,9 @@ export const STRINGS = {
       `${seconds} s inspelat. Spara det som ett jobb för att få allt transkriberat igen.`,
     liveSaved: "Sparat som ett jobb: se jobblistan.",
     liveRecordingFull: "Inspelningen är full (3 timmar): senare ljud sparas inte.",
+    liveInsecure:
+      "Webbläsaren ger bara mikrofonen till sidor över HTTPS, eller som öppnats på " +
+      "127.0.0.1 eller localhost.",
     liveUnsupported: "Den här webbläsaren kan inte spela in ljud här (den saknar AudioWorklet).",
     liveNoMicrophone: "Mikrofonen kunde inte användas: tillåt den för den här sidan.",
     liveNoConnection:
