@@ -7,7 +7,8 @@ CI (CI=1) installs chromium, so there a missing one is a failure, not a skip.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,9 +37,10 @@ def _missing(message: str) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture
-def browser_context(tmp_path: Path) -> Iterator[BrowserContext]:
-    """A fresh chromium profile with English as the browser's language."""
+@contextmanager
+def chromium(profile: Path, extra_args: Sequence[str] = ()) -> Iterator[BrowserContext]:
+    """A fresh chromium profile with English as the browser's language; `extra_args` are
+    one test's own flags (a fake microphone, say) on top of CHROMIUM_ARGS."""
     if not CHROMIUM.exists():
         _missing("chromium is not installed (apt-get install -y chromium)")
     try:
@@ -47,10 +49,10 @@ def browser_context(tmp_path: Path) -> Iterator[BrowserContext]:
         _missing("playwright is not installed (pip install -e '.[dev]')")
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
+            str(profile),
             executable_path=str(CHROMIUM),
             headless=True,
-            args=CHROMIUM_ARGS,
+            args=[*CHROMIUM_ARGS, *extra_args],
             locale="en-US",
             accept_downloads=True,
             viewport={"width": 1100, "height": 900},
@@ -59,6 +61,12 @@ def browser_context(tmp_path: Path) -> Iterator[BrowserContext]:
             yield context
         finally:
             context.close()
+
+
+@pytest.fixture
+def browser_context(tmp_path: Path) -> Iterator[BrowserContext]:
+    with chromium(tmp_path / "chromium-profile") as context:
+        yield context
 
 
 @pytest.hookimpl(wrapper=True)

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from swescribe.api import create_app
-from swescribe.api.routes_web import SCRIPTS
+from swescribe.api.routes_web import SCRIPTS, WORKLETS
 from swescribe.bootstrap import build_local_api, build_local_services
 from swescribe.config import Settings
 
@@ -33,7 +33,7 @@ def http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     ("path", "content_type"),
     [
         ("/", "text/html; charset=utf-8"),
-        *((f"/web/{name}", "text/javascript; charset=utf-8") for name in SCRIPTS),
+        *((f"/web/{name}", "text/javascript; charset=utf-8") for name in (*SCRIPTS, *WORKLETS)),
         ("/web/app.css", "text/css; charset=utf-8"),
     ],
 )
@@ -59,6 +59,13 @@ def test_every_file_the_page_links_is_served_and_nothing_else_is(http: httpx.Cli
         text = http.get(f"/web/{script}").text
         imported |= set(re.findall(r'from "\./([\w.]+)"', text))
     assert imported == set(SCRIPTS) - {"app.js"}, "every module is imported, none is missing"
+    worklets = set()
+    for script in SCRIPTS:
+        text = http.get(f"/web/{script}").text
+        worklets |= set(re.findall(r'addModule\("web/([\w.-]+)"\)', text))
+    assert worklets == set(WORKLETS), "every AudioWorklet is loaded from this origin's /web/"
+    for worklet in WORKLETS:
+        assert http.get(f"/web/{worklet}").status_code == 200
     unknown = http.get("/web/secrets.txt")
     assert unknown.status_code == 404
     assert unknown.json()["error"]["code"] == "not_found"
@@ -70,7 +77,7 @@ def test_the_page_names_its_language_and_loads_nothing_from_other_hosts(
 ) -> None:
     page = http.get("/").text
     assert '<html lang="en">' in page
-    for asset in ("index.html", "app.css", *SCRIPTS):
+    for asset in ("index.html", "app.css", *SCRIPTS, *WORKLETS):
         text = WEB.joinpath(asset).read_text(encoding="utf-8")
         assert not re.search(r"https?://", text), f"{asset} reaches outside this server"
 

@@ -22,12 +22,17 @@ SCRIPTS = (
     "jobs.js",
     "transcript.js",
     "speakers.js",
+    "live.js",
+    "recording.js",
 )
 """JavaScript modules: index.html loads app.js, which imports the others."""
+WORKLETS = ("live-worklet.js",)
+"""AudioWorklet modules, loaded by audioWorklet.addModule: a file of this origin, as the
+CSP wants (script-src falls back to 'self'), never a blob: or inline script."""
 ASSETS = {
     "index.html": "text/html; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
-    **dict.fromkeys(SCRIPTS, "text/javascript; charset=utf-8"),
+    **dict.fromkeys((*SCRIPTS, *WORKLETS), "text/javascript; charset=utf-8"),
 }
 HEADERS = {
     "Cache-Control": "no-cache",

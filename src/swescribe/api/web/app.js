@@ -1,4 +1,5 @@
-// The swescribe web page: upload audio, follow jobs, read and play back transcripts.
+// The swescribe web page: upload audio, live captions from the microphone, follow jobs,
+// read and play back transcripts.
 // Plain JavaScript modules, no build step; every user-facing string is in strings.js.
 // This module starts the page: the key, the language, and the wiring of every control.
 import { STRINGS } from "./strings.js";
@@ -16,6 +17,7 @@ import {
 } from "./page.js";
 import { renderUploadProgress, setUpDropZone } from "./upload.js";
 import { deleteJob, refreshJobs, renderJobs } from "./jobs.js";
+import { renderLive, setUpLive } from "./live.js";
 import {
   closeTranscript,
   copyText,
@@ -75,6 +77,7 @@ export function applyLanguage(lang) {
   $("drop-zone").setAttribute("aria-label", t("dropLabel"));
   showKeyState();
   renderUploadProgress();
+  renderLive();
   renderJobs();
   renderTranscript();
   if (!$("jobs-more").hidden) $("jobs-more").textContent = t("jobsMore", state.jobs.length);
@@ -127,6 +130,7 @@ function start() {
   }
   $("copy-text").addEventListener("click", copyText);
   setUpDropZone();
+  setUpLive();
   if (state.apiKey) refreshJobs();
 }
 

@@ -82,6 +82,23 @@ export function actionButton(label, ariaLabel, action, jobId) {
   return button;
 }
 
+// The live captions of a session saved as this job, beside it (kept in this tab only).
+function liveTextDetails(jobId) {
+  const details = document.createElement("details");
+  details.className = "live-text";
+  const summary = document.createElement("summary");
+  summary.textContent = t("liveTextSummary");
+  const text = document.createElement("p");
+  text.textContent = state.liveText.get(jobId) || t("liveTextEmpty");
+  details.append(summary, text);
+  details.open = state.liveTextOpen.has(jobId); // the list is redrawn as jobs are polled
+  details.addEventListener("toggle", () => {
+    if (details.open) state.liveTextOpen.add(jobId);
+    else state.liveTextOpen.delete(jobId);
+  });
+  return details;
+}
+
 export function renderJobs() {
   const focused = document.activeElement;
   const refocus =
@@ -97,6 +114,7 @@ export function renderJobs() {
     const name = jobName(job);
     const fileCell = cell(row, name, "file");
     fileCell.title = job.job_id;
+    if (state.liveText.has(job.job_id)) fileCell.append(liveTextDetails(job.job_id));
     const statusCell = cell(row, "");
     const badge = document.createElement("span");
     badge.className = `badge status-${job.status}`;
@@ -143,6 +161,7 @@ export async function deleteJob(jobId) {
   if (url) URL.revokeObjectURL(url);
   state.localAudio.delete(jobId);
   state.lastStatus.delete(jobId);
+  state.liveText.delete(jobId);
   announce(t("deleted", name));
   await refreshJobs();
   $("jobs-heading").focus();

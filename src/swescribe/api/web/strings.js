@@ -35,6 +35,39 @@ export const STRINGS = {
     uploaded: (name) => `${name} is uploaded and queued for transcription.`,
     uploadFailed: (name) => `The upload of ${name} failed.`,
     networkError: "The service could not be reached.",
+    liveHeading: "Live captions",
+    liveHint:
+      "Swedish text from the microphone while people speak. The custom vocabulary above " +
+      "applies. Confirmed text is dark; the words still being decided are grey.",
+    liveStart: "Start",
+    liveStop: "Stop",
+    liveSave: "Save as a job",
+    liveDiarizeLabel: "Speaker labels in the saved job",
+    liveIdle: "Press Start and allow the microphone.",
+    liveStarting: "Starting the microphone …",
+    liveRunning: "Listening. Press Stop to end.",
+    liveStopping: "Finishing the last words …",
+    liveStarted: "Live captions started.",
+    liveStopped: "Live captions stopped.",
+    liveRecorded: (seconds) =>
+      `${seconds} s recorded. Save it as a job to have it transcribed again in full.`,
+    liveSaved: "Saved as a job: see the job list.",
+    liveRecordingFull: "The recording is full (3 hours): later audio is not kept for saving.",
+    liveInsecure:
+      "The browser gives the microphone only to pages over HTTPS, or opened at 127.0.0.1 " +
+      "or localhost.",
+    liveUnsupported: "This browser cannot record audio here (it needs AudioWorklet).",
+    liveNoMicrophone: "The microphone could not be used: allow it for this page.",
+    liveNoConnection:
+      "The live connection could not be opened. Check the API key; live captions need " +
+      "swescribe serve.",
+    liveClosed: (code, why) => `The live connection closed (code ${code})${why ? `: ${why}` : "."}`,
+    liveServerError: (message, code) => `${message} (${code})`,
+    liveSlowNetwork:
+      "The network is slower than the audio: some live text is skipped. The recording " +
+      "keeps everything.",
+    liveTextSummary: "Live captions",
+    liveTextEmpty: "(no words were heard)",
     jobsHeading: "Jobs",
     refresh: "Refresh",
     jobsEmpty: "No jobs yet.",
@@ -115,6 +148,39 @@ export const STRINGS = {
     uploaded: (name) => `${name} är uppladdad och står i kö för transkribering.`,
     uploadFailed: (name) => `Uppladdningen av ${name} misslyckades.`,
     networkError: "Det gick inte att nå tjänsten.",
+    liveHeading: "Direkttext",
+    liveHint:
+      "Svensk text från mikrofonen medan någon talar. Den egna vokabulären ovan gäller. " +
+      "Bekräftad text är mörk; ord som ännu inte är avgjorda är grå.",
+    liveStart: "Starta",
+    liveStop: "Stoppa",
+    liveSave: "Spara som jobb",
+    liveDiarizeLabel: "Talarmärkning i det sparade jobbet",
+    liveIdle: "Tryck Starta och tillåt mikrofonen.",
+    liveStarting: "Startar mikrofonen …",
+    liveRunning: "Lyssnar. Tryck Stoppa för att sluta.",
+    liveStopping: "Avslutar de sista orden …",
+    liveStarted: "Direkttexten har startat.",
+    liveStopped: "Direkttexten har stoppats.",
+    liveRecorded: (seconds) =>
+      `${seconds} s inspelat. Spara det som ett jobb för att få allt transkriberat igen.`,
+    liveSaved: "Sparat som ett jobb: se jobblistan.",
+    liveRecordingFull: "Inspelningen är full (3 timmar): senare ljud sparas inte.",
+    liveInsecure:
+      "Webbläsaren ger bara mikrofonen till sidor över HTTPS, eller som öppnats på " +
+      "127.0.0.1 eller localhost.",
+    liveUnsupported: "Den här webbläsaren kan inte spela in ljud här (den saknar AudioWorklet).",
+    liveNoMicrophone: "Mikrofonen kunde inte användas: tillåt den för den här sidan.",
+    liveNoConnection:
+      "Direktanslutningen kunde inte öppnas. Kontrollera API-nyckeln; direkttext kräver " +
+      "swescribe serve.",
+    liveClosed: (code, why) => `Direktanslutningen stängdes (kod ${code})${why ? `: ${why}` : "."}`,
+    liveServerError: (message, code) => `${message} (${code})`,
+    liveSlowNetwork:
+      "Nätverket är långsammare än ljudet: en del direkttext hoppas över. Inspelningen " +
+      "behåller allt.",
+    liveTextSummary: "Direkttext",
+    liveTextEmpty: "(inga ord hördes)",
     jobsHeading: "Jobb",
     refresh: "Uppdatera",
     jobsEmpty: "Inga jobb än.",

@@ -66,20 +66,25 @@ export function sendFile(upload, file, onProgress) {
 
 // What the page asks of a new job: its file name, the custom vocabulary (the model's
 // initial prompt, docs/api.md), and speaker labels when ticked.
-export function jobRequest(filename, vocabulary) {
+export function jobRequest(filename, vocabulary, diarizeBox = $("diarize"), speakersBox = $("speakers")) {
   const request = { filename };
   const prompt = vocabulary.trim();
   if (prompt) request.prompt = prompt;
-  if ($("diarize")?.checked) {
+  if (diarizeBox?.checked) {
     request.diarize = true;
-    const speakers = Number($("speakers")?.value || 0);
+    const speakers = Number(speakersBox?.value || 0);
     if (Number.isInteger(speakers) && speakers >= 1 && speakers <= 32) request.speakers = speakers;
   }
   return request;
 }
 
-export async function uploadFile(file) {
-  if (!requireKey()) return;
+// Creates a job for the file and uploads it; the job, or null when either step failed.
+export async function uploadFile(
+  file,
+  request = jobRequest(file.name, $("vocabulary-input").value),
+  onCreated = () => {},
+) {
+  if (!requireKey()) return null;
   clearError();
   showUploadProgress(file.name, 0);
   let job = null;
@@ -87,9 +92,10 @@ export async function uploadFile(file) {
     const response = await api("v1/jobs", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(jobRequest(file.name, $("vocabulary-input").value)),
+      body: JSON.stringify(request),
     });
     job = await response.json();
+    onCreated(job);
     state.names.set(job.job_id, file.name);
     state.localAudio.set(job.job_id, URL.createObjectURL(file));
     state.uploading.add(job.job_id);
@@ -97,9 +103,11 @@ export async function uploadFile(file) {
     await sendFile(job.upload, file, (percent) => showUploadProgress(file.name, percent));
     showUploadProgress(file.name, 100, true);
     announce(t("uploaded", file.name));
+    return job;
   } catch (error) {
     announce(t("uploadFailed", file.name));
     showError(error);
+    return null;
   } finally {
     if (job) state.uploading.delete(job.job_id);
     refreshJobs();
