@@ -35,7 +35,9 @@ class TimedWord:
 class LocalAgreement:
     """The confirmed words of one turn and the tentative tail after them."""
 
-    def __init__(self) -> None:
+    def __init__(self, floor: float = 0.0) -> None:
+        self.floor = floor
+        """Words ending before this belong to audio heard only as context."""
         self.confirmed: list[TimedWord] = []
         self._tentative: list[TimedWord] = []
 
@@ -73,9 +75,9 @@ class LocalAgreement:
         """The hypothesis without the words that the confirmed ones already cover: by time,
         then by text (up to MAX_OVERLAP_WORDS repeated at the seam)."""
         if not self.confirmed:
-            return list(hypothesis)
-        limit = self.confirmed_end - OVERLAP_TOLERANCE
-        new = [word for word in hypothesis if word.start > limit]
+            return [word for word in hypothesis if word.end > self.floor]
+        limit = max(self.confirmed_end - OVERLAP_TOLERANCE, self.floor)
+        new = [word for word in hypothesis if word.start > limit and word.end > self.floor]
         for size in range(min(MAX_OVERLAP_WORDS, len(new), len(self.confirmed)), 0, -1):
             tail = [w.key for w in self.confirmed[-size:]]
             if [w.key for w in new[:size]] == tail:

@@ -39,6 +39,8 @@ class DecodeRequest:
     prompt: list[int]
     """Token ids before the audio: the session's vocabulary, then confirmed text."""
     language: str
+    final: bool = False
+    """The turn's last decode: searched with the final beam."""
 
 
 @dataclass(frozen=True)
@@ -54,9 +56,10 @@ class BatchDecoder:
     """One loaded faster-whisper model, decoding buffers of several sessions at once.
     Called from the live engine's one decode thread only."""
 
-    def __init__(self, model: Any, beam_size: int) -> None:
+    def __init__(self, model: Any, beam_size: int, final_beam_size: int) -> None:
         self._model = model
         self._beam_size = beam_size
+        self._final_beam_size = final_beam_size
         self._tokenizers: dict[str, Any] = {}
 
     @property
@@ -80,11 +83,14 @@ class BatchDecoder:
         return str(language)
 
     def decode(self, requests: Sequence[DecodeRequest]) -> list[Hypothesis]:
-        """Each request's hypothesis, in order; one batch per language."""
+        """Each request's hypothesis, in order; one batch per language and beam."""
         results: list[Hypothesis | None] = [None] * len(requests)
-        for language in sorted({r.language for r in requests}):
-            indexes = [i for i, r in enumerate(requests) if r.language == language]
-            decoded = self._decode_batch([requests[i] for i in indexes], language)
+        for language, final in sorted({(r.language, r.final) for r in requests}):
+            indexes = [
+                i for i, r in enumerate(requests) if (r.language, r.final) == (language, final)
+            ]
+            beam = self._final_beam_size if final else self._beam_size
+            decoded = self._decode_batch([requests[i] for i in indexes], language, beam)
             for i, hypothesis in zip(indexes, decoded, strict=True):
                 results[i] = hypothesis
         return [r for r in results if r is not None]
@@ -99,13 +105,15 @@ class BatchDecoder:
             )
         return self._tokenizers[language]
 
-    def _decode_batch(self, requests: list[DecodeRequest], language: str) -> list[Hypothesis]:
+    def _decode_batch(
+        self, requests: list[DecodeRequest], language: str, beam_size: int
+    ) -> list[Hypothesis]:
         from faster_whisper.audio import pad_or_trim
 
         model = self._model
         tokenizer = self._tokenizer(language)
         options = generate_options(
-            TranscribeOptions(beam_size=self._beam_size, word_timestamps=True), tokenizer
+            TranscribeOptions(beam_size=beam_size, word_timestamps=True), tokenizer
         )
         extracted = [model.feature_extractor(r.audio)[..., :-1] for r in requests]
         frames = encoder_frames(max(f.shape[-1] for f in extracted), ENCODER_MARGIN_FRAMES)
@@ -113,7 +121,7 @@ class BatchDecoder:
         results = model.model.generate(
             encoder_output,
             [model.get_prompt(tokenizer, r.prompt, without_timestamps=False) for r in requests],
-            beam_size=self._beam_size,
+            beam_size=beam_size,
             patience=options.patience,
             length_penalty=options.length_penalty,
             max_length=_max_length(model.max_length, requests),

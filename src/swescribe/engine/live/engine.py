@@ -8,12 +8,14 @@ runs while sessions are open and ends with the last one; the model stays loaded.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from swescribe.core.errors import InvalidOption
+from swescribe.core.errors import InvalidOption, ModelUnavailable
 from swescribe.engine.live.decoder import BatchDecoder
 from swescribe.engine.live.session import StreamSession
 from swescribe.engine.live.tuning import LiveTuning
@@ -45,6 +47,10 @@ class LiveEngine:
         self._wake = threading.Event()
         self._sessions: list[StreamSession] = []
         self._thread: threading.Thread | None = None
+        self._stopping = False
+        atexit.register(self.stop)
+        self.batch_sizes: Counter[int] = Counter()
+        """How many decodes served how many sessions at once (for the bench and tests)."""
 
     @property
     def thread_alive(self) -> bool:
@@ -65,6 +71,8 @@ class LiveEngine:
         )
         session = StreamSession(options, on_event, self.tuning, detector, self._wake)
         with self._lock:
+            if self._stopping:
+                raise ModelUnavailable("the live engine is shutting down")
             self._sessions.append(session)
             if self._thread is None:
                 self._thread = threading.Thread(
@@ -73,10 +81,22 @@ class LiveEngine:
                 self._thread.start()
         return session
 
+    def stop(self, timeout: float = 30.0) -> None:
+        """End the decode thread after its current decode (at exit: a thread still
+        inside CTranslate2 as the interpreter ends aborts the process)."""
+        with self._lock:
+            self._stopping = True
+            thread = self._thread
+        self._wake.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
     def _loaded(self) -> BatchDecoder:
         with self._load_lock:
             if self._decoder is None:
-                self._decoder = BatchDecoder(self._load_model(), self.tuning.beam_size)
+                self._decoder = BatchDecoder(
+                    self._load_model(), self.tuning.beam_size, self.tuning.final_beam_size
+                )
             return self._decoder
 
     def _run(self) -> None:
@@ -85,7 +105,7 @@ class LiveEngine:
             self._wake.clear()
             with self._lock:
                 self._sessions = [s for s in self._sessions if not s.closed]
-                if not self._sessions:
+                if not self._sessions or self._stopping:
                     self._thread = None
                     return
                 sessions = list(self._sessions)
@@ -115,6 +135,7 @@ class LiveEngine:
             requests.append(session.request(prompt, session.options.language or DEFAULT_LANGUAGE))
         try:
             hypotheses = decoder.decode(requests)
+            self.batch_sizes[len(requests)] += 1
         except Exception:
             log.exception("live decode of %d sessions failed", len(ready))
             for session in ready:

@@ -112,8 +112,12 @@ class StreamSession:
         """When a decode last served this session (monotonic): the least recently served
         go first."""
         self._timeline = 0
-        self._idle: deque[Samples] = deque()
-        self._idle_samples = 0
+        self._history: deque[Samples] = deque()
+        """The latest audio, in or out of turns: a new turn's padding and left context."""
+        self._history_samples = 0
+        self._turn_starts: deque[int] = deque()
+        """Where recent turns' buffers began: where a new turn's left context may begin."""
+        self._last_stop = 0
         self._turn: _Turn | None = None
         self._ending: deque[_Turn] = deque()
         self._context = ""
@@ -151,7 +155,7 @@ class StreamSession:
             self._waiting = 0
             self._turn = None
             self._ending.clear()
-            self._idle.clear()
+            self._history.clear()
         self._wake.set()
 
     def _command(self, command: _Command) -> None:
@@ -194,7 +198,8 @@ class StreamSession:
         assert turn is not None
         turn.decoded_to = turn.buffer_end
         offset = turn.buffer_start / SAMPLE_RATE
-        return DecodeRequest(turn.audio(), offset, prompt, turn.language or language)
+        final = bool(self._ending)
+        return DecodeRequest(turn.audio(), offset, prompt, turn.language or language, final)
 
     def next_turn_audio(self) -> tuple[Samples, bool]:
         """The audio the next decode will hear, and whether its turn needs a language."""
@@ -268,25 +273,44 @@ class StreamSession:
             self._turn = _Turn(self._new_id(), now, [], now, decoded_to=now)
         if self._turn is not None:
             self._turn.add(samples)
-        else:
-            self._idle.append(samples)
-            self._idle_samples += samples.size
-            keep = (
-                (self.options.prefix_padding_ms + self._tuning.idle_keep_ms) * SAMPLE_RATE // 1000
-            )
-            while self._idle and self._idle_samples - self._idle[0].size >= keep:
-                self._idle_samples -= self._idle.popleft().size
+            if not self._turn.heard_speech:  # commit-only turns keep no audio before speech
+                self._turn.cut_before(self._turn.buffer_end - self._idle_keep())
+                self._turn.decoded_to = self._turn.buffer_start
+        self._history.append(samples)
+        self._history_samples += samples.size
+        keep = self._idle_keep() + round(self._tuning.left_context_seconds * SAMPLE_RATE)
+        while self._history and self._history_samples - self._history[0].size >= keep:
+            self._history_samples -= self._history.popleft().size
         self._timeline += samples.size
 
+    def _idle_keep(self) -> int:
+        return (self.options.prefix_padding_ms + self._tuning.idle_keep_ms) * SAMPLE_RATE // 1000
+
     def _start_turn(self, speech_start: int) -> None:
+        """A turn's buffer begins with its padding, and before that (as context the
+        decoder hears but whose words the turn leaves out) the recent turns that began
+        within `left_context_seconds`."""
         padded = max(0, speech_start - self.options.prefix_padding_ms * SAMPLE_RATE // 1000)
-        idle_start = self._timeline - self._idle_samples
-        audio = np.concatenate(list(self._idle)) if self._idle else np.zeros(0, np.float32)
-        first = max(padded, idle_start)
-        self._idle.clear()
-        self._idle_samples = 0
-        turn = _Turn(self._new_id(), speech_start, [], first, decoded_to=first, heard_speech=True)
-        turn.add(audio[first - idle_start :])
+        kept_from = self._timeline - self._history_samples
+        context_from = padded - round(self._tuning.left_context_seconds * SAMPLE_RATE)
+        earlier = [s for s in self._turn_starts if s >= max(kept_from, context_from)]
+        first = min([*earlier, max(padded, kept_from)])
+        floor = (max(self._last_stop, first) + speech_start) / 2 / SAMPLE_RATE
+        turn = _Turn(
+            self._new_id(),
+            speech_start,
+            [],
+            first,
+            decoded_to=first,
+            heard_speech=True,
+            agreement=LocalAgreement(floor=floor if first < padded else 0.0),
+        )
+        if self._history:
+            audio = np.concatenate(list(self._history))
+            turn.add(audio[first - kept_from :])
+        self._turn_starts.append(max(padded, kept_from))
+        while self._turn_starts and self._turn_starts[0] < context_from:
+            self._turn_starts.popleft()
         self._turn = turn
         self._emit("speech_started", turn)
 
@@ -296,6 +320,7 @@ class StreamSession:
             return
         self._turn = None
         turn.end = end
+        self._last_stop = end
         if stopped:
             self._emit("speech_stopped", turn, end=end)
         if turn.heard_speech:
@@ -309,8 +334,9 @@ class StreamSession:
 
     def _clear(self) -> None:
         self._turn = None
-        self._idle.clear()
-        self._idle_samples = 0
+        self._history.clear()
+        self._history_samples = 0
+        self._turn_starts.clear()
         self._detector.reset()
 
     def _confirm(self, turn: _Turn, words: list[TimedWord], final: bool) -> None:
@@ -342,7 +368,9 @@ class StreamSession:
 
     def _count_undecoded(self) -> None:
         turns = list(self._ending) + ([self._turn] if self._turn is not None else [])
-        undecoded = sum(t.buffer_end - max(t.decoded_to, t.buffer_start) for t in turns)
+        undecoded = sum(
+            t.buffer_end - max(t.decoded_to, t.buffer_start) for t in turns if t.heard_speech
+        )
         with self._lock:
             self._undecoded = undecoded
 

@@ -21,6 +21,13 @@ class LiveTuning:
     max_batch: int = 8
     """Sessions decoded together in one call."""
     beam_size: int = 1
+    """Beam of the decodes while a turn grows (greedy: they are many and short)."""
+    final_beam_size: int = 5
+    """Beam of a turn's last decode, which settles its tentative tail."""
+    left_context_seconds: float = 8.0
+    """A new turn's buffer begins with the recent turns that began this close before it:
+    heard again, their words left out. A turn of one phrase alone is too little context
+    for Whisper (docs/performance.md, "Live")."""
     prompt_previous_turns: bool = False
     """Whether the prompt carries the text of the session's earlier turns, not only the
     turn's own confirmed text before its buffer: whisper-base then copies earlier
@@ -35,5 +42,5 @@ class LiveTuning:
             raise InvalidOption("max_buffer_seconds must lie between trim_seconds and 30")
         if self.max_undecoded_seconds <= 0:
             raise InvalidOption("max_undecoded_seconds must be positive")
-        if self.max_batch < 1 or self.beam_size < 1:
-            raise InvalidOption("max_batch and beam_size must be at least 1")
+        if min(self.max_batch, self.beam_size, self.final_beam_size) < 1:
+            raise InvalidOption("max_batch and the beam sizes must be at least 1")
