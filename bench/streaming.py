@@ -138,7 +138,7 @@ def word_ends(engine: Engine, name: str) -> list[tuple[str, float]]:
     found = []
     for segment in transcript.segments:
         for word in segment.words or ():
-            found += [(key, word.end) for key in normalise(word.text).split()]
+            found += [(key, word.end) for key in normalise(word.word).split()]
     return found
 
 
@@ -146,7 +146,7 @@ def measure(stream: Stream, reference_words: list[tuple[str, float]]) -> dict[st
     """Latency, revisions and the streamed text of one stream."""
     completed = {e.item_id: e.text for _, e in stream.of("completed")}
     first_text: list[float] = []
-    confirmed_words: list[tuple[str, float]] = []
+    lags: list[float] = []
     revisions = 0
     so_far: dict[str, str] = {}
     for item, text in completed.items():
@@ -155,6 +155,7 @@ def measure(stream: Stream, reference_words: list[tuple[str, float]]) -> dict[st
         shown = [t for t, e in deltas if (e.text + e.tentative).strip()]
         if speech is not None and shown:
             first_text.append(shown[0] - (stream.started + speech.audio_start_ms / 1000))
+        confirmed_words: list[tuple[str, float]] = []
         for wall, event in deltas:
             so_far[item] = so_far.get(item, "") + event.text
             if not text.startswith(so_far[item]):
@@ -162,7 +163,13 @@ def measure(stream: Stream, reference_words: list[tuple[str, float]]) -> dict[st
             confirmed_words += [(key, wall) for key in normalise(event.text).split()]
         if so_far.get(item, "") != text:
             revisions += 1
-    lags = _lags(confirmed_words, reference_words, stream.started)
+        # Matched against the batch engine's words of the turn's own stretch of audio
+        # only: the long file reads the same text three times.
+        stop = next((e for _, e in stream.of("completed") if e.item_id == item), None)
+        if speech is not None and stop is not None:
+            low, high = speech.audio_start_ms / 1000 - 1.0, stop.audio_end_ms / 1000 + 1.0
+            nearby = [(k, end) for k, end in reference_words if low <= end <= high]
+            lags += _lags(confirmed_words, nearby, stream.started)
     return {
         "turns": len(completed),
         "first_text_median_s": _quantile(first_text, 0.5),
