@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     compute_type: str = "auto"
     cpu_threads: int = Field(0, ge=0)
     language: str = "sv"
+    # Live transcription (issue 25): decoded in the serve process.
+    live_cpu_threads: int = Field(2, ge=0)
+    """CPU threads of the live model's decoder (0: all usable cores)."""
+    live_max_buffer_seconds: float = Field(30.0, gt=0, le=300)
+    """Audio a live session may hold that no decode has heard; more is refused."""
     model_dirs: Annotated[tuple[Path, ...], NoDecode] = (BAKED_MODEL_DIR,)
     """Where named models are looked for; from the environment, the given directories
     (`:`-separated) and then always the AMI's."""
