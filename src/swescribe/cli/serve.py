@@ -121,12 +121,12 @@ def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
         launcher.stop()
 
 
-def _live_transcriber(settings: Settings) -> LiveTranscriber | None:
-    """The engine behind /v1/realtime. The wiring point of issue 25's streaming engine:
-    `bootstrap_engine.live_transcriber(settings)` (it loads its model on first use) is
-    returned here once it lands; until then /v1/realtime answers that live transcription
-    is not available here."""
-    return None
+def _live_transcriber(settings: Settings) -> LiveTranscriber:
+    """The engine behind /v1/realtime, in this process: it loads its model on the first
+    live session (not at start, so a service that never streams pays nothing)."""
+    from swescribe.bootstrap_engine import live_transcriber
+
+    return live_transcriber(settings)
 
 
 def dev_mode_off_for(host: str, settings: Settings, env: Mapping[str, str]) -> bool:
