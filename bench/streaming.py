@@ -222,13 +222,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-streams", type=int, default=4)
     parser.add_argument("--behind", type=float, default=4.0)
     parser.add_argument("--json", type=Path, default=None, help="Write the results here too.")
+    parser.add_argument(
+        "--step", type=float, default=LiveTuning.step_seconds, help="LiveTuning.step_seconds"
+    )
+    parser.add_argument(
+        "--final-beam", type=int, default=LiveTuning.final_beam_size, help="final_beam_size"
+    )
     args = parser.parse_args(argv)
 
     cache = Path(tempfile.gettempdir()) / "swescribe-bench-models"
     locator = ModelLocator(cache, search_dirs=(), allow_download=args.model != "whisper-base")
     resolved = locator.resolve(args.model)
     plan = plan_device(args.device, "auto", args.threads)
-    live = LiveEngine(lambda: load_whisper_model(resolved, plan), LiveTuning())
+    tuning = LiveTuning(step_seconds=args.step, final_beam_size=args.final_beam)
+    live = LiveEngine(lambda: load_whisper_model(resolved, plan), tuning)
     before = rss_mib()
     live.open(LiveOptions(), lambda event: None).close()  # loads the model
     after = rss_mib()
@@ -238,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         "device": plan.device,
         "compute_type": plan.compute_type,
         "live_threads": plan.cpu_threads,
+        "step_seconds": tuning.step_seconds,
+        "final_beam_size": tuning.final_beam_size,
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "rss_before_mib": round(before, 1),
         "rss_after_live_model_mib": round(after, 1),

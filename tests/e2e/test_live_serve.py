@@ -5,7 +5,11 @@ session) answers with deltas and a completed turn per spoken clip."""
 from __future__ import annotations
 
 import base64
+import os
+import subprocess
+import sys
 import threading
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -92,3 +96,32 @@ def test_the_official_sdk_streams_swedish_speech_to_serve_and_gets_live_captions
     # Bound loosely: this checks that the captions are the speech, not the model's
     # accuracy (bench/streaming.py measures that against the batch engine).
     assert word_error_rate(spoken, heard) <= 0.8, heard
+
+
+def test_swescribe_stream_prints_a_line_per_turn_from_the_real_engine(
+    service: RunningService, tmp_path: Path
+) -> None:
+    """`swescribe stream FILE --fast` piped: one line per completed turn."""
+    rate = 16_000
+    talk = tmp_path / "två-meningar.wav"
+    with wave.open(str(talk), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"".join(clip_pcm16(n, rate) + silence(1500, rate) for n in CLIPS))
+    done = subprocess.run(
+        [sys.executable, "-m", "swescribe", "stream", str(talk), "--fast"],
+        env={
+            **os.environ,
+            "SWESCRIBE_URL": service.url,
+            "SWESCRIBE_API_KEY": service.api_key,
+        },
+        capture_output=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    lines = [line for line in done.stdout.decode().splitlines() if line.strip()]
+    assert len(lines) >= len(CLIPS), lines  # a turn per clip (a long pause could split one)
+    spoken = " ".join(reference(name.removesuffix(".wav")) for name in CLIPS)
+    assert word_error_rate(spoken, " ".join(lines)) <= 0.8, lines
