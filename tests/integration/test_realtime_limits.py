@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import time
 from pathlib import Path
 
@@ -235,7 +236,8 @@ def test_a_dropped_connection_closes_the_engine_session_and_frees_the_slot(
         read_until(ws, "session.created")
         append(ws, tone(300))
         assert _wait_for(lambda: len(live.sessions) == 1)
-        ws.socket.close()  # no close frame: the network is gone
+        ws.socket.shutdown(socket.SHUT_RDWR)  # no close frame: the network is gone
+        ws.socket.close()
         assert _wait_for(lambda: live.sessions[0].closed.is_set())
         assert _wait_for(lambda: service.open_sessions() == 0)
         with service.connect(service.key) as again:

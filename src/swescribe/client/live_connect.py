@@ -47,8 +47,7 @@ def open_live_stream(
             additional_headers={"Authorization": f"Bearer {api_key}"},
             open_timeout=open_timeout,
             max_size=2**22,
-            legacy=True,  # the connection outlives this call: LiveStream closes it
-        )
+        )  # the connection outlives this call: LiveStream closes it
     except InvalidStatus as refused:
         raise _refusal(refused) from None
     except (OSError, TimeoutError, InvalidHandshake) as error:
