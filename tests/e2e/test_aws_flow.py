@@ -171,6 +171,24 @@ def worker_env(deployment: Deployment, instance_id: str) -> dict[str, str]:
     }
 
 
+def run_worker_to_the_end(
+    deployment: Deployment, instance_id: str, tmp_path: Path, env: dict[str, str] | None = None
+) -> FakeMetadata:
+    """The instance's worker script, run until it exits (0), with its metadata service."""
+    metadata = FakeMetadata(instance_id).start()
+    try:
+        worker = start_worker(
+            env or worker_env(deployment, instance_id),
+            metadata,
+            tmp_path / "data",
+            tmp_path / "worker.log",
+        )
+        assert worker.wait(timeout=300) == 0, (tmp_path / "worker.log").read_text()
+    finally:
+        metadata.stop()
+    return metadata
+
+
 def deliver_webhooks(deployment: Deployment, receiver: Receiver, count: int) -> None:
     process = load_handler("lambda_process_upload")
     wait_for(
@@ -223,17 +241,7 @@ def test_seed_flow_register_upload_launch_transcribe_webhook(
     assert seed_data["SWESCRIBE_S3_OUTPUT"] == f"s3://{BUCKET}/results/{job_id}/"
     assert seed_data["SWESCRIBE_QUEUE_URL"] == deployment.queue_url
 
-    metadata = FakeMetadata(instance["InstanceId"]).start()
-    try:
-        worker = start_worker(
-            worker_env(deployment, instance["InstanceId"]),
-            metadata,
-            tmp_path / "data",
-            tmp_path / "worker.log",
-        )
-        assert worker.wait(timeout=300) == 0, (tmp_path / "worker.log").read_text()
-    finally:
-        metadata.stop()
+    metadata = run_worker_to_the_end(deployment, instance["InstanceId"], tmp_path)
     assert metadata.tokens_issued >= 1, "IMDSv2: a session token was asked for"
     assert metadata.unauthorised == 0
 
@@ -471,17 +479,7 @@ def test_a_playlist_named_like_audio_is_never_followed_by_the_worker(
     job_id = registration["callback_id"]
     pump_uploads(deployment, job_id)
     (instance,) = instances_for(deployment, job_id)
-    metadata = FakeMetadata(instance["InstanceId"]).start()
-    try:
-        worker = start_worker(
-            worker_env(deployment, instance["InstanceId"]),
-            metadata,
-            tmp_path / "data",
-            tmp_path / "worker.log",
-        )
-        assert worker.wait(timeout=300) == 0, (tmp_path / "worker.log").read_text()
-    finally:
-        metadata.stop()
+    run_worker_to_the_end(deployment, instance["InstanceId"], tmp_path)
     failed = job(deployment, job_id)
     assert failed["status"] == "failed", failed
     assert failed["error"]["code"] == "invalid_audio"
@@ -513,12 +511,7 @@ def test_a_container_that_lies_about_its_length_fails_at_the_workers_limit(
     (instance,) = instances_for(deployment, job_id)
     env = worker_env(deployment, instance["InstanceId"])
     assert env["SWESCRIBE_MAX_AUDIO_SECONDS"] == "60.0", "the limit travels in the UserData"
-    metadata = FakeMetadata(instance["InstanceId"]).start()
-    try:
-        worker = start_worker(env, metadata, tmp_path / "data", tmp_path / "worker.log")
-        assert worker.wait(timeout=300) == 0, (tmp_path / "worker.log").read_text()
-    finally:
-        metadata.stop()
+    run_worker_to_the_end(deployment, instance["InstanceId"], tmp_path, env)
     failed = job(deployment, job_id)
     assert failed["status"] == "failed", failed
     assert failed["error"]["code"] == "audio_too_long"
