@@ -12,6 +12,18 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 AUDIO_DIR = REPO_ROOT.parent / "shared" / "audio" / "sv"
 
 
+COMMON_VOICE_CLIPS = (
+    "cv_18711295",
+    "cv_18716987",
+    "cv_18733516",
+    "cv_18742722",
+    "cv_18746434",
+    "cv_18746511",
+    "cv_18748646",
+)
+"""The Common Voice clips of ../shared/audio/sv (SOURCES.md), human speech with references."""
+
+
 def audio(name: str) -> Path:
     """A clip from ../shared/audio/sv (never copied into the repo)."""
     path = AUDIO_DIR / name

@@ -25,20 +25,12 @@ from swescribe.engine.device import plan_device
 from swescribe.engine.live import LiveEngine, LiveTuning
 from swescribe.engine.live_ports import LiveBackpressure, LiveEvent, LiveOptions, LiveSession
 from swescribe.engine.models import load_whisper_model
-from tests.conftest import audio, reference
+from tests.conftest import COMMON_VOICE_CLIPS, audio, reference
 from tests.wer import word_error_rate
 
 pytestmark = pytest.mark.model
 
-CV_CLIPS = (
-    "cv_18711295",
-    "cv_18716987",
-    "cv_18733516",
-    "cv_18742722",
-    "cv_18746434",
-    "cv_18746511",
-    "cv_18748646",
-)
+CV_CLIPS = COMMON_VOICE_CLIPS
 CHUNK = SAMPLE_RATE // 10
 """100 ms per append, as a client sends it."""
 WAIT_LIMIT = 120.0

@@ -15,22 +15,13 @@ from pathlib import Path
 import pytest
 
 from swescribe.engine import Engine, TranscribeOptions, render
-from tests.conftest import audio, reference
+from tests.conftest import COMMON_VOICE_CLIPS, audio, reference
 from tests.integration.conftest import PlainFasterWhisper
 from tests.wer import normalise, word_error_rate
 
 pytestmark = pytest.mark.model
 
-HUMAN_CLIPS = (
-    "cv_18711295",
-    "cv_18716987",
-    "cv_18733516",
-    "cv_18742722",
-    "cv_18746434",
-    "cv_18746511",
-    "cv_18748646",
-    "lattlast_stts",
-)
+HUMAN_CLIPS = (*COMMON_VOICE_CLIPS, "lattlast_stts")
 ESPEAK_CLIPS = (
     "espeak_01",
     "espeak_02",
