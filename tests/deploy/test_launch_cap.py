@@ -1,0 +1,109 @@
+"""MaxWorkers as a hard cap, under the process-upload role, with concurrent invocations.
+
+Lambda runs several process-upload invocations at once (the event source mapping's
+MaximumConcurrency bounds how many), and the API and the janitor launch too; each one
+used to count the workers with DescribeInstances and start the difference, so two
+invocations that counted before either launched both started the difference.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from moto.core.botocore_stubber import BotocoreStubber
+
+from tests.deploy.iam_env import Account
+from tests.deploy.iam_flow import register, upload, workers
+
+MAX_WORKERS = 3
+UPLOADS = 30
+INVOCATIONS = 10
+
+
+@pytest.fixture
+def one_request_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS serves each request atomically (a conditional write checks and writes as one,
+    a Query reads a consistent index); in-process moto runs requests in the callers'
+    threads, where two of them can interleave inside its data structures. One lock around
+    moto's request handling gives the threads here that guarantee; what happens between
+    one request and the next (the race under test) is left as it is."""
+    lock = threading.Lock()
+    original = BotocoreStubber.process_request
+
+    def serialised(self: BotocoreStubber, request: Any) -> Any:
+        with lock:
+            return original(self, request)
+
+    monkeypatch.setattr(BotocoreStubber, "process_request", serialised)
+
+
+def upload_event_batches(account: Account, size: int) -> Iterator[dict[str, Any]]:
+    """The upload-events queue read as the event source mapping does, in batches of size."""
+    sqs = account.client("sqs")
+    url = account.queue_url("UploadEventsQueue")
+    records: list[dict[str, Any]] = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            break
+        for message in messages:
+            records.append(
+                {
+                    "messageId": message["MessageId"],
+                    "receiptHandle": message["ReceiptHandle"],
+                    "body": message["Body"],
+                    "attributes": {"ApproximateReceiveCount": "1"},
+                    "eventSource": "aws:sqs",
+                }
+            )
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    for start in range(0, len(records), size):
+        yield {"Records": records[start : start + size]}
+
+
+def test_real_account_concurrent_upload_events_launch_no_more_than_max_workers(
+    account: Account, one_request_at_a_time: None
+) -> None:
+    """30 uploads handled by 10 process-upload invocations at once (3 events each), under
+    the role and environment the template gives the function, with MaxWorkers 3.
+
+    No widening of the race was needed: counting with DescribeInstances and launching the
+    difference started 25 instances here (24 with a 50 ms wait in RunInstances)."""
+    from swescribe.lambdas import process_upload
+
+    job_ids = [register(account, "https://example.com/hook") for _ in range(UPLOADS)]
+    for job_id in job_ids:
+        upload(account, job_id)
+    events = list(upload_event_batches(account, UPLOADS // INVOCATIONS))
+    assert len(events) == INVOCATIONS
+
+    role = "ProcessUploadFunctionRole"
+    env = {**account.lambda_env(role), "SWESCRIBE_MAX_INSTANCES": str(MAX_WORKERS)}
+    results: list[dict[str, Any]] = []
+    errors: list[BaseException] = []
+    with account.acting_as(role, env):
+        process_upload._wiring()  # warm (as each container is): boto3 builds clients serially
+        start = threading.Barrier(INVOCATIONS)
+
+        def invoke(event: dict[str, Any]) -> None:
+            start.wait()
+            try:
+                results.append(process_upload.handler(event, None))
+            except BaseException as error:  # reported below, not lost in the thread
+                errors.append(error)
+
+        threads = [threading.Thread(target=invoke, args=(event,)) for event in events]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+
+    assert errors == []
+    assert all(result["batchItemFailures"] == [] for result in results), json.dumps(results)
+    launched = workers(account, ("pending", "running", "shutting-down", "stopping", "stopped"))
+    assert len(launched) <= MAX_WORKERS, f"{len(launched)} instances for MaxWorkers {MAX_WORKERS}"
+    assert len(launched) == MAX_WORKERS, "30 queued jobs deserve every worker allowed"
