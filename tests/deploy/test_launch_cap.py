@@ -11,11 +11,16 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from moto.core.botocore_stubber import BotocoreStubber
 
+from swescribe.adapters.aws.dynamodb_slots import LAUNCH_SECONDS, DynamoLaunchSlots
+from swescribe.adapters.aws.ec2_workers import SERVICE_TAG
+from swescribe.core.jobs import utcnow
+from tests.deploy import cfn
 from tests.deploy.iam_env import Account
 from tests.deploy.iam_flow import register, upload, workers
 
@@ -107,3 +112,43 @@ def test_real_account_concurrent_upload_events_launch_no_more_than_max_workers(
     launched = workers(account, ("pending", "running", "shutting-down", "stopping", "stopped"))
     assert len(launched) <= MAX_WORKERS, f"{len(launched)} instances for MaxWorkers {MAX_WORKERS}"
     assert len(launched) == MAX_WORKERS, "30 queued jobs deserve every worker allowed"
+
+
+def test_upload_events_reach_at_most_a_few_concurrent_invocations() -> None:
+    """The slots hold the cap whatever the concurrency; the mapping bounds the contention
+    (SQS event sources accept 2 to 1000)."""
+    mapping = cfn.load_template()["Resources"]["UploadEventsMapping"]["Properties"]
+    assert 2 <= mapping["ScalingConfig"]["MaximumConcurrency"] <= 10
+
+
+def test_the_janitor_frees_leaked_slots_and_gives_unslotted_workers_one(account: Account) -> None:
+    """Under the janitor's role: a slot whose launcher died long ago and the slot of a
+    worker that ended are freed; a running worker that had no slot (started by an older
+    release) gets one, so the slots never count fewer workers than are running."""
+    from swescribe.lambdas.janitor import handler
+
+    table = account.resolver.values["TableName"]
+    long_ago = utcnow() - timedelta(seconds=LAUNCH_SECONDS + 60)
+    slots = DynamoLaunchSlots(account.client("dynamodb"), table, clock=lambda: long_ago)
+    leaked = slots.take(4)
+    ended = slots.take(4)
+    ec2 = account.client("ec2")
+    run = {
+        "LaunchTemplate": {"LaunchTemplateId": account.names["<WorkerLaunchTemplate>"]},
+        "MinCount": 1,
+        "MaxCount": 1,
+        "TagSpecifications": [
+            {"ResourceType": "instance", "Tags": [{"Key": SERVICE_TAG, "Value": cfn.STACK_NAME}]}
+        ],
+    }
+    gone = ec2.run_instances(**run)["Instances"][0]["InstanceId"]
+    slots.bind(ended or "", gone)
+    ec2.terminate_instances(InstanceIds=[gone])
+    unslotted = ec2.run_instances(**run)["Instances"][0]["InstanceId"]
+
+    with account.acting_as("JanitorFunctionRole"):
+        report = handler({}, None)["launch_slots"]
+
+    assert sorted(report["freed"]) == sorted([leaked, gone])
+    assert report["adopted"] == [unslotted]
+    assert set(DynamoLaunchSlots(account.client("dynamodb"), table).held()) == {unslotted}
