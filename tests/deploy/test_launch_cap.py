@@ -77,7 +77,8 @@ def test_real_account_concurrent_upload_events_launch_no_more_than_max_workers(
     the role and environment the template gives the function, with MaxWorkers 3.
 
     No widening of the race was needed: counting with DescribeInstances and launching the
-    difference started 25 instances here (24 with a 50 ms wait in RunInstances)."""
+    difference started 11 to 25 instances here over three runs (24 in a fourth, with a
+    50 ms wait added to RunInstances)."""
     from swescribe.lambdas import process_upload
 
     job_ids = [register(account, "https://example.com/hook") for _ in range(UPLOADS)]
