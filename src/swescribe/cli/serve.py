@@ -52,7 +52,7 @@ PARENT_PID_VARIABLE = "SWESCRIBE_PARENT_PID"
     "--port",
     default=8000,
     show_default=True,
-    type=click.IntRange(0, 65535),
+    type=click.IntRange(1, 65535),
     help="Port to listen on; clients reach the service at http://HOST:PORT "
     "(`--url` or SWESCRIBE_URL for the CLI).",
 )
