@@ -129,18 +129,28 @@ def test_jobs_transcript_of_an_unfinished_job_says_its_state_in_one_line(local: 
 def test_jobs_transcript_of_an_unknown_job_is_one_line(local: Local) -> None:
     done = swescribe(local, "jobs", "transcript", "nope")
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == ["swescribe: error: job nope not found"]
+    assert done.stderr.strip().splitlines() == ["swescribe: error: no job 'nope'"]
 
 
 def test_jobs_transcript_and_show_from_a_service_by_url(local: Local, tmp_path: Path) -> None:
     """Another machine's service: through the API with the key, not the local store."""
     elsewhere = {"SWESCRIBE_DATA_DIR": str(tmp_path / "empty"), "SWESCRIBE_API_KEY": local.key}
     text = swescribe(
-        local, "jobs", "transcript", local.done, "--format", "vtt", "--url", local.url, env=elsewhere
+        local,
+        "jobs",
+        "transcript",
+        local.done,
+        "--format",
+        "vtt",
+        "--url",
+        local.url,
+        env=elsewhere,
     )
     assert text.returncode == 0, text.stderr
     assert text.stdout == RESULTS["vtt"]
-    shown = swescribe(local, "jobs", "show", local.done, env={**elsewhere, "SWESCRIBE_URL": local.url})
+    shown = swescribe(
+        local, "jobs", "show", local.done, env={**elsewhere, "SWESCRIBE_URL": local.url}
+    )
     assert shown.returncode == 0, shown.stderr
     assert f'"job_id": "{local.done}"' in shown.stdout
     assert '"status": "completed"' in shown.stdout
