@@ -20,7 +20,6 @@ from swescribe.api.schemas import (
     UploadInfo,
 )
 from swescribe.core import links
-from swescribe.core.errors import JobNotFound, NotReady
 from swescribe.core.filenames import refuse_playlist
 from swescribe.core.formats import MEDIA_TYPES
 from swescribe.core.intake import create_job, delete_job, get_job
@@ -83,12 +82,7 @@ async def transcript(
     job_id: str, context: Context, caller: Caller, format: Format = "txt"
 ) -> Response:
     job = await run_in_threadpool(get_job, context.svc, caller.key_id, job_id)
-    if job.status is not JobStatus.COMPLETED:
-        raise NotReady(f"job {job_id} is {job.status.value}, not completed")
-    key = job.result_keys.get(format)
-    if key is None:
-        formats = list(job.request.formats)
-        raise JobNotFound(f"job {job_id} has no {format} result (formats: {formats})")
+    key = job.result_key(format)
     filename = key.rsplit("/", 1)[-1]
     return StreamingResponse(
         context.svc.objects.open_read(key),

@@ -28,7 +28,7 @@ from swescribe.bootstrap import (
 )
 from swescribe.config import Settings
 from swescribe.core.services import Services
-from swescribe.logs import configure_json_logging
+from swescribe.logs import LOG_FORMATS, LogFormat, configure_logging
 
 if TYPE_CHECKING:
     from swescribe.adapters.local.launcher import LocalProcessLauncher
@@ -63,7 +63,15 @@ PARENT_PID_VARIABLE = "SWESCRIBE_PARENT_PID"
     help="Worker processes (each loads the model once). [env SWESCRIBE_WORKERS; 1]",
 )
 @click.option("--model", default=None, help="Default model for jobs. [env SWESCRIBE_MODEL]")
-def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default=None,
+    help="auto: readable on a terminal, JSON lines otherwise. [env SWESCRIBE_LOG_FORMAT; auto]",
+)
+def serve(
+    host: str, port: int, workers: int | None, model: str | None, log_format: LogFormat | None
+) -> None:
     """Run the transcription service on this machine: API, workers and webhooks.
 
     Ctrl-C or SIGTERM stops it: running jobs go back on the queue (not counted as an
@@ -77,9 +85,9 @@ def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
 
     # Before anything starts: a port in use must not cost another service its jobs.
     listener = listening_socket(host, port)
-    configure_json_logging("serve")
+    settings = Settings.from_env(workers=workers, model=model, log_format=log_format)
+    configure_logging("serve", settings.log_format)
     link_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
-    settings = Settings.from_env(workers=workers, model=model)
     if dev_mode_off_for(host, settings, os.environ):
         settings = settings.replace(dev_mode=False)
         click.echo(
@@ -93,6 +101,7 @@ def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
         **os.environ,
         "SWESCRIBE_DATA_DIR": str(settings.data_dir),
         "SWESCRIBE_PUBLIC_URL": settings.public_url,
+        "SWESCRIBE_LOG_FORMAT": settings.log_format,
         "SWESCRIBE_MODEL": settings.model,
         "SWESCRIBE_DEV_MODE": "1" if settings.dev_mode else "0",
         PARENT_PID_VARIABLE: str(os.getpid()),
@@ -276,8 +285,8 @@ def _stop_when_orphaned(parent_pid: int, runner: Worker) -> None:
 @click.option("--idle-exit", type=float, default=None, help="Exit after this many idle seconds.")
 def worker(model: str | None, max_jobs: int | None, idle_exit: float | None) -> None:
     """Run one transcription worker against the local queue (serve starts these itself)."""
-    configure_json_logging("worker")
     settings = Settings.from_env(model=model)
+    configure_logging("worker", settings.log_format)
     svc = build_local_services(settings)
     from swescribe.worker.stop_signals import hand_back_on_stop_signals
 
