@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -163,3 +164,58 @@ def test_speakers_without_diarize_is_a_usage_error(cli_env: dict[str, str]) -> N
     result = swescribe(cli_env, "transcribe", "x.wav", "--speakers", "2")
     assert result.returncode == 2
     assert "need --diarize" in result.stderr
+
+
+def _on_a_terminal(env: dict[str, str], *args: str) -> tuple[int, str]:
+    """Runs swescribe with its stderr on a pseudo-terminal (as in a shell): the exit
+    status and everything written to that terminal."""
+    import pty
+    import threading
+
+    executable = shutil.which("swescribe") or ""
+    command = [executable] if executable else [sys.executable, "-m", "swescribe"]
+    controller, terminal = pty.openpty()
+    shown = bytearray()
+
+    def read() -> None:
+        while True:
+            try:
+                data = os.read(controller, 4096)
+            except OSError:  # the terminal closed with the process
+                return
+            if not data:
+                return
+            shown.extend(data)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    with subprocess.Popen(
+        [*command, *args], stdout=subprocess.DEVNULL, stderr=terminal, env=env
+    ) as process:
+        os.close(terminal)
+        returncode = process.wait(timeout=600)
+    reader.join(timeout=10)
+    os.close(controller)
+    return returncode, shown.decode(errors="replace")
+
+
+def test_a_terminal_shows_a_progress_bar_from_the_start_and_quiet_shows_none(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Issue 27: the bar appeared only when the window's decode ended (the first call
+    came with its first segment's end), so for a file of one window it never showed
+    before the end. Now it starts at 0 % with the file's length as soon as it is read."""
+    clip = audio("longform_reading.wav")
+    code, shown = _on_a_terminal(
+        cli_env, "transcribe", str(clip), "--model", "whisper-base", "-o", str(tmp_path)
+    )
+    assert code == 0, shown
+    frames = re.findall(r"longform_reading\.wav:\s*(\d+)%\|", shown)
+    assert frames, shown
+    assert frames[0] == "0", f"the first frame of the bar: {frames[0]} %"
+    assert re.search(r"\| 0/11\d\.\d", shown), "its total is the file's length in seconds"
+    code, quiet = _on_a_terminal(
+        cli_env, "transcribe", str(clip), "--model", "whisper-base", "-o", str(tmp_path), "-q"
+    )
+    assert code == 0, quiet
+    assert "%|" not in quiet

@@ -152,6 +152,7 @@ class CoveringDecoder:
         context = vocabulary_prompt(model, options.initial_prompt or None, options.hotwords or None)
         kept: list[list[dict[str, Any]]] = [[] for _ in chunks]
         finished = [not chunk.size for chunk in chunks]
+        until = list(offsets)  # where each chunk's kept segments reach, window seconds
         fresh = deque(index for index, chunk in enumerate(chunks) if chunk.size)
         again: deque[tuple[int, int, int]] = deque()  # (chunk, samples into it, decodes)
         redecoded = 0.0
@@ -182,7 +183,8 @@ class CoveringDecoder:
                 else:
                     start = piece.start + round((covered - piece.offset) * SAMPLE_RATE)
                     again.append((piece.chunk, start, decodes + 1))
-            progress(window.at + _done_until(finished, offsets, window.samples.size))
+                    until[piece.chunk] = covered
+            progress(window.at + _done_until(finished, until, window.samples.size))
 
         ordered = (segment for chunk_segments in kept for segment in chunk_segments)
         temperature = fw_options.temperatures[0]
@@ -303,12 +305,12 @@ def _ignore(seconds: float) -> None:
     """No one listens to the progress."""
 
 
-def _done_until(finished: list[bool], offsets: list[float], samples: int) -> float:
-    """Seconds into the window up to which every chunk is transcribed: the start of the
-    first unfinished chunk, or the window's end."""
+def _done_until(finished: list[bool], until: list[float], samples: int) -> float:
+    """Seconds into the window up to which everything is transcribed: as far as the
+    first unfinished chunk's kept segments reach, or the window's end."""
     for index, done in enumerate(finished):
         if not done:
-            return offsets[index]
+            return until[index]
     return samples / SAMPLE_RATE
 
 
