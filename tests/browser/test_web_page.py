@@ -210,6 +210,35 @@ def test_a_good_key_saved_after_a_refused_one_is_noted_as_saved(
     expect(page.get_by_role("alert")).to_be_hidden()
 
 
+def test_a_running_job_shows_a_moving_bar_its_duration_and_the_time_left(
+    page: Page, service: RunningService
+) -> None:
+    """Issue 27: "Transcribing 0 %" with duration "–" was all a running job showed. The
+    job list here is the API's answer for a job the worker is part way through."""
+    job = {
+        "job_id": "0123456789abcdef",
+        "status": "processing",
+        "s3_key": "transcription_upload/0123456789abcdef/intervju.wav",
+        "created_at": "2026-12-01T10:00:00Z",
+        "audio_duration": 222.5,
+        "progress": 0.4,
+        "eta_seconds": 80.0,
+    }
+    page.route(
+        "**/v1/jobs?limit=100",
+        lambda route: route.fulfill(json={"jobs": [dict(job)], "next_cursor": None}),
+    )
+    save_key(page, service.api_key)
+    row = page.locator("#jobs-body tr", has_text="intervju.wav")
+    bar = row.get_by_role("progressbar", name="Progress of intervju.wav")
+    expect(bar).to_have_js_property("value", 40)
+    expect(row.locator("td.progress")).to_have_text("40 % · about 1:20 left")
+    expect(row.locator("td").nth(3)).to_have_text("3:42")
+    job.update(progress=0.65, eta_seconds=None)
+    expect(bar).to_have_js_property("value", 65)  # the page polls a running job
+    expect(row.locator("td.progress")).to_have_text("65 %")
+
+
 LONG_NAME = "intervju_med_kommunstyrelsens_ordforande_2026-12-01_del_2_slutversion.wav"
 
 
