@@ -51,7 +51,7 @@ def test_the_page_and_its_assets_load_without_a_key_uncached_with_their_types(
 def test_every_file_the_page_links_is_served_and_nothing_else_is(http: httpx.Client) -> None:
     page = http.get("/").text
     linked = re.findall(r'(?:href|src)="([^"#]+)"', page)
-    assert sorted(linked) == ["web/app.css", "web/app.js"]
+    assert sorted(linked) == ["web/app.css", "web/app.js", "web/favicon.svg"]
     for path in linked:
         assert http.get(f"/{path}").status_code == 200
     imported = set()
@@ -70,6 +70,23 @@ def test_every_file_the_page_links_is_served_and_nothing_else_is(http: httpx.Cli
     assert unknown.status_code == 404
     assert unknown.json()["error"]["code"] == "not_found"
     assert http.get("/web/..%2Fapp.py").status_code == 404
+
+
+def test_the_page_links_a_favicon_that_ships_with_the_package(http: httpx.Client) -> None:
+    """Issue 27: a small SVG icon, linked from the page, served by the app, and inside
+    the package data (pyproject's api/web/* glob) so a wheel carries it."""
+    import tomllib
+
+    page = http.get("/").text
+    assert '<link rel="icon" href="web/favicon.svg" type="image/svg+xml">' in page
+    icon = http.get("/web/favicon.svg")
+    assert icon.status_code == 200
+    assert icon.headers["content-type"] == "image/svg+xml"
+    assert icon.text.lstrip().startswith("<svg")
+    assert len(icon.content) < 2048
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    globs = tomllib.loads(pyproject.read_text())["tool"]["setuptools"]["package-data"]
+    assert any(Path("api/web/favicon.svg").match(glob) for glob in globs["swescribe"])
 
 
 def test_the_page_names_its_language_and_loads_nothing_from_other_hosts(

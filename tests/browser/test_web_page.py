@@ -63,10 +63,9 @@ def test_a_swedish_clip_goes_from_upload_to_a_playable_transcript_and_an_srt(
     page.get_by_label("Audio file").set_input_files(clip)
     row = page.locator("#jobs-body tr", has_text=CLIP)
     expect(row).to_have_attribute("data-status", "completed", timeout=TRANSCRIBED_WITHIN_MS)
-    assert page.locator("#upload-progress").evaluate("bar => bar.value") == 100
-    expect(page.locator("#upload-label")).to_have_text(
-        f"{CLIP} is uploaded and queued for transcription."
-    )
+    # Issue 27: the upload line and its full bar leave once the job is done.
+    expect(page.locator("#upload-status")).to_be_hidden()
+    expect(page.locator("#upload-label")).to_have_text("")
     expect(page.locator("#status-message")).to_have_text(f"{CLIP}: Completed")
     cells = row.locator("td")
     expect(cells.nth(1)).to_have_text("Completed")
@@ -123,9 +122,7 @@ def test_a_swedish_clip_goes_from_upload_to_a_playable_transcript_and_an_srt(
     expect(page.locator("label[for=api-key]")).to_have_text("Din API-nyckel")
     expect(cells.nth(1)).to_have_text("Klar")
     expect(page.locator("#transcript-heading")).to_have_text(f"Transkription: {CLIP}")
-    expect(page.locator("#upload-label")).to_have_text(
-        f"{CLIP} är uppladdad och står i kö för transkribering."
-    )
+    expect(page.locator("#upload-status")).to_be_hidden()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web-page.png"), full_page=True)
 
@@ -199,6 +196,78 @@ def test_a_wrong_key_shows_the_apis_error_in_the_page(page: Page) -> None:
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("invalid or revoked API key (HTTP 401, unauthorized)")
     expect(alert).to_contain_text("The service did not accept the API key.")
+    # Issue 27: the notice beside the key says what happened, not "A key is saved".
+    expect(page.locator("#key-state")).to_have_text("The service refused this key.")
+
+
+def test_a_good_key_saved_after_a_refused_one_is_noted_as_saved(
+    page: Page, service: RunningService
+) -> None:
+    save_key(page, "sws_not_a_key")
+    expect(page.locator("#key-state")).to_have_text("The service refused this key.")
+    save_key(page, service.api_key)
+    expect(page.locator("#key-state")).to_have_text("A key is saved for this tab.")
+    expect(page.get_by_role("alert")).to_be_hidden()
+
+
+def test_a_running_job_shows_a_moving_bar_its_duration_and_the_time_left(
+    page: Page, service: RunningService
+) -> None:
+    """Issue 27: "Transcribing 0 %" with duration "–" was all a running job showed. The
+    job list here is the API's answer for a job the worker is part way through."""
+    job = {
+        "job_id": "0123456789abcdef",
+        "status": "processing",
+        "s3_key": "transcription_upload/0123456789abcdef/intervju.wav",
+        "created_at": "2026-12-01T10:00:00Z",
+        "audio_duration": 222.5,
+        "progress": 0.4,
+        "eta_seconds": 80.0,
+    }
+    page.route(
+        "**/v1/jobs?limit=100",
+        lambda route: route.fulfill(json={"jobs": [dict(job)], "next_cursor": None}),
+    )
+    save_key(page, service.api_key)
+    row = page.locator("#jobs-body tr", has_text="intervju.wav")
+    bar = row.get_by_role("progressbar", name="Progress of intervju.wav")
+    expect(bar).to_have_js_property("value", 40)
+    expect(row.locator("td.progress")).to_have_text("40 % · about 1:20 left")
+    expect(row.locator("td").nth(3)).to_have_text("3:42")
+    job.update(progress=0.65, eta_seconds=None)
+    expect(bar).to_have_js_property("value", 65)  # the page polls a running job
+    expect(row.locator("td.progress")).to_have_text("65 %")
+
+
+LONG_NAME = "intervju_med_kommunstyrelsens_ordforande_2026-12-01_del_2_slutversion.wav"
+
+
+def test_a_dropped_file_scrolls_into_view_with_its_long_name_shortened_whole_on_hover(
+    page: Page, service: RunningService
+) -> None:
+    """Issue 27: after a drop the new job's row is on screen, its long name is shortened
+    in the middle on one line (the whole name on hover and for screen readers), and the
+    status column keeps its badge on one line."""
+    page.set_viewport_size({"width": 1000, "height": 600})
+    save_key(page, service.api_key)
+    page.evaluate(DROP_A_FILE, [LONG_NAME, "this is not audio"])
+    row = page.locator("#jobs-body tr", has_text=LONG_NAME)
+    expect(row).to_have_count(1)
+    expect(row).to_be_in_viewport()
+    shown = row.locator("td.file .name")
+    expect(shown).to_have_attribute("title", LONG_NAME)
+    text = shown.inner_text()
+    assert "…" in text, text
+    assert text.endswith(".wav"), text
+    assert len(text) < len(LONG_NAME), text
+    assert shown.evaluate("name => name.getClientRects().length") == 1, "one line"
+    expect(row.get_by_role("button", name=f"Delete {LONG_NAME}")).to_be_visible()
+    expect(row).to_have_attribute("data-status", "failed", timeout=TRANSCRIBED_WITHIN_MS)
+    badge = row.locator(".badge")
+    assert badge.evaluate("b => b.getClientRects().length") == 1
+    status_width = row.locator("td").nth(1).evaluate("c => c.getBoundingClientRect().width")
+    file_width = row.locator("td.file").evaluate("c => c.getBoundingClientRect().width")
+    assert status_width >= 100, (status_width, file_width)
 
 
 def test_the_language_follows_a_swedish_browser_and_is_remembered(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -202,3 +203,68 @@ def test_speakers_without_diarize_is_a_usage_error(cli_env: dict[str, str]) -> N
     result = swescribe(cli_env, "transcribe", "x.wav", "--speakers", "2")
     assert result.returncode == 2
     assert "need --diarize" in result.stderr
+
+
+def _on_a_terminal(env: dict[str, str], *args: str) -> tuple[int, list[tuple[float, str]]]:
+    """Runs swescribe with its stderr on a pseudo-terminal (as in a shell): the exit
+    status and what reached that terminal, as (seconds since the start, text) pieces."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+    import threading
+    import time
+
+    executable = shutil.which("swescribe") or ""
+    command = [executable] if executable else [sys.executable, "-m", "swescribe"]
+    controller, terminal = pty.openpty()
+    rows_columns = struct.pack("HHHH", 24, 100, 0, 0)
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, rows_columns)  # a new one is 0 wide
+    shown: list[tuple[float, str]] = []
+    started = time.monotonic()
+
+    def read() -> None:
+        while True:
+            try:
+                data = os.read(controller, 4096)
+            except OSError:  # the terminal closed with the process
+                return
+            if not data:
+                return
+            shown.append((time.monotonic() - started, data.decode(errors="replace")))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    with subprocess.Popen(
+        [*command, *args], stdout=subprocess.DEVNULL, stderr=terminal, env=env
+    ) as process:
+        os.close(terminal)
+        returncode = process.wait(timeout=600)
+    reader.join(timeout=10)
+    os.close(controller)
+    return returncode, shown
+
+
+def test_a_terminal_shows_a_progress_bar_while_it_works_and_quiet_shows_none(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Issue 27: the bar came only when the window's decode had ended (its first call
+    came with the window's segments), so for a file of one window it flashed by at the
+    end. Now it shows at 0 % with the file's length as soon as the file is read, and
+    moves as the decoder's batches finish."""
+    clip = audio("longform_reading.wav")
+    code, shown = _on_a_terminal(
+        cli_env, "transcribe", str(clip), "--model", "whisper-base", "-o", str(tmp_path)
+    )
+    text = "".join(piece for _, piece in shown)
+    assert code == 0, text
+    frames = [(at, piece) for at, piece in shown if re.search(r"\d+%\|", piece)]
+    assert frames, text
+    assert re.search(r"longform_reading\.wav:\s+0%\|.*\| 0/11\d\.\d", text), "0 of its length"
+    shown_for = frames[-1][0] - frames[0][0]
+    assert shown_for >= 2.0, f"the bar was on screen for {shown_for:.2f} s: {text!r}"
+    code, quiet = _on_a_terminal(
+        cli_env, "transcribe", str(clip), "--model", "whisper-base", "-o", str(tmp_path), "-q"
+    )
+    assert code == 0, quiet
+    assert not any("%|" in piece for _, piece in quiet)

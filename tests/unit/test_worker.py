@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import threading
+import time
 from pathlib import Path
 from typing import Any, cast
 
@@ -269,3 +270,58 @@ def test_a_job_deleted_during_its_last_phase_leaves_no_results_and_no_queue_item
     left = [key for key in cast(MemoryObjectStore, svc.objects).objects if job_id in key]
     assert left == [], "nothing of the deleted job stays stored"
     assert cast(MemoryQueue, svc.queue).entries == []
+
+
+class BurstThenPause(StandInEngine):
+    """Progress comes in a burst (a decode group's pieces finish together), then nothing
+    while the next group decodes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+
+    def transcribe(
+        self,
+        path: Path,
+        options: TranscribeOptions | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Transcript:
+        assert progress is not None
+        progress(0.0, 100.0)
+        time.sleep(1.1)  # a pace to estimate the time left from (worker/progress.py)
+        for done in (10.0, 20.0, 30.0):
+            progress(done, 100.0)
+        self.gate.wait(10)
+        return super().transcribe(path, options)
+
+
+def test_the_last_progress_of_a_burst_is_written_while_the_engine_is_quiet() -> None:
+    """Issue 27: the worker kept the first update of each 2 s and dropped the rest, so a
+    burst's last value (the furthest) waited for the next burst. Now it is written within
+    the pace, with the duration from the first call and a time left."""
+    svc = memory_services()
+    job_id = uploaded(svc, "lång.wav", b"audio")
+    engine = BurstThenPause()
+    runner = worker(svc, engine, progress_seconds=0.2)
+    thread = threading.Thread(target=runner.run, kwargs={"max_jobs": 1})
+    thread.start()
+    try:
+        deadline = time.monotonic() + 5
+        job = svc.jobs.get(job_id)
+        while time.monotonic() < deadline:
+            job = svc.jobs.get(job_id)
+            if job is not None and job.progress == 0.3:
+                break
+            time.sleep(0.02)
+        assert job is not None
+        assert job.progress == 0.3, "the burst's last value is written"
+        assert job.audio_duration == 100.0
+        assert job.eta_seconds is not None
+        assert job.eta_seconds >= 0
+    finally:
+        engine.gate.set()
+        thread.join(timeout=10)
+    done = svc.jobs.get(job_id)
+    assert done is not None
+    assert done.status is JobStatus.COMPLETED
+    assert done.eta_seconds is None

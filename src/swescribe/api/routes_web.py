@@ -32,6 +32,7 @@ CSP wants (script-src falls back to 'self'), never a blob: or inline script."""
 ASSETS = {
     "index.html": "text/html; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
     **dict.fromkeys((*SCRIPTS, *WORKLETS), "text/javascript; charset=utf-8"),
 }
 HEADERS = {

@@ -159,6 +159,9 @@ class JobView(RequestOptions):
     audio_duration: float | None
     progress: float | None
     """Share of the audio transcribed so far (0..1) while processing."""
+    eta_seconds: float | None
+    """Estimated seconds of transcription left while processing (the worker's pace so
+    far); null until it can be estimated, and once the job is no longer processing."""
     processing_seconds: float | None
     file_size: int | None
     results: dict[str, str]
@@ -187,6 +190,7 @@ class JobView(RequestOptions):
             error_message=job.error_message,
             audio_duration=job.audio_duration,
             progress=job.progress,
+            eta_seconds=job.eta_seconds if job.status is JobStatus.PROCESSING else None,
             processing_seconds=job.processing_seconds,
             file_size=job.file_size,
             results=dict(job.result_keys),

@@ -108,6 +108,8 @@ class Job:
     """Only on the answer of create_job: where to upload the audio."""
     task: str = "transcribe"
     """"translate": the transcript is the speech in English."""
+    eta_seconds: float | None = None
+    """Estimated seconds of transcription left while processing (None: not known yet)."""
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -130,6 +132,7 @@ class Job:
             created_at=from_iso(body.get("created_at")),
             updated_at=from_iso(body.get("updated_at")),
             progress=body.get("progress"),
+            eta_seconds=body.get("eta_seconds"),
             audio_duration=body.get("audio_duration"),
             processing_seconds=body.get("processing_seconds"),
             language=body.get("language"),

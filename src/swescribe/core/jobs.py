@@ -128,6 +128,9 @@ class Job:
     audio_duration: float | None = None
     progress: float | None = None
     """Share of the audio transcribed so far (0..1) while processing."""
+    eta_seconds: float | None = None
+    """Seconds the transcription still needs, at the worker's pace so far (None until
+    the worker can tell)."""
     processing_seconds: float | None = None
     file_size: int | None = None
     result_keys: dict[str, str] = field(default_factory=dict)
@@ -193,6 +196,7 @@ class JobChanges(TypedDict, total=False):
     model_used: str | None
     audio_duration: float | None
     progress: float | None
+    eta_seconds: float | None
     processing_seconds: float | None
     file_size: int | None
     result_keys: dict[str, str]

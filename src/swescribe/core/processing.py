@@ -72,6 +72,7 @@ def claim_job(svc: Services, message: Message, worker_id: str) -> Claim:
                 "instance_id": worker_id,
                 "attempts": job.attempts + 1,
                 "progress": 0.0,
+                "eta_seconds": None,
                 "lease_expires_at": now + timedelta(seconds=svc.policy.lease_seconds),
                 "updated_at": now,
             },
@@ -106,13 +107,25 @@ def renew_lease(svc: Services, job_id: str, worker_id: str) -> Job:
     )
 
 
-def report_progress(svc: Services, job_id: str, worker_id: str, done: float, total: float) -> Job:
-    """Record how far the worker is (clients show it while they wait)."""
+def report_progress(
+    svc: Services,
+    job_id: str,
+    worker_id: str,
+    done: float,
+    total: float,
+    eta_seconds: float | None = None,
+) -> Job:
+    """Record how far the worker is and how long it expects to take still (clients show
+    both while they wait)."""
     share = min(1.0, max(0.0, done / total)) if total > 0 else 0.0
     return svc.jobs.update(
         job_id,
         Expect.status(JobStatus.PROCESSING, worker_id=worker_id),
-        {"progress": round(share, 3), "audio_duration": round(total, 3)},
+        {
+            "progress": round(share, 3),
+            "audio_duration": round(total, 3),
+            "eta_seconds": eta_seconds,
+        },
     )
 
 
@@ -166,6 +179,7 @@ def complete_job(svc: Services, job_id: str, worker_id: str, outcome: Outcome) -
             "file_size": outcome.file_size,
             "result_keys": dict(outcome.result_keys),
             "progress": 1.0,
+            "eta_seconds": None,
             "lease_expires_at": None,
             "error_code": None,
             "error_message": None,

@@ -15,11 +15,17 @@ before, and decodes the rest of the chunk again in the next pass, batched with e
 other chunk's rest. A chunk is decoded from a new place at most `max_passes` times; the
 last time keeps everything, an unfinished trailing phrase included. Chunks:
 engine/speech.py; the knobs: engine/knobs.py.
+
+Batches are filled as the work goes: the rests of chunks decoded in the batch before
+first, then the next fresh chunks. No batch waits for a whole pass of the window, so
+batches run full, and after each one the decoder can say how far the window is done
+(up to its first unfinished chunk): progress moves batch by batch, not window by window.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +50,9 @@ from swescribe.engine.whisper_options import generate_options
 
 ENCODER_STEP_FRAMES = 100
 """A trimmed encoder input is a whole number of seconds."""
+
+DecodedUntil = Callable[[float], None]
+"""Called with the time on the file's timeline up to which a window is transcribed."""
 
 
 @dataclass(frozen=True)
@@ -77,15 +86,26 @@ class CoveringDecoder:
         self._model = model
 
     def decode(
-        self, window: Window, options: TranscribeOptions, language: str | None, batch_size: int
+        self,
+        window: Window,
+        options: TranscribeOptions,
+        language: str | None,
+        batch_size: int,
+        progress: DecodedUntil | None = None,
     ) -> Decoded:
-        """The window's segments on the file's timeline, numbered from its `first_id`."""
+        """The window's segments on the file's timeline, numbered from its `first_id`;
+        `progress` hears how far it is done as its pieces finish."""
+        report = progress or _ignore
         if batch_size == 1:
-            return self._decode_sequential(window, options, language)
-        return self._decode_batched(window, options, language, batch_size)
+            return self._decode_sequential(window, options, language, report)
+        return self._decode_batched(window, options, language, batch_size, report)
 
     def _decode_sequential(
-        self, window: Window, options: TranscribeOptions, language: str | None
+        self,
+        window: Window,
+        options: TranscribeOptions,
+        language: str | None,
+        progress: DecodedUntil,
     ) -> Decoded:
         """Plain faster-whisper: one VAD segment after another, conditioned on the
         previous text, with its temperature fallback."""
@@ -104,11 +124,17 @@ class CoveringDecoder:
             hotwords=options.hotwords or None,
             **sequential,
         )
-        ours = from_faster_whisper(segments, window.at, window.first_id, options.word_timestamps)
+        reported = _reporting_ends(segments, window.at, progress)
+        ours = from_faster_whisper(reported, window.at, window.first_id, options.word_timestamps)
         return Decoded(ours, info.language, info.language_probability, 0.0)
 
     def _decode_batched(
-        self, window: Window, options: TranscribeOptions, language: str | None, batch_size: int
+        self,
+        window: Window,
+        options: TranscribeOptions,
+        language: str | None,
+        batch_size: int,
+        progress: DecodedUntil,
     ) -> Decoded:
         from faster_whisper.tokenizer import Tokenizer
 
@@ -125,32 +151,40 @@ class CoveringDecoder:
         fw_options = generate_options(options, tokenizer)
         context = vocabulary_prompt(model, options.initial_prompt or None, options.hotwords or None)
         kept: list[list[dict[str, Any]]] = [[] for _ in chunks]
-        todo = [(index, 0) for index, chunk in enumerate(chunks) if chunk.size]
-        passes = 0
+        finished = [not chunk.size for chunk in chunks]
+        until = list(offsets)  # where each chunk's kept segments reach, window seconds
+        fresh = deque(index for index, chunk in enumerate(chunks) if chunk.size)
+        again: deque[tuple[int, int, int]] = deque()  # (chunk, samples into it, decodes)
         redecoded = 0.0
-        while todo:
-            passes += 1
-            pieces = [
+        while again or fresh:
+            group = [again.popleft() for _ in range(min(batch_size, len(again)))]
+            group += [
+                (fresh.popleft(), 0, 0) for _ in range(min(batch_size - len(group), len(fresh)))
+            ]
+            batch = [
                 Piece(
                     index,
                     start,
                     offsets[index] + start / SAMPLE_RATE,
                     chunks[index][start:],
                     context,
-                    final=passes >= knobs.max_passes,
+                    final=decodes + 1 >= knobs.max_passes,
                 )
-                for index, start in todo
+                for index, start, decodes in group
             ]
-            redecoded += sum(p.audio.size for p in pieces if p.start) / SAMPLE_RATE
-            todo = []
-            for first in range(0, len(pieces), batch_size):
-                batch = pieces[first : first + batch_size]
-                decoded = self._decode_batch(batch, speech, tokenizer, fw_options, knobs)
-                for piece, (segments, covered) in zip(batch, decoded, strict=True):
-                    kept[piece.chunk].extend(segments)
-                    if covered is not None:
-                        start = piece.start + round((covered - piece.offset) * SAMPLE_RATE)
-                        todo.append((piece.chunk, start))
+            redecoded += sum(p.audio.size for p in batch if p.start) / SAMPLE_RATE
+            decoded = self._decode_batch(batch, speech, tokenizer, fw_options, knobs)
+            for (_, _, decodes), piece, (segments, covered) in zip(
+                group, batch, decoded, strict=True
+            ):
+                kept[piece.chunk].extend(segments)
+                if covered is None:
+                    finished[piece.chunk] = True
+                else:
+                    start = piece.start + round((covered - piece.offset) * SAMPLE_RATE)
+                    again.append((piece.chunk, start, decodes + 1))
+                    until[piece.chunk] = covered
+            progress(window.at + _done_until(finished, until, window.samples.size))
 
         ordered = (segment for chunk_segments in kept for segment in chunk_segments)
         temperature = fw_options.temperatures[0]
@@ -265,6 +299,26 @@ class CoveringDecoder:
             else:
                 kept = [s for s in segments if s["end"] <= covered + 1e-6 and not s["unfinished"]]
                 yield kept, covered
+
+
+def _ignore(seconds: float) -> None:
+    """No one listens to the progress."""
+
+
+def _done_until(finished: list[bool], until: list[float], samples: int) -> float:
+    """Seconds into the window up to which everything is transcribed: as far as the
+    first unfinished chunk's kept segments reach, or the window's end."""
+    for index, done in enumerate(finished):
+        if not done:
+            return until[index]
+    return samples / SAMPLE_RATE
+
+
+def _reporting_ends(segments: Iterable[Any], at: float, progress: DecodedUntil) -> Iterator[Any]:
+    """faster-whisper's lazy segments, each one's end reported as it is decoded."""
+    for segment in segments:
+        yield segment
+        progress(at + float(segment.end))
 
 
 def encoder_frames(longest: int, margin: int | None, floor: int = 0) -> int:

@@ -23,6 +23,12 @@ class DecodedProgress:
         self._meter = meter
         self._done = 0.0
 
+    def begin(self) -> None:
+        """Progress 0 of the length the container claims, so a listener can show the
+        duration (and a bar) before the first window is decoded."""
+        if self._progress is not None and self._claimed > 0:
+            self._progress(0.0, self._claimed)
+
     def __call__(self, seconds: float) -> None:
         if self._progress is None:
             return

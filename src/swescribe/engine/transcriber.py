@@ -121,6 +121,7 @@ class Engine:
         speakers = self.diarizer().session() if options.diarize else None
         diarize_seconds = 0.0
         report = DecodedProgress(progress, info.duration, meter)
+        report.begin()  # the length, before the first window is decoded
         batch_size = options.batch_size or self.batch_size
         min_silence = min_silence_ms(options.extra)
         source = (
@@ -142,6 +143,7 @@ class Engine:
                     options,
                     language,
                     batch_size,
+                    report,
                 )
                 if detected is None:
                     detected, probability = decoded.language, decoded.language_probability

@@ -35,6 +35,7 @@ from swescribe.engine import OpenedAudio, Transcriber, render
 from swescribe.worker.fetch import check_upload, fetch_audio
 from swescribe.worker.options import transcribe_options
 from swescribe.worker.prefetch import Prefetcher, Prepared
+from swescribe.worker.progress import ProgressWriter
 from swescribe.worker.scratch import scratch_prefix
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,8 @@ class WorkerConfig:
     prefetch_grace_seconds: float = 3.0
     """Idle workers get this long to take a queued item before a busy one prefetches it."""
     progress_seconds: float = 2.0
-    """At most one progress write to the job store this often."""
+    """At most one progress write to the job store this often; the latest value is
+    written as soon as this allows (worker/progress.py)."""
     scratch_dir: Path | None = None
 
 
@@ -247,22 +249,21 @@ class Worker:
                 audio = prepared.opened  # probed and first window decoded by the prefetch
             engine = self.engines(job.request.model)
 
-            last_report = 0.0
+            def write(done: float, total: float, left: float | None) -> None:
+                report_progress(self.svc, job.job_id, self.config.worker_id, done, total, left)
 
-            def progress(done: float, total: float) -> None:
-                nonlocal last_report
-                if self.stopping.is_set():
-                    raise JobReleased
-                if time.monotonic() - last_report >= self.config.progress_seconds:
-                    last_report = time.monotonic()
-                    # Raises TransitionConflict when the job was taken from this worker.
-                    report_progress(self.svc, job.job_id, self.config.worker_id, done, total)
+            with ProgressWriter(write, self.config.progress_seconds, job.job_id) as writer:
 
-            transcript = engine.transcribe(
-                audio,
-                transcribe_options(job.request, max_seconds=self.svc.policy.max_audio_seconds),
-                progress,
-            )
+                def progress(done: float, total: float) -> None:
+                    if self.stopping.is_set():
+                        raise JobReleased
+                    writer(done, total)  # raises when the job was taken from this worker
+
+                transcript = engine.transcribe(
+                    audio,
+                    transcribe_options(job.request, max_seconds=self.svc.policy.max_audio_seconds),
+                    progress,
+                )
         finished = self.svc.clock.now()
         stem = safe_filename(audio_path.stem)
         keys: dict[str, str] = {}

@@ -8,6 +8,7 @@ import {
   LANG_STORAGE,
   announce,
   clearError,
+  showKeyState,
   state,
   store,
   storeKey,
@@ -28,17 +29,12 @@ import {
   renderTranscript,
 } from "./transcript.js";
 
-export function showKeyState() {
-  let text = t("keyMissing");
-  if (state.apiKey) text = $("key-remember").checked ? t("keyRemembered") : t("keySaved");
-  $("key-state").textContent = text;
-}
-
 export function saveKey(event) {
   event.preventDefault();
   const key = $("api-key").value.trim();
   if (!key) return;
   state.apiKey = key;
+  state.keyRefused = false;
   storeKey(key, $("key-remember").checked);
   state.jobs = [];
   state.lastStatus.clear();
@@ -53,6 +49,7 @@ export function saveKey(event) {
 export function forgetKey() {
   window.clearTimeout(state.pollTimer);
   state.apiKey = "";
+  state.keyRefused = false;
   storeKey(null, false);
   $("api-key").value = "";
   $("key-remember").checked = false;

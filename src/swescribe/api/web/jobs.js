@@ -8,7 +8,9 @@ import {
   clock,
   jobName,
   progressText,
+  shortName,
   showError,
+  showKeyState,
   state,
   statusLabel,
   t,
@@ -34,9 +36,14 @@ export async function refreshJobs() {
   try {
     const page = await (await api("v1/jobs?limit=100")).json();
     state.jobs = page.jobs;
+    if (state.keyRefused) {
+      state.keyRefused = false; // the key works after all (the service was restarted)
+      showKeyState();
+    }
     $("jobs-more").hidden = !page.next_cursor;
     $("jobs-more").textContent = t("jobsMore", page.jobs.length);
     announceChanges();
+    clearFinishedUpload();
     renderJobs();
   } catch (error) {
     showError(error);
@@ -62,6 +69,52 @@ export function announceChanges() {
     state.lastStatus.set(job.job_id, job.status);
   }
   if (changes.length) announce(changes.join(" "));
+}
+
+// The upload line and its bar stay while the uploaded file waits and is transcribed, and
+// leave once its job is done (the row says how it ended) or gone.
+export function clearFinishedUpload() {
+  const upload = state.upload;
+  if (!upload || !upload.done) return;
+  const job = state.jobs.find((j) => j.job_id === upload.jobId);
+  if (job && !FINAL.has(job.status)) return;
+  state.upload = null;
+  $("upload-status").hidden = true;
+  $("upload-label").textContent = "";
+  $("upload-progress").value = 0;
+}
+
+// The file cell: the name on one line, shortened in the middle when long; the whole name
+// on hover (title) and, in place of the short one, for screen readers.
+function fileCell(row, name) {
+  const td = cell(row, "", "file");
+  const shown = document.createElement("span");
+  shown.className = "name";
+  shown.title = name;
+  const short = shortName(name);
+  shown.textContent = short;
+  td.append(shown);
+  if (short !== name) {
+    shown.setAttribute("aria-hidden", "true");
+    const whole = document.createElement("span");
+    whole.className = "visually-hidden";
+    whole.textContent = name;
+    td.append(whole);
+  }
+  return td;
+}
+
+// Progress of a transcription: a bar that moves, the share and the time left beside it.
+function progressCell(row, job, name) {
+  const td = cell(row, progressText(job), "progress");
+  if (job.status === "processing" && typeof job.progress === "number") {
+    const bar = document.createElement("progress");
+    bar.max = 100;
+    bar.value = Math.round(job.progress * 100);
+    bar.setAttribute("aria-label", t("progressLabel", name));
+    td.prepend(bar);
+  }
+  return td;
 }
 
 export function cell(row, text, className) {
@@ -112,10 +165,9 @@ export function renderJobs() {
     row.dataset.jobId = job.job_id;
     row.dataset.status = job.status;
     const name = jobName(job);
-    const fileCell = cell(row, name, "file");
-    fileCell.title = job.job_id;
-    if (state.liveText.has(job.job_id)) fileCell.append(liveTextDetails(job.job_id));
-    const statusCell = cell(row, "");
+    const file = fileCell(row, name);
+    if (state.liveText.has(job.job_id)) file.append(liveTextDetails(job.job_id));
+    const statusCell = cell(row, "", "status");
     const badge = document.createElement("span");
     badge.className = `badge status-${job.status}`;
     badge.textContent = statusLabel(job.status);
@@ -126,7 +178,7 @@ export function renderJobs() {
       why.textContent = job.error_message;
       statusCell.append(why);
     }
-    cell(row, progressText(job), "progress");
+    progressCell(row, job, name);
     cell(row, typeof job.audio_duration === "number" ? clock(job.audio_duration) : "–");
     cell(row, job.created_at ? new Date(job.created_at).toLocaleString(state.lang) : "–");
     const actions = cell(row, "", "actions");
@@ -138,6 +190,11 @@ export function renderJobs() {
   }
   $("jobs-table").hidden = state.jobs.length === 0;
   $("jobs-empty").hidden = state.jobs.length !== 0;
+  const fresh = state.scrollToJob && body.querySelector(`tr[data-job-id="${state.scrollToJob}"]`);
+  if (fresh) {
+    state.scrollToJob = null; // once: a user scrolling away is not pulled back on each poll
+    fresh.scrollIntoView({ block: "nearest" }); // the view only: focus stays where it is
+  }
   if (refocus) {
     const again = body.querySelector(
       `button[data-action="${refocus[0]}"][data-job-id="${refocus[1]}"]`,

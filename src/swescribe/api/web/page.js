@@ -18,7 +18,9 @@ export const state = {
   localAudio: new Map(), // job id -> object URL of the File uploaded from this page
   names: new Map(), // job id -> the file name the user picked
   lastStatus: new Map(),
-  upload: null, // the latest upload: {name, percent, done}
+  upload: null, // the latest upload: {name, percent, done, jobId}
+  keyRefused: false, // the service answered 401 to the saved key
+  scrollToJob: null, // a new job's id: its row is scrolled into view once drawn
   openJobId: null,
   transcript: null,
   speakerNames: new Map(), // speaker label (S1) -> the name the user gave it
@@ -85,9 +87,21 @@ export function announce(text) {
 export function showError(error) {
   let text = error.message || String(error);
   if (error.status) text += ` (HTTP ${error.status}, ${error.code})`;
-  if (error.status === 401) text += ` ${t("keyRejected")}`;
+  if (error.status === 401) {
+    text += ` ${t("keyRejected")}`;
+    state.keyRefused = true;
+    showKeyState();
+  }
   $("error-text").textContent = `${t("errorPrefix")} ${text}`;
   $("error-box").hidden = false;
+}
+
+// The line under the key: what the page knows of it (saved, remembered, refused).
+export function showKeyState() {
+  let text = t("keyMissing");
+  if (state.apiKey && state.keyRefused) text = t("keyRefusedState");
+  else if (state.apiKey) text = $("key-remember").checked ? t("keyRemembered") : t("keySaved");
+  $("key-state").textContent = text;
 }
 
 export function clearError() {
@@ -157,7 +171,19 @@ export function jobName(job) {
 export function progressText(job) {
   if (job.status === "completed") return "100 %";
   if (job.status === "processing" && typeof job.progress === "number") {
-    return `${Math.round(job.progress * 100)} %`;
+    const percent = `${Math.round(job.progress * 100)} %`;
+    if (typeof job.eta_seconds !== "number") return percent;
+    return `${percent} · ${t("timeLeft", clock(job.eta_seconds))}`;
   }
   return "–";
+}
+
+// A long file name shortened in the middle (its start and its extension stay), so it
+// fits one line beside the status; the whole name goes in the title and to screen readers.
+export const SHORT_NAME = 36;
+
+export function shortName(name) {
+  if (name.length <= SHORT_NAME) return name;
+  const tail = name.slice(-12);
+  return `${name.slice(0, SHORT_NAME - tail.length - 1)}…${tail}`;
 }

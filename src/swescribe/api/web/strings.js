@@ -23,6 +23,7 @@ export const STRINGS = {
     keySavedNow: "The API key is saved.",
     keyForgotten: "The API key is forgotten.",
     keyRejected: "The service did not accept the API key. Check it and save it again.",
+    keyRefusedState: "The service refused this key.",
     needKey: "Save your API key first.",
     uploadHeading: "Transcribe a file",
     dropTitle: "Drop an audio or video file here",
@@ -34,6 +35,8 @@ export const STRINGS = {
     uploading: (name, percent) => `Uploading ${name}: ${percent} %`,
     uploaded: (name) => `${name} is uploaded and queued for transcription.`,
     uploadFailed: (name) => `The upload of ${name} failed.`,
+    timeLeft: (time) => `about ${time} left`,
+    progressLabel: (name) => `Progress of ${name}`,
     networkError: "The service could not be reached.",
     liveHeading: "Live captions",
     liveHint:
@@ -136,6 +139,7 @@ export const STRINGS = {
     keySavedNow: "API-nyckeln är sparad.",
     keyForgotten: "API-nyckeln är glömd.",
     keyRejected: "Tjänsten godtog inte API-nyckeln. Kontrollera den och spara den igen.",
+    keyRefusedState: "Tjänsten avvisade den här nyckeln.",
     needKey: "Spara din API-nyckel först.",
     uploadHeading: "Transkribera en fil",
     dropTitle: "Släpp en ljud- eller videofil här",
@@ -147,6 +151,8 @@ export const STRINGS = {
     uploading: (name, percent) => `Laddar upp ${name}: ${percent} %`,
     uploaded: (name) => `${name} är uppladdad och står i kö för transkribering.`,
     uploadFailed: (name) => `Uppladdningen av ${name} misslyckades.`,
+    timeLeft: (time) => `cirka ${time} kvar`,
+    progressLabel: (name) => `Förlopp för ${name}`,
     networkError: "Det gick inte att nå tjänsten.",
     liveHeading: "Direkttext",
     liveHint:

@@ -22,13 +22,18 @@ export function sameOriginUpload(url) {
   return target.href;
 }
 
-export function showUploadProgress(name, percent, done = false) {
-  state.upload = { name, percent, done };
+export function showUploadProgress(name, percent, done = false, jobId = null) {
+  state.upload = { name, percent, done, jobId };
   renderUploadProgress();
 }
 
 export function renderUploadProgress() {
-  if (!state.upload) return;
+  if (!state.upload) {
+    $("upload-status").hidden = true;
+    $("upload-label").textContent = "";
+    $("upload-progress").value = 0;
+    return;
+  }
   const { name, percent, done } = state.upload;
   $("upload-status").hidden = false;
   $("upload-label").textContent = done ? t("uploaded", name) : t("uploading", name, percent);
@@ -99,9 +104,13 @@ export async function uploadFile(
     state.names.set(job.job_id, file.name);
     state.localAudio.set(job.job_id, URL.createObjectURL(file));
     state.uploading.add(job.job_id);
+    state.scrollToJob = job.job_id;
+    showUploadProgress(file.name, 0, false, job.job_id);
     refreshJobs();
-    await sendFile(job.upload, file, (percent) => showUploadProgress(file.name, percent));
-    showUploadProgress(file.name, 100, true);
+    await sendFile(job.upload, file, (percent) =>
+      showUploadProgress(file.name, percent, false, job.job_id),
+    );
+    showUploadProgress(file.name, 100, true, job.job_id);
     announce(t("uploaded", file.name));
     return job;
   } catch (error) {
