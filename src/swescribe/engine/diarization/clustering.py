@@ -28,7 +28,9 @@ TIGHTNESS = 1.6
 """Between CLOSE_DISTANCE and DISTANCE_THRESHOLD, two clusters are two speakers when
 their distance is this many times the mean distance between partials of the wider one."""
 MIN_SPEAKER_POINTS = 4
-"""Partials (about 3 s of speech) a cluster needs to count as a speaker."""
+"""Partials (about 3 s of speech) a cluster needs to count as a speaker, or FAR_POINTS
+when it is further than DISTANCE_THRESHOLD from the rest."""
+FAR_POINTS = 2
 MAX_POINTS = 1500
 """More embeddings than this are clustered on a regular subset, then all assigned to the
 nearest centroid: the distance matrix stays under 20 MB."""
@@ -162,10 +164,11 @@ def split_voices(
             voices.append(node)
             continue
         left, right = children[node]
-        if min(size[left], size[right]) < MIN_SPEAKER_POINTS:
+        smaller = min(size[left], size[right])
+        distance = float(height[node])
+        if smaller < MIN_SPEAKER_POINTS and not (smaller >= FAR_POINTS and distance > threshold):
             todo.append(left if size[left] >= size[right] else right)
             continue
-        distance = float(height[node])
         wider = max(mean_spread(left), mean_spread(right))
         if distance > threshold or (distance > CLOSE_DISTANCE and distance > TIGHTNESS * wider):
             todo.extend((left, right))
