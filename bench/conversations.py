@@ -1,7 +1,15 @@
 """Multi-speaker files with known turns, built at run time (never stored in the repo):
 espeak-ng voice variants talking in turns, and the human clips in ../shared/audio/sv cut
 into an interview. Short back-channel turns and overlapping speech are included.
-Tests (tests/integration/test_diarization.py) and bench/diarization.py use them.
+Tests (tests/integration/test_diarization.py, test_speaker_count.py) and
+bench/diarization.py use them.
+
+    python bench/conversations.py     # speaker count and DER, before and after issue 28
+
+prints, per conversation of COUNT_SET and CONVERSATIONS, the speakers found and the DER
+of the offline diarizer (VAD, GE2E, clustering; no Whisper) with the automatic count of
+before issue 28 (`threshold_labels`, kept here as the baseline) and of now, and the DER
+when the count is given.
 
 The reference turns are where each utterance's audio is above -35 dB of its own peak
 (leading and trailing silence trimmed), so they mark speech, as a human annotator would.
@@ -17,11 +25,13 @@ tests/integration/test_diarization.py), so they are taken as two people.
 
 from __future__ import annotations
 
+import argparse
 import subprocess
+import sys
 import tempfile
 import wave
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +59,11 @@ class Say:
     clip: str = ""
     cut: tuple[float, float] | None = None
     speed: float = 1.0
+    pitch: int = 50
+    rate: int = 160
+    """espeak-ng's -p (0 to 99) and -s (words a minute): one voice's pitch and pace."""
+    middle: float | None = None
+    """Only this many seconds from the middle of the trimmed utterance (a short turn)."""
     gap: float = 0.6
     """Seconds of silence before this utterance; negative: it starts that much before
     the previous one ends (overlapping speech)."""
@@ -108,6 +123,160 @@ CONVERSATIONS: dict[str, tuple[Say, ...]] = {
 }
 
 
+SENTENCES = (
+    "Tåget mot Malmö är försenat med ungefär tjugo minuter.",
+    "Min syster Åsa fyller trettiofem år den nionde juni.",
+    "Vi ses utanför biblioteket i Växjö klockan kvart över tre.",
+    "Kan du köpa två liter mjölk och ett paket smör?",
+    "Regeringen presenterade i dag en ny plan för bostadsbyggandet.",
+    "Det blåser kraftigt längs västkusten och temperaturen är låg.",
+    "Öppettiderna ändras under julhelgen, så ring gärna innan.",
+    "Läkaren rekommenderade vila, mycket vatten och en promenad varje dag.",
+    "Jag tycker att vi borde flytta mötet till nästa torsdag.",
+    "Rapporten blir klar först i slutet av månaden.",
+    "Har någon sett nycklarna till förrådet i källaren?",
+    "Budgeten för resor räcker inte hela året ut.",
+)
+"""espeak-ng turns of the count set: two or three seconds each."""
+BACKCHANNELS = ("Ja.", "Precis.", "Okej.", "Nej, inte alls.", "Visst.", "Absolut.")
+PACE = ((0, 0), (-8, -20), (10, 25), (5, -10), (-5, 15))
+"""Pitch and rate offsets a voice takes turn by turn: one speaker, varied delivery."""
+SPEEDS = (1.0, 0.92, 1.06, 0.96, 1.1)
+"""Human turns resampled turn by turn (tempo and pitch together): GE2E keeps a reader
+resampled by 0.75 to 1.4 at cosine 0.82 to 0.89 to the original, so these are
+the same speaker, varied, not new voices."""
+
+
+@dataclass(frozen=True)
+class Voice:
+    """A speaker of the count set: an espeak-ng voice, or cuts of human clips."""
+
+    espeak: str = ""
+    clip: str = ""
+    pitch: int = 50
+
+
+def _turn(name: str, voice: Voice, kind: str, number: int) -> list[Say]:
+    """Turn `number` of this speaker: "" normal, "+" long, "-" short. A long human turn
+    is several sentences with short pauses, each its own reference turn."""
+    pitch, rate = PACE[number % len(PACE)]
+    if voice.espeak:
+        if kind == "-":
+            text = BACKCHANNELS[number % len(BACKCHANNELS)]
+        else:
+            first = (number * 5 + ord(name[0])) % len(SENTENCES)
+            taken = 3 if kind == "+" else 1
+            text = " ".join(SENTENCES[(first + i) % len(SENTENCES)] for i in range(taken))
+        return [Say(name, text, voice.espeak, pitch=voice.pitch + pitch, rate=160 + rate)]
+    middle = 1.0 if kind == "-" else None
+    takes = 3 if kind == "+" else 1
+    says = []
+    for take in range(takes):
+        speed = SPEEDS[(number + take) % len(SPEEDS)]
+        gap = 0.3
+        if voice.clip != "lattlast_stts":
+            says.append(Say(name, clip=voice.clip, speed=speed, middle=middle, gap=gap))
+            continue
+        cut = LATTLAST_SENTENCES[(number * 3 + take) % len(LATTLAST_SENTENCES)]
+        says.append(Say(name, clip=voice.clip, cut=cut, speed=speed, middle=middle, gap=gap))
+    return says
+
+
+def scripted(voices: dict[str, Voice], script: str) -> tuple[Say, ...]:
+    """A conversation from a script of turns: "A" a turn of speaker A, "A+" a long one,
+    "A-" a back-channel or a second of speech, "~A" starting 0.4 s before the previous
+    turn ends. Gaps between turns vary from 0.2 to 0.9 s."""
+    says: list[Say] = []
+    taken: dict[str, int] = {}
+    for index, token in enumerate(script.split()):
+        name = token.strip("~+-")
+        kind = token[-1] if token[-1] in "+-" else ""
+        turn = _turn(name, voices[name], kind, taken.get(name, 0))
+        taken[name] = taken.get(name, 0) + 1
+        gap = -0.4 if token.startswith("~") else (0.2, 0.6, 0.9, 0.4, 0.7)[index % 5]
+        says.extend([replace(turn[0], gap=gap), *turn[1:]])
+    return tuple(says)
+
+
+READER = Voice(clip="lattlast_stts")
+COUNT_SET: dict[str, tuple[int, tuple[Say, ...]]] = {
+    name: (len(voices), scripted(voices, script))
+    for name, voices, script in (
+        (
+            "mix3_issue28",
+            {"R": READER, "A": Voice("sv"), "B": Voice("sv+f3")},
+            "R+ A B+ R A- B A+ R B- ~A R B A- R+ B",
+        ),
+        ("one_espeak", {"A": Voice("sv+m3")}, "A+ A A- A+ A A-"),
+        ("one_reader", {"R": READER}, "R+ R R- R+ R"),
+        (
+            "two_espeak_close",
+            {"A": Voice("sv"), "B": Voice("sv+klatt")},
+            "A+ B A- B+ A B- ~A B A-",
+        ),
+        (
+            "two_human",
+            {"R": READER, "H": Voice(clip="cv_18733516")},
+            "R+ H R H- R+ H R- H ~R H R+",
+        ),
+        (
+            "two_long_turns",
+            {"R": READER, "A": Voice("sv+anika")},
+            "R+ A+ R+ A+",
+        ),
+        (
+            "four_mixed",
+            {"R": READER, "H": Voice(clip="cv_18716987"), "A": Voice("sv"), "B": Voice("sv+f3")},
+            "R+ A H B R A- B+ H- A ~R H B A-",
+        ),
+        (
+            "four_espeak",
+            {"A": Voice("sv"), "B": Voice("sv+f3"), "C": Voice("sv+klatt"), "D": Voice("sv+iven")},
+            "A+ B C D- A B+ C- D ~A B C D+",
+        ),
+        (
+            "five_mixed",
+            {
+                "R": READER,
+                "H": Voice(clip="cv_18711295"),
+                "K": Voice(clip="cv_18733516"),
+                "B": Voice("sv+f3"),
+                "C": Voice("sv+klatt"),
+            },
+            "R+ B H C K R B- C+ H ~K R- B C H- K",
+        ),
+        (
+            "six_mixed",
+            {
+                "R": READER,
+                "H": Voice(clip="cv_18711295"),
+                "G": Voice(clip="cv_18716987"),
+                "L": Voice(clip="cv_18748646"),
+                "A": Voice("sv"),
+                "B": Voice("sv+f3"),
+            },
+            "R+ A H B G L R A- B+ H G ~L R- A B H- G L",
+        ),
+        (
+            "six_espeak_reader",
+            {
+                "A": Voice("sv"),
+                "B": Voice("sv+f3"),
+                "C": Voice("sv+klatt"),
+                "D": Voice("sv+anika"),
+                "E": Voice("sv+iven"),
+                "R": READER,
+            },
+            "A B C D E R A- B+ C D- E R+ ~A B C- D E",
+        ),
+    )
+}
+"""Conversations of one to six voices for the automatic speaker count (issue 28):
+human and espeak-ng voices mixed, each voice's pitch, pace or speed varied from turn
+to turn, long turns, back-channels and overlaps. "mix3_issue28" is the mix the issue
+reports: a human reader with espeak-ng's `sv` and `sv+f3`."""
+
+
 def read_wav(path: Path) -> np.ndarray:
     """A 16-bit WAV as float64 samples in [-1, 1], resampled to 16 kHz when needed."""
     with wave.open(str(path), "rb") as source:
@@ -120,10 +289,10 @@ def read_wav(path: Path) -> np.ndarray:
     return samples
 
 
-def espeak(text: str, voice: str, scratch: Path) -> np.ndarray:
+def espeak(text: str, voice: str, scratch: Path, pitch: int = 50, rate: int = 160) -> np.ndarray:
     target = scratch / "say.wav"
     subprocess.run(
-        ["espeak-ng", "-v", voice, "-s", "160", "-w", str(target), text],
+        ["espeak-ng", "-v", voice, "-p", str(pitch), "-s", str(rate), "-w", str(target), text],
         check=True,
         capture_output=True,
     )
@@ -142,7 +311,8 @@ def trim(samples: np.ndarray) -> np.ndarray:
 
 def utterance(say: Say, audio_dir: Path, scratch: Path) -> np.ndarray:
     if say.text:
-        samples = espeak(say.text, say.voice or ESPEAK_VOICES[say.speaker], scratch)
+        voice = say.voice or ESPEAK_VOICES[say.speaker]
+        samples = espeak(say.text, voice, scratch, say.pitch, say.rate)
     else:
         samples = read_wav(audio_dir / f"{say.clip}.wav")
         samples = samples - samples.mean()
@@ -151,7 +321,11 @@ def utterance(say: Say, audio_dir: Path, scratch: Path) -> np.ndarray:
     if say.speed != 1.0:
         positions = np.arange(0, samples.size - 1, say.speed)
         samples = np.interp(positions, np.arange(samples.size), samples)
-    return trim(samples)
+    samples = trim(samples)
+    if say.middle is not None and samples.size > say.middle * SAMPLE_RATE:
+        first = (samples.size - round(say.middle * SAMPLE_RATE)) // 2
+        samples = samples[first : first + round(say.middle * SAMPLE_RATE)]
+    return samples
 
 
 def build_conversation(audio_dir: Path, says: Sequence[Say], target: Path) -> list[Turn]:
@@ -178,3 +352,71 @@ def build_conversation(audio_dir: Path, says: Sequence[Say], target: Path) -> li
         out.setframerate(SAMPLE_RATE)
         out.writeframes(np.round(mix * 32767).astype(np.int16).tobytes())
     return turns
+
+
+def build_all(
+    audio_dir: Path, conversations: dict[str, tuple[Say, ...]], folder: Path
+) -> dict[str, tuple[Path, list[Turn]]]:
+    """Every conversation as folder/NAME.wav, with its reference turns."""
+    built = {}
+    for name, says in conversations.items():
+        wav = folder / f"{name}.wav"
+        built[name] = (wav, build_conversation(audio_dir, says, wav))
+    return built
+
+
+def threshold_labels(embeddings: np.ndarray, threshold: float = 0.42) -> np.ndarray:
+    """The automatic count before issue 28, the baseline: the average-linkage cut where
+    the next merge would pass a fixed cosine distance."""
+    from swescribe.engine.diarization.clustering import cut, merge_sequence
+
+    merges = merge_sequence(embeddings)
+    found = embeddings.shape[0] - sum(1 for _, _, d in merges if d < threshold)
+    return cut(embeddings.shape[0], merges, max(1, found))
+
+
+def main() -> None:
+    import tempfile
+
+    from diarization_scoring import score
+    from swescribe.core.transcript import SpeakerTurn
+    from swescribe.engine.diarization.clustering import SpeakerCount, cluster
+    from swescribe.engine.diarization.embedding import EmbeddingSession
+    from swescribe.engine.diarization.ge2e import VoiceEncoder, resemblyzer_weights
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--audio", type=Path, default=Path(__file__).parents[2] / "shared/audio/sv")
+    args = parser.parse_args()
+    encoder = VoiceEncoder.from_checkpoint(resemblyzer_weights())
+    sets = {**{n: says for n, (_, says) in COUNT_SET.items()}, **CONVERSATIONS}
+    print(f"{'conversation':18} {'voices':>6} {'found before':>12} {'after':>5} "
+          f"{'DER before':>10} {'after':>6} {'DER given':>9}")  # fmt: skip
+    right = [0, 0]
+    ders: list[list[float]] = [[], [], []]
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, (wav, turns) in build_all(args.audio, sets, Path(scratch)).items():
+            reference = [SpeakerTurn(t.start, t.end, t.speaker) for t in turns]
+            voices = len({t.speaker for t in turns})
+            session = EmbeddingSession(encoder)
+            session.add(0.0, read_wav(wav).astype(np.float32))
+            embeddings = session.embeddings()
+            given = cluster(embeddings, SpeakerCount(exact=voices))
+            runs = [threshold_labels(embeddings), cluster(embeddings), given]
+            found = [int(labels.max()) + 1 for labels in runs]
+            der = [score(reference, session.turns(labels), collar=0.5).der for labels in runs]
+            for index in range(3):
+                ders[index].append(der[index])
+            right = [right[0] + (found[0] == voices), right[1] + (found[1] == voices)]
+            print(f"{name:18} {voices:6} {found[0]:12} {found[1]:5} "
+                  f"{der[0]:10.3f} {der[1]:6.3f} {der[2]:9.3f}")  # fmt: skip
+    total = len(ders[0])
+    print(
+        f"count right: before {right[0]}/{total}, after {right[1]}/{total}; mean DER "
+        f"before {np.mean(ders[0]):.3f}, after {np.mean(ders[1]):.3f}, "
+        f"count given {np.mean(ders[2]):.3f}"
+    )
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).parent))
+    main()

@@ -22,7 +22,7 @@ from swescribe.engine.diarization.embedding import EmbeddingDiarizer
 from tests.conftest import AUDIO_DIR, audio, require_tool
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from conversations import CONVERSATIONS, build_conversation
+from conversations import CONVERSATIONS, build_all
 from diarization_scoring import score
 
 pytestmark = pytest.mark.model
@@ -36,13 +36,11 @@ MIN_ATTRIBUTED = 0.75
 def talks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, list[SpeakerTurn]]]:
     audio("lattlast_stts.wav")  # fails (CI) or skips clearly without ../shared
     require_tool("espeak-ng", "apt-get install -y espeak-ng")  # the espeak voices
-    folder = tmp_path_factory.mktemp("talks")
-    built = {}
-    for name, says in CONVERSATIONS.items():
-        wav = folder / f"{name}.wav"
-        turns = build_conversation(AUDIO_DIR, says, wav)
-        built[name] = (wav, [SpeakerTurn(t.start, t.end, t.speaker) for t in turns])
-    return built
+    built = build_all(AUDIO_DIR, CONVERSATIONS, tmp_path_factory.mktemp("talks"))
+    return {
+        name: (wav, [SpeakerTurn(t.start, t.end, t.speaker) for t in turns])
+        for name, (wav, turns) in built.items()
+    }
 
 
 @pytest.mark.parametrize("name", sorted(MAX_DER))

@@ -53,6 +53,39 @@ def test_the_speaker_count_is_found_from_the_embeddings() -> None:
         assert same_partition(cluster(embeddings), truth), counts
 
 
+def near_voices(offset: float, spreads: list[float], seed: int = 2) -> np.ndarray:
+    """Ten unit vectors around each of len(spreads) centres `offset` apart (cosine)."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(size=64)
+    base /= np.linalg.norm(base)
+    rows = []
+    for spread in spreads:
+        side = rng.normal(size=64)
+        side -= (side @ base) * base
+        centre = (1 - offset) * base + np.sqrt(1 - (1 - offset) ** 2) * side / np.linalg.norm(side)
+        for _ in range(10):
+            rows.append(centre + rng.normal(scale=spread / 8, size=64))
+    embeddings = np.array(rows)
+    return embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
+
+
+def test_two_steady_voices_closer_than_the_threshold_are_two_speakers() -> None:
+    """Two espeak-like voices (tight clusters) 0.37 apart; one varied voice is not split;
+    a near voice needs four partials (about 3 s of speech) to count, a far one two."""
+    close = near_voices(0.2, [0.2, 0.2])
+    assert cluster_distance(close) < 0.42
+    assert same_partition(cluster(close), [0] * 10 + [1] * 10)
+    assert len(set(cluster(close[:13]))) == 1, "three partials of the near voice"
+    varied, _ = voices([20], spread=0.6)
+    assert 0.3 < float(merge_sequence(varied)[-1][2]) < 0.42
+    assert len(set(cluster(varied))) == 1
+
+
+def cluster_distance(embeddings: np.ndarray) -> float:
+    """Average-linkage distance between the first ten rows and the rest."""
+    return float(1 - (embeddings[:10] @ embeddings[10:].T).mean())
+
+
 def test_a_given_count_and_bounds_are_obeyed() -> None:
     embeddings, truth = voices([8, 8, 3])
     assert len(set(cluster(embeddings, SpeakerCount(exact=2)))) == 2

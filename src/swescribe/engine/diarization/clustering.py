@@ -1,11 +1,16 @@
 """Agglomerative clustering of speaker embeddings (average linkage, cosine distance), in
-numpy, with the number of speakers found from a distance threshold or given.
+numpy, with the number of speakers found from the merge tree or given.
 
 Average linkage never merges at a smaller distance than an earlier merge, so one pass
-that merges down to a single cluster gives every possible cut: the automatic count is
-the number of clusters left when the next merge would cross the threshold, clamped to
-the bounds asked for. Each merge costs O(n) numpy work: every row keeps its nearest
-neighbour, and only the rows that pointed at the merged pair look again.
+that merges down to a single cluster gives every possible cut. A given count cuts it
+there. The automatic count walks the tree from the top and splits a cluster into its
+two halves when they are two voices: further apart than DISTANCE_THRESHOLD, or further
+apart than CLOSE_DISTANCE and TIGHTNESS times the spread inside the wider half (two
+steady voices can be closer to each other than the halves of one lively reader are).
+A half of fewer than MIN_SPEAKER_POINTS partials is not a voice of its own: the walk
+goes on in the other half, and its partials go to the nearest voice found. Each merge
+costs O(n) numpy work: every row keeps its nearest neighbour, and only the rows that
+pointed at the merged pair look again.
 """
 
 from __future__ import annotations
@@ -15,8 +20,17 @@ from dataclasses import dataclass
 import numpy as np
 
 DISTANCE_THRESHOLD = 0.42
-"""Cosine distance between clusters above which they are taken to be different speakers.
+"""Cosine distance between clusters above which they are always different speakers.
 Set on the built test conversations (bench/conversations.py, docs/performance.md)."""
+CLOSE_DISTANCE = 0.30
+"""Clusters nearer than this are one speaker, however tight they are."""
+TIGHTNESS = 1.6
+"""Between CLOSE_DISTANCE and DISTANCE_THRESHOLD, two clusters are two speakers when
+their distance is this many times the mean distance between partials of the wider one."""
+MIN_SPEAKER_POINTS = 4
+"""Partials (about 3 s of speech) a cluster needs to count as a speaker, or FAR_POINTS
+when it is further than DISTANCE_THRESHOLD from the rest."""
+FAR_POINTS = 2
 MAX_POINTS = 1500
 """More embeddings than this are clustered on a regular subset, then all assigned to the
 nearest centroid: the distance matrix stays under 20 MB."""
@@ -110,8 +124,76 @@ def cluster(
         labels = cluster(sample, count, threshold)
         return assign_to_centroids(embeddings, centroids(sample, labels))
     merges = merge_sequence(embeddings)
-    found = n - sum(1 for _, _, d in merges if d < threshold)
+    if count.exact is None:
+        labels = split_voices(embeddings, merges, threshold)
+        found = int(labels.max()) + 1
+        if count.clamp(found, n) == found:
+            return labels
+    else:
+        found = n
     return cut(n, merges, count.clamp(found, n))
+
+
+def split_voices(
+    embeddings: np.ndarray, merges: list[tuple[int, int, float]], threshold: float
+) -> np.ndarray:
+    """Labels from the top-down walk of the merge tree (module docstring)."""
+    n = embeddings.shape[0]
+    children: dict[int, tuple[int, int]] = {}
+    height = np.zeros(2 * n - 1)
+    size = np.ones(2 * n - 1)
+    spread = np.zeros(2 * n - 1)  # each node's sum of distances between its partials
+    node_of = list(range(n))
+    for step, (keep, gone, distance) in enumerate(merges):
+        left, right, node = node_of[keep], node_of[gone], n + step
+        children[node] = (left, right)
+        height[node] = distance
+        size[node] = size[left] + size[right]
+        spread[node] = spread[left] + spread[right] + distance * size[left] * size[right]
+        node_of[keep] = node
+
+    def mean_spread(node: int) -> float:
+        pairs = size[node] * (size[node] - 1) / 2
+        return float(spread[node] / pairs) if pairs else 0.0
+
+    voices: list[int] = []
+    todo = [2 * n - 2]
+    while todo:
+        node = todo.pop()
+        if node < n:
+            voices.append(node)
+            continue
+        left, right = children[node]
+        smaller = min(size[left], size[right])
+        distance = float(height[node])
+        if smaller < MIN_SPEAKER_POINTS and not (smaller >= FAR_POINTS and distance > threshold):
+            todo.append(left if size[left] >= size[right] else right)
+            continue
+        wider = max(mean_spread(left), mean_spread(right))
+        if distance > threshold or (distance > CLOSE_DISTANCE and distance > TIGHTNESS * wider):
+            todo.extend((left, right))
+        else:
+            voices.append(node)
+    labels = np.full(n, -1)
+    for label, voice in enumerate(voices):
+        labels[_leaves(voice, children, n)] = label
+    strays = labels < 0
+    if strays.any():
+        labels[strays] = assign_to_centroids(
+            embeddings[strays], centroids(embeddings[~strays], labels[~strays])
+        )
+    return labels
+
+
+def _leaves(node: int, children: dict[int, tuple[int, int]], n: int) -> list[int]:
+    leaves, todo = [], [node]
+    while todo:
+        top = todo.pop()
+        if top < n:
+            leaves.append(top)
+        else:
+            todo.extend(children[top])
+    return leaves
 
 
 def centroids(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -164,9 +164,13 @@ class EmbeddingSession:
             embeddings = self.embeddings()
             if embeddings.shape[0] == 0:
                 return []
-            labels = cluster(embeddings, count, self.threshold)
-            scores = embeddings @ centroids(embeddings, labels).T
-            return join_turns(self._timeline(scores))
+            return self.turns(cluster(embeddings, count, self.threshold))
+
+    def turns(self, labels: np.ndarray) -> list[SpeakerTurn]:
+        """The turns for a cluster label per partial: each 50 ms to the nearest centroid."""
+        embeddings = self.embeddings()
+        scores = embeddings @ centroids(embeddings, labels).T
+        return join_turns(self._timeline(scores))
 
     def _timeline(self, scores: np.ndarray) -> list[SpeakerTurn]:
         by_region: dict[int, list[int]] = {}
