@@ -64,7 +64,8 @@ def test_real_account_a_transcript_over_6_mb_is_a_redirect_not_a_lambda_body(
     headers = {name.lower(): value for name, value in response["headers"].items()}
     link = urllib.parse.urlsplit(headers["location"])
     assert link.netloc == f"{account.resolver.values['BucketName']}.s3.eu-north-1.amazonaws.com"
-    assert link.path.startswith(f"/results/{job_id}/") and link.path.endswith(".json")
+    assert link.path.startswith(f"/results/{job_id}/")
+    assert link.path.endswith(".json")
     served = requests.get(headers["location"], timeout=30)  # moto serves it as S3 would
     assert served.status_code == 200
     assert len(served.content) > LAMBDA_RESPONSE_LIMIT
