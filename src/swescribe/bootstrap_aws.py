@@ -83,6 +83,7 @@ def worker_env_from_settings(settings: Settings) -> dict[str, str]:
         "SWESCRIBE_TABLE": settings.table,
         "SWESCRIBE_BUCKET": settings.bucket,
         "SWESCRIBE_MODEL": settings.model,
+        "SWESCRIBE_ALLOWED_MODELS": ",".join(settings.allowed_models),
         "SWESCRIBE_DEVICE": settings.device,
         "SWESCRIBE_COMPUTE_TYPE": settings.compute_type,
         "SWESCRIBE_LANGUAGE": settings.language,
