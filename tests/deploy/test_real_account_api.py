@@ -70,3 +70,47 @@ def test_real_account_a_transcript_over_6_mb_is_a_redirect_not_a_lambda_body(
     assert served.status_code == 200
     assert len(served.content) > LAMBDA_RESPONSE_LIMIT
     assert served.json()["segments"][-1]["id"] == 29_999
+
+
+def test_real_account_a_janitor_run_that_overlaps_another_does_nothing(account: Account) -> None:
+    """EventBridge starts a run every five minutes whether the last one ended or not (and
+    an operator may run `swescribe cleanup` meanwhile): two sweeps at once would requeue
+    the same job twice and race on the same instances. The second run, started while the
+    first is mid-sweep, touches neither EC2 nor SQS."""
+    import threading
+
+    import boto3
+
+    from swescribe.lambdas.janitor import handler
+
+    first_is_sweeping = threading.Event()
+    first_may_go_on = threading.Event()
+    calls: list[tuple[str, str]] = []
+    reports: dict[str, Any] = {}
+
+    def seen(event_name: str, **_: Any) -> None:
+        thread = threading.current_thread().name
+        calls.append((thread, event_name))
+        if thread == "first" and event_name.endswith("DescribeInstances"):
+            first_is_sweeping.set()
+            first_may_go_on.wait(30)
+
+    def run(name: str) -> None:
+        reports[name] = handler({}, None)
+
+    with account.acting_as("JanitorFunctionRole"):
+        boto3.setup_default_session()
+        events = boto3.DEFAULT_SESSION.events  # type: ignore[union-attr]
+        for service in ("ec2", "sqs"):
+            events.register(f"before-call.{service}", seen)
+        first = threading.Thread(target=run, args=("first",), name="first")
+        first.start()
+        try:
+            assert first_is_sweeping.wait(30), "the first run never reached its instance sweep"
+            run("second")
+        finally:
+            first_may_go_on.set()
+            first.join(60)
+    assert [call for call in calls if call[0] != "first"] == []
+    assert reports["second"]["skipped"].startswith("another janitor run")
+    assert "instances" in reports["first"]

@@ -282,8 +282,9 @@ class DynamoJobStore:
 
 def _storable_id(job_id: str) -> bool:
     """A partition key is 1..2048 bytes; any other id names no job (and would be a
-    ValidationException, a 500, rather than a 404)."""
-    return 0 < len(job_id.encode()) <= MAX_KEY_BYTES
+    ValidationException, a 500, rather than a 404). Nor does one that starts with `#`:
+    the table's other items (dynamodb_lease) do, and job ids are generated without."""
+    return 0 < len(job_id.encode()) <= MAX_KEY_BYTES and not job_id.startswith("#")
 
 
 def _key(job_id: str) -> dict[str, Any]:
