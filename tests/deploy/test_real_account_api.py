@@ -114,3 +114,25 @@ def test_real_account_a_janitor_run_that_overlaps_another_does_nothing(account: 
     assert [call for call in calls if call[0] != "first"] == []
     assert reports["second"]["skipped"].startswith("another janitor run")
     assert "instances" in reports["first"]
+
+
+def test_real_account_a_second_file_under_a_jobs_upload_prefix_is_removed(
+    account: Account,
+) -> None:
+    """The seed's presigned POST lets the client name its object (`${filename}`), so S3
+    can bound it only by the job's prefix: within the hour the form lives, a client could
+    put any number of files there, each up to the size limit, past the per-key job caps.
+    The upload event of any object but the job's own removes it (process-upload role)."""
+    job_id = register(account, "https://client.example.com/webhook")
+    first = upload(account, job_id, name="intervju.wav")
+    assert pump(account, "UploadEventsQueue")["outcomes"] == {"launched": 1}
+    second = upload(account, job_id, name="more.wav")
+    result = pump(account, "UploadEventsQueue")
+    assert result["batchItemFailures"] == [], result
+    bucket = account.resolver.values["BucketName"]
+    listed = account.client("s3").list_objects_v2(
+        Bucket=bucket, Prefix=f"transcription_upload/{job_id}/"
+    )
+    assert [item["Key"] for item in listed.get("Contents", [])] == [first]
+    assert job(account, job_id).s3_key == first
+    assert second != first
