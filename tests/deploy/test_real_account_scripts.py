@@ -16,18 +16,20 @@ from tests.conftest import REPO_ROOT
 ACCOUNT_AWS = r"""#!/usr/bin/env bash
 printf '%s\n' "$*" >>"$FAKE_AWS_CALLS"
 args=" $* "
+ROLE=arn:aws:iam::123456789012:role/swescribe-apigateway-cloudwatch
 case "$args" in
   *" apigateway get-account "*) echo "${FAKE_ACCOUNT_ROLE:-None}" ;;
   *" iam get-role "*)
-    [ -n "${FAKE_ROLE_EXISTS:-}" ] && { echo "arn:aws:iam::123456789012:role/swescribe-apigateway-cloudwatch"; exit 0; }
+    [ -n "${FAKE_ROLE_EXISTS:-}" ] && { echo "$ROLE"; exit 0; }
     echo "An error occurred (NoSuchEntity) when calling the GetRole operation" >&2; exit 254 ;;
-  *" iam create-role "*) echo "arn:aws:iam::123456789012:role/swescribe-apigateway-cloudwatch" ;;
+  *" iam create-role "*) echo "$ROLE" ;;
   *" iam attach-role-policy "*) ;;
   *" apigateway update-account "*)
     tries=$(( $(cat "$FAKE_STATE" 2>/dev/null || echo 0) + 1 ))
     echo "$tries" >"$FAKE_STATE"
     if [ "$tries" -le "${FAKE_PROPAGATION_TRIES:-0}" ]; then
-      echo "An error occurred (BadRequestException) when calling the UpdateAccount operation: The role ARN does not have required permissions set to API Gateway" >&2
+      printf '%s %s\n' "An error occurred (BadRequestException) when calling the UpdateAccount" \
+        "operation: The role ARN does not have required permissions set to API Gateway" >&2
       exit 254
     fi
     echo '{}' ;;
