@@ -215,3 +215,14 @@ def test_a_custom_endpoint_keeps_its_own_host_for_links(monkeypatch: pytest.Monk
         monkeypatch.setenv("AWS_ENDPOINT_URL", "http://localhost:4566")
         url = S3ObjectStore(client("s3", "eu-north-1"), BUCKET).download_link("results/a", 60)
     assert urllib.parse.urlsplit(url).netloc == "localhost:4566"
+
+
+def test_delete_removes_exactly_one_key(s3: Any) -> None:
+    store = S3ObjectStore(s3, BUCKET)
+    for key in ("transcription_upload/j1/a", "transcription_upload/j1/ab"):
+        store.put_bytes(key, b"x")
+    store.delete("transcription_upload/j1/a")
+    store.delete("transcription_upload/j1/never-there")
+    assert [o.key for o in store.list_objects("transcription_upload/j1/")] == [
+        "transcription_upload/j1/ab"
+    ]
