@@ -225,12 +225,17 @@ def engine_factory(settings: Settings) -> EngineFactory:
     return get
 
 
+def local_worker_id(pid: int) -> str:
+    """How a local worker process names itself on the jobs it holds."""
+    return f"local-{socket.gethostname()}-{pid}"
+
+
 def build_worker(settings: Settings, svc: Services, worker_id: str = "") -> Worker:
     """The transcription worker; imports the model stack (the API and Lambdas never do)."""
     from swescribe.worker.runner import Worker, WorkerConfig
 
     config = WorkerConfig(
-        worker_id=worker_id or f"local-{socket.gethostname()}-{os.getpid()}",
+        worker_id=worker_id or local_worker_id(os.getpid()),
         visibility_seconds=settings.lease_seconds,
         heartbeat_seconds=settings.heartbeat_seconds,
         poll_seconds=2.0,

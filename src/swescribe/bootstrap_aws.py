@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from swescribe.adapters.aws.clients import client
 from swescribe.adapters.aws.dynamodb_jobs import DynamoJobStore
+from swescribe.adapters.aws.dynamodb_slots import DynamoLaunchSlots
 from swescribe.adapters.aws.dynamodb_worker_view import WorkerJobStore
 from swescribe.adapters.aws.ec2_launcher import Ec2Launcher
 from swescribe.adapters.aws.ec2_workers import LaunchPlan
@@ -118,7 +119,9 @@ def plan_from_settings(settings: Settings) -> LaunchPlan:
 
 
 def build_ec2_launcher(settings: Settings) -> Ec2Launcher:
-    return Ec2Launcher(client("ec2", settings.aws_region), plan_from_settings(settings))
+    """With launch slots in the jobs table: MaxWorkers holds across concurrent launchers."""
+    slots = DynamoLaunchSlots(client("dynamodb", settings.aws_region), settings.table)
+    return Ec2Launcher(client("ec2", settings.aws_region), plan_from_settings(settings), slots)
 
 
 def build_aws_api(svc: Services, settings: Settings) -> FastAPI:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from swescribe.config import Settings
@@ -91,10 +91,20 @@ def _aws_sweep(settings: Settings, stale_after: float, dry_run: bool) -> dict[st
                 dry_run,
                 busy_now=busy,
             )
+        # the slots of workers that ended (or were just ended) come back; leaked ones too
+        ended = set(instances.terminated) if not dry_run else set()
+        seen = [replace(w, state="shutting-down") if w.instance_id in ended else w for w in workers]
+        with aws_step("launch slots"):
+            slots = (
+                launcher.slots.reconcile(seen, dry_run, launcher.terminated_among)
+                if launcher.slots
+                else None
+            )
     assert jobs is not None  # the job sweep returned (else its error is on its way out)
     return {
         "backend": "aws",
         "jobs": asdict(jobs),
         "instances": asdict(instances),
         "workers_active": sum(1 for worker in workers if worker.active),
+        "launch_slots": asdict(slots) if slots else None,
     }

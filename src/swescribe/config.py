@@ -136,6 +136,9 @@ class Settings(BaseSettings):
     """A job that no worker has taken this long after its creation fails (janitor)."""
     sweep_seconds: float = Field(60.0, ge=0)
     """How often `serve` runs the janitor's job sweep (0: never)."""
+    log_format: Literal["auto", "text", "json"] = "auto"
+    """serve's and its workers' logs: readable lines on a terminal and JSON otherwise
+    (auto), or always one of them."""
     rate_limit_per_minute: int = Field(120, ge=0)
     """Requests per API key and minute the local API takes before it answers 429 (0: off;
     on AWS the API Gateway usage plan throttles instead)."""

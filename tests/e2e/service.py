@@ -61,9 +61,16 @@ class RunningService:
 
 
 def start_service(
-    data_dir: Path, workers: int = 1, port: int | None = None, **env_overrides: str
+    data_dir: Path,
+    workers: int = 1,
+    port: int | None = None,
+    own_process_group: bool = False,
+    **env_overrides: str,
 ) -> RunningService:
     """serve on 127.0.0.1 (port: a free one unless given, e.g. to restart in place).
+
+    own_process_group: serve and its workers in a process group of their own, as a
+    terminal runs a command, so a test can send Ctrl-C's SIGINT to all of them at once.
 
     The rate limit is off unless a test sets it: these tests poll job status quickly,
     and tests/integration/test_api_limits.py tests the limit itself.
@@ -96,6 +103,7 @@ def start_service(
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=own_process_group,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

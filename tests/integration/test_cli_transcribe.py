@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,44 @@ def test_bad_input_gives_one_clear_line_and_a_non_zero_exit(
     assert len(errors) == 1, result.stderr
     assert message in errors[0]
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_missing_file_is_refused_before_the_model_loads(tmp_path: Path) -> None:
+    """Before, the model was assembled and loaded first: 5.5 s to say the file is missing."""
+    data_dir = tmp_path / "fresh"
+    env = {**os.environ, "SWESCRIBE_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
+    started = time.monotonic()
+    result = swescribe(env, "transcribe", str(tmp_path / "MISSING.wav"), "--model", "whisper-base")
+    elapsed = time.monotonic() - started
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"swescribe: error: {tmp_path / 'MISSING.wav'}: no such file"
+    ]
+    assert not (data_dir / "models").exists(), "the model was assembled for a missing file"
+    assert "model loaded" not in result.stderr
+    assert elapsed < 5, f"{elapsed:.1f} s to say the file is missing"
+
+
+def test_diarize_without_the_speaker_model_says_only_how_to_install_it(tmp_path: Path) -> None:
+    """A Resemblyzer without its weights and no pyannote: one line with the install
+    command, and no warning about diarizing with the model that is missing."""
+    shadow = tmp_path / "site"
+    (shadow / "resemblyzer").mkdir(parents=True)
+    (shadow / "resemblyzer" / "__init__.py").write_text("")
+    env = {
+        **os.environ,
+        "SWESCRIBE_DATA_DIR": str(tmp_path / "data"),
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(shadow), os.environ.get("PYTHONPATH")])),
+    }
+    result = swescribe(env, "transcribe", str(audio("cv_18742722.wav")), "--diarize",
+                       "--model", "whisper-base", "-o", str(tmp_path / "out"))  # fmt: skip
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.startswith("swescribe:")]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("swescribe: error:"), lines
+    assert "pip install" in lines[0]
+    assert "diarizing with" not in result.stderr
 
 
 def test_one_bad_file_does_not_stop_the_good_ones(cli_env: dict[str, str], tmp_path: Path) -> None:

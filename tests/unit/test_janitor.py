@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from typing import cast
+
+import pytest
 
 from swescribe.core.intake import NewJob, create_job, handle_object_created
 from swescribe.core.job_sweep import sweep_jobs
@@ -121,3 +124,20 @@ def test_a_finished_job_whose_webhook_was_never_queued_gets_it_queued_again() ->
     report = sweep_jobs(svc, stale_after_seconds=900)
     assert report.webhooks_requeued == [job.job_id], "an attempted webhook has its own retries"
     assert [item.job_id for item in webhooks.items()] == [job.job_id]
+
+
+def test_a_sweep_that_does_nothing_logs_nothing_and_one_that_acts_logs_one_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """serve sweeps every minute: a line each time buried its terminal in noise."""
+    svc = memory_services()
+    caplog.set_level(logging.INFO, logger="swescribe.core.job_sweep")
+    sweep_jobs(svc, stale_after_seconds=900)
+    sweep_jobs(svc, stale_after_seconds=900)
+    assert [r for r in caplog.records if r.levelno >= logging.INFO] == []
+    launched(svc, 1)
+    cast(FixedClock, svc.clock).advance(1000)
+    sweep_jobs(svc, stale_after_seconds=900)
+    [line] = [r for r in caplog.records if r.message == "job sweep" and r.levelno >= logging.INFO]
+    assert line.getMessage() == "job sweep"
+    assert line.requeued == 1  # type: ignore[attr-defined]

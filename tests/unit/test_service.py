@@ -26,6 +26,7 @@ from swescribe.core.processing import (
     deliver_webhook,
     fail_job,
     release_job,
+    release_jobs_held_by,
     renew_lease,
     webhook_message_id,
 )
@@ -229,6 +230,24 @@ def test_only_the_holder_renews_releases_or_completes(svc: Services) -> None:
     released = release_job(svc, job_id, "w1")
     assert released.status is JobStatus.LAUNCHING
     assert released.instance_id is None
+
+
+def test_jobs_that_stopped_workers_still_hold_are_given_back_and_queued_at_once(
+    svc: Services,
+) -> None:
+    """serve stopping: a worker killed before it gave its job back; the job is queued
+    again now (its old item stays hidden), not after the lease, and not as a lost try."""
+    mine, theirs = uploaded(svc), uploaded(svc, owner="key2")
+    claim_job(svc, received(svc), "local-w1")
+    claim_job(svc, received(svc), "other-w2")
+    assert release_jobs_held_by(svc, {"local-w1", "local-w3"}) == [mine]
+    job = svc.jobs.get(mine)
+    assert job is not None
+    assert (job.status, job.instance_id, job.lost_attempts) == (JobStatus.LAUNCHING, None, 0)
+    assert received(svc).item.job_id == mine
+    other = svc.jobs.get(theirs)
+    assert other is not None
+    assert other.status is JobStatus.PROCESSING
 
 
 def test_complete_records_the_outcome_and_queues_the_webhook(svc: Services) -> None:

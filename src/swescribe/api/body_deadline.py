@@ -7,6 +7,9 @@ likes. An audio upload has no total bound, so a slow link still uploads a big fi
 
 The clock runs only while the app waits for the next chunk, never while it is busy with
 the last one (a handler writing to a slow disk does not count against the client).
+
+A client that leaves mid-body makes the handler raise ClientDisconnect: that ends the
+request here, with no answer (there is nobody to read it) and no traceback.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from swescribe.api.body_limit import is_json_request
@@ -33,10 +37,11 @@ class BodyDeadline:
         whole_by = time.monotonic() + self.seconds if is_json_request(scope) else None
         body_done = False
         timed_out = False
+        client_left = False
         started = False
 
         async def receive_in_time() -> Message:
-            nonlocal body_done, timed_out
+            nonlocal body_done, timed_out, client_left
             if body_done or timed_out:  # after the body, receive waits for a disconnect
                 return await receive() if body_done else {"type": "http.disconnect"}
             wait = self.seconds
@@ -47,6 +52,8 @@ class BodyDeadline:
             except TimeoutError:
                 timed_out = True
                 return {"type": "http.disconnect"}  # the app gives up as if the client left
+            if message["type"] == "http.disconnect":
+                client_left = True
             if message["type"] != "http.request" or not message.get("more_body", False):
                 body_done = True
             return message
@@ -58,6 +65,11 @@ class BodyDeadline:
 
         try:
             await self.app(scope, receive_in_time, send_noting_start)
+        except ClientDisconnect:
+            if client_left:
+                return  # nobody to answer; the handler logged what it gave up, if anything
+            if not timed_out or started:
+                raise
         except Exception:
             if not timed_out or started:
                 raise  # a handler reading a timed-out body may raise (ClientDisconnect)

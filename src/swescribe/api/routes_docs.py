@@ -1,7 +1,9 @@
-"""/docs and /redoc: FastAPI's documentation pages, under a CSP that fits them.
+"""/docs and /redoc: FastAPI's documentation pages, from assets that ship in the package.
 
-They load their scripts from FastAPI's CDN and Swagger UI starts from one inline script;
-the CSP names the CDN and that script's hash (so no other inline script runs on this
+Swagger UI 5 and ReDoc 2 are vendored in api/docs_assets/ (their licences beside them,
+README.md there says which versions and where from) and served at /docs/assets/, so
+the pages work with no network at all. Swagger UI starts from one inline script; the
+CSP names this origin and that script's hash (so no other inline script runs on this
 origin, which also serves the web page and its key).
 """
 
@@ -10,14 +12,24 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from importlib import resources
 
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
+
+from swescribe.api.errors import error_response
 
 router = APIRouter(include_in_schema=False)
 
-CDN = "https://cdn.jsdelivr.net"
+ASSETS_PATH = "/docs/assets"
+ASSETS = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+    "redoc.standalone.js": "text/javascript; charset=utf-8",
+    "favicon-32x32.png": "image/png",
+}
+"""What the two pages load; the versions never change within a release of swescribe."""
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
 
 
@@ -27,8 +39,8 @@ def _csp(html: str, *, extra: str = "") -> str:
         for s in _INLINE_SCRIPT.findall(html)
     )
     return (
-        f"default-src 'none'; script-src {CDN} {hashes}; connect-src 'self'; "
-        f"img-src 'self' data: https://fastapi.tiangolo.com; {extra}"
+        f"default-src 'none'; script-src 'self' {hashes}; connect-src 'self'; "
+        f"img-src 'self' data:; {extra}"
         "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
     )
 
@@ -38,26 +50,44 @@ def _page(response: HTMLResponse, *, extra: str) -> HTMLResponse:
     return HTMLResponse(html, headers={"Content-Security-Policy": _csp(html, extra=extra)})
 
 
-def _openapi_url(request: Request) -> str:
-    root_path = str(request.scope.get("root_path", "")).rstrip("/")
-    return f"{root_path}{request.app.openapi_url}"
+def _root(request: Request) -> str:
+    return str(request.scope.get("root_path", "")).rstrip("/")
 
 
 @router.get("/docs")
 async def swagger_ui(request: Request) -> HTMLResponse:
+    assets = f"{_root(request)}{ASSETS_PATH}"
     page = get_swagger_ui_html(
-        openapi_url=_openapi_url(request), title=f"{request.app.title} - Swagger UI"
+        openapi_url=f"{_root(request)}{request.app.openapi_url}",
+        title=f"{request.app.title} - Swagger UI",
+        swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+        swagger_css_url=f"{assets}/swagger-ui.css",
+        swagger_favicon_url=f"{assets}/favicon-32x32.png",
+        swagger_ui_parameters={"validatorUrl": None},  # no badge from validator.swagger.io
     )
-    return _page(page, extra=f"style-src {CDN}; ")
+    return _page(page, extra="style-src 'self'; ")
 
 
 @router.get("/redoc")
 async def redoc(request: Request) -> HTMLResponse:
-    page = get_redoc_html(openapi_url=_openapi_url(request), title=f"{request.app.title} - ReDoc")
-    return _page(
-        page,
-        extra=(
-            "style-src 'unsafe-inline' https://fonts.googleapis.com; "
-            "font-src https://fonts.gstatic.com; worker-src blob:; "
-        ),
+    assets = f"{_root(request)}{ASSETS_PATH}"
+    page = get_redoc_html(
+        openapi_url=f"{_root(request)}{request.app.openapi_url}",
+        title=f"{request.app.title} - ReDoc",
+        redoc_js_url=f"{assets}/redoc.standalone.js",
+        redoc_favicon_url=f"{assets}/favicon-32x32.png",
+        with_google_fonts=False,
+    )
+    return _page(page, extra="style-src 'self' 'unsafe-inline'; worker-src blob:; ")
+
+
+@router.get(f"{ASSETS_PATH}/{{name}}")
+async def asset(name: str) -> Response:
+    if name not in ASSETS:
+        return error_response(404, "not_found", "Not Found")
+    body = resources.files("swescribe.api").joinpath("docs_assets", name).read_bytes()
+    return Response(
+        body,
+        media_type=ASSETS[name],
+        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
     )

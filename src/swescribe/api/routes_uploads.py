@@ -9,6 +9,7 @@ leaves behind, core/uploads.py decides.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import tempfile
 import time
@@ -19,6 +20,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from swescribe.api.deps import Context
 from swescribe.api.headers import SANDBOX_CSP
@@ -35,6 +37,8 @@ from swescribe.core.uploads import (
     renew_upload,
     reserve_upload,
 )
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["uploads"])
 
@@ -68,6 +72,13 @@ async def upload(
         renew = functools.partial(renew_upload, svc, accepted.job_id, holder)
         size = await _stream_to_object(request, svc, accepted, uploads.staging_dir, renew)
         outcome = await run_in_threadpool(finish_upload, svc, accepted, size)
+    except ClientDisconnect:  # the client left (or stalled): nothing of ours went wrong
+        await run_in_threadpool(abandon_upload, svc, accepted, holder)
+        log.info(
+            "upload ended before its body was complete; the link takes it again",
+            extra={"job_id": accepted.job_id},
+        )
+        raise  # api/body_deadline.py ends the request without another word
     except BaseException:
         await run_in_threadpool(abandon_upload, svc, accepted, holder)
         raise

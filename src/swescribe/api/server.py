@@ -10,13 +10,17 @@ app's (api/body_deadline.py): only the app knows when it is waiting for a body.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
+import socket
 from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-__all__ = ["HeaderDeadlineProtocol", "uvicorn_options"]
+from swescribe.core.errors import AddressInUse, InvalidOption
+
+__all__ = ["HeaderDeadlineProtocol", "listening_socket", "uvicorn_options"]
 
 
 WS_HEADROOM_BYTES = 64 * 1024
@@ -38,6 +42,26 @@ def uvicorn_options(
         "ws": "websockets-sansio",  # /v1/realtime
         "ws_max_size": ws_message_bytes + WS_HEADROOM_BYTES,
     }
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The socket serve listens on, bound before anything else starts (uvicorn is handed
+    it): a port another service holds is refused before a worker could take that
+    service's jobs, and nothing else can take the port in between."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise AddressInUse(
+                f"port {port} is in use: stop the other service or pass --port"
+            ) from None
+        raise InvalidOption(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    sock.listen(2048)
+    return sock
 
 
 class HeaderDeadlineProtocol(H11Protocol):

@@ -1,4 +1,4 @@
-"""Operator commands on the local store: `swescribe keys ...` and `swescribe jobs ...`."""
+"""Operator commands on the local store: `swescribe keys ...` and `swescribe cleanup`."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ import json
 
 import click
 
-from swescribe.bootstrap import build_local_keys, build_local_services
+from swescribe.bootstrap import build_local_keys
 from swescribe.config import Settings
-from swescribe.core.intake import get_job
-from swescribe.core.jobs import JobStatus, to_iso
+from swescribe.core.jobs import to_iso
 
 
 @click.group()
@@ -43,36 +42,6 @@ def keys_revoke(key_id: str) -> None:
     """Revoke a key by id (or prefix); its requests get 401 from now on."""
     key = build_local_keys(Settings.from_env()).revoke(key_id)
     click.echo(f"revoked {key.key_id} ({key.name})")
-
-
-@click.group()
-def jobs() -> None:
-    """Inspect jobs in the local store (all keys' jobs: an operator's view)."""
-
-
-@jobs.command("list")
-@click.option("--status", type=click.Choice([s.value for s in JobStatus]), default=None)
-@click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True)
-def jobs_list(status: str | None, limit: int) -> None:
-    """Newest jobs first."""
-    svc = build_local_services(Settings.from_env())
-    page = svc.jobs.list_jobs(None, JobStatus(status) if status else None, limit)
-    if not page.jobs:
-        click.echo("no jobs")
-    for job in page.jobs:
-        detail = job.error_message or job.s3_key or job.audio_url or ""
-        click.echo(f"{job.job_id}  {job.status.value:<10}  {to_iso(job.created_at)}  {detail}")
-
-
-@jobs.command("show")
-@click.argument("job_id")
-def jobs_show(job_id: str) -> None:
-    """One job as JSON (the callback secret is never shown)."""
-    from swescribe.api.schemas import JobView
-
-    job = get_job(build_local_services(Settings.from_env()), None, job_id)
-    view = JobView.from_job(job).model_dump(mode="json")
-    click.echo(json.dumps(view, indent=2, ensure_ascii=False))
 
 
 @click.command()

@@ -22,7 +22,7 @@ COMMANDS = {
     "submit": "swescribe.cli.submit",
     "stream": "swescribe.cli.stream",
     "keys": "swescribe.cli.admin",
-    "jobs": "swescribe.cli.admin",
+    "jobs": "swescribe.cli.jobs",
     "cleanup": "swescribe.cli.admin",
 }
 """Each subcommand and the module that defines it, imported only when the command runs:

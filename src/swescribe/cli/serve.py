@@ -12,7 +12,6 @@ import threading
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -24,14 +23,17 @@ from swescribe.bootstrap import (
     build_local_keys,
     build_local_services,
     build_worker,
+    local_worker_id,
     webhook_sender,
 )
 from swescribe.config import Settings
 from swescribe.core.services import Services
-from swescribe.logs import configure_json_logging
+from swescribe.logs import LOG_FORMATS, LogFormat, configure_logging
 
 if TYPE_CHECKING:
+    from swescribe.adapters.local.launcher import LocalProcessLauncher
     from swescribe.engine.live_ports import LiveTranscriber
+    from swescribe.worker.runner import Worker
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +41,21 @@ PARENT_PID_VARIABLE = "SWESCRIBE_PARENT_PID"
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (0.0.0.0: every interface; then callback and audio URLs "
+    "must be https to public hosts).",
+)
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on; clients reach the service at http://HOST:PORT "
+    "(`--url` or SWESCRIBE_URL for the CLI).",
+)
 @click.option(
     "--workers",
     type=click.IntRange(0, 64),
@@ -48,18 +63,31 @@ PARENT_PID_VARIABLE = "SWESCRIBE_PARENT_PID"
     help="Worker processes (each loads the model once). [env SWESCRIBE_WORKERS; 1]",
 )
 @click.option("--model", default=None, help="Default model for jobs. [env SWESCRIBE_MODEL]")
-def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
-    """Run the transcription service on this machine: API, workers and webhooks."""
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default=None,
+    help="auto: readable on a terminal, JSON lines otherwise. [env SWESCRIBE_LOG_FORMAT; auto]",
+)
+def serve(
+    host: str, port: int, workers: int | None, model: str | None, log_format: LogFormat | None
+) -> None:
+    """Run the transcription service on this machine: API, workers and webhooks.
+
+    Ctrl-C or SIGTERM stops it: running jobs go back on the queue (not counted as an
+    attempt) and the next start takes them up."""
     import uvicorn
 
     from swescribe.adapters.local.launcher import LocalProcessLauncher
     from swescribe.api import create_app
-    from swescribe.api.server import uvicorn_options
+    from swescribe.api.server import listening_socket, uvicorn_options
     from swescribe.worker.dispatcher import dispatcher_threads
 
-    configure_json_logging("serve")
+    # Before anything starts: a port in use must not cost another service its jobs.
+    listener = listening_socket(host, port)
+    settings = Settings.from_env(workers=workers, model=model, log_format=log_format)
+    configure_logging("serve", settings.log_format)
     link_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
-    settings = Settings.from_env(workers=workers, model=model)
     if dev_mode_off_for(host, settings, os.environ):
         settings = settings.replace(dev_mode=False)
         click.echo(
@@ -73,6 +101,7 @@ def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
         **os.environ,
         "SWESCRIBE_DATA_DIR": str(settings.data_dir),
         "SWESCRIBE_PUBLIC_URL": settings.public_url,
+        "SWESCRIBE_LOG_FORMAT": settings.log_format,
         "SWESCRIBE_MODEL": settings.model,
         "SWESCRIBE_DEV_MODE": "1" if settings.dev_mode else "0",
         PARENT_PID_VARIABLE: str(os.getpid()),
@@ -100,25 +129,41 @@ def serve(host: str, port: int, workers: int | None, model: str | None) -> None:
         f"swescribe is serving on {settings.public_url}  (API docs: {settings.public_url}/docs)"
     )
     click.echo(f"data: {settings.data_dir}   workers: {settings.workers}   model: {settings.model}")
-    # uvicorn re-raises the SIGTERM it caught once it has shut down; without a handler of
-    # ours that would end the process before the workers are stopped below.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    # uvicorn re-raises the SIGTERM or SIGINT it caught once it has shut down; without
+    # handlers of ours that would end the process before the workers are stopped below.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, lambda signum, frame: sys.exit(0))
+    config = uvicorn.Config(
+        create_app(context),
+        host=host,
+        port=port,
+        log_level="warning",
+        **uvicorn_options(
+            settings.trusted_proxies,
+            settings.header_timeout_seconds,
+            settings.live_max_message_bytes,
+        ),
+    )
     try:
-        uvicorn.run(
-            create_app(context),
-            host=host,
-            port=port,
-            log_level="warning",
-            **uvicorn_options(
-                settings.trusted_proxies,
-                settings.header_timeout_seconds,
-                settings.live_max_message_bytes,
-            ),
-        )
+        uvicorn.Server(config).run(sockets=[listener])
     finally:
         stop.set()
-        click.echo("swescribe: stopping workers (their jobs go back on the queue)", err=True)
-        launcher.stop()
+        _stop_workers(launcher, svc)
+
+
+def _stop_workers(launcher: LocalProcessLauncher, svc: Services) -> None:
+    """Workers give their running jobs back (worker/stop_signals.py) and exit; a job that
+    one of them still held when it had to be killed is given back here. serve exits
+    only after that, so the next start takes every job up at once."""
+    from swescribe.core.processing import release_jobs_held_by
+
+    click.echo("swescribe: stopping workers (their jobs go back on the queue)", err=True)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this short
+    worker_ids = {local_worker_id(pid) for pid in launcher.started_pids}
+    launcher.stop()
+    left = release_jobs_held_by(svc, worker_ids)
+    if left:
+        log.warning("jobs of stopped workers given back", extra={"jobs": len(left)})
 
 
 def _live_transcriber(settings: Settings) -> LiveTranscriber:
@@ -226,12 +271,12 @@ def _ensure_a_key(settings: Settings) -> None:
     click.echo(plaintext)
 
 
-def _stop_when_orphaned(parent_pid: int, stopping: threading.Event) -> None:
+def _stop_when_orphaned(parent_pid: int, runner: Worker) -> None:
     """A worker of `serve` leaves (giving its job back) if serve dies without stopping it."""
-    while not stopping.wait(2.0):
+    while not runner.stopping.wait(2.0):
         if os.getppid() != parent_pid:
             log.warning("serve is gone: giving the current job back and leaving")
-            stopping.set()
+            runner.hand_back()
 
 
 @click.command()
@@ -240,20 +285,17 @@ def _stop_when_orphaned(parent_pid: int, stopping: threading.Event) -> None:
 @click.option("--idle-exit", type=float, default=None, help="Exit after this many idle seconds.")
 def worker(model: str | None, max_jobs: int | None, idle_exit: float | None) -> None:
     """Run one transcription worker against the local queue (serve starts these itself)."""
-    configure_json_logging("worker")
     settings = Settings.from_env(model=model)
+    configure_logging("worker", settings.log_format)
     svc = build_local_services(settings)
+    from swescribe.worker.stop_signals import hand_back_on_stop_signals
+
     runner = build_worker(settings, svc)
-
-    def on_sigterm(signum: int, frame: FrameType | None) -> None:
-        log.info("SIGTERM: giving the current job back and leaving")
-        runner.stopping.set()
-
-    signal.signal(signal.SIGTERM, on_sigterm)
+    hand_back_on_stop_signals(runner)
     parent = os.environ.get(PARENT_PID_VARIABLE)
     if parent:
         threading.Thread(
-            target=_stop_when_orphaned, args=(int(parent), runner.stopping), daemon=True
+            target=_stop_when_orphaned, args=(int(parent), runner), daemon=True
         ).start()
     runner.engines(None)  # load the model before taking work
     runner.run(max_jobs=max_jobs, idle_exit_seconds=idle_exit)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -167,7 +168,15 @@ def submit(
                 click.echo(f"job {job_id}: {status}", err=True)
                 last_status[:] = [status]
 
-        final = client.wait(job_id, timeout=timeout, on_update=show)
+        try:
+            final = client.wait(job_id, timeout=timeout, on_update=show)
+        except KeyboardInterrupt:
+            fetch = f"swescribe jobs transcript {job_id} --url {shlex.quote(base_url)}"
+            fetch += f" --format {fmt}" if fmt != "txt" else ""
+            fetch += f" -o {shlex.quote(str(output))}" if output else ""
+            click.echo("", err=True)
+            click.echo(f"job {job_id} goes on in the service; when it is done: {fetch}", err=True)
+            sys.exit(130)
         if interactive:
             click.echo("", err=True)
         if final.status != "completed":

@@ -14,7 +14,14 @@ from swescribe.core.errors import SwescribeError
 from swescribe.core.formats import FORMATS
 from swescribe.core.request import MAX_SPEAKERS, TASKS, JobRequest
 from swescribe.core.transcript import Transcript
-from swescribe.engine import Engine, ModelLocator, TranscribeOptions, parse_formats, render
+from swescribe.engine import (
+    Engine,
+    ModelLocator,
+    TranscribeOptions,
+    check_readable,
+    parse_formats,
+    render,
+)
 from swescribe.engine.device import DEVICES
 from swescribe.engine.models import MODEL_NAMES
 from swescribe.worker.options import transcribe_options
@@ -109,6 +116,18 @@ def transcribe(
         hotwords=hotwords,
     )
     options = transcribe_options(request, min_speakers=min_speakers, max_speakers=max_speakers)
+    failures = 0
+    readable = []
+    for path in files:  # refused before the model loads (seconds), each in its line
+        try:
+            check_readable(path)
+        except SwescribeError as error:
+            click.echo(f"swescribe: error: {error}", err=True)
+            failures += 1
+        else:
+            readable.append(path)
+    if not readable:
+        ctx.exit(2)
     locator = ModelLocator(settings.model_cache_dir, settings.model_dirs)
     engine = Engine.load(
         settings.model,
@@ -121,8 +140,7 @@ def transcribe(
     if diarize:
         engine.diarizer()  # load it (and say which one) before the first file
 
-    failures = 0
-    for path in files:
+    for path in readable:
         try:
             transcript = _transcribe_one(engine, path, options, show_progress=not quiet)
         except SwescribeError as error:

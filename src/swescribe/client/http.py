@@ -37,6 +37,24 @@ from swescribe.client.uploads import (
 )
 
 
+def unreachable(url: httpx.URL, error: httpx.HTTPError, service: httpx.URL) -> str:
+    """What to say when a call got no answer: where it went (scheme, host and port only:
+    an upload link's query is a credential) and, for the service itself, what to do."""
+    where = _origin(url)
+    reason = str(error) or type(error).__name__
+    if where != _origin(service):  # an upload to a bucket's presigned URL
+        return f"cannot reach {where} ({reason})"
+    return (
+        f"cannot reach the service at {where} ({reason}): start it with `swescribe serve`, "
+        "or point --url (or SWESCRIBE_URL) at a running one"
+    )
+
+
+def _origin(url: httpx.URL) -> str:
+    host = f"[{url.host}]" if ":" in url.host else url.host
+    return f"{url.scheme}://{host}" + (f":{url.port}" if url.port else "")
+
+
 class Client:
     """retry: how calls that are safe to repeat are retried on a lost connection, 429 and
     503 (see client/retries.py); `RetryPolicy(retries=0)` (NO_RETRIES) turns that off.
@@ -76,10 +94,10 @@ class Client:
             if repeat is Repeat.NEVER or not self._retry.retries:
                 return self._send_once(request)
             what = f"{request.method} {request.url.path}"
-            decide = backoff_hook(self._retry, repeat, what)
+            decide = backoff_hook(self._retry, repeat, what, request.url.host)
             return self._retrying(decide, self._send_once, request)
         except httpx.HTTPError as error:
-            raise ClientError(f"cannot reach {request.url.host}: {error}") from None
+            raise ClientError(unreachable(request.url, error, self._http.base_url)) from None
 
     def _send_once(self, request: httpx.Request) -> httpx.Response:
         response = self._http.send(request)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import enum
+import ipaddress
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,10 @@ log = logging.getLogger("swescribe.client")
 
 RETRY_STATUSES = frozenset({429, 503})
 """The service says "not now": rate limited, or its store busy."""
+LOCAL_REFUSED_WAIT = 0.2
+"""Seconds between tries when a service on this machine refuses the connection: it is
+not running, or is just starting, so it is tried again briefly and quietly (the policy's
+count of tries, never its growing waits)."""
 
 
 @dataclass(frozen=True)
@@ -80,22 +85,37 @@ def retry_after(response: httpx.Response) -> float | None:
 
 
 def backoff_hook(
-    policy: RetryPolicy, repeat: Repeat, what: str
+    policy: RetryPolicy, repeat: Repeat, what: str, host: str = ""
 ) -> Callable[[Exception], bool | float]:
     """stamina's `on`: whether to retry after an error, and how long to wait when the
-    service said (Retry-After); logs each retry it asks for."""
+    service said (Retry-After); logs each retry it asks for. host: the service's, whose
+    refusals on this machine are retried briefly (LOCAL_REFUSED_WAIT)."""
     failures = 0
+    local = is_loopback(host)
 
     def decide(error: Exception) -> bool | float:
         nonlocal failures
         failures += 1
         decision = _decision(policy, repeat, error)
+        if decision is not False and local and isinstance(error, httpx.ConnectError):
+            log.debug(f"{what}: {_reason(error)}; retrying ({failures}/{policy.retries})")
+            return LOCAL_REFUSED_WAIT
         if decision is not False and failures <= policy.retries:
             wait = "" if decision is True else f" in {decision:g} s"
             log.warning(f"{what}: {_reason(error)}; retrying{wait} ({failures}/{policy.retries})")
         return decision
 
     return decide
+
+
+def is_loopback(host: str) -> bool:
+    """Whether host names this machine (localhost, 127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _decision(policy: RetryPolicy, repeat: Repeat, error: Exception) -> bool | float:

@@ -136,6 +136,13 @@ class ServiceFailure(SwescribeError):
     code = "service_failure"
 
 
+class AddressInUse(SwescribeError):
+    """The address and port `serve` was asked to listen on are taken (another service,
+    often a serve already running): refused before any worker starts."""
+
+    code = "address_in_use"
+
+
 class InvalidSetting(InvalidOption):
     """A SWESCRIBE_* setting has a value that it does not take (the message names it)."""
 

@@ -101,7 +101,9 @@ def sweep_jobs(svc: Services, stale_after_seconds: float, dry_run: bool = False)
     report.queue_depth = svc.queue.depth()
     if (waiting or report.queue_depth) and not dry_run:
         _ask_for_capacity(svc, report, waiting)
-    log.info(
+    acted = report.requeued or report.failed or report.webhooks_requeued
+    log.log(
+        logging.INFO if acted or report.workers_started or report.errors else logging.DEBUG,
         "job sweep",
         extra={
             "requeued": len(report.requeued),

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
+from swescribe.core.errors import JobNotFound, NotReady
 from swescribe.core.request import (
     REQUEST_FIELDS,
     JobRequest,
@@ -25,6 +26,20 @@ class JobStatus(enum.StrEnum):
     @property
     def is_final(self) -> bool:
         return self in (JobStatus.COMPLETED, JobStatus.FAILED)
+
+    @property
+    def description(self) -> str:
+        """The state in a user's words, as the web page and the CLI say it."""
+        return _STATUS_DESCRIPTIONS[self]
+
+
+_STATUS_DESCRIPTIONS = {
+    JobStatus.REGISTERED: "waiting for audio",
+    JobStatus.LAUNCHING: "queued",
+    JobStatus.PROCESSING: "transcribing",
+    JobStatus.COMPLETED: "completed",
+    JobStatus.FAILED: "failed",
+}
 
 
 class WebhookState(enum.StrEnum):
@@ -140,6 +155,23 @@ class Job:
     @property
     def results_prefix(self) -> str:
         return results_prefix(self.job_id)
+
+    @property
+    def file_name(self) -> str | None:
+        """The uploaded audio's name (its key's last part), or the URL it is fetched from."""
+        if self.s3_key:
+            return self.s3_key.rsplit("/", 1)[-1]
+        return self.audio_url
+
+    def result_key(self, fmt: str) -> str:
+        """Where the finished job's transcript in this format is stored."""
+        if self.status is not JobStatus.COMPLETED:
+            raise NotReady(f"job {self.job_id} is {self.status.description}, not completed")
+        key = self.result_keys.get(fmt)
+        if key is None:
+            formats = ", ".join(self.request.formats)
+            raise JobNotFound(f"job {self.job_id} has no {fmt} result (formats: {formats})")
+        return key
 
 
 class JobChanges(TypedDict, total=False):

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from swescribe.core.errors import JobNotFound, NotReady
+from swescribe.core.errors import JobNotFound
 from swescribe.core.intake import get_job
-from swescribe.core.jobs import Job, JobStatus
+from swescribe.core.jobs import Job
 from swescribe.core.ports import UploadTarget
 from swescribe.core.services import Services
 
@@ -54,14 +54,7 @@ def audio_link(
 def result_key(svc: Services, owner: str | None, job_id: str, fmt: str) -> str:
     """The stored key of a completed job's result in fmt; NotReady before it completes,
     JobNotFound when the job is not the owner's or was not asked for fmt."""
-    job = get_job(svc, owner, job_id)
-    if job.status is not JobStatus.COMPLETED:
-        raise NotReady(f"job {job_id} is {job.status.value}, not completed")
-    key = job.result_keys.get(fmt)
-    if key is None:
-        formats = list(job.request.formats)
-        raise JobNotFound(f"job {job_id} has no {fmt} result (formats: {formats})")
-    return key
+    return get_job(svc, owner, job_id).result_key(fmt)
 
 
 def result_link(svc: Services, key: str, expires_in: int = RESULT_LINK_SECONDS) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Unpack
@@ -14,6 +15,7 @@ from typing import Any, Unpack
 from swescribe.core.errors import JobNotFound, TransitionConflict
 from swescribe.core.jobs import Job, JobChanges, JobStatus, UnreadableSecret, WebhookState
 from swescribe.core.ports import (
+    TRANSCRIBE,
     WEBHOOK,
     Expect,
     Message,
@@ -131,6 +133,25 @@ def release_job(svc: Services, job_id: str, worker_id: str | None) -> Job:
             "updated_at": svc.clock.now(),
         },
     )
+
+
+def release_jobs_held_by(svc: Services, worker_ids: Collection[str]) -> list[str]:
+    """Give back the jobs that stopped workers still hold (one was killed before it could
+    give its job back itself): launching again with a new work item, the claim counted
+    as a release. The old item, hidden until its visibility runs out, finds the job taken
+    or finished then (claims are conditional)."""
+    released = []
+    for job in svc.jobs.list_by_status({JobStatus.PROCESSING}):
+        if job.instance_id not in worker_ids:
+            continue
+        try:
+            release_job(svc, job.job_id, job.instance_id)
+        except (TransitionConflict, JobNotFound):
+            continue  # finished or deleted meanwhile
+        svc.queue.send(WorkItem(TRANSCRIBE, job.job_id, job.s3_key, owner=job.owner))
+        log.info("job given back for a stopped worker", extra={"job_id": job.job_id})
+        released.append(job.job_id)
+    return released
 
 
 def complete_job(svc: Services, job_id: str, worker_id: str, outcome: Outcome) -> Job:

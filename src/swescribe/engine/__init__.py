@@ -3,7 +3,7 @@
 from swescribe.core.formats import FORMATS
 from swescribe.core.transcript import Segment, Timings, Transcript, Word
 from swescribe.core.transcription_settings import TranscriptionSettings
-from swescribe.engine.audio import OpenedAudio, open_audio
+from swescribe.engine.audio import OpenedAudio, check_readable, open_audio
 from swescribe.engine.device import DevicePlan, plan_device
 from swescribe.engine.knobs import DecoderKnobs, Unsure
 from swescribe.engine.models import (
@@ -38,6 +38,7 @@ __all__ = [
     "TranscriptionSettings",
     "Unsure",
     "Word",
+    "check_readable",
     "open_audio",
     "parse_formats",
     "plan_device",

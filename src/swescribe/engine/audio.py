@@ -73,12 +73,17 @@ class AudioInfo:
     size_bytes: int
 
 
-def probe(path: Path) -> AudioInfo:
-    """Check that path holds decodable audio and measure it, without decoding."""
+def check_readable(path: Path) -> None:
+    """Refuse a path that is no file, before anything is loaded for it."""
     if not path.exists():
         raise AudioNotFound(f"{path}: no such file")
     if not path.is_file():
         raise AudioNotFound(f"{path}: not a regular file")
+
+
+def probe(path: Path) -> AudioInfo:
+    """Check that path holds decodable audio and measure it, without decoding."""
+    check_readable(path)
     size = path.stat().st_size
     if size == 0:
         raise InvalidAudio(f"{path.name}: the file is empty")

@@ -69,6 +69,8 @@ class Prefetcher:
         self._ready = threading.Event()
         self._taken = threading.Event()
         self._prepared: Prepared | None = None
+        self._receiving = threading.Lock()
+        self._given_back = False
         self._thread = threading.Thread(target=self._run, name="prefetch", daemon=True)
 
     def start(self) -> Prefetcher:
@@ -82,14 +84,26 @@ class Prefetcher:
         self._thread.join()
         return self._prepared
 
+    def give_back(self) -> None:
+        """The worker is stopping: the item received ahead goes back on the queue at once
+        (visible to the next worker), and none is received after this."""
+        self._taken.set()
+        with self._receiving:
+            self._given_back = True
+            prepared = self._prepared
+        if prepared is not None:
+            self.svc.queue.release(prepared.message)
+
     def _run(self) -> None:
         if self._taken.wait(self.grace_seconds):  # the current job ended first
             self._ready.set()
             return
         try:
-            message = self.svc.queue.receive(0.0, self.visibility_seconds)
-            if message is not None:
-                self._prepared = Prepared(message)
+            with self._receiving:
+                if not self._given_back:
+                    message = self.svc.queue.receive(0.0, self.visibility_seconds)
+                    self._prepared = None if message is None else Prepared(message)
+            if self._prepared is not None and not self._given_back:
                 self._download(self._prepared)
         except Exception:  # a prefetch is an optimisation: the job's own fetch reports errors
             log.exception("prefetch failed")

@@ -72,6 +72,20 @@ class Worker:
             config.scratch_dir.mkdir(parents=True, exist_ok=True)
         self.stopping = threading.Event()
         """Set by SIGTERM: release the current job and leave."""
+        self._held_lock = threading.Lock()
+        self._held: tuple[Job, Message] | None = None
+        """The claimed job and its work item, until the job ends or is given back."""
+        self._prefetching: Prefetcher | None = None
+
+    def hand_back(self) -> None:
+        """Stop, and give the running job and a prefetched item back now; safe from any
+        thread. A stop signal calls it from a thread of its own: the main thread may be
+        inside one window's decode, which Python cannot interrupt, for minutes."""
+        self.stopping.set()
+        self._give_back_held()
+        prefetching = self._prefetching
+        if prefetching is not None:
+            prefetching.give_back()
 
     def run(self, max_jobs: int | None = None, idle_exit_seconds: float | None = None) -> int:
         """Work until stopped, max_jobs handled, or idle for idle_exit_seconds."""
@@ -101,6 +115,7 @@ class Worker:
             prefetcher = (
                 self._prefetcher().start() if self.config.prefetch and more_wanted else None
             )
+            self._prefetching = prefetcher
             try:
                 self.process(current.message, current)
             except Exception:  # a store error outside a job's own failure path
@@ -111,6 +126,7 @@ class Worker:
                 current.discard_files()
                 if prefetcher is not None:
                     upcoming = prefetcher.take()
+                self._prefetching = None
             handled += 1
             idle_since = time.monotonic()
         if upcoming is not None:  # stopping: hand the prefetched item back at once
@@ -144,6 +160,11 @@ class Worker:
                 self.svc.queue.release(message, delay_seconds=claim.retry_in)
             return
         log.info("job claimed", extra={"job_id": job.job_id, "attempt": job.attempts})
+        with self._held_lock:
+            self._held = (job, message)
+        if self.stopping.is_set():  # the stop came between the receive and the claim
+            self._give_back_held()
+            return
         beat_stop = threading.Event()
         beat = threading.Thread(
             target=self._heartbeat, args=(job.job_id, message, beat_stop), daemon=True
@@ -153,7 +174,7 @@ class Worker:
             outcome = self._transcribe(job, prepared)
             complete_job(self.svc, job.job_id, self.config.worker_id, outcome)
         except JobReleased:
-            self._release(job, message)
+            self._give_back_held()
             return
         except (TransitionConflict, JobNotFound):
             self._lost(job)
@@ -168,7 +189,19 @@ class Worker:
         finally:
             beat_stop.set()
             beat.join(timeout=5)
-        self.svc.queue.ack(message)
+            with self._held_lock:
+                given_back = self._held is None
+                self._held = None
+        if not given_back:  # a job given back meanwhile keeps its item on the queue
+            self.svc.queue.ack(message)
+
+    def _give_back_held(self) -> None:
+        """The held job back to the queue, at most once whoever asks (the main thread on
+        a JobReleased, a stop signal's thread)."""
+        with self._held_lock:
+            held, self._held = self._held, None
+        if held is not None:
+            self._release(*held)
 
     def _release(self, job: Job, message: Message) -> None:
         try:

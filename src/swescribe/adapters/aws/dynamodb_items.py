@@ -18,6 +18,9 @@ from swescribe.core.ports import Expect
 from swescribe.core.request import JobRequest
 
 TTL_ATTRIBUTE: Final = "expires_at_epoch"
+RESERVED_KEY_PREFIX: Final = "#"
+"""Items whose key starts with it are the service's own (the launch slots,
+dynamodb_slots.py), never a job: no job id starts with it."""
 OWNER_INDEX: Final = "by_owner"
 STATUS_INDEX: Final = "by_status"
 BILLING_MODE: Final = "PAY_PER_REQUEST"
@@ -50,6 +53,10 @@ _FLOAT_FIELDS = frozenset(
 )
 """Job and request fields typed float: a whole number read back (Decimal 3) is still 3.0
 there."""
+
+
+def is_job_key(job_id: str) -> bool:
+    return not job_id.startswith(RESERVED_KEY_PREFIX)
 
 
 def create_jobs_table(client: Any, table: str) -> None:

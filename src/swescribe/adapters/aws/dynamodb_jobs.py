@@ -28,6 +28,7 @@ from swescribe.adapters.aws.dynamodb_items import (
     Expression,
     condition_for,
     create_jobs_table,
+    is_job_key,
     item_from_job,
     job_from_item,
     ttl_epoch,
@@ -202,7 +203,13 @@ class DynamoJobStore:
     def _scan_page(self, limit: int, after: tuple[str, str] | None) -> Page:
         """Every job, sorted here: a whole-table read, fine for operators and the janitor."""
         jobs = sorted(
-            (job_from_item(item) for item in self._scan_all()), key=_order_key, reverse=True
+            (
+                job_from_item(item)
+                for item in self._scan_all()
+                if is_job_key(str(item["job_id"]["S"]))
+            ),
+            key=_order_key,
+            reverse=True,
         )
         if after is not None:
             jobs = [job for job in jobs if _order_key(job) < after]
@@ -282,9 +289,8 @@ class DynamoJobStore:
 
 def _storable_id(job_id: str) -> bool:
     """A partition key is 1..2048 bytes; any other id names no job (and would be a
-    ValidationException, a 500, rather than a 404). Nor does one that starts with `#`:
-    the table's other items (dynamodb_lease) do, and job ids are generated without."""
-    return 0 < len(job_id.encode()) <= MAX_KEY_BYTES and not job_id.startswith("#")
+    ValidationException, a 500, rather than a 404). Nor does the service's own item."""
+    return 0 < len(job_id.encode()) <= MAX_KEY_BYTES and is_job_key(job_id)
 
 
 def _key(job_id: str) -> dict[str, Any]:

@@ -5,8 +5,8 @@ run `swescribe cleanup` meanwhile; the lease keeps two sweeps from working at on
 holder that dies keeps it until it runs out, so it must outlast the longest run (the
 Lambda's timeout) and end before the next scheduled one.
 
-The lease is an item whose key no job takes (job ids are generated; a `#` never starts
-one), with none of the indexes' attributes, so no job query ever sees it, and a TTL so
+The lease is an item whose key no job takes (RESERVED_KEY_PREFIX, as the launch slots'),
+with none of the indexes' attributes, so no job query ever sees it, and a TTL so
 DynamoDB removes it. UpdateItem creates it: the roles that update jobs need nothing more.
 """
 
@@ -19,9 +19,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from swescribe.adapters.aws.dynamodb_items import TTL_ATTRIBUTE
+from swescribe.adapters.aws.dynamodb_items import RESERVED_KEY_PREFIX, TTL_ATTRIBUTE
 
-LEASE_KEY_PREFIX = "#lease#"
+LEASE_KEY_PREFIX = f"{RESERVED_KEY_PREFIX}lease#"
 _KEPT_AFTER_SECONDS = 86400
 """How long DynamoDB's TTL lets a lapsed lease item stay (it is reused meanwhile)."""
 

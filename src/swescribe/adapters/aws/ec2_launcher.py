@@ -7,6 +7,11 @@ Implements the WorkerLauncher port for the aws shape. Two modes:
 - one instance per job (the seed's): each queued job gets its own instance, tagged with
   the job id and named in its UserData, as the seed's process_upload Lambda did.
 
+With launch slots (dynamodb_slots.py, as every deployment wires it), MaxWorkers is a hard
+cap: each launch takes a slot before RunInstances and gives it back if nothing started,
+so launchers racing each other (process-upload invocations, the API, the janitor) never
+start more workers than that, whatever DescribeInstances shows them.
+
 Every launch tries spot first (instance types in order, each in every configured subnet),
 then, if allowed, the same types on-demand. The worker reads its configuration from the
 environment that the UserData script exports, so the UserData must never carry a secret:
@@ -32,6 +37,7 @@ from swescribe.adapters.aws.ec2_workers import (
     SPOT,
     WORKER_NAME,
     LaunchPlan,
+    LaunchSlots,
     WorkerInstance,
     worker_instance_from,
 )
@@ -83,9 +89,12 @@ def _candidates(plan: LaunchPlan) -> list[_Candidate]:
 class Ec2Launcher:
     """Implements WorkerLauncher by starting EC2 instances from a launch template."""
 
-    def __init__(self, client: Any, plan: LaunchPlan) -> None:
+    def __init__(self, client: Any, plan: LaunchPlan, slots: LaunchSlots | None = None) -> None:
+        """slots None: the count comes from DescribeInstances alone, which holds only while
+        one launcher runs at a time (tests, a single `swescribe serve`)."""
         self.client = client
         self.plan = plan
+        self.slots = slots
 
     # -- the port ---------------------------------------------------------------------------
 
@@ -95,11 +104,18 @@ class Ec2Launcher:
         Raises CapacityUnavailable when a worker is needed and no candidate had capacity
         (in pooled mode only when not even one of the needed workers could start).
         """
-        with aws_step("DescribeInstances (workers running)", job.job_id if job else None):
-            active = [worker for worker in self.list_workers() if worker.active]
+        job_id = job.job_id if job else None
+        with aws_step("DescribeInstances (workers running)", job_id):
+            workers = self.list_workers()
+        active = [worker for worker in workers if worker.active]
+        held = len(active)
+        if self.slots is not None:
+            with aws_step("launch slots (reconcile)", job_id):
+                report = self.slots.reconcile(workers, terminated=self.terminated_among)
+                held = max(held, report.held)
         if self.plan.instance_per_job:
-            return self._ensure_for_job(job, active)
-        return self._ensure_pool(demand, active)
+            return self._ensure_for_job(job, active, held)
+        return self._ensure_pool(demand, active, held)
 
     def list_workers(self) -> list[WorkerInstance]:
         """This deployment's instances in every state but terminated, oldest first."""
@@ -115,21 +131,40 @@ class Ec2Launcher:
         ]
         return sorted(workers, key=lambda worker: (worker.launch_time, worker.instance_id))
 
+    def terminated_among(self, instance_ids: list[str]) -> set[str]:
+        """Those of instance_ids that EC2 reports terminated (list_workers leaves them out)."""
+        filters = [
+            {"Name": "instance-id", "Values": instance_ids},
+            {"Name": "instance-state-name", "Values": ["terminated"]},
+        ]
+        return {
+            str(raw["InstanceId"])
+            for page in self.client.get_paginator("describe_instances").paginate(Filters=filters)
+            for reservation in page.get("Reservations", [])
+            for raw in reservation.get("Instances", [])
+        }
+
     # -- modes ------------------------------------------------------------------------------
 
-    def _ensure_pool(self, demand: int, active: list[WorkerInstance]) -> list[str]:
-        missing = min(self.plan.max_instances, demand) - len(active)
+    def _ensure_pool(self, demand: int, active: list[WorkerInstance], held: int) -> list[str]:
+        """held: workers running or being launched (slots held), at least len(active)."""
+        missing = min(self.plan.max_instances, demand) - held
         if missing <= 0:
             return []
         log.info(
             "launching workers",
-            extra={"demand": demand, "active_workers": len(active), "launching": missing},
+            extra={
+                "demand": demand,
+                "active_workers": len(active),
+                "slots_held": held,
+                "launching": missing,
+            },
         )
         refused: dict[_Candidate, str] = {}
         started: list[str] = []
         for _ in range(missing):
             try:
-                started.append(self._launch(None, refused))
+                instance_id = self._launch_in_slot(None, refused)
             except CapacityUnavailable:
                 if not started:
                     raise
@@ -138,9 +173,18 @@ class Ec2Launcher:
                     extra={"started": len(started), "wanted": missing},
                 )
                 break
+            if instance_id is None:
+                log.info(
+                    "every launch slot is taken",
+                    extra={"started": len(started), "max_instances": self.plan.max_instances},
+                )
+                break
+            started.append(instance_id)
         return started
 
-    def _ensure_for_job(self, job: Job | None, active: list[WorkerInstance]) -> list[str]:
+    def _ensure_for_job(
+        self, job: Job | None, active: list[WorkerInstance], held: int
+    ) -> list[str]:
         if job is None:
             return []
         mine = [worker.instance_id for worker in active if worker.job_id == job.job_id]
@@ -150,7 +194,10 @@ class Ec2Launcher:
                 extra={"job_id": job.job_id, "instance_id": mine[0]},
             )
             return []
-        if len(active) >= self.plan.max_instances:
+        instance_id = None
+        if held < self.plan.max_instances:
+            instance_id = self._launch_in_slot(job, {})
+        if instance_id is None:
             log.info(
                 "job waits in the queue for a busy worker",
                 extra={
@@ -160,9 +207,45 @@ class Ec2Launcher:
                 },
             )
             return []
-        return [self._launch(job, {})]
+        return [instance_id]
 
     # -- one launch -------------------------------------------------------------------------
+
+    def _launch_in_slot(self, job: Job | None, refused: dict[_Candidate, str]) -> str | None:
+        """One worker in a launch slot of its own; None when every slot is taken.
+
+        The slot goes back if nothing started. If naming the instance in its slot fails,
+        the launch stands: the janitor's reconciliation settles the slot later."""
+        if self.slots is None:
+            return self._launch(job, refused)
+        job_id = job.job_id if job else None
+        with aws_step("launch slot (take)", job_id):
+            slot_id = self.slots.take(self.plan.max_instances)
+        if slot_id is None:
+            return None
+        try:
+            instance_id = self._launch(job, refused)
+        except BaseException:
+            try:
+                self.slots.give_back(slot_id)
+            except AWS_ERRORS as error:  # the reconciliation frees it after LAUNCH_SECONDS
+                log.warning(
+                    "could not give a launch slot back",
+                    extra={"job_id": job_id, "error_code": error_code(error)},
+                )
+            raise
+        try:
+            self.slots.bind(slot_id, instance_id)
+        except AWS_ERRORS as error:
+            log.warning(
+                "could not name the launched worker in its slot",
+                extra={
+                    "job_id": job_id,
+                    "instance_id": instance_id,
+                    "error_code": error_code(error),
+                },
+            )
+        return instance_id
 
     def _launch(self, job: Job | None, refused: dict[_Candidate, str]) -> str:
         """Start one worker on the first candidate with capacity; its instance id.

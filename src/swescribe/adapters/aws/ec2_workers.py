@@ -1,13 +1,13 @@
 """What a GPU worker is to the launcher and the janitor: its tags, the plan it is
 launched by (template, types, markets, subnets, the environment its UserData exports),
-and an instance as DescribeInstances reports it."""
+an instance as DescribeInstances reports it, and the launch slots that cap how many run."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from swescribe.adapters.aws.userdata import is_env_name
 from swescribe.core.jobs import from_iso
@@ -127,3 +127,47 @@ def worker_instance_from(raw: Mapping[str, Any]) -> WorkerInstance:
         job_id=tags.get(JOB_TAG),
         idle_since=from_iso(tags.get(IDLE_SINCE_TAG)),
     )
+
+
+# --- launch slots --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlotReport:
+    """What a reconciliation found: slots held after it, and which it freed and added."""
+
+    held: int
+    freed: list[str] = field(default_factory=list)
+    """Slots of instances that ended, or of launches that died before naming one."""
+    adopted: list[str] = field(default_factory=list)
+    """Running workers that had no slot (started before the cap, or by a dead launcher)."""
+
+
+Terminated = Callable[[list[str]], Collection[str]]
+"""Which of these instance ids EC2 reports terminated (Ec2Launcher.terminated_among)."""
+
+
+class LaunchSlots(Protocol):
+    """The hard cap on workers: a launch takes a slot first, which fails once the limit is
+    held, whatever DescribeInstances says (adapters/aws/dynamodb_slots.py)."""
+
+    def take(self, limit: int) -> str | None:
+        """A slot id, or None when `limit` slots are held already."""
+        ...
+
+    def bind(self, slot_id: str, instance_id: str) -> None:
+        """The launch holding slot_id started instance_id."""
+        ...
+
+    def give_back(self, slot_id: str) -> None:
+        """The launch holding slot_id started nothing."""
+        ...
+
+    def reconcile(
+        self,
+        workers: Collection[WorkerInstance],
+        dry_run: bool = False,
+        terminated: Terminated | None = None,
+    ) -> SlotReport:
+        """Free the slots of ended instances and dead launches; add running workers'."""
+        ...

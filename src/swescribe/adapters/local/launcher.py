@@ -21,6 +21,8 @@ class LocalProcessLauncher:
         self.count = count
         self.env = dict(os.environ if env is None else env)
         self._processes: list[subprocess.Popen[bytes]] = []
+        self.started_pids: list[int] = []
+        """Every worker started, running or not (serve gives back what they held)."""
 
     def ensure_capacity(self, demand: int, job: Job | None = None) -> list[str]:
         """Restart exited workers so `count` run; local workers are few and long-lived."""
@@ -29,6 +31,7 @@ class LocalProcessLauncher:
         while len(self._processes) < self.count:
             process = subprocess.Popen([sys.executable, "-m", "swescribe", "worker"], env=self.env)
             self._processes.append(process)
+            self.started_pids.append(process.pid)
             started.append(f"pid-{process.pid}")
             log.info("worker started", extra={"pid": process.pid})
         return started

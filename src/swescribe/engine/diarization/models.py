@@ -73,12 +73,14 @@ def load_diarizer(spec: DiarizerSpec) -> Diarizer:
     try:
         return _pyannote(spec)
     except ModelUnavailable as why:
+        # Loaded before the warning: with neither model installed, the one line that
+        # says how to install it is all the user reads.
+        diarizer = _offline()
         warning = (
             f"diarizing with the offline {OFFLINE_DIARIZER} speaker model (GE2E), which is "
             f"less accurate than pyannote, because {why}"
         )
         log.warning(warning)
-        diarizer = _offline()
         diarizer.warning = warning
         return diarizer
 
