@@ -8,6 +8,8 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$SCRIPT_DIR/lib/common.sh"
 # shellcheck source=lib/preflight.sh
 source "$SCRIPT_DIR/lib/preflight.sh"
+# shellcheck source=lib/api_logging.sh
+source "$SCRIPT_DIR/lib/api_logging.sh"
 
 usage() {
   cat <<'EOF'
@@ -28,7 +30,9 @@ nothing. Steps:
      install it at boot: a code change needs no new AMI);
   4. builds the Lambda package (lambda/deploy_lambda_functions.sh --package-only) and
      uploads it as lambda/<sha256>.zip;
-  5. aws cloudformation deploy, then prints the stack's outputs.
+  5. sets API Gateway's CloudWatch Logs role (one per account and region) only when the
+     account has none, retrying while IAM propagates; the stage logs once it is set;
+  6. aws cloudformation deploy, then prints the stack's outputs.
 
 Needed for a new stack (an existing stack keeps its values when they are left out):
   --vpc-id VPC            the VPC of the workers
@@ -193,6 +197,10 @@ else
   upload_artifact "$LAMBDA_ZIP" "$ARTIFACTS_BUCKET" "$LAMBDA_KEY"
 fi
 PARAMS+=("ArtifactsBucket=$ARTIFACTS_BUCKET" "LambdaCodeKey=$LAMBDA_KEY" "WorkerWheelKey=$WHEEL_KEY")
+
+step "API Gateway logging role (account-wide)"
+ensure_api_logging_role
+PARAMS+=("ApiLogging=$API_LOGGING")
 
 step "CloudFormation stack $STACK ($STATUS)"
 log "parameters: ${PARAMS[*]}"

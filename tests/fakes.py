@@ -244,6 +244,9 @@ class MemoryObjectStore:
             ObjectInfo(k, len(v)) for k, v in sorted(self.objects.items()) if k.startswith(prefix)
         ]
 
+    def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
+
     def delete_prefix(self, prefix: str) -> int:
         doomed = [k for k in self.objects if k.startswith(prefix)]
         for key in doomed:

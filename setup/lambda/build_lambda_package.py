@@ -5,7 +5,7 @@ dist/lambda/swescribe-lambda-<version>.zip holds lambda/*.py at its root (the ha
 lambda_api.handler, lambda_process_upload.handler, lambda_janitor.handler), the swescribe
 package (installed without its dependencies: the Lambdas never import faster-whisper,
 ctranslate2, av or numpy) and the pinned runtime dependencies of setup/lambda/
-requirements.txt, as manylinux2014_x86_64 wheels for CPython 3.11 (the python3.11 x86_64
+requirements.txt, as manylinux2014_x86_64 wheels for CPython 3.12 (the python3.12 x86_64
 runtime), whatever machine builds it.
 
 Reproducible: the same sources and pins give the same bytes, so the same SHA-256. Entries
@@ -35,8 +35,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = Path(__file__).resolve().with_name("requirements.txt")
 PLATFORM = "manylinux2014_x86_64"
-PYTHON_VERSION = "3.11"
-ABI = "cp311"
+PYTHON_VERSION = "3.12"
+ABI = "cp312"
 HANDLER_MODULES = ("lambda_api", "lambda_process_upload", "lambda_janitor")
 FORBIDDEN_TOP_LEVEL = frozenset({"faster_whisper", "ctranslate2", "av", "numpy"})
 """The engine's heavy dependencies: the API and the Lambdas never import them."""

@@ -45,6 +45,20 @@ _route_table() {
   printf '%s' "$table"
 }
 
+# _warn_s3_through_nat SUBNET VPC TABLE: a NAT route carries S3 too, billed per GB of NAT
+# data processing (every upload and result), unless an S3 gateway endpoint (free) is on
+# the subnet's route table. Only a warning: the workers do reach S3.
+_warn_s3_through_nat() {
+  local tables
+  tables=" $(aws_cli ec2 describe-vpc-endpoints \
+    --filters "Name=vpc-id,Values=$2" "Name=vpc-endpoint-type,Values=Gateway" \
+    "Name=service-name,Values=com.amazonaws.$AWS_REGION_NAME.s3" \
+    "Name=vpc-endpoint-state,Values=available" \
+    --query 'VpcEndpoints[].RouteTableIds[]' --output text | tr '\t' ' ') "
+  [[ "$tables" == *" $3 "* ]] && return 0
+  log "warning: $1: S3 traffic goes through the NAT gateway (NAT data processing is billed per GB of audio and results); a gateway endpoint is free: aws ec2 create-vpc-endpoint --vpc-id $2 --vpc-endpoint-type Gateway --service-name com.amazonaws.$AWS_REGION_NAME.s3 --route-table-ids $3"
+}
+
 # check_worker_subnets VPC SUBNETS: every subnet (comma-separated) is in VPC (when given)
 # and a worker launched there reaches S3, SQS, DynamoDB, EC2 and CloudWatch Logs over
 # HTTPS: a public subnet that gives instances a public IP, a default route to a NAT
@@ -68,7 +82,10 @@ check_worker_subnets() {
       --query "RouteTables[0].Routes[?DestinationCidrBlock=='0.0.0.0/0'].[NatGatewayId,GatewayId]" \
       --output text)"
     case "$target" in
-      *nat-*) continue ;;
+      *nat-*)
+        _warn_s3_through_nat "$subnet" "$subnet_vpc" "$table"
+        continue
+        ;;
       *igw-*)
         [[ "$public_ip" == True ]] && continue
         problems+=("$subnet: public (default route to an internet gateway) but it gives instances no public IP, so workers cannot reach AWS; turn on aws ec2 modify-subnet-attribute --subnet-id $subnet --map-public-ip-on-launch, or use a private subnet with a NAT gateway")

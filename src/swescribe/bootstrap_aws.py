@@ -84,6 +84,7 @@ def worker_env_from_settings(settings: Settings) -> dict[str, str]:
         "SWESCRIBE_TABLE": settings.table,
         "SWESCRIBE_BUCKET": settings.bucket,
         "SWESCRIBE_MODEL": settings.model,
+        "SWESCRIBE_ALLOWED_MODELS": ",".join(settings.allowed_models),
         "SWESCRIBE_DEVICE": settings.device,
         "SWESCRIBE_COMPUTE_TYPE": settings.compute_type,
         "SWESCRIBE_LANGUAGE": settings.language,
@@ -129,7 +130,8 @@ def build_aws_api(svc: Services, settings: Settings) -> FastAPI:
 
     The synchronous endpoints (/v1/audio/*) are off here: API Gateway ends every request
     at 29 s, a spot GPU worker takes minutes to start, and a Lambda request body is at
-    most 6 MB; they answer at once with an error that points to POST /v1/jobs."""
+    most 6 MB; they answer at once with an error that points to POST /v1/jobs. For the
+    same 6 MB (of a response), a transcript is a 303 to a presigned S3 GET."""
     limits = replace(api_limits(settings), rate_per_minute=0, auth_failures_per_minute=0)
     svc = replace(svc, policy=replace(svc.policy, sync_timeout_seconds=0.0))
     return create_app(
@@ -139,5 +141,6 @@ def build_aws_api(svc: Services, settings: Settings) -> FastAPI:
             limits=limits,
             trust_gateway_identity=True,
             metrics_cache_seconds=METRICS_CACHE_SECONDS,
+            result_redirects=True,
         )
     )

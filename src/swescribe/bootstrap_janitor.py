@@ -4,12 +4,21 @@ the instance sweep (adapters/aws/ec2_instance_sweep.py), built from Settings for
 
 from __future__ import annotations
 
+import logging
+import uuid
 from dataclasses import asdict, replace
 from typing import Any
 
 from swescribe.config import Settings
 from swescribe.core.job_sweep import SweepReport, sweep_jobs
 from swescribe.core.jobs import JobStatus
+
+log = logging.getLogger(__name__)
+
+JANITOR_LEASE_SECONDS = 270.0
+"""One AWS sweep at a time: longer than the janitor Lambda's timeout (240 s), so a run
+never outlives its lease, and shorter than its schedule (5 min), so a run that died
+does not cost the next one."""
 
 
 def stale_after_seconds(settings: Settings) -> float:
@@ -35,6 +44,23 @@ def run_cleanup(settings: Settings, dry_run: bool = False) -> dict[str, Any]:
             report["scratch_removed"] = len(scratch)
         return report
 
+    from swescribe.adapters.aws.clients import client
+    from swescribe.adapters.aws.dynamodb_lease import DynamoLease
+
+    if dry_run:  # changes nothing: no lease needed
+        return _aws_sweep(settings, stale_after, dry_run)
+    lease = DynamoLease(client("dynamodb", settings.aws_region), settings.table, "janitor")
+    holder = uuid.uuid4().hex
+    if lease.acquire(holder, JANITOR_LEASE_SECONDS) is None:
+        log.info("janitor run skipped: another run holds the lease")
+        return {"backend": "aws", "skipped": "another janitor run holds the lease"}
+    try:
+        return _aws_sweep(settings, stale_after, dry_run)
+    finally:
+        lease.release(holder)
+
+
+def _aws_sweep(settings: Settings, stale_after: float, dry_run: bool) -> dict[str, Any]:
     from swescribe.adapters.aws.ec2_instance_sweep import sweep_instances
     from swescribe.adapters.aws.errors import aws_step
     from swescribe.bootstrap_aws import build_aws_services, build_ec2_launcher

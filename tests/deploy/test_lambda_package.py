@@ -1,6 +1,6 @@
 """The Lambda package (setup/lambda/build_lambda_package.py): reproducible, the three
 handlers at its root, none of the engine's heavy dependencies, and importable by a bare
-Python 3.11 with nothing but the package on sys.path, as the Lambda runtime imports it.
+Python 3.12 with nothing but the package on sys.path, as the Lambda runtime imports it.
 
 The build tests download the pinned wheels from PyPI (marker `package`: deselect them
 with -m "not package"); the tests of the zip writer alone run offline."""
@@ -111,7 +111,7 @@ def test_builder_leaves_out_caches_scripts_and_install_records() -> None:
         "swescribe-0.1.0.dist-info/METADATA",
     ]
     left_out = [
-        "swescribe/__pycache__/config.cpython-311.pyc",
+        "swescribe/__pycache__/config.cpython-312.pyc",
         "bin/httpx",
         "swescribe-0.1.0.dist-info/RECORD",
         "swescribe-0.1.0.dist-info/direct_url.json",
@@ -169,13 +169,13 @@ def test_package_has_the_handlers_at_its_root_and_no_engine(package: tuple[Path,
     assert not any(name.startswith("bin/") for name in names)
     assert {info.date_time for info in infos} == {(1980, 1, 1, 0, 0, 0)}
     assert {info.external_attr >> 16 for info in infos} == {0o100644}
-    assert any(name.endswith("cpython-311-x86_64-linux-gnu.so") for name in names)
+    assert any(name.endswith("cpython-312-x86_64-linux-gnu.so") for name in names)
 
 
 @pytest.mark.package
 @pytest.mark.skipif(
-    sys.version_info[:2] != (3, 11) or platform.machine() != "x86_64" or sys.platform != "linux",
-    reason="the package holds CPython 3.11 x86_64 Linux binaries (pydantic-core)",
+    sys.version_info[:2] != (3, 12) or platform.machine() != "x86_64" or sys.platform != "linux",
+    reason="the package holds CPython 3.12 x86_64 Linux binaries (pydantic-core)",
 )
 def test_package_imports_in_a_clean_python(package: tuple[Path, str], tmp_path: Path) -> None:
     """What the Lambda runtime does: a bare interpreter, the package as the only extra path."""

@@ -34,13 +34,9 @@ RESOURCE_STAR_ALLOWED = {
 }
 """Actions that may be granted on Resource "*", each with the reason."""
 
-MANAGED_POLICIES_ALLOWED = {
-    "ApiGatewayCloudWatchRole": [
-        "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
-    ],
-}
-"""API Gateway's CloudWatch role is one account-wide setting shared by every REST API in the
-region, so it keeps AWS's own policy; no other role has a managed policy."""
+MANAGED_POLICIES_ALLOWED: dict[str, list[str]] = {}
+"""No role of the stack has a managed policy. (API Gateway's CloudWatch role, with AWS's
+own, is one account-wide setting that setup_infrastructure.sh makes outside the stack.)"""
 
 TAG_CONDITION = {"StringEquals": {"ec2:ResourceTag/swescribe:service": "swescribe"}}
 
@@ -203,7 +199,6 @@ def test_worker_role_trusts_ec2_and_lambda_roles_trust_lambda(template: dict[str
         "ApiFunctionRole": {"Service": "lambda.amazonaws.com"},
         "ProcessUploadFunctionRole": {"Service": "lambda.amazonaws.com"},
         "JanitorFunctionRole": {"Service": "lambda.amazonaws.com"},
-        "ApiGatewayCloudWatchRole": {"Service": "apigateway.amazonaws.com"},
     }
 
 

@@ -32,6 +32,7 @@ case "$args" in
   *" describe-route-tables "*"association.subnet-id"*) echo "${FAKE_OWN_TABLE:-None}" ;;
   *" describe-route-tables "*"association.main"*) echo rtb-main ;;
   *" describe-route-tables "*) printf '%s\n' "${FAKE_DEFAULT_ROUTE:-}" ;;
+  *" describe-vpc-endpoints "*"vpc-endpoint-type"*) printf '%s\n' "${FAKE_S3_GATEWAY_TABLES:-}" ;;
   *" describe-vpc-endpoints "*) printf '%s\n' "${FAKE_ENDPOINTS:-}" ;;
   *) echo "unexpected aws call: $*" >&2; exit 99 ;;
 esac
@@ -154,3 +155,21 @@ def test_a_subnet_of_another_vpc_is_refused(network_aws: tuple[dict[str, str], P
     result = check_subnets(env, FAKE_SUBNET_VPC="vpc-0other", FAKE_DEFAULT_ROUTE="nat-1\tNone")
     assert result.returncode == 1
     assert "subnet-a: in vpc-0other, not in --vpc-id vpc-0abc" in result.stderr
+
+
+def test_real_account_a_nat_route_without_an_s3_gateway_endpoint_is_warned_about(
+    network_aws: tuple[dict[str, str], Path],
+) -> None:
+    """Through a NAT gateway every byte of audio and results is billed as NAT data
+    processing; an S3 gateway endpoint on the subnet's route table costs nothing. The
+    deploy goes on (workers do reach S3), with a warning that says how to add one."""
+    env, _ = network_aws
+    nat = {"FAKE_OWN_TABLE": "rtb-own", "FAKE_DEFAULT_ROUTE": "nat-0abc\tNone"}
+    warned = check_subnets(env, **nat)
+    assert warned.returncode == 0, warned.stderr
+    assert "warning: subnet-a: S3 traffic goes through the NAT gateway" in warned.stderr
+    assert "create-vpc-endpoint --vpc-id vpc-0abc --vpc-endpoint-type Gateway" in warned.stderr
+    assert ".s3 --route-table-ids rtb-own" in warned.stderr
+    quiet = check_subnets(env, **nat, FAKE_S3_GATEWAY_TABLES="rtb-other\trtb-own")
+    assert quiet.returncode == 0, quiet.stderr
+    assert "warning" not in quiet.stderr

@@ -31,6 +31,7 @@ SHELL_FILES = (
     *ENTRY_SCRIPTS,
     "setup/lib/common.sh",
     "setup/lib/preflight.sh",
+    "setup/lib/api_logging.sh",
     "run_transcription/provision_worker_ami.sh",
 )
 SCANNED_FOR_SECRETS = (
@@ -221,6 +222,8 @@ DRY_RUNS = {
             "ArtifactsBucket=swescribe-artifacts-123456789012-eu-west-1",
             "LambdaCodeKey=lambda/",
             "WorkerWheelKey=wheels/",
+            "ApiLogging=true",
+            "apigateway get-account",
             "put-public-access-block",
             "SSEAlgorithm",
             "aws:SecureTransport",
@@ -578,6 +581,7 @@ fi
 case "$args" in
   *" --version "*) echo "aws-cli/2.17.0 Python/3.11.9 Linux/6.1" ;;
   *" sts get-caller-identity "*) echo 123456789012 ;;
+  *" apigateway get-account "*) echo arn:aws:iam::123456789012:role/account-logging ;;
   *" describe-stacks "*"StackStatus"*) echo CREATE_COMPLETE ;;
   *" describe-stacks "*"OutputKey"*)
     output ApiKeyId k-initial
@@ -721,6 +725,7 @@ def test_setup_infrastructure_uploads_content_addressed_artifacts_then_deploys(
     overrides = calls[deploy].split("--parameter-overrides ", 1)[1].split(" --tags ", 1)[0]
     assert set(overrides.split()) == {
         "MaxWorkers=2",
+        "ApiLogging=true",
         f"ArtifactsBucket={bucket}",
         f"LambdaCodeKey={lambda_key.group(0)}",
         f"WorkerWheelKey={wheel_key.group(0)}",

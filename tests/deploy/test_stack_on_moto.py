@@ -201,7 +201,7 @@ def test_table_has_the_job_store_keys_indexes_and_billing(stack: Stack) -> None:
 @pytest.mark.parametrize(
     ("queue", "max_receives", "visibility"),
     [
-        ("swescribe-work", 5, "900"),
+        ("swescribe-work", 100, "900"),
         ("swescribe-webhooks", 10, "720"),
         ("swescribe-upload-events", 5, "720"),
     ],

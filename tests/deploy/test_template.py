@@ -38,6 +38,9 @@ CONTRACT_PARAMETERS: dict[str, tuple[str, str | None]] = {
     "UploadRetentionDays": ("Number", "7"),
     "ResultRetentionDays": ("Number", "30"),
     "AlarmEmail": ("String", ""),
+    "OnDemandFallback": ("String", "false"),
+    "AllowedModels": ("String", ""),
+    "ApiLogging": ("String", "false"),
 }
 """Name: (type, default or None for no default), as the setup scripts pass them."""
 
@@ -134,7 +137,7 @@ def test_lambdas_share_one_zip_with_the_seed_handlers(
         "swescribe-janitor": "lambda_janitor.handler",
     }
     for fn in functions.values():
-        assert fn["Runtime"] == "python3.11"
+        assert fn["Runtime"] == "python3.12"
         assert fn["Architectures"] == ["x86_64"]
         assert fn["Code"] == {
             "S3Bucket": "swescribe-artifacts",
@@ -246,7 +249,7 @@ def test_table_keeps_the_adapter_schema_with_ttl_and_point_in_time_recovery(
 def test_api_stage_logs_json_access_lines_without_the_key_and_throttles(
     template: dict[str, Any], resolver: Resolver
 ) -> None:
-    stage = resolver.resolve(props(template, "ApiStage"))
+    stage = Resolver(template, ApiLogging="true").resolve(props(template, "ApiStage"))
     assert stage["StageName"] == "prod"
     access = stage["AccessLogSetting"]
     assert access["DestinationArn"].endswith(":log-group:<ApiAccessLogGroup>")
@@ -256,9 +259,7 @@ def test_api_stage_logs_json_access_lines_without_the_key_and_throttles(
     (settings,) = stage["MethodSettings"]
     assert (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]) == ("10", "20")
     assert settings["DataTraceEnabled"] is False, "data traces would log request bodies"
-    account = resolver.resolve(props(template, "ApiGatewayAccount"))
-    assert account["CloudWatchRoleArn"] == "<ApiGatewayCloudWatchRole.Arn>"
-    assert "ApiGatewayAccount" in template["Resources"]["ApiStage"]["DependsOn"]
+    assert settings["LoggingLevel"] == "ERROR"
 
 
 def test_every_api_method_requires_a_key_and_proxies_to_the_api_function(

@@ -236,6 +236,46 @@ def test_uploads_do_not_send_the_api_key_to_the_upload_url(api: Api) -> None:
     assert {name.lower() for name in received[0]}.isdisjoint({"x-api-key"})
 
 
+def test_a_transcript_redirect_is_followed_without_the_api_key() -> None:
+    """On AWS the transcript route answers a 303 to a presigned S3 GET: the client reads
+    the result there and never sends its key to the storage host."""
+    received: list[dict[str, str]] = []
+    body = json.dumps({"text": "Hej.", "segments": [{"start": 0, "end": 1, "text": "Hej."}]})
+
+    class Gateway(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            received.append({"path": self.path, **dict(self.headers)})
+            if self.path.startswith("/v1/jobs/"):
+                self.send_response(303)
+                self.send_header("Location", f"http://127.0.0.1:{port}/bucket/t.json?X-Amz=1")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+    port = server.server_port
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with Client(f"http://127.0.0.1:{port}", "the-key") as client:
+            text = client.transcript("j1", "json")
+            segments = client.transcript_segments("j1")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert json.loads(text)["text"] == "Hej."
+    assert segments.text == "Hej."
+    followed = [seen for seen in received if seen["path"].startswith("/bucket/")]
+    assert len(followed) == 2
+    assert all("x-api-key" not in {name.lower() for name in seen} for seen in followed)
+
+
 def test_uploads_reach_s3_through_a_post_form_and_a_presigned_put(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

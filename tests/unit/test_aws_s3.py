@@ -178,3 +178,51 @@ def test_objects_s3_refused_to_delete_are_an_error_not_a_silent_leftover(s3: Any
     refused = {"Deleted": [], "Errors": [{"Key": "results/j/a.txt", "Code": "AccessDenied"}]}
     with pytest.raises(ClientError, match="AccessDenied"):
         S3ObjectStore(Answering(s3, "delete_objects", refused), BUCKET).delete_prefix("results/j/")
+
+
+def test_real_account_every_link_names_the_buckets_regional_endpoint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A new bucket outside us-east-1 answers its global name (<bucket>.s3.amazonaws.com)
+    with a 307 for up to a day, which curl without -L and httpx do not follow: the upload
+    silently goes nowhere. Every link the service hands out names the regional endpoint."""
+    import urllib.parse
+
+    from swescribe.adapters.aws.clients import client
+
+    with fake_aws(monkeypatch):
+        store = S3ObjectStore(client("s3", "eu-north-1"), BUCKET)
+        links = {
+            "put": store.upload_target("transcription_upload/j1/", "a.wav", 600, 1000).url,
+            "post": store.upload_target("transcription_upload/j1/", "", 600, 1000).url,
+            "get": store.download_link("transcription_upload/j1/a.wav", 600),
+        }
+    regional = f"{BUCKET}.s3.eu-north-1.amazonaws.com"
+    assert {kind: urllib.parse.urlsplit(url).netloc for kind, url in links.items()} == {
+        kind: regional for kind in links
+    }
+    assert all("X-Amz-Algorithm=AWS4-HMAC-SHA256" in links[kind] for kind in ("put", "get"))
+
+
+def test_a_custom_endpoint_keeps_its_own_host_for_links(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto_server, LocalStack or MinIO on a host name: the link names that endpoint, not
+    <bucket>.<endpoint host> (which would not resolve)."""
+    import urllib.parse
+
+    from swescribe.adapters.aws.clients import client
+
+    with fake_aws(monkeypatch):
+        monkeypatch.setenv("AWS_ENDPOINT_URL", "http://localhost:4566")
+        url = S3ObjectStore(client("s3", "eu-north-1"), BUCKET).download_link("results/a", 60)
+    assert urllib.parse.urlsplit(url).netloc == "localhost:4566"
+
+
+def test_delete_removes_exactly_one_key(s3: Any) -> None:
+    store = S3ObjectStore(s3, BUCKET)
+    for key in ("transcription_upload/j1/a", "transcription_upload/j1/ab"):
+        store.put_bytes(key, b"x")
+    store.delete("transcription_upload/j1/a")
+    store.delete("transcription_upload/j1/never-there")
+    assert [o.key for o in store.list_objects("transcription_upload/j1/")] == [
+        "transcription_upload/j1/ab"
+    ]

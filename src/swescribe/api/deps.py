@@ -62,6 +62,9 @@ class ApiContext:
     """The live engine behind /v1/realtime; None: a connection is told that live
     transcription is not available here, and closed."""
     live_limits: LiveLimits = field(default_factory=LiveLimits)
+    result_redirects: bool = False
+    """GET /v1/jobs/{id}/transcript answers a 303 to a signed link of the result instead
+    of its bytes (AWS: a Lambda response is at most 6 MB; a long transcript is more)."""
 
 
 def get_context(request: Request) -> ApiContext:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from swescribe.api.deps import Caller, Context
@@ -75,14 +75,20 @@ async def list_jobs(
 
 @router.get(
     "/jobs/{job_id}/transcript",
-    responses={**ERRORS, 409: {"model": ErrorResponse}},
+    responses={
+        **ERRORS,
+        303: {"description": "AWS: the transcript is at Location (a presigned S3 GET)"},
+        409: {"model": ErrorResponse},
+    },
     summary="Download the transcript as txt, json, srt or vtt",
 )
 async def transcript(
     job_id: str, context: Context, caller: Caller, format: Format = "txt"
 ) -> Response:
-    job = await run_in_threadpool(get_job, context.svc, caller.key_id, job_id)
-    key = job.result_key(format)
+    key = await run_in_threadpool(links.result_key, context.svc, caller.key_id, job_id, format)
+    if context.result_redirects:
+        url = await run_in_threadpool(links.result_link, context.svc, key)
+        return RedirectResponse(url, status_code=303)
     filename = key.rsplit("/", 1)[-1]
     return StreamingResponse(
         context.svc.objects.open_read(key),

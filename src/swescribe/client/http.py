@@ -300,13 +300,22 @@ class Client:
 
     def transcript(self, job_id: str, fmt: Format = "txt") -> str:
         """A completed job's result as text in txt, json, srt or vtt."""
+        return self._result(job_id, fmt).content.decode("utf-8")
+
+    def _result(self, job_id: str, fmt: Format) -> httpx.Response:
+        """The result's bytes: from the API, or (AWS) from the signed link its 303 names,
+        fetched without the API key (the link is its own credential)."""
         response = self._request("GET", f"/v1/jobs/{job_id}/transcript", params={"format": fmt})
-        return response.content.decode("utf-8")
+        location = response.headers.get("location")
+        if response.is_redirect and location:
+            request = self._http.build_request("GET", httpx.URL(location))
+            del request.headers["X-API-Key"]
+            response = self._send(request, Repeat.SAFE)
+        return response
 
     def transcript_segments(self, job_id: str) -> Transcript:
         """The JSON transcript as values: text, language, duration and timed segments."""
-        response = self._request("GET", f"/v1/jobs/{job_id}/transcript", params={"format": "json"})
-        body = response.json()
+        body = self._result(job_id, "json").json()
         return Transcript(
             text=body.get("text", ""),
             language=body.get("language"),

@@ -147,6 +147,8 @@ def handle_object_created(
     if job is None:
         log.warning("upload for an unknown job", extra={"job_id": job_id})
         return "unknown_job"
+    if _is_extra_upload(job, key):
+        return _remove_extra_upload(svc, job, key)
     if retried and job.status is JobStatus.LAUNCHING and job.instance_id is None:
         log.info("retried upload event: asking for a worker again", extra={"job_id": job_id})
         _ask_for_capacity(svc, job)
@@ -165,9 +167,26 @@ def handle_object_created(
         return _refuse_upload(svc, job, refused)
     try:
         _launch(svc, job, key=unquote_plus(key), size=size)
-    except TransitionConflict:
+    except TransitionConflict:  # another upload's event moved the job on first
+        current = svc.jobs.get(job_id)
+        if current is not None and _is_extra_upload(current, key):
+            return _remove_extra_upload(svc, current, key)
         return "duplicate"
     return "launched"
+
+
+def _is_extra_upload(job: Job, key: str) -> bool:
+    """An object under the job's upload prefix that is not the one it took: the seed's
+    POST form names objects by the client's file name, so S3 bounds them only by prefix."""
+    return job.s3_key is not None and unquote_plus(key) != job.s3_key
+
+
+def _remove_extra_upload(svc: Services, job: Job, key: str) -> str:
+    """One object per job: another one is removed (it would never be transcribed, and
+    would hold storage past the per-key job caps)."""
+    svc.objects.delete(unquote_plus(key))
+    log.warning("removed a second upload for the job", extra={"job_id": job.job_id})
+    return "removed_extra"
 
 
 def _refuse_upload(svc: Services, job: Job, refused: SwescribeError) -> str:

@@ -176,6 +176,9 @@ class ObjectStore(Protocol):
 
     def delete_prefix(self, prefix: str) -> int: ...
 
+    def delete(self, key: str) -> None:
+        """The one object named key (no other key that starts with it); none is fine."""
+
     def upload_target(
         self, key_prefix: str, filename: str, expires_in: int, max_bytes: int
     ) -> UploadTarget:

@@ -154,6 +154,10 @@ class S3ObjectStore:
                 )
         return len(keys)
 
+    def delete(self, key: str) -> None:
+        """DeleteObject: exactly key (S3 answers 204 for a missing one)."""
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
     def upload_target(
         self, key_prefix: str, filename: str, expires_in: int, max_bytes: int
     ) -> UploadTarget:

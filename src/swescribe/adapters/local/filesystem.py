@@ -105,6 +105,9 @@ class FilesystemObjectStore:
             if path.is_file() and not path.name.startswith(".tmp-")
         ]
 
+    def delete(self, key: str) -> None:
+        self.path_of(key).unlink(missing_ok=True)
+
     def delete_prefix(self, prefix: str) -> int:
         """Delete the object named prefix, or everything under a prefix ending in '/'."""
         objects = self.list_objects(prefix)
