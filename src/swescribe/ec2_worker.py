@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import threading
-from types import FrameType
 
 from swescribe.adapters.aws.clients import client
 from swescribe.adapters.aws.imds import InstanceMetadata
@@ -22,6 +20,8 @@ from swescribe.bootstrap import build_worker
 from swescribe.bootstrap_aws import aws_settings, build_aws_services
 from swescribe.config import Settings
 from swescribe.logs import configure_json_logging
+from swescribe.worker.runner import Worker
+from swescribe.worker.stop_signals import hand_back_and_leave, hand_back_on_stop_signals
 
 log = logging.getLogger(__name__)
 
@@ -29,17 +29,18 @@ log = logging.getLogger(__name__)
 def watch_for_spot_interruption(
     metadata: InstanceMetadata,
     poll_seconds: float,
-    stopping: threading.Event,
+    runner: Worker,
     interrupted: threading.Event,
 ) -> None:
-    """Poll the interruption notice (two minutes' warning); on one, stop the worker, which
-    gives its job back to the queue for another instance."""
-    while not stopping.wait(poll_seconds):
+    """Poll the interruption notice (two minutes' warning); on one, give the job back to
+    the queue at once for another instance and leave, without waiting for the decode in
+    progress (a batch of windows can take longer than the warning)."""
+    while not runner.stopping.wait(poll_seconds):
         notice = metadata.spot_interruption()
         if notice is not None:
             log.warning("spot interruption notice: giving the job back", extra=notice)
             interrupted.set()
-            stopping.set()
+            hand_back_and_leave(runner)
             return
 
 
@@ -74,14 +75,10 @@ def main() -> int:
     runner = build_worker(settings, svc, worker_id=instance_id)
     interrupted = threading.Event()
 
-    def on_sigterm(signum: int, frame: FrameType | None) -> None:
-        log.info("SIGTERM: giving the current job back and leaving")
-        runner.stopping.set()
-
-    signal.signal(signal.SIGTERM, on_sigterm)
+    hand_back_on_stop_signals(runner)
     threading.Thread(
         target=watch_for_spot_interruption,
-        args=(metadata, settings.spot_poll_seconds, runner.stopping, interrupted),
+        args=(metadata, settings.spot_poll_seconds, runner, interrupted),
         daemon=True,
     ).start()
     try:

@@ -54,8 +54,14 @@ def _act_on_stop_signals(read_end: int, worker: Worker, grace_seconds: float) ->
         "stop signal: giving the current job back and leaving",
         extra={"signal": signal.Signals(stop).name},
     )
+    hand_back_and_leave(worker, grace_seconds)
+
+
+def hand_back_and_leave(worker: Worker, grace_seconds: float = 5.0) -> None:
+    """From a thread other than the main one: give the job back now; the main thread ends
+    the process itself within a poll, and if a decode holds it past the grace, the process
+    exits from here."""
     worker.hand_back()
-    # The main thread ends the process itself within a poll unless a decode holds it.
     if not _main_thread_ended(grace_seconds):
         log.info("leaving without waiting for the decode in progress")
         logging.shutdown()
