@@ -20,6 +20,7 @@ from swescribe.api.live_limits import LiveLimits
 from swescribe.core.apikeys import ApiKey, ApiKeyStore
 from swescribe.core.errors import Unauthorized
 from swescribe.core.services import Services
+from swescribe.core.voices import VoiceEnroller
 
 if TYPE_CHECKING:  # the engine's port imports numpy, which the API Lambda never loads
     from swescribe.engine.live_ports import LiveTranscriber
@@ -62,6 +63,9 @@ class ApiContext:
     """The live engine behind /v1/realtime; None: a connection is told that live
     transcription is not available here, and closed."""
     live_limits: LiveLimits = field(default_factory=LiveLimits)
+    enroller: VoiceEnroller | None = None
+    """Makes voiceprints for POST /v1/speakers (the local shape); None: a 501 that says
+    this process cannot (the AWS API Lambda carries no numpy)."""
 
 
 def get_context(request: Request) -> ApiContext:

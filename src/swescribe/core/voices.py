@@ -10,21 +10,29 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
+from typing import Protocol
 
-from swescribe.core.errors import InvalidRequest, SpeakerExists, SpeakerNotFound
+from swescribe.core.errors import (
+    InvalidParameter,
+    InvalidRequest,
+    SpeakerExists,
+    SpeakerNotFound,
+)
 from swescribe.core.jobs import from_iso, to_iso
 from swescribe.core.ports import ObjectStore
+from swescribe.core.request import MAX_KNOWN_SPEAKERS, MAX_SPEAKER_NAME_CHARS
 
 SPEAKERS_ROOT = "speakers"
-MAX_NAME_CHARS = 64
-MAX_VOICES_PER_OWNER = 100
+MAX_NAME_CHARS = MAX_SPEAKER_NAME_CHARS
+MAX_VOICES_PER_OWNER = MAX_KNOWN_SPEAKERS
 NAME_PATTERN = re.compile(r"^[^\x00-\x1f/\\]+$")
 NUMBERED_LABEL = re.compile(r"^S\d+$")
 """The labels given to unknown speakers (S1, S2, …): not a name one can enrol."""
-ID_PATTERN = re.compile(r"^spk_[0-9a-f]{16,32}$")
 LOCAL_OWNER = "local"
 """The owner of the CLI's voices (`swescribe speakers add`, `transcribe --diarize`)."""
 
@@ -65,6 +73,17 @@ class Voiceprint:
         )
 
 
+class VoiceEnroller(Protocol):
+    """Makes the voiceprint of [start, end] seconds of a recording (end None: to its
+    end), name and id left empty; InvalidAudio when it holds too little speech."""
+
+    def __call__(self, path: Path, start: float = 0.0, end: float | None = None) -> Voiceprint: ...
+
+
+def new_voice_id() -> str:
+    return f"spk_{secrets.token_hex(8)}"
+
+
 def check_name(name: str) -> str:
     """The name, trimmed; refused when empty, too long, a path, or a label like S1."""
     name = name.strip()
@@ -83,6 +102,26 @@ def _prefix(owner: str) -> str:
     return f"{SPEAKERS_ROOT}/{owner}/"
 
 
+def enrol(
+    registry: VoiceRegistry,
+    enroller: VoiceEnroller,
+    owner: str,
+    name: str,
+    audio: Path,
+    start: float = 0.0,
+    end: float | None = None,
+) -> Voiceprint:
+    """Enrols name for owner from [start, end] of audio: the one service function that
+    the CLI and the API call."""
+    name = check_name(name)
+    if start < 0 or (end is not None and end <= start):
+        raise InvalidRequest("start must be 0 or more, and end after start")
+    registry.refuse_taken(owner, name)
+    made = enroller(audio, start, end)
+    voice = Voiceprint(new_voice_id(), name, made.created_at, made.vector, made.seconds)
+    return registry.add(owner, voice)
+
+
 class VoiceRegistry:
     """The enrolled voices of every owner, in an ObjectStore."""
 
@@ -98,15 +137,18 @@ class VoiceRegistry:
         ]
         return sorted(found, key=lambda v: (v.created_at, v.name))
 
-    def add(self, owner: str, voice: Voiceprint) -> Voiceprint:
-        """Stores voice; a name the owner already uses is refused (remove it first)."""
+    def refuse_taken(self, owner: str, name: str) -> None:
+        """SpeakerExists when the owner has a voice of that name; InvalidRequest when the
+        owner has as many voices as one may (checked before a voiceprint is made)."""
         existing = self.voices(owner)
-        if any(v.name.casefold() == voice.name.casefold() for v in existing):
-            raise SpeakerExists(
-                f"a voice named {voice.name!r} is enrolled already; remove it first"
-            )
+        if any(v.name.casefold() == name.casefold() for v in existing):
+            raise SpeakerExists(f"a voice named {name!r} is enrolled already; remove it first")
         if len(existing) >= MAX_VOICES_PER_OWNER:
             raise InvalidRequest(f"at most {MAX_VOICES_PER_OWNER} voices can be enrolled")
+
+    def add(self, owner: str, voice: Voiceprint) -> Voiceprint:
+        """Stores voice; a name the owner already uses is refused (remove it first)."""
+        self.refuse_taken(owner, voice.name)
         self.objects.put_bytes(
             f"{_prefix(owner)}{voice.voice_id}.json", voice.to_json(), "application/json"
         )
@@ -132,3 +174,11 @@ class VoiceRegistry:
         if wanted is None:
             return self.voices(owner)
         return [self.find(owner, name_or_id) for name_or_id in dict.fromkeys(wanted)]
+
+
+def refuse_unknown_voices(objects: ObjectStore, owner: str, wanted: Sequence[str]) -> None:
+    """A job's known_speakers must name enrolled voices of its key (checked when made)."""
+    try:
+        VoiceRegistry(objects).chosen(owner, wanted)
+    except SpeakerNotFound as error:
+        raise InvalidParameter(f"known_speakers: {error}", "known_speakers") from None

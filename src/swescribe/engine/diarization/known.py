@@ -10,20 +10,26 @@ speaker gets one name at most and each name goes to one speaker at most.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from swescribe.core.jobs import utcnow
 from swescribe.core.transcript import SpeakerTurn
 from swescribe.core.voices import Voiceprint
-from swescribe.engine.diarization.ge2e import VoiceEncoder
+from swescribe.engine.audio import decode_span
+from swescribe.engine.diarization.ge2e import VoiceEncoder, resemblyzer_weights
 
 MATCH_THRESHOLD = 0.75
 """Cosine similarity of a speaker's mean embedding to a voiceprint above which the
 speaker is given its name. Set on the built test sets (docs/performance.md, "Known
 speakers"): a false name is worse than none, so it sits above every score of another
 person measured there (0.69 at most), below every true one (0.76 and up)."""
+MAX_ENROL_SECONDS = 300.0
+"""At most this much of a recording is read to enrol a voice (five minutes is plenty)."""
 MIN_ENROL_SECONDS = 0.5
 """Less speech than this is too little to recognise a voice by (a few seconds or more
 make a steadier voiceprint)."""
@@ -59,6 +65,27 @@ def enrolment_vector(encoder: VoiceEncoder, samples: np.ndarray) -> tuple[np.nda
             f"{MIN_ENROL_SECONDS:g} s of one person speaking"
         )
     return unit(embeddings.mean(axis=0)), seconds
+
+
+class FileEnroller:
+    """Voiceprints of recordings (implements core.voices.VoiceEnroller); the encoder is
+    loaded on the first and kept."""
+
+    def __init__(self, encoder: VoiceEncoder | None = None) -> None:
+        self._encoder = encoder
+        self._lock = threading.Lock()
+
+    def encoder(self) -> VoiceEncoder:
+        with self._lock:
+            if self._encoder is None:
+                self._encoder = VoiceEncoder.from_checkpoint(resemblyzer_weights())
+            return self._encoder
+
+    def __call__(self, path: Path, start: float = 0.0, end: float | None = None) -> Voiceprint:
+        """An unnamed voiceprint (id and name empty) of [start, end] seconds of path."""
+        stop = start + MAX_ENROL_SECONDS if end is None else min(end, start + MAX_ENROL_SECONDS)
+        vector, seconds = enrolment_vector(self.encoder(), decode_span(path, start, stop))
+        return Voiceprint("", "", utcnow(), tuple(float(v) for v in vector), seconds)
 
 
 def speaker_centroids(
