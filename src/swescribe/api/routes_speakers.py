@@ -28,7 +28,7 @@ from swescribe.core.errors import (
 from swescribe.core.intake import get_job
 from swescribe.core.jobs import to_iso
 from swescribe.core.request import MAX_SPEAKER_NAME_CHARS
-from swescribe.core.voices import Voiceprint, VoiceRegistry, enrol
+from swescribe.core.voices import Voiceprint, VoiceRegistry, check_name, enrol
 
 router = APIRouter(prefix="/v1", tags=["speakers"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -96,8 +96,8 @@ async def create(request: Request, context: Context, caller: Caller) -> SpeakerV
             name, audio = await _uploaded(request, context, Path(scratch))
             start, end = 0.0, None
         else:
-            segment = _segment(await request.json())
-            name, start, end = segment.name, segment.start, segment.end
+            segment = _segment(await _json_body(request))
+            name, start, end = check_name(segment.name), segment.start, segment.end
             audio = await run_in_threadpool(
                 _job_audio, context, caller.key_id, segment.job_id, Path(scratch)
             )
@@ -133,6 +133,15 @@ def _scratch_root(context: ApiContext) -> Path | None:
         return None
     context.uploads.staging_dir.mkdir(parents=True, exist_ok=True)
     return context.uploads.staging_dir
+
+
+async def _json_body(request: Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError:
+        raise InvalidRequest(
+            "send JSON {name, job_id, start, end}, or a multipart form with name and file"
+        ) from None
 
 
 def _segment(body: Any) -> SegmentEnrolment:
