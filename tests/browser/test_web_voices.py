@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -95,12 +94,12 @@ def diarized_job(served: Served) -> str:
 
 
 @pytest.fixture
-def clean(served: Served) -> Iterator[Served]:
-    """No voices before or after a test: each starts from an empty list."""
+def clean(served: Served) -> Served:
+    """No voices before a test: each starts from an empty list."""
     for voice in served.voices():
         with served.http() as http:
             http.delete(f"/v1/speakers/{voice['id']}")
-    yield served
+    return served
 
 
 @pytest.fixture
@@ -173,7 +172,8 @@ def test_a_deleted_voice_is_gone_from_the_list_and_the_api_after_confirming(
     expect(voices).to_have_count(0)
     expect(page.locator("#voices-empty")).to_be_visible()
     expect(page.locator("#status-message")).to_have_text("The voice Bo is deleted.")
-    assert messages and "Bo" in messages[0]
+    assert len(messages) == 1
+    assert "Bo" in messages[0]
     assert clean.voices() == []
 
 

@@ -95,7 +95,9 @@ export function renderTranscript() {
     }
     item.append(button);
     // Beside the segment, not inside it: a button cannot hold another control.
-    if (segment.speaker && state.openJobId) item.append(...enrolControl(segment, index, renderTranscript));
+    if (segment.speaker && state.openJobId) {
+      item.append(...enrolControl(segment, index, renderTranscript));
+    }
     list.append(item);
   }
   for (const button of document.querySelectorAll("button.download")) {
