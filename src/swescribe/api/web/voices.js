@@ -70,6 +70,7 @@ export function enrolControl(segment, index, onChange) {
   control.setAttribute("aria-label", t("thisIsLabel", span));
   const open = state.enrolling && state.enrolling.index === index;
   control.setAttribute("aria-expanded", String(Boolean(open)));
+  if (open) control.setAttribute("aria-controls", `enrol-form-${index}`);
   control.addEventListener("click", () => {
     state.enrolling = open ? null : { index, draft: "", error: "", focus: !open };
     onChange();
@@ -80,6 +81,7 @@ export function enrolControl(segment, index, onChange) {
 
 function enrolForm(segment, index, span, onChange) {
   const form = document.createElement("form");
+  form.id = `enrol-form-${index}`;
   form.className = "enrol-form row";
   const input = document.createElement("input");
   input.id = `enrol-name-${index}`;
