@@ -354,6 +354,66 @@ def build_conversation(audio_dir: Path, says: Sequence[Say], target: Path) -> li
     return turns
 
 
+# Known speakers (issue 28): a voice enrolled from one recording and looked for in a
+# conversation of other recordings. The held-out human conversation leaves out the
+# reader's first two sentences, which are her enrolment; the Common Voice volunteers
+# each have one clip only, so theirs is enrolled from a cut of the clip the talk uses.
+
+HUMAN_TALK_HELD_OUT = tuple(
+    say for say in HUMAN_TALK if say.cut not in (LATTLAST_SENTENCES[0], LATTLAST_SENTENCES[1])
+)
+"""HUMAN_TALK without the reader's first two sentences (her enrolment below)."""
+
+KNOWN_TALKS: dict[str, tuple[Say, ...]] = {
+    "talk_espeak": ESPEAK_TALK,
+    "talk_human_held_out": HUMAN_TALK_HELD_OUT,
+}
+
+ENROLMENTS: dict[str, tuple[Say, ...]] = {
+    # The conversation's voices, from sentences the conversation does not say.
+    "A": (Say("A", "Jag heter Anders och jag arbetar på ekonomiavdelningen sedan många år."),),
+    "B": (Say("B", "Igår var jag på biblioteket och lånade tre böcker om trädgårdar."),),
+    "C": (Say("C", "Vädret i helgen blir soligt med lätta vindar från sydväst."),),
+    "R": (
+        Say("R", clip="lattlast_stts", cut=LATTLAST_SENTENCES[0]),
+        Say("R", clip="lattlast_stts", cut=LATTLAST_SENTENCES[1]),
+    ),
+    "V1": (Say("V1", clip="cv_18746434", cut=(0.0, 2.6)),),
+    # Voices in neither conversation: every score of theirs is a false match.
+    "sv": (Say("sv", "Jag heter Anders och jag arbetar på ekonomiavdelningen.", voice="sv"),),
+    "sv+f3": (Say("f3", "Igår var jag på biblioteket och lånade böcker.", voice="sv+f3"),),
+    "sv+m1": (Say("m1", "Vädret i helgen blir soligt med lätta vindar.", voice="sv+m1"),),
+    "sv+klatt": (Say("kl", "Jag kan hjälpa till med tabellerna.", voice="sv+klatt"),),
+    "sv+f1": (Say("f1", "Tack så mycket för i dag och välkommen åter.", voice="sv+f1"),),
+    "cv_18716987": (Say("x1", clip="cv_18716987"),),
+    "cv_18733516": (Say("x2", clip="cv_18733516"),),
+    "cv_18742722": (Say("x3", clip="cv_18742722"),),
+    "cv_18746511": (Say("x4", clip="cv_18746511"),),
+    "cv_18748646": (Say("x5", clip="cv_18748646"),),
+}
+"""Voices to enrol: the ones the known talks hold (A, B, C, R, V1), each from audio the
+talk does not contain (V1: a cut of its one clip), and impostors: espeak-ng variants
+and Common Voice volunteers that neither talk holds."""
+
+
+def enrolment_audio(audio_dir: Path, says: Sequence[Say]) -> np.ndarray:
+    """The utterances of says one after another, 0.5 s apart: a recording to enrol."""
+    with tempfile.TemporaryDirectory() as scratch:
+        pieces = [utterance(say, audio_dir, Path(scratch)) for say in says]
+    gap = np.zeros(SAMPLE_RATE // 2)
+    joined = np.concatenate([part for piece in pieces for part in (gap, piece)] + [gap])
+    peak = float(np.abs(joined).max()) or 1.0
+    return joined * min(1.0, 0.9 / peak)
+
+
+def write_wav(samples: np.ndarray, target: Path) -> None:
+    with wave.open(str(target), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes(np.round(np.clip(samples, -1, 1) * 32767).astype(np.int16).tobytes())
+
+
 def build_all(
     audio_dir: Path, conversations: dict[str, tuple[Say, ...]], folder: Path
 ) -> dict[str, tuple[Path, list[Turn]]]:

@@ -30,6 +30,7 @@ from swescribe.core.intake import check_model
 from swescribe.core.jobs import Job
 from swescribe.core.ports import WorkerLauncher
 from swescribe.core.services import Policy, Services
+from swescribe.core.voices import VoiceEnroller
 from swescribe.webhooks.delivery import DeliveryOptions
 from swescribe.webhooks.sender import HttpWebhookSender
 
@@ -172,7 +173,15 @@ def build_local_api(
         realtime=True,
         live=live,
         live_limits=live_limits(settings),
+        enroller=_file_enroller(),
     )
+
+
+def _file_enroller() -> VoiceEnroller:
+    """The speaker encoder for POST /v1/speakers, loaded on the first enrolment."""
+    from swescribe.engine.diarization.known import FileEnroller
+
+    return FileEnroller()
 
 
 def live_limits(settings: Settings) -> LiveLimits:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from swescribe.config import Settings
+from swescribe.core.voices import VoiceRegistry
 from swescribe.engine.diarization.models import DiarizerSpec
 from swescribe.engine.live_ports import LiveTranscriber
 
@@ -20,6 +21,18 @@ def diarizer_spec(settings: Settings) -> DiarizerSpec:
     return DiarizerSpec(
         settings.diarization_model, settings.hf_token, device, model_dirs=settings.model_dirs
     )
+
+
+def local_voices(settings: Settings) -> VoiceRegistry:
+    """The CLI's enrolled voices: `speakers add` writes them, `transcribe --diarize`
+    reads them (under the data directory's objects/speakers/local/)."""
+    from swescribe.adapters.local.filesystem import FilesystemObjectStore
+    from swescribe.adapters.local.key_files import read_or_create_secret
+
+    root = settings.data_dir
+    root.mkdir(parents=True, exist_ok=True)
+    signing_key = read_or_create_secret(root / "upload-signing.key")
+    return VoiceRegistry(FilesystemObjectStore(root / "objects", "", signing_key))
 
 
 def live_transcriber(settings: Settings) -> LiveTranscriber:

@@ -32,6 +32,7 @@ class StandInEngine:
     def __init__(self, spot_notice_midway: bool = False) -> None:
         self.spot_notice_midway = spot_notice_midway
         self.worker: Worker | None = None
+        self.options: list[TranscribeOptions | None] = []
 
     def transcribe(
         self,
@@ -39,6 +40,7 @@ class StandInEngine:
         options: TranscribeOptions | None = None,
         progress: ProgressCallback | None = None,
     ) -> Transcript:
+        self.options.append(options)
         if self.spot_notice_midway and self.worker is not None:
             self.worker.stopping.set()
         if progress is not None:

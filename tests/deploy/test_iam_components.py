@@ -18,8 +18,10 @@ from swescribe.adapters.aws.dynamodb_jobs import DynamoJobStore
 from swescribe.core.errors import ServiceFailure
 from swescribe.core.jobs import JobStatus, WebhookState, utcnow
 from swescribe.core.ports import Expect
+from swescribe.core.voices import Voiceprint
 from tests.deploy.iam_env import TABLE, Account
 from tests.deploy.iam_flow import (
+    API_KEY_ID,
     StandInEngine,
     call_api,
     job,
@@ -142,6 +144,44 @@ def test_iam_api_reads_lists_links_reports_and_deletes(
     assert left.get("KeyCount", 0) == 0, [o["Key"] for o in left.get("Contents", [])]
     status, _ = call_api(account, "GET", f"/v1/jobs/{job_id}/audio-link")
     assert status == 404
+
+
+def test_iam_enrolled_voices_are_listed_used_by_the_worker_and_deleted(
+    account: Account, receiver: Receiver
+) -> None:
+    status, refused = call_api(
+        account, "POST", "/v1/speakers", {"name": "Anna", "job_id": "j", "start": 0, "end": 1}
+    )
+    assert status == 501, refused
+    assert refused["error"]["code"] == "enrolment_unavailable"
+    s3 = account.client("s3")
+    bucket = account.resolver.values["BucketName"]
+    anna = Voiceprint("spk_00112233445566aa", "Anna", utcnow(), (0.6, 0.8), 4.0)
+    key = f"speakers/{API_KEY_ID}/{anna.voice_id}.json"  # made where numpy runs (serve, CLI)
+    s3.put_object(Bucket=bucket, Key=key, Body=anna.to_json(), ServerSideEncryption="AES256")
+    status, listing = call_api(account, "GET", "/v1/speakers")
+    assert status == 200, listing
+    assert [v["name"] for v in listing["speakers"]] == ["Anna"]
+    status, created = call_api(
+        account,
+        "POST",
+        "/v1/jobs",
+        {"filename": "talk.wav", "diarize": True, "known_speakers": ["Anna"]},
+    )
+    assert status == 201, created
+    job_id = created["job_id"]
+    upload(account, job_id, "talk.wav")
+    assert pump(account, "UploadEventsQueue")["outcomes"] == {"launched": 1}
+    (instance_id,) = workers(account)
+    engine = StandInEngine()
+    run_worker(account, instance_id, engine)
+    assert job(account, job_id).status is JobStatus.COMPLETED, job(account, job_id).error_message
+    (options,) = engine.options
+    assert options is not None
+    assert [v.name for v in options.known_voices] == ["Anna"], "the worker read the voiceprint"
+    status, deleted = call_api(account, "DELETE", "/v1/speakers/Anna")
+    assert status == 200, deleted
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="speakers/").get("KeyCount", 0) == 0
 
 
 def test_iam_api_job_with_audio_url_launches_a_worker_itself(account: Account) -> None:

@@ -170,12 +170,12 @@ def test_only_the_worker_role_can_be_passed_and_only_to_ec2(documents: dict[str,
         }
 
 
-def test_object_access_stays_under_the_upload_and_result_prefixes(
+def test_object_access_stays_under_the_upload_result_and_voice_prefixes(
     documents: dict[str, Any],
 ) -> None:
     bucket = "arn:aws:s3:::transcription-curevo"
     wheel = "arn:aws:s3:::swescribe-artifacts/wheels/swescribe-0.1.0-py3-none-any.whl"
-    allowed = {f"{bucket}/transcription_upload/*", f"{bucket}/results/*", wheel}
+    allowed = {f"{bucket}/{p}/*" for p in ("transcription_upload", "results", "speakers")} | {wheel}
     for where, statement in allow_statements(documents):
         actions = as_list(statement["Action"])
         if not any(action.startswith("s3:") for action in actions):
@@ -184,7 +184,7 @@ def test_object_access_stays_under_the_upload_and_result_prefixes(
             if resource == bucket:  # ListBucket, bounded by an s3:prefix condition
                 assert actions == ["s3:ListBucket"], where
                 prefixes = as_list(statement["Condition"]["StringLike"]["s3:prefix"])
-                assert set(prefixes) <= {"transcription_upload/*", "results/*"}, where
+                assert set(prefixes) <= {"transcription_upload/*", "results/*", "speakers/*"}, where
             else:
                 assert resource in allowed, f"{where}: {resource}"
 

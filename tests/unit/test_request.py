@@ -17,6 +17,7 @@ from swescribe.core.request import (
     REQUEST_FIELDS,
     JobRequest,
 )
+from swescribe.core.voices import Voiceprint
 from swescribe.worker.options import transcribe_options
 
 EVERY_OPTION_SET = JobRequest(
@@ -29,6 +30,7 @@ EVERY_OPTION_SET = JobRequest(
     prompt="  Ljungqvist, Ödeshög ",
     hotwords=" Ödeshög ",
     temperature=0.4,
+    known_speakers=("Anna",),
 )
 NOT_THE_ENGINES = {"model", "formats"}
 """Options the worker uses itself: which engine runs, which results are stored."""
@@ -84,7 +86,9 @@ def test_a_record_from_before_an_option_existed_reads_with_its_default() -> None
 
 
 def test_every_option_reaches_the_engine_through_the_one_mapping() -> None:
-    options = transcribe_options(EVERY_OPTION_SET, max_seconds=60.0)
+    anna = Voiceprint("spk_0123456789abcdef", "Anna", utcnow(), (1.0, 0.0), 3.0)
+    options = transcribe_options(EVERY_OPTION_SET, max_seconds=60.0, voices=[anna])
+    assert options.known_voices == (anna,), "known_speakers, resolved by VoiceRegistry.chosen"
     assert (options.language, options.task, options.temperature) == ("en", "translate", 0.4)
     assert (options.word_timestamps, options.diarize, options.speakers) == (True, True, 3)
     assert (options.initial_prompt, options.hotwords) == ("Ljungqvist, Ödeshög", "Ödeshög")
@@ -98,6 +102,7 @@ def test_every_option_reaches_the_engine_through_the_one_mapping() -> None:
         "prompt",
         "hotwords",
         "temperature",
+        "known_speakers",
     }
     assert set(REQUEST_FIELDS) == mapped | NOT_THE_ENGINES, "a new option needs its mapping"
     assert [f.name for f in fields(JobRequest)] == list(REQUEST_FIELDS)

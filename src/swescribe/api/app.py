@@ -11,6 +11,7 @@ from swescribe.api import (
     routes_openai,
     routes_ops,
     routes_seed,
+    routes_speakers,
     routes_uploads,
     routes_web,
 )
@@ -43,6 +44,7 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(routes_jobs.router)
     app.include_router(routes_ops.router)
     app.include_router(routes_openai.router)
+    app.include_router(routes_speakers.router)
     if context.uploads is not None:
         app.include_router(routes_uploads.router)
         app.include_router(routes_web.router)

@@ -20,6 +20,7 @@ from swescribe.api.live_limits import LiveLimits
 from swescribe.core.apikeys import ApiKey, ApiKeyStore
 from swescribe.core.errors import Unauthorized
 from swescribe.core.services import Services
+from swescribe.core.voices import VoiceEnroller
 
 if TYPE_CHECKING:  # the engine's port imports numpy, which the API Lambda never loads
     from swescribe.engine.live_ports import LiveTranscriber
@@ -65,6 +66,9 @@ class ApiContext:
     result_redirects: bool = False
     """GET /v1/jobs/{id}/transcript answers a 303 to a signed link of the result instead
     of its bytes (AWS: a Lambda response is at most 6 MB; a long transcript is more)."""
+    enroller: VoiceEnroller | None = None
+    """Makes voiceprints for POST /v1/speakers (the local shape); None: a 501 that says
+    this process cannot (the AWS API Lambda carries no numpy)."""
 
 
 def get_context(request: Request) -> ApiContext:

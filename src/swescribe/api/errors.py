@@ -35,6 +35,9 @@ STATUS_CODES: dict[type[errors.SwescribeError], int] = {
     errors.SyncUnavailable: 501,
     errors.SyncTimeout: 504,
     errors.JobFailed: 500,
+    errors.SpeakerNotFound: 404,
+    errors.SpeakerExists: 409,
+    errors.EnrolmentUnavailable: 501,
 }
 
 

@@ -39,12 +39,15 @@ from swescribe.core.jobs import Job
 from swescribe.core.request import (
     LANGUAGE_PATTERN,
     MAX_HOTWORDS_CHARS,
+    MAX_KNOWN_SPEAKERS,
     MAX_MODEL_NAME_CHARS,
     MAX_PROMPT_CHARS,
+    MAX_SPEAKER_NAME_CHARS,
     MAX_SPEAKERS,
     MAX_TEMPERATURE,
     MIN_TEMPERATURE,
     JobRequest,
+    parse_known_speakers,
 )
 from swescribe.core.synchronous import (
     ASYNC_HINT,
@@ -94,6 +97,14 @@ LanguagesPlain = Annotated[list[str] | None, Form(alias="languages", include_in_
 Chunking = Annotated[str | None, Form(description="auto (or server_vad): accepted")]
 ChunkingType = Annotated[str | None, Form(alias="chunking_strategy[type]", include_in_schema=False)]
 Speakers = Annotated[int | None, Form(ge=1, le=MAX_SPEAKERS, description="with diarize: how many")]
+KnownSpeakers = Annotated[
+    str | None,
+    Form(
+        max_length=MAX_KNOWN_SPEAKERS * (MAX_SPEAKER_NAME_CHARS + 1),
+        description="swescribe's extension, with diarize: enrolled voices (/v1/speakers) to "
+        "name speakers by, a comma list of names or ids, or none [all of the key's]",
+    ),
+]
 
 
 @router.post(
@@ -114,6 +125,7 @@ async def transcriptions(
     hotwords: Hotwords = None,
     diarize: Diarize = False,
     speakers: Speakers = None,
+    known_speakers: KnownSpeakers = None,
     stream: Stream = False,
     keywords: Keywords = None,
     keywords_plain: KeywordsPlain = None,
@@ -137,6 +149,7 @@ async def transcriptions(
         temperature=temperature or None,
         diarize=diarize or response_format == "diarized_json",
         speakers=speakers,
+        known_speakers=parse_known_speakers(known_speakers),
     )
     return await _answer(
         context, caller.key_id, file, request, response_format, granularities, stream

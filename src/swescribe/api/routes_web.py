@@ -22,6 +22,7 @@ SCRIPTS = (
     "jobs.js",
     "transcript.js",
     "speakers.js",
+    "voices.js",
     "live.js",
     "recording.js",
 )

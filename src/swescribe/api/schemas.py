@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self, cast
+from typing import Annotated, Literal, Self, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,8 +13,10 @@ from swescribe.core.ports import UploadTarget
 from swescribe.core.request import (
     LANGUAGE_PATTERN,
     MAX_HOTWORDS_CHARS,
+    MAX_KNOWN_SPEAKERS,
     MAX_MODEL_NAME_CHARS,
     MAX_PROMPT_CHARS,
+    MAX_SPEAKER_NAME_CHARS,
     MAX_SPEAKERS,
     MAX_TEMPERATURE,
     MIN_TEMPERATURE,
@@ -75,6 +77,11 @@ class RequestOptions(BaseModel):
     """Label speakers S1, S2, … (segments and words carry `speaker`)."""
     speakers: int | None = Field(default=None, ge=1, le=MAX_SPEAKERS)
     """The number of speakers when known; implies diarize."""
+    known_speakers: list[Annotated[str, Field(max_length=MAX_SPEAKER_NAME_CHARS)]] | None = Field(
+        default=None, max_length=MAX_KNOWN_SPEAKERS
+    )
+    """Enrolled voices (/v1/speakers, names or ids) to name speakers by when diarizing:
+    null, all of the key's; []: none. Naming some implies diarize."""
     task: Literal["transcribe", "translate"] = "transcribe"
     prompt: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS)
     hotwords: str | None = Field(default=None, max_length=MAX_HOTWORDS_CHARS)

@@ -24,6 +24,7 @@ COMMANDS = {
     "keys": "swescribe.cli.admin",
     "jobs": "swescribe.cli.jobs",
     "cleanup": "swescribe.cli.admin",
+    "speakers": "swescribe.cli.speakers",
 }
 """Each subcommand and the module that defines it, imported only when the command runs:
 `transcribe` need not load the web service (about a second of imports)."""

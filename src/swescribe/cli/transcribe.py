@@ -8,12 +8,13 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from swescribe.bootstrap_engine import diarizer_spec
+from swescribe.bootstrap_engine import diarizer_spec, local_voices
 from swescribe.config import Settings
 from swescribe.core.errors import SwescribeError
 from swescribe.core.formats import FORMATS
-from swescribe.core.request import MAX_SPEAKERS, TASKS, JobRequest
+from swescribe.core.request import MAX_SPEAKERS, TASKS, JobRequest, parse_known_speakers
 from swescribe.core.transcript import Transcript
+from swescribe.core.voices import LOCAL_OWNER
 from swescribe.engine import (
     Engine,
     ModelLocator,
@@ -74,6 +75,12 @@ PROGRESS_MIN_SECONDS = 30.0
     default=None,
     help="The number of speakers, when known (with --diarize). [found from the audio]",
 )
+@click.option(
+    "--known-speakers",
+    default=None,
+    help="Enrolled voices to name speakers by (swescribe speakers add): a comma list of "
+    "names or ids, or none. [every enrolled voice, with --diarize]",
+)
 @click.option("--min-speakers", type=click.IntRange(1, MAX_SPEAKERS), default=None, hidden=True)
 @click.option("--max-speakers", type=click.IntRange(1, MAX_SPEAKERS), default=None, hidden=True)
 @click.option("--device", type=click.Choice(DEVICES), default=None, help="[auto]")
@@ -93,6 +100,7 @@ def transcribe(
     hotwords: str | None,
     diarize: bool,
     speakers: int | None,
+    known_speakers: str | None,
     min_speakers: int | None,
     max_speakers: int | None,
     device: str | None,
@@ -104,8 +112,10 @@ def transcribe(
         model=model, device=device, compute_type=compute_type, language=language
     )
     wanted = parse_formats(formats)
-    if (speakers or min_speakers or max_speakers) and not diarize:
-        raise click.UsageError("--speakers, --min-speakers and --max-speakers need --diarize")
+    if (speakers or min_speakers or max_speakers or known_speakers) and not diarize:
+        raise click.UsageError(
+            "--speakers, --known-speakers, --min-speakers and --max-speakers need --diarize"
+        )
     request = JobRequest(
         language=settings.language,
         word_timestamps=word_timestamps,
@@ -114,8 +124,12 @@ def transcribe(
         task=task,
         prompt=prompt,
         hotwords=hotwords,
+        known_speakers=parse_known_speakers(known_speakers),
     )
-    options = transcribe_options(request, min_speakers=min_speakers, max_speakers=max_speakers)
+    voices = local_voices(settings).chosen(LOCAL_OWNER, request.known_speakers) if diarize else []
+    options = transcribe_options(
+        request, min_speakers=min_speakers, max_speakers=max_speakers, voices=voices
+    )
     failures = 0
     readable = []
     for path in files:  # refused before the model loads (seconds), each in its line

@@ -176,6 +176,25 @@ class SyncTimeout(SwescribeError):
         self.job_id = job_id
 
 
+class SpeakerNotFound(SwescribeError):
+    """No enrolled voice of that name or id for this key."""
+
+    code = "speaker_not_found"
+
+
+class SpeakerExists(SwescribeError):
+    """A voice of that name is enrolled already for this key (remove it first)."""
+
+    code = "speaker_exists"
+
+
+class EnrolmentUnavailable(SwescribeError):
+    """Voices cannot be enrolled here: this process has no speaker encoder (the API
+    Lambda on AWS carries no numpy); the message says where it can be done."""
+
+    code = "enrolment_unavailable"
+
+
 class JobFailed(SwescribeError):
     """A job a synchronous request waited for failed for a reason of the service's own
     (not the input's): a crash, a storage error, a lost worker."""

@@ -32,6 +32,7 @@ from swescribe.core.quotas import check_queued_cap, check_waiting_cap
 from swescribe.core.request import JobRequest
 from swescribe.core.services import Policy, Services
 from swescribe.core.urls import check_url
+from swescribe.core.voices import refuse_unknown_voices
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ def create_job(svc: Services, owner: str, new_job: NewJob) -> Job:
         check_url(new_job.audio_url, allow_http=allow_http, what="audio_url")
     if new_job.request.model is not None:
         check_model(svc.policy, new_job.request.model)
+    if new_job.request.known_speakers:
+        refuse_unknown_voices(svc.objects, owner, new_job.request.known_speakers)
     if new_job.audio_url:
         check_queued_cap(svc, owner)
     else:

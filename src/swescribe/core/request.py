@@ -25,6 +25,8 @@ MAX_PROMPT_CHARS = 2000
 """Whisper reads about the last 220 tokens of a prompt; more is refused, not cut silently."""
 MAX_HOTWORDS_CHARS = 500
 MAX_SPEAKERS = 32
+MAX_KNOWN_SPEAKERS = 100
+MAX_SPEAKER_NAME_CHARS = 64
 MIN_TEMPERATURE = 0.0
 MAX_TEMPERATURE = 1.0
 
@@ -50,11 +52,17 @@ class JobRequest:
     """Custom vocabulary as faster-whisper hotwords: words to listen for."""
     temperature: float | None = None
     """A sampling temperature (OpenAI's parameter); None: the engine's decoding."""
+    known_speakers: tuple[str, ...] | None = None
+    """Enrolled voices (names or ids) to label speakers with when diarizing: None, all
+    of the key's; (): none. Naming some implies diarize."""
 
     def __post_init__(self) -> None:
         normalised = {
             "formats": tuple(dict.fromkeys(self.formats)),
-            "diarize": self.diarize or self.speakers is not None,
+            "diarize": self.diarize or self.speakers is not None or bool(self.known_speakers),
+            "known_speakers": None
+            if self.known_speakers is None
+            else tuple(dict.fromkeys(n.strip() for n in self.known_speakers if n.strip())),
             "prompt": (self.prompt or "").strip() or None,
             "hotwords": (self.hotwords or "").strip() or None,
         }
@@ -83,12 +91,28 @@ def _check(request: JobRequest) -> None:
         raise InvalidRequest(f"hotwords is longer than {MAX_HOTWORDS_CHARS} characters")
     if request.speakers is not None and not 1 <= request.speakers <= MAX_SPEAKERS:
         raise InvalidRequest(f"speakers must be between 1 and {MAX_SPEAKERS}")
+    known = request.known_speakers or ()
+    if len(known) > MAX_KNOWN_SPEAKERS or any(len(n) > MAX_SPEAKER_NAME_CHARS for n in known):
+        raise InvalidRequest(
+            f"known_speakers takes at most {MAX_KNOWN_SPEAKERS} names or ids of at most "
+            f"{MAX_SPEAKER_NAME_CHARS} characters"
+        )
     if request.temperature is not None and not (
         MIN_TEMPERATURE <= request.temperature <= MAX_TEMPERATURE
     ):
         raise InvalidRequest(
             f"temperature must be between {MIN_TEMPERATURE:g} and {MAX_TEMPERATURE:g}"
         )
+
+
+def parse_known_speakers(text: str | None) -> tuple[str, ...] | None:
+    """known_speakers written as text (the CLI flag, the OpenAI form field): a comma
+    list of names or ids, "none" for none; None or blank: every enrolled voice."""
+    if text is None or not text.strip():
+        return None
+    if text.strip().casefold() == "none":
+        return ()
+    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 REQUEST_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(JobRequest))
@@ -107,6 +131,7 @@ def request_from_record(record: dict[str, Any]) -> JobRequest:
     """The request stored in record; options a record lacks (an older writer) keep their
     defaults, and keys that are not options are ignored."""
     values = {name: record[name] for name in REQUEST_FIELDS if name in record}
-    if "formats" in values:
-        values["formats"] = tuple(values["formats"])
+    for name in ("formats", "known_speakers"):
+        if values.get(name) is not None:
+            values[name] = tuple(values[name])
     return JobRequest(**values)

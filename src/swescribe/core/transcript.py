@@ -181,6 +181,23 @@ class SpeakerTurn:
 
 
 @dataclass(frozen=True)
+class KnownSpeaker:
+    """A speaker recognised as an enrolled voice (issue 28): its label (the voice's
+    name), the voice's id, and the cosine similarity that matched it."""
+
+    label: str
+    known_speaker_id: str
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "known_speaker_id": self.known_speaker_id,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass(frozen=True)
 class Diarization:
     """Who spoke when (issue 18): the model used, the speakers in order of first
     appearance, their turns, and the seconds it took."""
@@ -190,14 +207,21 @@ class Diarization:
     turns: tuple[SpeakerTurn, ...]
     seconds: float = 0.0
     warning: str | None = None
+    known_speakers: tuple[KnownSpeaker, ...] | None = None
+    """The speakers named by an enrolled voice; None: no voices were looked for."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "speakers": list(self.speakers),
-            "seconds": round(self.seconds, 3),
-            "turns": [turn.to_dict() for turn in self.turns],
-        } | ({} if self.warning is None else {"warning": self.warning})
+        known = self.known_speakers
+        return (
+            {
+                "model": self.model,
+                "speakers": list(self.speakers),
+                "seconds": round(self.seconds, 3),
+                "turns": [turn.to_dict() for turn in self.turns],
+            }
+            | ({} if self.warning is None else {"warning": self.warning})
+            | ({} if known is None else {"known_speakers": [k.to_dict() for k in known]})
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Diarization:
@@ -207,6 +231,12 @@ class Diarization:
             turns=tuple(SpeakerTurn(t["start"], t["end"], t["speaker"]) for t in data["turns"]),
             seconds=data.get("seconds", 0.0),
             warning=data.get("warning"),
+            known_speakers=None
+            if data.get("known_speakers") is None
+            else tuple(
+                KnownSpeaker(k["label"], k["known_speaker_id"], k["score"])
+                for k in data["known_speakers"]
+            ),
         )
 
 

@@ -180,6 +180,29 @@ def iter_samples(
         yield np.concatenate(pending)
 
 
+def decode_span(path: Path, start: float = 0.0, end: float | None = None) -> Samples:
+    """[start, end] seconds of path as 16 kHz mono float32 (end None: to the end); only
+    that much is kept, and decoding stops at end."""
+    first = max(0, round(start * SAMPLE_RATE))
+    last = None if end is None else max(first, round(end * SAMPLE_RATE))
+    kept: list[Samples] = []
+    position = 0
+    samples = iter_samples(path, block_seconds=5.0)
+    try:
+        for block in samples:
+            lo, hi = max(first - position, 0), block.size
+            if last is not None:
+                hi = min(hi, last - position)
+            if hi > lo:
+                kept.append(block[lo:hi])
+            position += block.size
+            if last is not None and position >= last:
+                break
+    finally:
+        samples.close()  # type: ignore[attr-defined]
+    return np.concatenate(kept) if kept else np.zeros(0, dtype=np.float32)
+
+
 def iter_windows(
     path: Path,
     window_seconds: float = 600.0,

@@ -9,6 +9,7 @@ from typing import Any
 
 from swescribe.core.errors import InvalidOption
 from swescribe.core.request import MAX_SPEAKERS, MAX_TEMPERATURE, MIN_TEMPERATURE, TASKS
+from swescribe.core.voices import Voiceprint
 from swescribe.engine.knobs import DecoderKnobs
 
 
@@ -46,6 +47,9 @@ class TranscribeOptions:
     """The number of speakers when it is known; None: found from the audio."""
     min_speakers: int | None = None
     max_speakers: int | None = None
+    known_voices: tuple[Voiceprint, ...] = ()
+    """Enrolled voices to look for (issue 28): a speaker that matches one is labelled
+    with its name instead of S<n>. Only with diarize."""
     decoder: DecoderKnobs = field(default_factory=DecoderKnobs)
     """The batched decoder's own knobs (engine/knobs.py): benchmarks and ablations."""
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -78,6 +82,8 @@ class TranscribeOptions:
 
 
 def _check_speakers(options: TranscribeOptions) -> None:
+    if options.known_voices and not options.diarize:
+        raise InvalidOption("known_voices needs diarize")
     counts = {
         "speakers": options.speakers,
         "min_speakers": options.min_speakers,

@@ -6,11 +6,20 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
 from swescribe.core.errors import InvalidOption
-from swescribe.core.transcript import Diarization, Segment, Timings, Transcript, join_segment_texts
+from swescribe.core.transcript import (
+    Diarization,
+    KnownSpeaker,
+    Segment,
+    SpeakerTurn,
+    Timings,
+    Transcript,
+    join_segment_texts,
+)
 from swescribe.core.transcription_settings import TranscriptionSettings, VadSettings
 from swescribe.engine._decode_ahead import decoded_ahead
 from swescribe.engine.audio import (
@@ -24,8 +33,17 @@ from swescribe.engine.audio import (
 from swescribe.engine.coverage import measure_coverage
 from swescribe.engine.decoding import CoveringDecoder, Window
 from swescribe.engine.device import DevicePlan, default_batch_size, plan_device
-from swescribe.engine.diarization import Diarizer, DiarizerSpec, SpeakerCount, load_diarizer
+from swescribe.engine.diarization import (
+    DiarizationSession,
+    Diarizer,
+    DiarizerSpec,
+    SpeakerCount,
+    load_diarizer,
+)
 from swescribe.engine.diarization.attribution import attribute
+from swescribe.engine.diarization.embedding import EmbeddingDiarizer, EmbeddingSession
+from swescribe.engine.diarization.ge2e import VoiceEncoder, resemblyzer_weights
+from swescribe.engine.diarization.known import match_voices, speaker_centroids
 from swescribe.engine.models import (
     OFFLINE_MODEL,
     ModelLocator,
@@ -53,6 +71,7 @@ class Engine:
         started = time.perf_counter()
         self.diarization = diarization or DiarizerSpec(device=plan.device)
         self._diarizer: Diarizer | None = None
+        self._voice_encoder: VoiceEncoder | None = None
         self._diarizer_lock = threading.Lock()
         self._model = load_whisper_model(resolved, plan)
         self._decoder = CoveringDecoder(self._model)
@@ -88,6 +107,18 @@ class Engine:
                 self._diarizer = load_diarizer(self.diarization)
             return self._diarizer
 
+    def voice_encoder(self) -> VoiceEncoder:
+        """The GE2E encoder that voiceprints are made and matched with (whichever model
+        diarizes), loaded on first use and kept."""
+        with self._diarizer_lock:
+            if self._voice_encoder is None:
+                diarizer = self._diarizer
+                if isinstance(diarizer, EmbeddingDiarizer):
+                    self._voice_encoder = diarizer.encoder
+                else:
+                    self._voice_encoder = VoiceEncoder.from_checkpoint(resemblyzer_weights())
+            return self._voice_encoder
+
     def transcribe(
         self,
         path: Path | OpenedAudio,
@@ -119,6 +150,7 @@ class Engine:
         redecoded = 0.0
 
         speakers = self.diarizer().session() if options.diarize else None
+        voices = _voice_session(speakers, options, self.voice_encoder)
         diarize_seconds = 0.0
         report = DecodedProgress(progress, info.duration, meter)
         report.begin()  # the length, before the first window is decoded
@@ -156,6 +188,8 @@ class Engine:
                 if speakers is not None:
                     tick = time.perf_counter()
                     speakers.add(offset, samples)
+                    if voices is not None and voices is not speakers:
+                        voices.add(offset, samples)
                     diarize_seconds += time.perf_counter() - tick
                 report(offset + samples.size / SAMPLE_RATE)
 
@@ -165,7 +199,10 @@ class Engine:
             turns = speakers.finish(
                 SpeakerCount(options.speakers, options.min_speakers, options.max_speakers)
             )
-            segments, turns, names = attribute(segments, turns)
+            known = _recognise(voices, turns, options)
+            segments, turns, names = attribute(
+                segments, turns, {raw: k.label for raw, k in (known or {}).items()}
+            )
             diarizer = self.diarizer()
             diarization = Diarization(
                 model=diarizer.name,
@@ -173,6 +210,7 @@ class Engine:
                 turns=tuple(turns),
                 seconds=diarize_seconds + time.perf_counter() - tick,
                 warning=diarizer.warning,
+                known_speakers=None if known is None else tuple(known.values()),
             )
 
         return Transcript(
@@ -222,6 +260,33 @@ class Engine:
             extra=tuple(sorted(options.extra)),
             versions=installed_versions(),
         )
+
+
+def _voice_session(
+    speakers: DiarizationSession | None,
+    options: TranscribeOptions,
+    encoder: Callable[[], VoiceEncoder],
+) -> EmbeddingSession | None:
+    """Where the speakers' GE2E embeddings come from when voices are looked for: the
+    offline diarizer's own session, or one beside another diarizer (pyannote)."""
+    if speakers is None or not options.known_voices:
+        return None
+    if isinstance(speakers, EmbeddingSession):
+        return speakers
+    return EmbeddingSession(encoder())
+
+
+def _recognise(
+    voices: EmbeddingSession | None, turns: list[SpeakerTurn], options: TranscribeOptions
+) -> dict[str, KnownSpeaker] | None:
+    """The diarizer's speakers that match an enrolled voice, by their raw label."""
+    if voices is None:
+        return None
+    centroids = speaker_centroids(turns, voices.spans(), voices.embeddings())
+    return {
+        match.speaker: KnownSpeaker(match.voice.name, match.voice.voice_id, match.score)
+        for match in match_voices(centroids, options.known_voices)
+    }
 
 
 def _opened_for(audio: Path | OpenedAudio, options: TranscribeOptions) -> OpenedAudio | None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from swescribe.core.request import JobRequest
+from swescribe.core.voices import Voiceprint
 from swescribe.engine import TranscribeOptions
 
 
@@ -12,9 +15,11 @@ def transcribe_options(
     max_seconds: float = 0.0,
     min_speakers: int | None = None,
     max_speakers: int | None = None,
+    voices: Sequence[Voiceprint] = (),
 ) -> TranscribeOptions:
     """What the engine is asked to do for request. max_seconds: the deployment's audio
-    limit (0: none); min/max_speakers: bounds on a found speaker count (the CLI's)."""
+    limit (0: none); min/max_speakers: bounds on a found speaker count (the CLI's);
+    voices: the enrolled voices request.known_speakers chose (VoiceRegistry.chosen)."""
     return TranscribeOptions(
         language=request.language,
         word_timestamps=request.word_timestamps,
@@ -27,4 +32,5 @@ def transcribe_options(
         initial_prompt=request.prompt,
         hotwords=request.hotwords,
         temperature=request.temperature,
+        known_voices=tuple(voices) if request.diarize else (),
     )

@@ -31,6 +31,7 @@ from swescribe.core.processing import (
     report_progress,
 )
 from swescribe.core.services import Services
+from swescribe.core.voices import Voiceprint, VoiceRegistry
 from swescribe.engine import OpenedAudio, Transcriber, render
 from swescribe.worker.fetch import check_upload, fetch_audio
 from swescribe.worker.options import transcribe_options
@@ -261,7 +262,11 @@ class Worker:
 
                 transcript = engine.transcribe(
                     audio,
-                    transcribe_options(job.request, max_seconds=self.svc.policy.max_audio_seconds),
+                    transcribe_options(
+                        job.request,
+                        max_seconds=self.svc.policy.max_audio_seconds,
+                        voices=self._voices(job),
+                    ),
                     progress,
                 )
         finished = self.svc.clock.now()
@@ -278,6 +283,12 @@ class Worker:
             file_size=size,
             result_keys=keys,
         )
+
+    def _voices(self, job: Job) -> list[Voiceprint]:
+        """The job owner's enrolled voices it looks for (none unless diarizing)."""
+        if not job.request.diarize:
+            return []
+        return VoiceRegistry(self.svc.objects).chosen(job.owner, job.request.known_speakers)
 
     def _fetch_input(self, job: Job, scratch: Path) -> tuple[Path, int]:
         limit = self.svc.policy.max_upload_bytes

@@ -19,6 +19,7 @@ import {
 import { renderUploadProgress, setUpDropZone } from "./upload.js";
 import { deleteJob, refreshJobs, renderJobs } from "./jobs.js";
 import { renderLive, setUpLive } from "./live.js";
+import { refreshVoices, renderVoices } from "./voices.js";
 import {
   closeTranscript,
   copyText,
@@ -44,6 +45,7 @@ export function saveKey(event) {
   clearError();
   announce(t("keySavedNow"));
   refreshJobs();
+  refreshVoices();
 }
 
 export function forgetKey() {
@@ -55,8 +57,10 @@ export function forgetKey() {
   $("key-remember").checked = false;
   state.jobs = [];
   state.lastStatus.clear();
+  state.voices = [];
   closeTranscript();
   renderJobs();
+  renderVoices();
   showKeyState();
   announce(t("keyForgotten"));
 }
@@ -76,6 +80,7 @@ export function applyLanguage(lang) {
   renderUploadProgress();
   renderLive();
   renderJobs();
+  renderVoices();
   renderTranscript();
   if (!$("jobs-more").hidden) $("jobs-more").textContent = t("jobsMore", state.jobs.length);
 }
@@ -128,7 +133,10 @@ function start() {
   $("copy-text").addEventListener("click", copyText);
   setUpDropZone();
   setUpLive();
-  if (state.apiKey) refreshJobs();
+  if (state.apiKey) {
+    refreshJobs();
+    refreshVoices();
+  }
 }
 
 start();

@@ -24,6 +24,8 @@ export const state = {
   openJobId: null,
   transcript: null,
   speakerNames: new Map(), // speaker label (S1) -> the name the user gave it
+  voices: [], // the key's enrolled voices: {id, name, created_at, seconds}
+  enrolling: null, // the open "This is…" form: {index, draft, error, focus}
   live: null, // the Live view's session (live.js)
   liveText: new Map(), // job id -> the live captions of a session saved as that job
   liveTextOpen: new Set(), // job ids whose live captions are unfolded in the job list

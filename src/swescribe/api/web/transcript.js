@@ -7,6 +7,7 @@ import {
   speakerClass,
   speakersOf,
 } from "./speakers.js";
+import { closeEnrolForm, enrolControl } from "./voices.js";
 
 export function transcriptName() {
   const job = state.jobs.find((j) => j.job_id === state.openJobId);
@@ -25,6 +26,7 @@ export async function openTranscript(jobId) {
   state.openJobId = jobId;
   state.transcript = transcript;
   state.speakerNames = new Map();
+  closeEnrolForm();
   const player = $("player");
   const audioUrl = state.localAudio.get(jobId) || (await storedAudioUrl(jobId));
   player.pause();
@@ -67,8 +69,9 @@ export function renderTranscript() {
     empty.textContent = t("noSegments");
     list.append(empty);
   }
-  for (const segment of state.transcript.segments) {
+  for (const [index, segment] of state.transcript.segments.entries()) {
     const item = document.createElement("li");
+    item.className = "segment-row";
     const button = document.createElement("button");
     button.type = "button";
     button.className = "segment";
@@ -91,6 +94,10 @@ export function renderTranscript() {
       button.append(time, text);
     }
     item.append(button);
+    // Beside the segment, not inside it: a button cannot hold another control.
+    if (segment.speaker && state.openJobId) {
+      item.append(...enrolControl(segment, index, renderTranscript));
+    }
     list.append(item);
   }
   for (const button of document.querySelectorAll("button.download")) {
@@ -104,6 +111,7 @@ export function closeTranscript() {
   state.openJobId = null;
   state.transcript = null;
   state.speakerNames = new Map();
+  closeEnrolForm();
   $("speakers-panel").hidden = true;
   $("transcript-panel").hidden = true;
   $("segments").replaceChildren();

@@ -9,7 +9,7 @@ words, as before.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -116,16 +116,23 @@ def _split(segment: Segment, turns: Sequence[SpeakerTurn]) -> list[Segment]:
 
 
 def attribute(
-    segments: Sequence[Segment], turns: Sequence[SpeakerTurn]
+    segments: Sequence[Segment],
+    turns: Sequence[SpeakerTurn],
+    known: Mapping[str, str] | None = None,
 ) -> tuple[list[Segment], list[SpeakerTurn], tuple[str, ...]]:
     """The segments with speakers (split at changes, renumbered), the turns with the same
-    names, and the names in order of first appearance."""
+    names, and the names in order of first appearance. known: the diarizer's speakers
+    that keep a name of their own (an enrolled voice); the others are S1, S2, …"""
     labelled = [piece for segment in segments for piece in _split(segment, turns)]
     order: list[str] = []
     for speaker in [s.speaker for s in labelled] + [t.speaker for t in turns]:
         if speaker is not None and speaker not in order:
             order.append(speaker)
-    names = {raw: f"S{number}" for number, raw in enumerate(order, start=1)}
+    known = known or {}
+    unnamed = [raw for raw in order if raw not in known]
+    names = {raw: f"S{number}" for number, raw in enumerate(unnamed, start=1)} | {
+        raw: name for raw, name in known.items() if raw in order
+    }
     renamed = [
         replace(
             segment,

@@ -158,6 +158,10 @@ class EmbeddingSession:
             return np.zeros((0, 256), dtype=np.float32)
         return np.concatenate(self._embeddings)
 
+    def spans(self) -> np.ndarray:
+        """(start, end) seconds of each partial, a row per embedding."""
+        return np.array([(p.start, p.end) for p in self.partials], dtype=float).reshape(-1, 2)
+
     def finish(self, count: SpeakerCount | None = None) -> list[SpeakerTurn]:
         """The file's speaker turns, speakers named by cluster ("0", "1", ...)."""
         with _one_blas_thread():
