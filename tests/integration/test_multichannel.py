@@ -1,0 +1,151 @@
+"""A two-party call, one party per channel, each leaking into the other's microphone at
+-20 dB (bench/calls.py builds it at test time from shared clips): with multichannel each
+channel comes out on its own, labelled, merged in time order, and no word of one party
+appears under the other's channel; the bleed is what would put it there.
+
+Word accuracy is bounded against each party's own clips transcribed alone in the same
+run (CTranslate2's int8 differs between CPUs). Measured on the development machine:
+docs/performance.md ("Multichannel")."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from swescribe.core.transcript import Transcript
+from swescribe.engine import Engine, TranscribeOptions
+from tests.conftest import AUDIO_DIR, audio
+from tests.integration.test_cli_transcribe import swescribe
+from tests.wer import normalise, word_error_rate
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from calls import CALL_REFERENCES, Call, build_call
+
+pytestmark = pytest.mark.model
+
+WER_MARGIN = 0.10
+"""A channel's WER may exceed its party's clips transcribed alone by this much."""
+
+
+@pytest.fixture(scope="module")
+def cli_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    data_dir = tmp_path_factory.mktemp("data")
+    return {**os.environ, "SWESCRIBE_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
+
+
+@pytest.fixture(scope="module")
+def call(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Call]:
+    audio("lattlast_stts.wav")  # fails (CI) or skips clearly without ../shared
+    wav = tmp_path_factory.mktemp("call") / "call.wav"
+    return wav, build_call(AUDIO_DIR, wav, bleed_db=-20.0)
+
+
+@pytest.fixture(scope="module")
+def per_channel(base_engine: Engine, call: tuple[Path, Call]) -> Transcript:
+    return base_engine.transcribe(call[0], TranscribeOptions(multichannel=True))
+
+
+@pytest.fixture(scope="module")
+def alone(base_engine: Engine) -> dict[str, Transcript]:
+    """Each party's clips transcribed on their own, mono, as they are."""
+    clips = {clip for party in CALL_REFERENCES.values() for clip in party}
+    return {clip: base_engine.transcribe(audio(f"{clip}.wav")) for clip in sorted(clips)}
+
+
+def channel_text(transcript: Transcript, channel: int) -> str:
+    return " ".join(s.text for s in transcript.segments if s.channel == channel)
+
+
+def foreign_words(text: str, own: str, other: str) -> list[str]:
+    """Words of text that are the other party's and not the own party's."""
+    own_words = set(normalise(own).split())
+    other_words = set(normalise(other).split()) - own_words
+    return [word for word in normalise(text).split() if word in other_words]
+
+
+def test_no_word_of_one_party_appears_under_the_others_channel(
+    per_channel: Transcript, call: tuple[Path, Call], alone: dict[str, Transcript]
+) -> None:
+    references = call[1].references
+    for channel, party in ((0, "A"), (1, "B")):
+        text = channel_text(per_channel, channel)
+        other = references[1 - channel]
+        assert foreign_words(text, references[channel], other) == [], (channel, text)
+        solo = " ".join(alone[clip].text for clip in CALL_REFERENCES[party])
+        baseline = word_error_rate(references[channel], solo)
+        wer = word_error_rate(references[channel], text)
+        assert wer <= baseline + WER_MARGIN, (channel, wer, baseline, text)
+
+
+def test_each_segment_carries_its_channel_as_its_speaker_in_time_order(
+    per_channel: Transcript,
+) -> None:
+    segments = per_channel.segments
+    assert {s.channel for s in segments} == {0, 1}
+    assert all(s.speaker == f"CH{s.channel + 1}" for s in segments if s.channel is not None)
+    assert [s.start for s in segments] == sorted(s.start for s in segments)
+    assert [s.id for s in segments] == list(range(len(segments)))
+    assert segments[0].channel == 0, "party A opens the call"
+    assert per_channel.settings is not None and per_channel.settings.multichannel
+
+
+def test_without_bleed_suppression_the_bleed_is_transcribed_twice(
+    base_engine: Engine, call: tuple[Path, Call]
+) -> None:
+    """The measure's other side: the same call with the suppression off."""
+    unsuppressed = base_engine.transcribe(
+        call[0], TranscribeOptions(multichannel=True, bleed_margin_db=None)
+    )
+    references = call[1].references
+    duplicated = [
+        foreign_words(channel_text(unsuppressed, c), references[c], references[1 - c])
+        for c in (0, 1)
+    ]
+    assert sum(len(words) for words in duplicated) >= 5, duplicated
+
+
+def test_a_mono_file_with_multichannel_is_transcribed_as_without_it(
+    base_engine: Engine, alone: dict[str, Transcript]
+) -> None:
+    transcript = base_engine.transcribe(
+        audio("lattlast_stts.wav"), TranscribeOptions(multichannel=True)
+    )
+    plain = alone["lattlast_stts"]
+    assert transcript.text == plain.text
+    assert [(s.start, s.end) for s in transcript.segments] == [
+        (s.start, s.end) for s in plain.segments
+    ]
+    assert {(s.channel, s.speaker) for s in transcript.segments} == {(None, None)}
+
+
+def test_with_diarization_one_voice_per_channel_keeps_the_channel_names(
+    base_engine: Engine, per_channel: Transcript, call: tuple[Path, Call]
+) -> None:
+    diarized = base_engine.transcribe(
+        call[0], TranscribeOptions(multichannel=True, diarize=True)
+    )
+    assert diarized.diarization is not None
+    assert diarized.diarization.speakers == ("CH1", "CH2")
+    assert {(s.channel, s.speaker) for s in diarized.segments} == {(0, "CH1"), (1, "CH2")}
+
+
+def test_the_cli_writes_every_format_per_channel(
+    cli_env: dict[str, str], tmp_path: Path, call: tuple[Path, Call]
+) -> None:
+    out = tmp_path / "out"
+    result = swescribe(
+        cli_env, "transcribe", str(call[0]), "--model", "whisper-base", "--multichannel",
+        "--format", "all", "-o", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = (out / "call.txt").read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("CH1: ")
+    assert {line.split(":")[0] for line in lines} == {"CH1", "CH2"}
+    data = json.loads((out / "call.json").read_text(encoding="utf-8"))
+    assert {(s["channel"], s["speaker"]) for s in data["segments"]} == {(0, "CH1"), (1, "CH2")}
+    assert "\nCH2: " in (out / "call.srt").read_text(encoding="utf-8")
+    assert "<v CH2>" in (out / "call.vtt").read_text(encoding="utf-8")
