@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from conversations import SAMPLE_RATE, Say, Turn, utterance
 
 PARTY_PEAK = 0.5

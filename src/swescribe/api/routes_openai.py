@@ -94,6 +94,9 @@ LanguagesPlain = Annotated[list[str] | None, Form(alias="languages", include_in_
 Chunking = Annotated[str | None, Form(description="auto (or server_vad): accepted")]
 ChunkingType = Annotated[str | None, Form(alias="chunking_strategy[type]", include_in_schema=False)]
 Speakers = Annotated[int | None, Form(ge=1, le=MAX_SPEAKERS, description="with diarize: how many")]
+Multichannel = Annotated[
+    bool, Form(description="swescribe's extension: each channel on its own, CH1, CH2, …")
+]
 
 
 @router.post(
@@ -114,6 +117,7 @@ async def transcriptions(
     hotwords: Hotwords = None,
     diarize: Diarize = False,
     speakers: Speakers = None,
+    multichannel: Multichannel = False,
     stream: Stream = False,
     keywords: Keywords = None,
     keywords_plain: KeywordsPlain = None,
@@ -137,6 +141,7 @@ async def transcriptions(
         temperature=temperature or None,
         diarize=diarize or response_format == "diarized_json",
         speakers=speakers,
+        multichannel=multichannel,
     )
     return await _answer(
         context, caller.key_id, file, request, response_format, granularities, stream

@@ -74,6 +74,12 @@ PROGRESS_MIN_SECONDS = 30.0
     default=None,
     help="The number of speakers, when known (with --diarize). [found from the audio]",
 )
+@click.option(
+    "--multichannel",
+    is_flag=True,
+    help="Transcribe each channel on its own (one party per channel, e.g. a call): "
+    "segments labelled CH1, CH2, … and merged in time order.",
+)
 @click.option("--min-speakers", type=click.IntRange(1, MAX_SPEAKERS), default=None, hidden=True)
 @click.option("--max-speakers", type=click.IntRange(1, MAX_SPEAKERS), default=None, hidden=True)
 @click.option("--device", type=click.Choice(DEVICES), default=None, help="[auto]")
@@ -95,6 +101,7 @@ def transcribe(
     speakers: int | None,
     min_speakers: int | None,
     max_speakers: int | None,
+    multichannel: bool,
     device: str | None,
     compute_type: str | None,
     quiet: bool,
@@ -114,6 +121,7 @@ def transcribe(
         task=task,
         prompt=prompt,
         hotwords=hotwords,
+        multichannel=multichannel,
     )
     options = transcribe_options(request, min_speakers=min_speakers, max_speakers=max_speakers)
     failures = 0

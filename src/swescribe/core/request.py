@@ -50,6 +50,10 @@ class JobRequest:
     """Custom vocabulary as faster-whisper hotwords: words to listen for."""
     temperature: float | None = None
     """A sampling temperature (OpenAI's parameter); None: the engine's decoding."""
+    multichannel: bool = False
+    """Transcribe each channel on its own (one party per channel, as calls are recorded),
+    segments labelled with their `channel` and merged in time order; a mono file is
+    transcribed as without it."""
 
     def __post_init__(self) -> None:
         normalised = {

@@ -80,9 +80,20 @@ class CoveringDecoder:
         self, window: Window, options: TranscribeOptions, language: str | None, batch_size: int
     ) -> Decoded:
         """The window's segments on the file's timeline, numbered from its `first_id`."""
+        return self.decode_together([window], options, language, batch_size)[0]
+
+    def decode_together(
+        self,
+        windows: list[Window],
+        options: TranscribeOptions,
+        language: str | None,
+        batch_size: int,
+    ) -> list[Decoded]:
+        """Several windows of one stretch of time (a file's channels), what each gave.
+        Batched, their pieces share the batches; sequential, one after the other."""
         if batch_size == 1:
-            return self._decode_sequential(window, options, language)
-        return self._decode_batched(window, options, language, batch_size)
+            return [self._decode_sequential(w, options, language) for w in windows]
+        return self._decode_batched(windows, options, language, batch_size)
 
     def _decode_sequential(
         self, window: Window, options: TranscribeOptions, language: str | None
@@ -108,14 +119,24 @@ class CoveringDecoder:
         return Decoded(ours, info.language, info.language_probability, 0.0)
 
     def _decode_batched(
-        self, window: Window, options: TranscribeOptions, language: str | None, batch_size: int
-    ) -> Decoded:
+        self,
+        windows: list[Window],
+        options: TranscribeOptions,
+        language: str | None,
+        batch_size: int,
+    ) -> list[Decoded]:
         from faster_whisper.tokenizer import Tokenizer
 
         model = self._model
         knobs = options.decoder
-        speech = window.speech
-        chunks, offsets = cut_chunks(window.samples, speech, options.vad)
+        chunks: list[np.ndarray] = []
+        offsets: list[float] = []
+        owners: list[int] = []  # the window each chunk is cut from
+        for number, window in enumerate(windows):
+            cut, starts = cut_chunks(window.samples, window.speech, options.vad)
+            chunks.extend(cut)
+            offsets.extend(starts)
+            owners.extend([number] * len(cut))
         probability = 1.0
         if language is None:
             language, probability = self._detect_language(chunks)
@@ -127,7 +148,7 @@ class CoveringDecoder:
         kept: list[list[dict[str, Any]]] = [[] for _ in chunks]
         todo = [(index, 0) for index, chunk in enumerate(chunks) if chunk.size]
         passes = 0
-        redecoded = 0.0
+        redecoded = [0.0] * len(windows)
         while todo:
             passes += 1
             pieces = [
@@ -141,10 +162,13 @@ class CoveringDecoder:
                 )
                 for index, start in todo
             ]
-            redecoded += sum(p.audio.size for p in pieces if p.start) / SAMPLE_RATE
+            for piece in pieces:
+                if piece.start:
+                    redecoded[owners[piece.chunk]] += piece.duration
             todo = []
             for first in range(0, len(pieces), batch_size):
                 batch = pieces[first : first + batch_size]
+                speech = [windows[owners[p.chunk]].speech for p in batch]
                 decoded = self._decode_batch(batch, speech, tokenizer, fw_options, knobs)
                 for piece, (segments, covered) in zip(batch, decoded, strict=True):
                     kept[piece.chunk].extend(segments)
@@ -152,12 +176,20 @@ class CoveringDecoder:
                         start = piece.start + round((covered - piece.offset) * SAMPLE_RATE)
                         todo.append((piece.chunk, start))
 
-        ordered = (segment for chunk_segments in kept for segment in chunk_segments)
         temperature = fw_options.temperatures[0]
-        ours = to_segments(
-            ordered, window.at, window.first_id, temperature, options.word_timestamps
-        )
-        return Decoded(ours, language, probability, redecoded)
+        results = []
+        for number, window in enumerate(windows):
+            ordered = (
+                segment
+                for chunk, chunk_segments in enumerate(kept)
+                if owners[chunk] == number
+                for segment in chunk_segments
+            )
+            ours = to_segments(
+                ordered, window.at, window.first_id, temperature, options.word_timestamps
+            )
+            results.append(Decoded(ours, language, probability, redecoded[number]))
+        return results
 
     def _detect_language(self, chunks: list[np.ndarray]) -> tuple[str, float]:
         if not chunks:
@@ -191,13 +223,13 @@ class CoveringDecoder:
     def _decode_batch(
         self,
         batch: list[Piece],
-        speech: Speech,
+        speech: list[Speech],
         tokenizer: Any,
         options: Any,
         knobs: DecoderKnobs,
     ) -> Iterator[tuple[list[dict[str, Any]], float | None]]:
         """Each piece's segments to keep, and where its chunk is decoded again from
-        (None: nowhere)."""
+        (None: nowhere). speech: each piece's window's speech regions."""
         from faster_whisper.audio import pad_or_trim
 
         model = self._model
@@ -252,14 +284,14 @@ class CoveringDecoder:
                 options.append_punctuations,
                 0.0,
             )
-        for piece, (segments, silent) in zip(batch, split, strict=True):
+        for piece, (segments, silent), regions in zip(batch, split, speech, strict=True):
             if silent and piece.start:
                 yield [], None
                 continue
             end = piece.offset + piece.duration
             covered = None
             if not piece.final:
-                covered = covered_until(segments, piece.offset, end, knobs.gap_seconds, speech)
+                covered = covered_until(segments, piece.offset, end, knobs.gap_seconds, regions)
             if covered is None:
                 yield segments, None
             else:

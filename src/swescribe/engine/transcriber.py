@@ -10,21 +10,41 @@ from dataclasses import asdict
 from pathlib import Path
 
 from swescribe.core.errors import InvalidOption
-from swescribe.core.transcript import Diarization, Segment, Timings, Transcript, join_segment_texts
+from swescribe.core.transcript import (
+    Diarization,
+    Segment,
+    SpeakerTurn,
+    Timings,
+    Transcript,
+    join_segment_texts,
+)
 from swescribe.core.transcription_settings import TranscriptionSettings, VadSettings
 from swescribe.engine._decode_ahead import decoded_ahead
 from swescribe.engine.audio import (
     SAMPLE_RATE,
     DecodeMeter,
     OpenedAudio,
+    Samples,
     iter_windows,
     probe,
     refuse_over_limit,
 )
+from swescribe.engine.channels import (
+    attribute_per_channel,
+    by_channel,
+    channel_rows,
+    merge_in_time,
+)
 from swescribe.engine.coverage import measure_coverage
-from swescribe.engine.decoding import CoveringDecoder, Window
+from swescribe.engine.decoding import CoveringDecoder, Decoded, Window
 from swescribe.engine.device import DevicePlan, default_batch_size, plan_device
-from swescribe.engine.diarization import Diarizer, DiarizerSpec, SpeakerCount, load_diarizer
+from swescribe.engine.diarization import (
+    DiarizationSession,
+    Diarizer,
+    DiarizerSpec,
+    SpeakerCount,
+    load_diarizer,
+)
 from swescribe.engine.diarization.attribution import attribute
 from swescribe.engine.models import (
     OFFLINE_MODEL,
@@ -118,13 +138,19 @@ class Engine:
         speech: list[tuple[float, float]] = []
         redecoded = 0.0
 
-        speakers = self.diarizer().session() if options.diarize else None
+        if options.diarize:
+            self.diarizer()  # loaded (or refused) before any transcription
+        speakers: dict[int | None, DiarizationSession] = {}  # one per channel transcribed
         diarize_seconds = 0.0
         report = DecodedProgress(progress, info.duration, meter)
         batch_size = options.batch_size or self.batch_size
         min_silence = min_silence_ms(options.extra)
         source = (
-            opened.windows() if opened else iter_windows(path, options.window_seconds, meter=meter)
+            opened.windows()
+            if opened
+            else iter_windows(
+                path, options.window_seconds, meter=meter, multichannel=options.multichannel
+            )
         )
         windows = decoded_ahead(source)
         with contextlib.closing(windows):
@@ -136,39 +162,46 @@ class Engine:
                     break
                 offset, samples = window
                 tick = time.perf_counter()
-                window_speech = speech_regions(samples, options.vad, min_silence)
-                decoded = self._decoder.decode(
-                    Window(samples, window_speech, offset, len(segments)),
-                    options,
-                    language,
-                    batch_size,
-                )
+                rows = channel_rows(samples, options.bleed_margin_db)
+                parts = [
+                    Window(
+                        row, speech_regions(row, options.vad, min_silence), offset, len(segments)
+                    )
+                    for _, row in rows
+                ]
+                decoded = self._decoder.decode_together(parts, options, language, batch_size)
                 if detected is None:
-                    detected, probability = decoded.language, decoded.language_probability
-                speech.extend((offset + start, offset + end) for start, end in window_speech)
-                redecoded += decoded.redecoded_seconds
-                for segment in decoded.segments:
+                    detected, probability = decoded[0].language, decoded[0].language_probability
+                for part, result in zip(parts, decoded, strict=True):
+                    speech.extend((offset + start, offset + end) for start, end in part.speech)
+                    redecoded += result.redecoded_seconds
+                for segment in _in_time(rows, decoded, len(segments)):
                     segments.append(segment)
                     report(segment.end)
                 transcribe_seconds += time.perf_counter() - tick
-                if speakers is not None:
+                if options.diarize:
                     tick = time.perf_counter()
-                    speakers.add(offset, samples)
+                    for channel, row in rows:
+                        if channel not in speakers:
+                            speakers[channel] = self.diarizer().session()
+                        speakers[channel].add(offset, row)
                     diarize_seconds += time.perf_counter() - tick
-                report(offset + samples.size / SAMPLE_RATE)
+                report(offset + samples.shape[-1] / SAMPLE_RATE)
 
         diarization = None
-        if speakers is not None:
+        if options.diarize:
             tick = time.perf_counter()
-            turns = speakers.finish(
-                SpeakerCount(options.speakers, options.min_speakers, options.max_speakers)
-            )
-            segments, turns, names = attribute(segments, turns)
+            count = SpeakerCount(options.speakers, options.min_speakers, options.max_speakers)
+            turns = {channel: session.finish(count) for channel, session in speakers.items()}
+            if turns and None not in turns:
+                segments, found, names = attribute_per_channel(segments, _channels_only(turns))
+            else:
+                segments, found, names = attribute(segments, turns.get(None, []))
             diarizer = self.diarizer()
             diarization = Diarization(
                 model=diarizer.name,
                 speakers=names,
-                turns=tuple(turns),
+                turns=tuple(found),
                 seconds=diarize_seconds + time.perf_counter() - tick,
                 warning=diarizer.warning,
             )
@@ -216,6 +249,8 @@ class Engine:
             speakers=options.speakers,
             min_speakers=options.min_speakers,
             max_speakers=options.max_speakers,
+            multichannel=options.multichannel,
+            bleed_margin_db=options.bleed_margin_db if options.multichannel else None,
             decoder=asdict(options.decoder),
             extra=tuple(sorted(options.extra)),
             versions=installed_versions(),
@@ -227,10 +262,31 @@ def _opened_for(audio: Path | OpenedAudio, options: TranscribeOptions) -> Opened
     the options; otherwise it is closed and the file decoded again from its path."""
     if not isinstance(audio, OpenedAudio):
         return None
-    if (audio.window_seconds, audio.meter.max_seconds) == (
+    if (audio.window_seconds, audio.meter.max_seconds, audio.multichannel) == (
         options.window_seconds,
         options.max_seconds,
+        options.multichannel,
     ):
         return audio
     audio.close()
     return None
+
+
+def _in_time(
+    rows: list[tuple[int | None, Samples]], decoded: list[Decoded], first_id: int
+) -> list[Segment]:
+    """A window's segments: as decoded from one mono row, or each channel's labelled
+    with it and all merged in time order."""
+    if rows[0][0] is None:
+        return decoded[0].segments
+    return merge_in_time(
+        [
+            by_channel(result.segments, channel or 0)
+            for (channel, _), result in zip(rows, decoded, strict=True)
+        ],
+        first_id,
+    )
+
+
+def _channels_only(turns: dict[int | None, list[SpeakerTurn]]) -> dict[int, list[SpeakerTurn]]:
+    return {channel: found for channel, found in turns.items() if channel is not None}

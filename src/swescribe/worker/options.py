@@ -27,4 +27,5 @@ def transcribe_options(
         initial_prompt=request.prompt,
         hotwords=request.hotwords,
         temperature=request.temperature,
+        multichannel=request.multichannel,
     )
