@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from conversations import SAMPLE_RATE, Say, Turn, utterance
+from textnorm import normalise_for_wer
 
 PARTY_PEAK = 0.5
 """Each utterance is scaled to this peak, so the two parties talk equally loud."""
@@ -96,3 +97,11 @@ def write_wav(target: Path, channels: np.ndarray) -> None:
         out.setsampwidth(2)
         out.setframerate(SAMPLE_RATE)
         out.writeframes(np.round(scaled.T * 32767).astype(np.int16).tobytes())
+
+
+def foreign_words(text: str, own: str, other: str) -> list[str]:
+    """The words of text (one channel's transcript) that are the other party's and not
+    its own party's: bleed transcribed as if this party had said it."""
+    own_words = set(normalise_for_wer(own).split())
+    other_words = set(normalise_for_wer(other).split()) - own_words
+    return [word for word in normalise_for_wer(text).split() if word in other_words]

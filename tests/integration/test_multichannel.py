@@ -20,10 +20,10 @@ from swescribe.core.transcript import Transcript
 from swescribe.engine import Engine, TranscribeOptions
 from tests.conftest import AUDIO_DIR, audio
 from tests.integration.test_cli_transcribe import swescribe
-from tests.wer import normalise, word_error_rate
+from tests.wer import word_error_rate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from calls import Call, build_call
+from calls import TWO_PARTY_CALL, Call, build_call, foreign_words
 
 pytestmark = pytest.mark.model
 
@@ -45,6 +45,15 @@ def call(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Call]:
 
 
 @pytest.fixture(scope="module")
+def short_call(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The call's first two turns (about 17 s): for what needs no reference text."""
+    audio("lattlast_stts.wav")
+    wav = tmp_path_factory.mktemp("call") / "short.wav"
+    build_call(AUDIO_DIR, wav, bleed_db=-20.0, says=TWO_PARTY_CALL[:2])
+    return wav
+
+
+@pytest.fixture(scope="module")
 def per_channel(base_engine: Engine, call: tuple[Path, Call]) -> Transcript:
     return base_engine.transcribe(call[0], TranscribeOptions(multichannel=True))
 
@@ -59,13 +68,6 @@ def without_bleed(base_engine: Engine, call: tuple[Path, Call]) -> Transcript:
 
 def channel_text(transcript: Transcript, channel: int) -> str:
     return " ".join(s.text for s in transcript.segments if s.channel == channel)
-
-
-def foreign_words(text: str, own: str, other: str) -> list[str]:
-    """Words of text that are the other party's and not the own party's."""
-    own_words = set(normalise(own).split())
-    other_words = set(normalise(other).split()) - own_words
-    return [word for word in normalise(text).split() if word in other_words]
 
 
 def test_no_word_of_one_party_appears_under_the_others_channel(
@@ -124,27 +126,29 @@ def test_a_mono_file_with_multichannel_is_transcribed_as_without_it(
 
 
 def test_with_diarization_one_voice_per_channel_keeps_the_channel_names(
-    base_engine: Engine, per_channel: Transcript, call: tuple[Path, Call]
+    base_engine: Engine, short_call: Path
 ) -> None:
-    diarized = base_engine.transcribe(call[0], TranscribeOptions(multichannel=True, diarize=True))
+    diarized = base_engine.transcribe(
+        short_call, TranscribeOptions(multichannel=True, diarize=True)
+    )
     assert diarized.diarization is not None
     assert diarized.diarization.speakers == ("CH1", "CH2")
     assert {(s.channel, s.speaker) for s in diarized.segments} == {(0, "CH1"), (1, "CH2")}
 
 
 def test_the_cli_writes_every_format_per_channel(
-    cli_env: dict[str, str], tmp_path: Path, call: tuple[Path, Call]
+    cli_env: dict[str, str], tmp_path: Path, short_call: Path
 ) -> None:
     out = tmp_path / "out"
     result = swescribe(
-        cli_env, "transcribe", str(call[0]), "--model", "whisper-base", "--multichannel",
+        cli_env, "transcribe", str(short_call), "--model", "whisper-base", "--multichannel",
         "--format", "all", "-o", str(out),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    lines = (out / "call.txt").read_text(encoding="utf-8").splitlines()
+    lines = (out / "short.txt").read_text(encoding="utf-8").splitlines()
     assert lines[0].startswith("CH1: ")
     assert {line.split(":")[0] for line in lines} == {"CH1", "CH2"}
-    data = json.loads((out / "call.json").read_text(encoding="utf-8"))
+    data = json.loads((out / "short.json").read_text(encoding="utf-8"))
     assert {(s["channel"], s["speaker"]) for s in data["segments"]} == {(0, "CH1"), (1, "CH2")}
-    assert "\nCH2: " in (out / "call.srt").read_text(encoding="utf-8")
-    assert "<v CH2>" in (out / "call.vtt").read_text(encoding="utf-8")
+    assert "\nCH2: " in (out / "short.srt").read_text(encoding="utf-8")
+    assert "<v CH2>" in (out / "short.vtt").read_text(encoding="utf-8")
