@@ -69,7 +69,8 @@ def own_speech(samples: Samples, margin_db: float | None = BLEED_MARGIN_DB) -> S
     gain = np.repeat(kept.astype(np.float64), FRAME, axis=1)[:, :size]
     ramp = np.ones(RAMP) / RAMP
     gain = np.stack([np.convolve(row, ramp, mode="same") for row in gain]).clip(0.0, 1.0)
-    return (samples * gain).astype(np.float32, copy=False)
+    silenced: Samples = (samples * gain).astype(np.float32, copy=False)
+    return silenced
 
 
 def distinct_channels(samples: Samples) -> list[int]:
