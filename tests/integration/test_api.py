@@ -564,6 +564,21 @@ def test_diarize_and_speakers_are_stored_on_the_job(api: Api) -> None:
     assert (again["diarize"], again["speakers"]) == (True, 2)
 
 
+def test_multichannel_is_stored_on_the_job_and_described_in_the_schema(api: Api) -> None:
+    with api.http() as http:
+        asked = http.post("/v1/jobs", json={"multichannel": True}).json()
+        plain = http.post("/v1/jobs", json={}).json()
+        again = http.get(f"/v1/jobs/{asked['job_id']}").json()
+        schema = http.get("/openapi.json").json()
+    assert (asked["multichannel"], again["multichannel"], plain["multichannel"]) == (
+        True,
+        True,
+        False,
+    )
+    described = schema["components"]["schemas"]["CreateJobRequest"]["properties"]
+    assert described["multichannel"]["type"] == "boolean"
+
+
 def test_a_playlist_upload_is_refused_by_name_and_the_job_still_takes_audio(api: Api) -> None:
     body = register(api)
     playlist = b"#EXTM3U\n#EXTINF:4.0,\n/etc/swescribe/secret.mp3\n#EXT-X-ENDLIST\n"

@@ -246,6 +246,17 @@ def test_keywords_become_hotwords_beside_swescribes_own(
     assert engine.options[-1].hotwords == "Ljungqvist"
 
 
+def test_multichannel_is_an_extension_field_that_reaches_the_engine(
+    client: TestClient, engine: StandInEngine, svc: Services
+) -> None:
+    answer = transcribe(client, multichannel="true")
+    assert answer.status_code == 200, answer.text
+    assert engine.options[-1].multichannel
+    assert svc.jobs.list_jobs(None).jobs[0].request.multichannel
+    assert transcribe(client).status_code == 200
+    assert not engine.options[-1].multichannel
+
+
 @pytest.mark.parametrize(
     ("form", "language"),
     [

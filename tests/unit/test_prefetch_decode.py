@@ -108,9 +108,12 @@ def test_the_next_jobs_audio_is_decoded_while_the_current_job_transcribes(
     decoded_while: list[tuple[str, str | None]] = []
 
     def open_and_tell(
-        path: Path, window_seconds: float = 600.0, max_seconds: float = 0.0
+        path: Path,
+        window_seconds: float = 600.0,
+        max_seconds: float = 0.0,
+        multichannel: bool = False,
     ) -> OpenedAudio:
-        result = open_audio(path, window_seconds, max_seconds)
+        result = open_audio(path, window_seconds, max_seconds, multichannel)
         decoded_while.append((path.name, engine.running))
         opened.set()
         return result

@@ -31,6 +31,7 @@ EVERY_OPTION_SET = JobRequest(
     hotwords=" Ödeshög ",
     temperature=0.4,
     known_speakers=("Anna",),
+    multichannel=True,
 )
 NOT_THE_ENGINES = {"model", "formats"}
 """Options the worker uses itself: which engine runs, which results are stored."""
@@ -80,7 +81,7 @@ def test_the_request_is_stored_flat_beside_the_job_and_reads_back_equal() -> Non
 def test_a_record_from_before_an_option_existed_reads_with_its_default() -> None:
     now = utcnow()
     record = job_to_record(Job("j1", "k", JobStatus.REGISTERED, now, now))
-    for name in ("hotwords", "temperature", "speakers", "diarize"):
+    for name in ("hotwords", "temperature", "speakers", "diarize", "multichannel"):
         del record[name]
     assert job_from_record(record).request == JobRequest()
 
@@ -93,6 +94,7 @@ def test_every_option_reaches_the_engine_through_the_one_mapping() -> None:
     assert (options.word_timestamps, options.diarize, options.speakers) == (True, True, 3)
     assert (options.initial_prompt, options.hotwords) == ("Ljungqvist, Ödeshög", "Ödeshög")
     assert options.max_seconds == 60.0
+    assert options.multichannel
     mapped = {
         "language",
         "word_timestamps",
@@ -103,6 +105,7 @@ def test_every_option_reaches_the_engine_through_the_one_mapping() -> None:
         "hotwords",
         "temperature",
         "known_speakers",
+        "multichannel",
     }
     assert set(REQUEST_FIELDS) == mapped | NOT_THE_ENGINES, "a new option needs its mapping"
     assert [f.name for f in fields(JobRequest)] == list(REQUEST_FIELDS)
@@ -112,3 +115,4 @@ def test_the_defaults_map_to_the_engines_defaults() -> None:
     options = transcribe_options(JobRequest())
     assert (options.language, options.diarize, options.speakers) == ("sv", False, None)
     assert (options.initial_prompt, options.hotwords, options.temperature) == (None, None, None)
+    assert not options.multichannel

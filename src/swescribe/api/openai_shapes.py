@@ -163,7 +163,8 @@ def verbose_json_body(
 
 
 def _segment(segment: Segment) -> dict[str, Any]:
-    """OpenAI's segment fields, and swescribe's `speaker` when the job was diarized."""
+    """OpenAI's segment fields, and swescribe's `speaker` when the job was diarized (or
+    transcribed per channel, with its `channel`)."""
     stats = segment.stats
     shaped = {
         "id": segment.id,
@@ -179,6 +180,8 @@ def _segment(segment: Segment) -> dict[str, Any]:
     }
     if segment.speaker is not None:
         shaped["speaker"] = segment.speaker
+    if segment.channel is not None:
+        shaped["channel"] = segment.channel
     return shaped
 
 

@@ -107,6 +107,11 @@ KnownSpeakers = Annotated[
 ]
 
 
+Multichannel = Annotated[
+    bool, Form(description="swescribe's extension: each channel on its own, CH1, CH2, …")
+]
+
+
 @router.post(
     "/audio/transcriptions",
     responses=ERRORS,
@@ -126,6 +131,7 @@ async def transcriptions(
     diarize: Diarize = False,
     speakers: Speakers = None,
     known_speakers: KnownSpeakers = None,
+    multichannel: Multichannel = False,
     stream: Stream = False,
     keywords: Keywords = None,
     keywords_plain: KeywordsPlain = None,
@@ -150,6 +156,7 @@ async def transcriptions(
         diarize=diarize or response_format == "diarized_json",
         speakers=speakers,
         known_speakers=parse_known_speakers(known_speakers),
+        multichannel=multichannel,
     )
     return await _answer(
         context, caller.key_id, file, request, response_format, granularities, stream

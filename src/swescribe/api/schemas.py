@@ -86,6 +86,9 @@ class RequestOptions(BaseModel):
     prompt: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS)
     hotwords: str | None = Field(default=None, max_length=MAX_HOTWORDS_CHARS)
     temperature: float | None = Field(default=None, ge=MIN_TEMPERATURE, le=MAX_TEMPERATURE)
+    multichannel: bool = False
+    """Transcribe each channel on its own (one party per channel): segments carry
+    `channel` (0-based) and the channel as their speaker, CH1, CH2, …"""
 
     def to_request(self) -> JobRequest:
         """The domain's request (validated there once more, by the same constants)."""

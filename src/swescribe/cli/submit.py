@@ -105,6 +105,9 @@ def upload_bar(name: str, stream: TextIO | None) -> Iterator[UploadProgress | No
 @click.option(
     "--speakers", type=click.IntRange(1, MAX_SPEAKERS), default=None, help="Number of speakers."
 )
+@click.option(
+    "--multichannel", is_flag=True, help="Each channel on its own (CH1, CH2, …), e.g. a call."
+)
 def submit(
     file: Path,
     wait: bool,
@@ -123,6 +126,7 @@ def submit(
     retries: int | None,
     diarize: bool,
     speakers: int | None,
+    multichannel: bool,
 ) -> None:
     """Upload FILE as a new job; with --wait, print (or save) its transcript."""
     settings = Settings.from_env(client_retries=retries)
@@ -144,6 +148,7 @@ def submit(
             hotwords=hotwords,
             diarize=diarize or None,
             speakers=speakers,
+            multichannel=multichannel or None,
         )
         job_id = job.job_id
         click.echo(f"job {job_id}: uploading {file.name}", err=True)

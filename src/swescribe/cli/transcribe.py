@@ -81,6 +81,12 @@ PROGRESS_MIN_SECONDS = 30.0
     help="Enrolled voices to name speakers by (swescribe speakers add): a comma list of "
     "names or ids, or none. [every enrolled voice, with --diarize]",
 )
+@click.option(
+    "--multichannel",
+    is_flag=True,
+    help="Transcribe each channel on its own (one party per channel, e.g. a call): "
+    "segments labelled CH1, CH2, … and merged in time order.",
+)
 @click.option("--min-speakers", type=click.IntRange(1, MAX_SPEAKERS), default=None, hidden=True)
 @click.option("--max-speakers", type=click.IntRange(1, MAX_SPEAKERS), default=None, hidden=True)
 @click.option("--device", type=click.Choice(DEVICES), default=None, help="[auto]")
@@ -103,6 +109,7 @@ def transcribe(
     known_speakers: str | None,
     min_speakers: int | None,
     max_speakers: int | None,
+    multichannel: bool,
     device: str | None,
     compute_type: str | None,
     quiet: bool,
@@ -125,6 +132,7 @@ def transcribe(
         prompt=prompt,
         hotwords=hotwords,
         known_speakers=parse_known_speakers(known_speakers),
+        multichannel=multichannel,
     )
     voices = local_voices(settings).chosen(LOCAL_OWNER, request.known_speakers) if diarize else []
     options = transcribe_options(

@@ -152,6 +152,7 @@ class Client:
         hotwords: str | None = None,
         diarize: bool | None = None,
         speakers: int | None = None,
+        multichannel: bool | None = None,
     ) -> Job:
         """POST /v1/jobs; the job's `upload` says where its audio goes (none with audio_url).
 
@@ -171,6 +172,7 @@ class Client:
             "hotwords": hotwords,
             "diarize": diarize,
             "speakers": speakers,
+            "multichannel": multichannel,
         }
         answer = self._request(
             "POST", "/v1/jobs", json={k: v for k, v in body.items() if v is not None}

@@ -55,6 +55,10 @@ class JobRequest:
     known_speakers: tuple[str, ...] | None = None
     """Enrolled voices (names or ids) to label speakers with when diarizing: None, all
     of the key's; (): none. Naming some implies diarize."""
+    multichannel: bool = False
+    """Transcribe each channel on its own (one party per channel, as calls are recorded),
+    segments labelled with their `channel` and merged in time order; a mono file is
+    transcribed as without it."""
 
     def __post_init__(self) -> None:
         normalised = {

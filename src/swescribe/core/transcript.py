@@ -85,7 +85,10 @@ class Segment:
     _: KW_ONLY
     stats: DecodingStats | None = None
     speaker: str | None = None
-    """S1, S2, … when the transcription was diarized."""
+    """S1, S2, … when the transcription was diarized; CH1, CH2, … (the channel) when it
+    was transcribed per channel."""
+    channel: int | None = None
+    """The channel (0-based) the segment was heard on, when transcribed per channel."""
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -96,6 +99,8 @@ class Segment:
         }
         if self.stats is not None:
             data.update(self.stats.to_dict())
+        if self.channel is not None:
+            data["channel"] = self.channel
         if self.speaker is not None:
             data["speaker"] = self.speaker
         if self.words is not None:
@@ -113,6 +118,7 @@ class Segment:
             None if words is None else tuple(Word.from_dict(w) for w in words),
             stats=DecodingStats.from_dict(data),
             speaker=data.get("speaker"),
+            channel=data.get("channel"),
         )
 
 

@@ -50,6 +50,11 @@ class TranscriptionSettings:
     speakers: int | None = None
     min_speakers: int | None = None
     max_speakers: int | None = None
+    multichannel: bool = False
+    """Each channel transcribed on its own (a mono file: as without it)."""
+    bleed_margin_db: float | None = None
+    """Multichannel: a channel's audio was silenced where another was louder by this
+    many dB (the other party's voice leaking in); None: not silenced."""
     decoder: dict[str, Any] = field(default_factory=dict)
     """The engine's decoder knobs as they were (engine.knobs.DecoderKnobs, as plain data)."""
     extra: tuple[str, ...] = ()

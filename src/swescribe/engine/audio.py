@@ -1,5 +1,8 @@
 """Audio probing and streaming decode to 16 kHz mono float32, in bounded memory.
 
+With multichannel, each channel is kept as it is (one row per channel) instead of
+mixed down: a call recorded with one party per channel is transcribed per channel.
+
 Audio and video files FFmpeg (through PyAV) decodes are accepted, in the containers of
 ACCEPTED_CONTAINERS only: each of those reads the one file it is given. Playlists and
 lists (HLS, DASH, concat, image sequences) would open other files on the server's disk,
@@ -58,6 +61,8 @@ ACCEPTED_CONTAINERS = (
 enable_drefs=0). Any other is refused as FFmpeg probes the file, before it reads more."""
 _OPEN_OPTIONS = {"format_whitelist": ",".join(ACCEPTED_CONTAINERS), "protocol_whitelist": "file"}
 _REFUSED_HINT = "swescribe opens audio and video files, never playlists or lists of other files"
+MAX_CHANNELS = 8
+"""Channels a multichannel decode takes (each is transcribed): more is refused."""
 _TRUNCATION_TOLERANCE = 0.8
 """Decodable length below this share of the declared length means a truncated file."""
 
@@ -71,6 +76,7 @@ class AudioInfo:
     container: str
     codec: str
     size_bytes: int
+    channels: int = 1
 
 
 def check_readable(path: Path) -> None:
@@ -98,6 +104,7 @@ def probe(path: Path) -> AudioInfo:
                     present = max(present, float((packet.pts + packet.duration) * packet.time_base))
             container_name = container.format.name
             codec = stream.codec_context.name
+            channels = stream.codec_context.channels or 1
     except av.error.FFmpegError as error:
         raise InvalidAudio(
             f"{path.name}: not a readable audio file ({_reason(error)}; {_REFUSED_HINT})"
@@ -109,7 +116,7 @@ def probe(path: Path) -> AudioInfo:
             f"{path.name}: the file is truncated ({present:.1f} s of the declared "
             f"{declared:.1f} s are present)"
         )
-    return AudioInfo(path, present, container_name, codec, size)
+    return AudioInfo(path, present, container_name, codec, size, channels)
 
 
 @dataclass
@@ -149,10 +156,14 @@ def refuse_over_limit(info: AudioInfo, max_seconds: float) -> None:
 
 
 def iter_samples(
-    path: Path, block_seconds: float = 30.0, meter: DecodeMeter | None = None
+    path: Path,
+    block_seconds: float = 30.0,
+    meter: DecodeMeter | None = None,
+    multichannel: bool = False,
 ) -> Iterator[Samples]:
     """Decode path to 16 kHz mono float32 blocks of about block_seconds each, counted
-    on meter (which stops the decode at its limit)."""
+    on meter (which stops the decode at its limit). multichannel: each block is one row
+    per channel (a mono file: one row) instead of the channels mixed down."""
     meter = meter or DecodeMeter()
     block = max(1, int(block_seconds * SAMPLE_RATE))
     pending: list[Samples] = []
@@ -160,24 +171,45 @@ def iter_samples(
     try:
         with _open(path) as container:
             stream = _audio_stream(container, path)
-            resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+            if multichannel:
+                _check_channels(stream, path)
+            resampler = av.AudioResampler(
+                format="fltp" if multichannel else "flt",
+                layout=None if multichannel else "mono",  # None: the file's own channels
+                rate=SAMPLE_RATE,
+            )
             frames = container.decode(stream)
             for frame in frames:
                 for out in resampler.resample(frame):
-                    pending.append(out.to_ndarray().reshape(-1).astype(np.float32, copy=False))
+                    pending.append(_rows(out, multichannel))
                     pending_len += out.samples
                     meter.add(out.samples, path)
                 if pending_len >= block:
-                    yield np.concatenate(pending)
+                    yield np.concatenate(pending, axis=-1)
                     pending, pending_len = [], 0
             for out in resampler.resample(None):
-                pending.append(out.to_ndarray().reshape(-1).astype(np.float32, copy=False))
+                pending.append(_rows(out, multichannel))
                 meter.add(out.samples, path)
     except av.error.FFmpegError as error:
         raise InvalidAudio(f"{path.name}: decoding failed ({_reason(error)})") from None
     meter.finished = True
     if pending:
-        yield np.concatenate(pending)
+        yield np.concatenate(pending, axis=-1)
+
+
+def _rows(frame: av.AudioFrame, multichannel: bool) -> Samples:
+    """A resampled frame's samples: one row per channel (multichannel), else one row."""
+    array = frame.to_ndarray().astype(np.float32, copy=False)
+    return array.reshape(array.shape[0], -1) if multichannel else array.reshape(-1)
+
+
+def _check_channels(stream: av.AudioStream, path: Path) -> None:
+    channels = stream.codec_context.channels or 1
+    if channels > MAX_CHANNELS:
+        raise InvalidAudio(
+            f"{path.name}: the file has {channels} channels; multichannel transcribes at "
+            f"most {MAX_CHANNELS}"
+        )
 
 
 def decode_span(path: Path, start: float = 0.0, end: float | None = None) -> Samples:
@@ -208,30 +240,41 @@ def iter_windows(
     window_seconds: float = 600.0,
     search_seconds: float = 30.0,
     meter: DecodeMeter | None = None,
+    multichannel: bool = False,
 ) -> Iterator[tuple[float, Samples]]:
     """(offset seconds, samples) windows of at most window_seconds, cut in a quiet spot.
 
     Long audio is transcribed window by window so memory stays bounded whatever its
     length; each cut is placed at the quietest 100 ms in the window's last
-    search_seconds, so no word is split across windows. meter: as for iter_samples.
+    search_seconds (of all channels together), so no word is split across windows.
+    meter and multichannel: as for iter_samples.
     """
     window = int(window_seconds * SAMPLE_RATE)
     pending: list[Samples] = []  # blocks not yet in a window: joined once per window
     pending_size = 0
     offset = 0
-    for block in iter_samples(path, meter=meter):
+    for block in iter_samples(path, meter=meter, multichannel=multichannel):
         pending.append(block)
-        pending_size += block.size
+        pending_size += block.shape[-1]
         while pending_size > window:
-            joined = np.concatenate(pending)
-            cut = quietest_cut(joined[:window], int(search_seconds * SAMPLE_RATE))
-            yield offset / SAMPLE_RATE, joined[:cut]
+            joined = np.concatenate(pending, axis=-1)
+            level = _level(joined[..., :window])
+            cut = quietest_cut(level, int(search_seconds * SAMPLE_RATE))
+            yield offset / SAMPLE_RATE, joined[..., :cut]
             offset += cut
-            rest = joined[cut:].copy()  # so the window handed out is not kept alive here
+            rest = joined[..., cut:].copy()  # so the window handed out is not kept alive
             del joined
-            pending, pending_size = [rest], rest.size
+            pending, pending_size = [rest], rest.shape[-1]
     if pending_size:
-        yield offset / SAMPLE_RATE, np.concatenate(pending)
+        yield offset / SAMPLE_RATE, np.concatenate(pending, axis=-1)
+
+
+def _level(samples: Samples) -> Samples:
+    """One row whose square is the channels' mean power (a mono row as it is)."""
+    if samples.ndim == 1:
+        return samples
+    level: Samples = np.sqrt(np.square(samples).mean(axis=0))
+    return level
 
 
 Window = tuple[float, Samples]
@@ -255,6 +298,8 @@ class OpenedAudio:
     _first: Window | None = field(repr=False)
     _rest: Iterator[Window] = field(repr=False)
     _used: bool = field(default=False, repr=False)
+    multichannel: bool = False
+    """Decoded one row per channel (iter_samples)."""
 
     @property
     def path(self) -> Path:
@@ -274,19 +319,21 @@ class OpenedAudio:
         _close(self._rest)
 
 
-def open_audio(path: Path, window_seconds: float = 600.0, max_seconds: float = 0.0) -> OpenedAudio:
+def open_audio(
+    path: Path, window_seconds: float = 600.0, max_seconds: float = 0.0, multichannel: bool = False
+) -> OpenedAudio:
     """Probe path and decode its first window now (see OpenedAudio); raises as probe
     does, and AudioTooLong past max_seconds (0: no limit)."""
     info = probe(path)
     refuse_over_limit(info, max_seconds)
     meter = DecodeMeter(max_seconds)
-    windows = iter_windows(path, window_seconds, meter=meter)
+    windows = iter_windows(path, window_seconds, meter=meter, multichannel=multichannel)
     try:
         first = next(windows, None)
     except BaseException:
         _close(windows)
         raise
-    return OpenedAudio(info, window_seconds, meter, first, windows)
+    return OpenedAudio(info, window_seconds, meter, first, windows, multichannel=multichannel)
 
 
 def _chain_windows(first: Window | None, rest: Iterator[Window]) -> Iterator[Window]:

@@ -95,10 +95,23 @@ class CoveringDecoder:
     ) -> Decoded:
         """The window's segments on the file's timeline, numbered from its `first_id`;
         `progress` hears how far it is done as its pieces finish."""
-        report = progress or _ignore
+        return self.decode_together([window], options, language, batch_size, progress)[0]
+
+    def decode_together(
+        self,
+        windows: list[Window],
+        options: TranscribeOptions,
+        language: str | None,
+        batch_size: int,
+        progress: DecodedUntil | None = None,
+    ) -> list[Decoded]:
+        """Several windows of one stretch of time (a file's channels), what each gave.
+        Batched, their pieces share the batches; sequential, one after the other.
+        `progress` hears how far all of them are done, never going back."""
+        report = _never_back(progress or _ignore)
         if batch_size == 1:
-            return self._decode_sequential(window, options, language, report)
-        return self._decode_batched(window, options, language, batch_size, report)
+            return [self._decode_sequential(w, options, language, report) for w in windows]
+        return self._decode_batched(windows, options, language, batch_size, report)
 
     def _decode_sequential(
         self,
@@ -130,18 +143,24 @@ class CoveringDecoder:
 
     def _decode_batched(
         self,
-        window: Window,
+        windows: list[Window],
         options: TranscribeOptions,
         language: str | None,
         batch_size: int,
         progress: DecodedUntil,
-    ) -> Decoded:
+    ) -> list[Decoded]:
         from faster_whisper.tokenizer import Tokenizer
 
         model = self._model
         knobs = options.decoder
-        speech = window.speech
-        chunks, offsets = cut_chunks(window.samples, speech, options.vad)
+        chunks: list[np.ndarray] = []
+        offsets: list[float] = []
+        owners: list[int] = []  # the window each chunk is cut from
+        for number, window in enumerate(windows):
+            cut, starts = cut_chunks(window.samples, window.speech, options.vad)
+            chunks.extend(cut)
+            offsets.extend(starts)
+            owners.extend([number] * len(cut))
         probability = 1.0
         if language is None:
             language, probability = self._detect_language(chunks)
@@ -155,7 +174,7 @@ class CoveringDecoder:
         until = list(offsets)  # where each chunk's kept segments reach, window seconds
         fresh = deque(index for index, chunk in enumerate(chunks) if chunk.size)
         again: deque[tuple[int, int, int]] = deque()  # (chunk, samples into it, decodes)
-        redecoded = 0.0
+        redecoded = [0.0] * len(windows)
         while again or fresh:
             group = [again.popleft() for _ in range(min(batch_size, len(again)))]
             group += [
@@ -172,7 +191,10 @@ class CoveringDecoder:
                 )
                 for index, start, decodes in group
             ]
-            redecoded += sum(p.audio.size for p in batch if p.start) / SAMPLE_RATE
+            for piece in batch:
+                if piece.start:
+                    redecoded[owners[piece.chunk]] += piece.duration
+            speech = [windows[owners[p.chunk]].speech for p in batch]
             decoded = self._decode_batch(batch, speech, tokenizer, fw_options, knobs)
             for (_, _, decodes), piece, (segments, covered) in zip(
                 group, batch, decoded, strict=True
@@ -184,14 +206,32 @@ class CoveringDecoder:
                     start = piece.start + round((covered - piece.offset) * SAMPLE_RATE)
                     again.append((piece.chunk, start, decodes + 1))
                     until[piece.chunk] = covered
-            progress(window.at + _done_until(finished, until, window.samples.size))
+            progress(
+                min(
+                    window.at
+                    + _done_until(
+                        [f for f, o in zip(finished, owners, strict=True) if o == number],
+                        [u for u, o in zip(until, owners, strict=True) if o == number],
+                        window.samples.size,
+                    )
+                    for number, window in enumerate(windows)
+                )
+            )
 
-        ordered = (segment for chunk_segments in kept for segment in chunk_segments)
         temperature = fw_options.temperatures[0]
-        ours = to_segments(
-            ordered, window.at, window.first_id, temperature, options.word_timestamps
-        )
-        return Decoded(ours, language, probability, redecoded)
+        results = []
+        for number, window in enumerate(windows):
+            ordered = (
+                segment
+                for chunk, chunk_segments in enumerate(kept)
+                if owners[chunk] == number
+                for segment in chunk_segments
+            )
+            ours = to_segments(
+                ordered, window.at, window.first_id, temperature, options.word_timestamps
+            )
+            results.append(Decoded(ours, language, probability, redecoded[number]))
+        return results
 
     def _detect_language(self, chunks: list[np.ndarray]) -> tuple[str, float]:
         if not chunks:
@@ -225,13 +265,13 @@ class CoveringDecoder:
     def _decode_batch(
         self,
         batch: list[Piece],
-        speech: Speech,
+        speech: list[Speech],
         tokenizer: Any,
         options: Any,
         knobs: DecoderKnobs,
     ) -> Iterator[tuple[list[dict[str, Any]], float | None]]:
         """Each piece's segments to keep, and where its chunk is decoded again from
-        (None: nowhere)."""
+        (None: nowhere). speech: each piece's window's speech regions."""
         from faster_whisper.audio import pad_or_trim
 
         model = self._model
@@ -286,14 +326,14 @@ class CoveringDecoder:
                 options.append_punctuations,
                 0.0,
             )
-        for piece, (segments, silent) in zip(batch, split, strict=True):
+        for piece, (segments, silent), regions in zip(batch, split, speech, strict=True):
             if silent and piece.start:
                 yield [], None
                 continue
             end = piece.offset + piece.duration
             covered = None
             if not piece.final:
-                covered = covered_until(segments, piece.offset, end, knobs.gap_seconds, speech)
+                covered = covered_until(segments, piece.offset, end, knobs.gap_seconds, regions)
             if covered is None:
                 yield segments, None
             else:
@@ -303,6 +343,19 @@ class CoveringDecoder:
 
 def _ignore(seconds: float) -> None:
     """No one listens to the progress."""
+
+
+def _never_back(progress: DecodedUntil) -> DecodedUntil:
+    """Progress that only moves forward (channels decoded one after the other each start
+    at the window's beginning)."""
+    furthest = [float("-inf")]
+
+    def report(seconds: float) -> None:
+        if seconds > furthest[0]:
+            furthest[0] = seconds
+            progress(seconds)
+
+    return report
 
 
 def _done_until(finished: list[bool], until: list[float], samples: int) -> float:

@@ -12,6 +12,12 @@ from swescribe.core.request import MAX_SPEAKERS, MAX_TEMPERATURE, MIN_TEMPERATUR
 from swescribe.core.voices import Voiceprint
 from swescribe.engine.knobs import DecoderKnobs
 
+BLEED_MARGIN_DB = 10.0
+"""Multichannel: a channel is silenced where another is louder by more than this: below
+the 15 to 30 dB a headset or a second phone keeps between the parties, above the
+difference in level of two people talking at once, each into their own microphone
+(engine/channels.py; docs/performance.md, "Multichannel")."""
+
 
 @dataclass(frozen=True)
 class TranscribeOptions:
@@ -47,6 +53,13 @@ class TranscribeOptions:
     """The number of speakers when it is known; None: found from the audio."""
     min_speakers: int | None = None
     max_speakers: int | None = None
+    """With multichannel, the speaker count and its bounds are per channel."""
+    multichannel: bool = False
+    """Each channel transcribed on its own, its segments labelled with it (`channel`, and
+    CH1, CH2, … as the speaker) and merged in time order. A mono file: as without it."""
+    bleed_margin_db: float | None = BLEED_MARGIN_DB
+    """Multichannel: silence a channel where another is louder by more than this, the
+    other party's voice leaking into its microphone; None: keep everything (benchmarks)."""
     known_voices: tuple[Voiceprint, ...] = ()
     """Enrolled voices to look for (issue 28): a speaker that matches one is labelled
     with its name instead of S<n>. Only with diarize."""
@@ -73,6 +86,8 @@ class TranscribeOptions:
             raise InvalidOption("batch_size must be between 1 and 256")
         if not isinstance(self.decoder, DecoderKnobs):
             raise InvalidOption("decoder must be a DecoderKnobs")
+        if self.bleed_margin_db is not None and self.bleed_margin_db < 0:
+            raise InvalidOption("bleed_margin_db must not be negative")
         if self.window_seconds < 60:
             raise InvalidOption("window_seconds must be at least 60")
         _check_speakers(self)

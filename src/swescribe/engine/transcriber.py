@@ -26,12 +26,19 @@ from swescribe.engine.audio import (
     SAMPLE_RATE,
     DecodeMeter,
     OpenedAudio,
+    Samples,
     iter_windows,
     probe,
     refuse_over_limit,
 )
+from swescribe.engine.channels import (
+    attribute_per_channel,
+    by_channel,
+    channel_rows,
+    merge_in_time,
+)
 from swescribe.engine.coverage import measure_coverage
-from swescribe.engine.decoding import CoveringDecoder, Window
+from swescribe.engine.decoding import CoveringDecoder, Decoded, Window
 from swescribe.engine.device import DevicePlan, default_batch_size, plan_device
 from swescribe.engine.diarization import (
     DiarizationSession,
@@ -149,15 +156,21 @@ class Engine:
         speech: list[tuple[float, float]] = []
         redecoded = 0.0
 
-        speakers = self.diarizer().session() if options.diarize else None
-        voices = _voice_session(speakers, options, self.voice_encoder)
+        if options.diarize:
+            self.diarizer()  # loaded (or refused) before any transcription
+        speakers: dict[int | None, DiarizationSession] = {}  # one per channel transcribed
+        voices: EmbeddingSession | None = None  # a mono file's, when voices are looked for
         diarize_seconds = 0.0
         report = DecodedProgress(progress, info.duration, meter)
         report.begin()  # the length, before the first window is decoded
         batch_size = options.batch_size or self.batch_size
         min_silence = min_silence_ms(options.extra)
         source = (
-            opened.windows() if opened else iter_windows(path, options.window_seconds, meter=meter)
+            opened.windows()
+            if opened
+            else iter_windows(
+                path, options.window_seconds, meter=meter, multichannel=options.multichannel
+            )
         )
         windows = decoded_ahead(source)
         with contextlib.closing(windows):
@@ -169,45 +182,57 @@ class Engine:
                     break
                 offset, samples = window
                 tick = time.perf_counter()
-                window_speech = speech_regions(samples, options.vad, min_silence)
-                decoded = self._decoder.decode(
-                    Window(samples, window_speech, offset, len(segments)),
-                    options,
-                    language,
-                    batch_size,
-                    report,
+                rows = channel_rows(samples, options.bleed_margin_db)
+                parts = [
+                    Window(
+                        row, speech_regions(row, options.vad, min_silence), offset, len(segments)
+                    )
+                    for _, row in rows
+                ]
+                decoded = self._decoder.decode_together(
+                    parts, options, language, batch_size, report
                 )
                 if detected is None:
-                    detected, probability = decoded.language, decoded.language_probability
-                speech.extend((offset + start, offset + end) for start, end in window_speech)
-                redecoded += decoded.redecoded_seconds
-                for segment in decoded.segments:
+                    detected, probability = decoded[0].language, decoded[0].language_probability
+                for part, result in zip(parts, decoded, strict=True):
+                    speech.extend((offset + start, offset + end) for start, end in part.speech)
+                    redecoded += result.redecoded_seconds
+                for segment in _in_time(rows, decoded, len(segments)):
                     segments.append(segment)
                     report(segment.end)
                 transcribe_seconds += time.perf_counter() - tick
-                if speakers is not None:
+                if options.diarize:
                     tick = time.perf_counter()
-                    speakers.add(offset, samples)
-                    if voices is not None and voices is not speakers:
+                    for channel, row in rows:
+                        if channel not in speakers:
+                            speakers[channel] = self.diarizer().session()
+                            if channel is None:
+                                voices = _voice_session(speakers[None], options, self.voice_encoder)
+                        speakers[channel].add(offset, row)
+                    if voices is not None and voices is not speakers.get(None):
                         voices.add(offset, samples)
                     diarize_seconds += time.perf_counter() - tick
-                report(offset + samples.size / SAMPLE_RATE)
+                report(offset + samples.shape[-1] / SAMPLE_RATE)
 
         diarization = None
-        if speakers is not None:
+        if options.diarize:
             tick = time.perf_counter()
-            turns = speakers.finish(
-                SpeakerCount(options.speakers, options.min_speakers, options.max_speakers)
-            )
-            known = _recognise(voices, turns, options)
-            segments, turns, names = attribute(
-                segments, turns, {raw: k.label for raw, k in (known or {}).items()}
-            )
+            count = SpeakerCount(options.speakers, options.min_speakers, options.max_speakers)
+            turns = {channel: session.finish(count) for channel, session in speakers.items()}
+            known = None
+            if turns and None not in turns:
+                segments, found, names = attribute_per_channel(segments, _channels_only(turns))
+            else:
+                mono = turns.get(None, [])
+                known = _recognise(voices, mono, options)
+                segments, found, names = attribute(
+                    segments, mono, {raw: k.label for raw, k in (known or {}).items()}
+                )
             diarizer = self.diarizer()
             diarization = Diarization(
                 model=diarizer.name,
                 speakers=names,
-                turns=tuple(turns),
+                turns=tuple(found),
                 seconds=diarize_seconds + time.perf_counter() - tick,
                 warning=diarizer.warning,
                 known_speakers=None if known is None else tuple(known.values()),
@@ -256,6 +281,8 @@ class Engine:
             speakers=options.speakers,
             min_speakers=options.min_speakers,
             max_speakers=options.max_speakers,
+            multichannel=options.multichannel,
+            bleed_margin_db=options.bleed_margin_db if options.multichannel else None,
             decoder=asdict(options.decoder),
             extra=tuple(sorted(options.extra)),
             versions=installed_versions(),
@@ -294,10 +321,31 @@ def _opened_for(audio: Path | OpenedAudio, options: TranscribeOptions) -> Opened
     the options; otherwise it is closed and the file decoded again from its path."""
     if not isinstance(audio, OpenedAudio):
         return None
-    if (audio.window_seconds, audio.meter.max_seconds) == (
+    if (audio.window_seconds, audio.meter.max_seconds, audio.multichannel) == (
         options.window_seconds,
         options.max_seconds,
+        options.multichannel,
     ):
         return audio
     audio.close()
     return None
+
+
+def _in_time(
+    rows: list[tuple[int | None, Samples]], decoded: list[Decoded], first_id: int
+) -> list[Segment]:
+    """A window's segments: as decoded from one mono row, or each channel's labelled
+    with it and all merged in time order."""
+    if rows[0][0] is None:
+        return decoded[0].segments
+    return merge_in_time(
+        [
+            by_channel(result.segments, channel or 0)
+            for (channel, _), result in zip(rows, decoded, strict=True)
+        ],
+        first_id,
+    )
+
+
+def _channels_only(turns: dict[int | None, list[SpeakerTurn]]) -> dict[int, list[SpeakerTurn]]:
+    return {channel: found for channel, found in turns.items() if channel is not None}

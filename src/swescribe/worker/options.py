@@ -33,4 +33,5 @@ def transcribe_options(
         hotwords=request.hotwords,
         temperature=request.temperature,
         known_voices=tuple(voices) if request.diarize else (),
+        multichannel=request.multichannel,
     )

@@ -128,7 +128,10 @@ class Prefetcher:
         prepared.audio = target
         try:
             prepared.opened = open_audio(
-                target, TranscribeOptions().window_seconds, self.svc.policy.max_audio_seconds
+                target,
+                TranscribeOptions().window_seconds,
+                self.svc.policy.max_audio_seconds,
+                multichannel=job.request.multichannel,
             )
         except SwescribeError as error:  # not audio: the job's transcription reports it
             log.info("prefetch did not decode", extra={"job_id": job.job_id, "why": error.code})
