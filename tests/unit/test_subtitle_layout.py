@@ -3,6 +3,7 @@ SRT and VTT writers; lines break at word boundaries and a cue always has text.""
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -85,8 +86,9 @@ def test_max_cue_seconds_without_word_timings_shares_time_by_characters(fmt: str
     cues = cues_of(render(transcript_of(segment), fmt, SubtitleLayout(max_cue_seconds=5.0)))
     assert len(cues) >= 4
     assert all(end - start <= 5.0 + 0.001 for start, end, _ in cues)
-    assert cues[0][0] == 10.0 and cues[-1][1] == 30.0
-    assert all(a[1] == b[0] for a, b in zip(cues, cues[1:], strict=False)), "no gap, no overlap"
+    assert cues[0][0] == 10.0
+    assert cues[-1][1] == 30.0
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(cues)), "no gap, no overlap"
     assert all(text and all(text) for _, _, text in cues), "never a cue without text"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from swescribe.core.layout import SubtitleLayout
 from swescribe.core.request import JobRequest
 from swescribe.core.voices import Voiceprint
 from swescribe.engine import TranscribeOptions
@@ -34,3 +35,8 @@ def transcribe_options(
         temperature=request.temperature,
         known_voices=tuple(voices) if request.diarize else (),
     )
+
+
+def subtitle_layout(request: JobRequest) -> SubtitleLayout:
+    """How request's subtitles (srt, vtt) are laid out: the writers' one option."""
+    return SubtitleLayout(request.max_line_width, request.max_lines, request.max_cue_seconds)
