@@ -36,6 +36,16 @@ from swescribe.api.openai_stream import SSE_HEADERS, server_sent_event, transcri
 from swescribe.core.errors import InvalidParameter, JobNotFound, SyncTimeout
 from swescribe.core.intake import NewJob
 from swescribe.core.jobs import Job
+from swescribe.core.layout import (
+    DEFAULT_LINE_WIDTH,
+    DEFAULT_LINES,
+    MAX_CUE_SECONDS,
+    MAX_LINE_WIDTH,
+    MAX_LINES,
+    MIN_CUE_SECONDS,
+    MIN_LINE_WIDTH,
+    MIN_LINES,
+)
 from swescribe.core.request import (
     LANGUAGE_PATTERN,
     MAX_HOTWORDS_CHARS,
@@ -106,6 +116,27 @@ KnownSpeakers = Annotated[
     ),
 ]
 
+MaxLineWidth = Annotated[
+    int,
+    Form(
+        ge=MIN_LINE_WIDTH,
+        le=MAX_LINE_WIDTH,
+        description="swescribe's extension, srt and vtt: the most characters on a line",
+    ),
+]
+MaxLines = Annotated[
+    int,
+    Form(ge=MIN_LINES, le=MAX_LINES, description="swescribe's extension, srt and vtt: lines a cue"),
+]
+MaxCueSeconds = Annotated[
+    float | None,
+    Form(
+        ge=MIN_CUE_SECONDS,
+        le=MAX_CUE_SECONDS,
+        description="swescribe's extension, srt and vtt: the longest a cue lasts [a segment's]",
+    ),
+]
+
 
 @router.post(
     "/audio/transcriptions",
@@ -126,6 +157,9 @@ async def transcriptions(
     diarize: Diarize = False,
     speakers: Speakers = None,
     known_speakers: KnownSpeakers = None,
+    max_line_width: MaxLineWidth = DEFAULT_LINE_WIDTH,
+    max_lines: MaxLines = DEFAULT_LINES,
+    max_cue_seconds: MaxCueSeconds = None,
     stream: Stream = False,
     keywords: Keywords = None,
     keywords_plain: KeywordsPlain = None,
@@ -150,6 +184,9 @@ async def transcriptions(
         diarize=diarize or response_format == "diarized_json",
         speakers=speakers,
         known_speakers=parse_known_speakers(known_speakers),
+        max_line_width=max_line_width,
+        max_lines=max_lines,
+        max_cue_seconds=max_cue_seconds,
     )
     return await _answer(
         context, caller.key_id, file, request, response_format, granularities, stream
@@ -171,6 +208,9 @@ async def translations(
     response_format: Format = "json",
     temperature: Temperature = 0.0,
     hotwords: Hotwords = None,
+    max_line_width: MaxLineWidth = DEFAULT_LINE_WIDTH,
+    max_lines: MaxLines = DEFAULT_LINES,
+    max_cue_seconds: MaxCueSeconds = None,
 ) -> Response:
     request = JobRequest(
         language=language,
@@ -180,6 +220,9 @@ async def translations(
         prompt=prompt,
         hotwords=hotwords,
         temperature=temperature or None,
+        max_line_width=max_line_width,
+        max_lines=max_lines,
+        max_cue_seconds=max_cue_seconds,
     )
     return await _answer(context, caller.key_id, file, request, response_format, ())
 
