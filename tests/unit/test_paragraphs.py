@@ -39,13 +39,13 @@ def test_a_speaker_change_starts_a_paragraph_with_its_speaker() -> None:
 def test_a_long_paragraph_ends_at_a_sentence_end_never_mid_sentence() -> None:
     segments = tuple(
         Segment(i, i * 10.0, i * 10.0 + 9.5, "Det här är en mening" if i % 2 else "som slutar här.")
-        for i in range(20)
+        for i in range(21)
     )
     found = split_paragraphs(segments)
     assert len(found) > 1
     assert all(p.text.endswith(".") for p in found)
     assert all(p.end - p.start <= 60.0 + 20.0 for p in found)
-    assert [i for p in found for i in p.segment_ids] == list(range(20))
+    assert [i for p in found for i in p.segment_ids] == list(range(21))
 
 
 def test_many_sentences_make_several_paragraphs_even_when_quick() -> None:

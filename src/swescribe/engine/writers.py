@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from swescribe.core.errors import InvalidOption
 from swescribe.core.formats import FORMATS
 from swescribe.core.layout import SubtitleLayout
-from swescribe.core.transcript import Segment, Transcript
+from swescribe.core.transcript import Transcript
 from swescribe.engine.subtitles import MAX_CUE_LINES, MAX_LINE_CHARS, Cue, subtitle_cues, wrap_lines
 
 __all__ = [
@@ -35,26 +35,15 @@ def format_timestamp(seconds: float, decimal_marker: str) -> str:
 
 
 def to_txt(transcript: Transcript) -> str:
-    """One segment a line: readable, and diff-friendly. Diarized: one turn a line, after
-    its speaker (`S1: …`)."""
+    """One segment a line (readable, and diff-friendly), a blank line between
+    paragraphs. Diarized: one paragraph a line, after its speaker (`S1: …`)."""
+    paragraphs = transcript.paragraphs
     if any(s.speaker for s in transcript.segments):
-        return _txt_turns(transcript.segments)
-    lines = [s.text.strip() for s in transcript.segments if s.text.strip()]
-    return "\n".join(lines) + "\n" if lines else ""
-
-
-def _txt_turns(segments: Sequence[Segment]) -> str:
-    turns: list[tuple[str | None, list[str]]] = []
-    for segment in segments:
-        text = segment.text.strip()
-        if not text:
-            continue
-        if turns and turns[-1][0] == segment.speaker:
-            turns[-1][1].append(text)
-        else:
-            turns.append((segment.speaker, [text]))
-    lines = [f"{speaker or '?'}: {' '.join(texts)}" for speaker, texts in turns]
-    return "\n".join(lines) + "\n" if lines else ""
+        blocks = [f"{p.speaker or '?'}: {p.text}" for p in paragraphs]
+    else:
+        by_id = {s.id: s.text.strip() for s in transcript.segments}
+        blocks = ["\n".join(by_id[i] for i in p.segment_ids) for p in paragraphs]
+    return "\n\n".join(blocks) + "\n" if blocks else ""
 
 
 def to_json(transcript: Transcript) -> str:
