@@ -71,7 +71,7 @@ def test_subtitle_layout_flags_shape_the_srt_and_vtt_and_the_json_has_paragraphs
         cues = [block.split("\n") for block in blocks if "-->" in block]
         for cue in cues:
             timing = next(i for i, line in enumerate(cue) if "-->" in line)
-            text = cue[timing + 1 :]
+            text = [line for line in cue[timing + 1 :] if line]
             start, end = (seconds(stamp) for stamp in cue[timing].split(" --> "))
             assert len(text) == 1, cue
             assert len(text[0]) <= 20 or " " not in text[0], cue
