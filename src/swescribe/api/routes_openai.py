@@ -17,6 +17,9 @@ from starlette.concurrency import run_in_threadpool
 
 from swescribe.api.deps import Caller, Context
 from swescribe.api.openai_form import (
+    MaxCueSeconds,
+    MaxLines,
+    MaxLineWidth,
     check_chunking_strategy,
     check_stream,
     hotwords_with_keywords,
@@ -36,16 +39,7 @@ from swescribe.api.openai_stream import SSE_HEADERS, server_sent_event, transcri
 from swescribe.core.errors import InvalidParameter, JobNotFound, SyncTimeout
 from swescribe.core.intake import NewJob
 from swescribe.core.jobs import Job
-from swescribe.core.layout import (
-    DEFAULT_LINE_WIDTH,
-    DEFAULT_LINES,
-    MAX_CUE_SECONDS,
-    MAX_LINE_WIDTH,
-    MAX_LINES,
-    MIN_CUE_SECONDS,
-    MIN_LINE_WIDTH,
-    MIN_LINES,
-)
+from swescribe.core.layout import DEFAULT_LINE_WIDTH, DEFAULT_LINES
 from swescribe.core.request import (
     LANGUAGE_PATTERN,
     MAX_HOTWORDS_CHARS,
@@ -113,27 +107,6 @@ KnownSpeakers = Annotated[
         max_length=MAX_KNOWN_SPEAKERS * (MAX_SPEAKER_NAME_CHARS + 1),
         description="swescribe's extension, with diarize: enrolled voices (/v1/speakers) to "
         "name speakers by, a comma list of names or ids, or none [all of the key's]",
-    ),
-]
-
-MaxLineWidth = Annotated[
-    int,
-    Form(
-        ge=MIN_LINE_WIDTH,
-        le=MAX_LINE_WIDTH,
-        description="swescribe's extension, srt and vtt: the most characters on a line",
-    ),
-]
-MaxLines = Annotated[
-    int,
-    Form(ge=MIN_LINES, le=MAX_LINES, description="swescribe's extension, srt and vtt: lines a cue"),
-]
-MaxCueSeconds = Annotated[
-    float | None,
-    Form(
-        ge=MIN_CUE_SECONDS,
-        le=MAX_CUE_SECONDS,
-        description="swescribe's extension, srt and vtt: the longest a cue lasts [a segment's]",
     ),
 ]
 
