@@ -113,9 +113,9 @@ def test_a_swedish_clip_goes_from_upload_to_a_playable_transcript_and_an_srt(
     page.get_by_role("button", name="Copy text").click()
     expect(page.locator("#status-message")).to_have_text("The text is copied.")
     copied = page.evaluate("navigator.clipboard.readText()")
-    assert copied.splitlines() == [
+    assert [line for line in copied.splitlines() if line] == [
         text.strip() for text in segments.locator(".text").all_inner_texts()
-    ]
+    ], "each segment a line; a blank line between paragraphs (issue 29)"
 
     page.get_by_label("Language").select_option("sv")
     expect(page.locator("html")).to_have_attribute("lang", "sv")
@@ -371,6 +371,17 @@ def test_a_diarized_transcript_shows_a_colour_per_speaker_and_downloads_their_na
     other = segments.filter(has=page.locator(".speaker-chip", has_text="S2")).first
     assert other.evaluate("b => getComputedStyle(b).borderLeftColor") != first_colour
 
+    # Issue 29: paragraphs. Each speaker change starts one, shown as space before the row;
+    # the rows stay one list of segment buttons (keyboard and screen reader as before).
+    rows = page.locator("#segments > li.segment-row")
+    starts = rows.evaluate_all("rows => rows.map(r => r.classList.contains('paragraph-start'))")
+    assert len(starts) == segments.count()
+    for index in range(1, len(chips)):
+        if chips[index] != chips[index - 1]:
+            assert starts[index], f"a new speaker at row {index} starts a paragraph"
+    gap = rows.nth(starts.index(True)).evaluate("r => parseFloat(getComputedStyle(r).marginTop)")
+    assert gap > 0
+
     page.get_by_label("Name of S1").fill("Läsaren")
     page.get_by_label("Name of S1").press("Enter")
     page.get_by_label("Name of S2").fill("Anna")
@@ -394,6 +405,10 @@ def test_a_diarized_transcript_shows_a_colour_per_speaker_and_downloads_their_na
     data = json.loads(saved.read_text(encoding="utf-8"))
     assert data["diarization"]["speakers"] == ["Läsaren", "Anna", "S3"]
     assert data["segments"][0]["speaker"] == "Läsaren"
+    assert [p["segment_ids"][0] for p in data["paragraphs"][1:]] == [
+        data["segments"][i]["id"] for i, start in enumerate(starts) if start
+    ], "the page's paragraphs are the JSON's"
+    assert data["paragraphs"][0]["speaker"] == "Läsaren", "renamed in paragraphs too"
 
 
 RENAME_IN_FILES = """async () => {

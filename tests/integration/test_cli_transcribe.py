@@ -55,6 +55,37 @@ def test_all_four_formats_are_written_and_their_paths_printed(
     assert (tmp_path / "lattlast_stts.vtt").read_text().startswith("WEBVTT\n\n00:00:")
 
 
+def test_subtitle_layout_flags_shape_the_srt_and_vtt_and_the_json_has_paragraphs(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Issue 29: --max-line-width, --max-lines and --max-cue-seconds on a real clip."""
+    clip = audio("lattlast_stts.wav")
+    result = swescribe(
+        cli_env, "transcribe", str(clip), "--model", "whisper-base", "--format", "all",
+        "--output-dir", str(tmp_path), "--word-timestamps", "--max-line-width", "20",
+        "--max-lines", "1", "--max-cue-seconds", "2",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    for ext in ("srt", "vtt"):
+        blocks = (tmp_path / f"lattlast_stts.{ext}").read_text(encoding="utf-8").split("\n\n")
+        cues = [block.split("\n") for block in blocks if "-->" in block]
+        for cue in cues:
+            timing = next(i for i, line in enumerate(cue) if "-->" in line)
+            text = [line for line in cue[timing + 1 :] if line]
+            start, end = (seconds(stamp) for stamp in cue[timing].split(" --> "))
+            assert len(text) == 1, cue
+            assert len(text[0]) <= 20 or " " not in text[0], cue
+            assert end - start <= 2.0 + 0.001 or " " not in text[0], cue
+    data = json.loads((tmp_path / "lattlast_stts.json").read_text(encoding="utf-8"))
+    ids = [i for paragraph in data["paragraphs"] for i in paragraph["segment_ids"]]
+    assert ids == [segment["id"] for segment in data["segments"] if segment["text"].strip()]
+
+
+def seconds(stamp: str) -> float:
+    hours, minutes, rest = stamp.strip().replace(",", ".").split(":")
+    return int(hours) * 3600 + int(minutes) * 60 + float(rest)
+
+
 def test_auto_model_offline_warns_loudly_and_still_transcribes(
     cli_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -187,8 +218,8 @@ def test_diarize_labels_speakers_in_all_four_formats(
     assert result.returncode == 0, result.stderr
     assert "offline resemblyzer speaker model" in result.stderr, "the fallback says so"
     out = tmp_path / "out"
-    lines = (out / "talk.txt").read_text(encoding="utf-8").splitlines()
-    assert lines[0].startswith("S1: ")
+    lines = [line for line in (out / "talk.txt").read_text(encoding="utf-8").splitlines() if line]
+    assert lines[0].startswith("S1: ")  # a blank line between paragraphs (issue 29)
     assert {line.split(":")[0] for line in lines} == {"S1", "S2", "S3"}
     data = json.loads((out / "talk.json").read_text(encoding="utf-8"))
     assert {s["speaker"] for s in data["segments"]} == {"S1", "S2", "S3"}

@@ -425,3 +425,10 @@ def test_verify_webhook_from_the_client_accepts_signed_deliveries_and_refuses_ta
     stale = signature_headers("shared-secret-456", "msg_1", body, timestamp=int(time.time()) - 900)
     with pytest.raises(WebhookVerificationError, match="replay window"):
         verify_webhook(stale, body, "shared-secret-456")
+
+
+def test_create_job_sends_the_subtitle_layout(api: Api) -> None:
+    with api.client() as client:
+        job = client.create_job(max_line_width=30, max_lines=1, max_cue_seconds=3.5)
+    assert (job.raw["max_line_width"], job.raw["max_lines"]) == (30, 1)
+    assert job.raw["max_cue_seconds"] == 3.5

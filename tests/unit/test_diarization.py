@@ -260,7 +260,9 @@ def diarized() -> Transcript:
 
 def test_every_format_labels_the_speakers() -> None:
     transcript = diarized()
-    assert render(transcript, "txt") == "S1: Hej allihop.\nS2: Tack <3 & --> Precis.\nS1: Bra.\n"
+    assert render(transcript, "txt") == (  # a paragraph per speaker turn (issue 29)
+        "S1: Hej allihop.\n\nS2: Tack <3 & --> Precis.\n\nS1: Bra.\n"
+    )
     data = json.loads(render(transcript, "json"))
     assert [s["speaker"] for s in data["segments"]] == ["S1", "S2", "S2", "S1"]
     assert data["diarization"]["speakers"] == ["S1", "S2"]

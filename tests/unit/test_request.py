@@ -10,6 +10,7 @@ import pytest
 
 from swescribe.core.errors import InvalidRequest
 from swescribe.core.jobs import Job, JobStatus, job_from_record, job_to_record, utcnow
+from swescribe.core.layout import SubtitleLayout
 from swescribe.core.request import (
     MAX_HOTWORDS_CHARS,
     MAX_PROMPT_CHARS,
@@ -18,7 +19,7 @@ from swescribe.core.request import (
     JobRequest,
 )
 from swescribe.core.voices import Voiceprint
-from swescribe.worker.options import transcribe_options
+from swescribe.worker.options import subtitle_layout, transcribe_options
 
 EVERY_OPTION_SET = JobRequest(
     language="en",
@@ -32,9 +33,14 @@ EVERY_OPTION_SET = JobRequest(
     temperature=0.4,
     known_speakers=("Anna",),
     multichannel=True,
+    max_line_width=30,
+    max_lines=3,
+    max_cue_seconds=4.5,
 )
 NOT_THE_ENGINES = {"model", "formats"}
 """Options the worker uses itself: which engine runs, which results are stored."""
+THE_WRITERS = {"max_line_width", "max_lines", "max_cue_seconds"}
+"""Options of the output writers (worker.options.subtitle_layout)."""
 
 
 def test_a_request_is_normalised_when_made() -> None:
@@ -107,7 +113,10 @@ def test_every_option_reaches_the_engine_through_the_one_mapping() -> None:
         "known_speakers",
         "multichannel",
     }
-    assert set(REQUEST_FIELDS) == mapped | NOT_THE_ENGINES, "a new option needs its mapping"
+    assert subtitle_layout(EVERY_OPTION_SET) == SubtitleLayout(30, 3, 4.5)
+    assert set(REQUEST_FIELDS) == mapped | NOT_THE_ENGINES | THE_WRITERS, (
+        "a new option needs its mapping"
+    )
     assert [f.name for f in fields(JobRequest)] == list(REQUEST_FIELDS)
 
 

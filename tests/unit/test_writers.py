@@ -43,7 +43,8 @@ def test_timestamps_use_comma_for_srt_and_dot_for_vtt_with_hours_and_rounding() 
 
 
 def test_txt_is_one_segment_per_line() -> None:
-    assert render(TWO_SEGMENTS, "txt") == "Har du fortfarande samma nummer?\nJag lämnar dig.\n"
+    # an hour apart: two paragraphs, so a blank line between them (issue 29)
+    assert render(TWO_SEGMENTS, "txt") == "Har du fortfarande samma nummer?\n\nJag lämnar dig.\n"
 
 
 def test_srt_matches_hand_written_output() -> None:

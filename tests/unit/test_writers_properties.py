@@ -8,6 +8,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from swescribe.core.layout import MIN_CUE_SECONDS, MIN_LINE_WIDTH, MIN_LINES, SubtitleLayout
 from swescribe.core.transcript import Segment, Transcript, Word
 from swescribe.engine.writers import MAX_LINE_CHARS, render
 
@@ -82,3 +83,37 @@ def test_every_word_survives_in_every_format(transcript: Transcript) -> None:
     data = json.loads(render(transcript, "json"))
     assert data["text"] == transcript.text
     assert [s["text"] for s in data["segments"]] == [s.text for s in transcript.segments]
+
+
+LAYOUTS = st.builds(
+    SubtitleLayout,
+    st.integers(min_value=MIN_LINE_WIDTH, max_value=60),
+    st.integers(min_value=MIN_LINES, max_value=4),
+    st.one_of(st.none(), st.floats(min_value=MIN_CUE_SECONDS, max_value=10)),
+)
+
+
+@given(transcripts(), LAYOUTS)
+@settings(max_examples=300, deadline=None)
+def test_any_layout_bounds_lines_cues_and_durations_and_keeps_every_word(
+    transcript: Transcript, layout: SubtitleLayout
+) -> None:
+    """Issue 29: a longer line or cue only where one word is longer than the bound."""
+    srt = render(transcript, "srt", layout)
+    said: list[str] = []
+    for block in [b for b in srt.split("\n\n") if b.strip()]:
+        lines = block.strip("\n").split("\n")
+        match = re.fullmatch(rf"({SRT_TIME}) --> ({SRT_TIME})", lines[1])
+        assert match, lines[1]
+        text = lines[2:]
+        assert 1 <= len(text) <= layout.max_lines
+        assert all(line.strip() for line in text), "never a cue without text"
+        assert all(len(line) <= layout.max_line_width or " " not in line for line in text)
+        duration = seconds(match[2]) - seconds(match[1])
+        one_word = len(" ".join(text).split()) == 1
+        if layout.max_cue_seconds is not None and not one_word:
+            assert duration <= layout.max_cue_seconds + 0.002
+        said.extend(" ".join(text).split())
+    assert said == transcript.text.split()
+    vtt = render(transcript, "vtt", layout)
+    assert vtt.count(" --> ") == srt.count(" --> ")

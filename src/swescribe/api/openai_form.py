@@ -5,9 +5,20 @@ response format. Each refusal is an InvalidParameter naming OpenAI's field."""
 from __future__ import annotations
 
 import re
+from typing import Annotated
+
+from fastapi import Form
 
 from swescribe.api.openai_stream import STREAMABLE_FORMATS
 from swescribe.core.errors import InvalidParameter
+from swescribe.core.layout import (
+    MAX_CUE_SECONDS,
+    MAX_LINE_WIDTH,
+    MAX_LINES,
+    MIN_CUE_SECONDS,
+    MIN_LINE_WIDTH,
+    MIN_LINES,
+)
 from swescribe.core.request import MAX_HOTWORDS_CHARS
 
 DEFAULT_LANGUAGE = "sv"
@@ -15,6 +26,28 @@ LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
 CHUNKING_STRATEGIES = ("auto", "server_vad")
 """OpenAI's chunking strategies. Both are accepted and mean the same here: the engine's
 own voice activity detection always chooses where the audio is cut."""
+
+# swescribe's extension fields for the subtitle layout (srt, vtt), with JobRequest's bounds.
+MaxLineWidth = Annotated[
+    int,
+    Form(
+        ge=MIN_LINE_WIDTH,
+        le=MAX_LINE_WIDTH,
+        description="swescribe's extension, srt and vtt: the most characters on a line",
+    ),
+]
+MaxLines = Annotated[
+    int,
+    Form(ge=MIN_LINES, le=MAX_LINES, description="swescribe's extension, srt and vtt: lines a cue"),
+]
+MaxCueSeconds = Annotated[
+    float | None,
+    Form(
+        ge=MIN_CUE_SECONDS,
+        le=MAX_CUE_SECONDS,
+        description="swescribe's extension, srt and vtt: the longest a cue lasts [a segment's]",
+    ),
+]
 
 
 def hotwords_with_keywords(hotwords: str | None, keywords: list[str]) -> str | None:

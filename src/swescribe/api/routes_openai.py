@@ -17,6 +17,9 @@ from starlette.concurrency import run_in_threadpool
 
 from swescribe.api.deps import Caller, Context
 from swescribe.api.openai_form import (
+    MaxCueSeconds,
+    MaxLines,
+    MaxLineWidth,
     check_chunking_strategy,
     check_stream,
     hotwords_with_keywords,
@@ -36,6 +39,7 @@ from swescribe.api.openai_stream import SSE_HEADERS, server_sent_event, transcri
 from swescribe.core.errors import InvalidParameter, JobNotFound, SyncTimeout
 from swescribe.core.intake import NewJob
 from swescribe.core.jobs import Job
+from swescribe.core.layout import DEFAULT_LINE_WIDTH, DEFAULT_LINES
 from swescribe.core.request import (
     LANGUAGE_PATTERN,
     MAX_HOTWORDS_CHARS,
@@ -132,6 +136,9 @@ async def transcriptions(
     speakers: Speakers = None,
     known_speakers: KnownSpeakers = None,
     multichannel: Multichannel = False,
+    max_line_width: MaxLineWidth = DEFAULT_LINE_WIDTH,
+    max_lines: MaxLines = DEFAULT_LINES,
+    max_cue_seconds: MaxCueSeconds = None,
     stream: Stream = False,
     keywords: Keywords = None,
     keywords_plain: KeywordsPlain = None,
@@ -157,6 +164,9 @@ async def transcriptions(
         speakers=speakers,
         known_speakers=parse_known_speakers(known_speakers),
         multichannel=multichannel,
+        max_line_width=max_line_width,
+        max_lines=max_lines,
+        max_cue_seconds=max_cue_seconds,
     )
     return await _answer(
         context, caller.key_id, file, request, response_format, granularities, stream
@@ -178,6 +188,9 @@ async def translations(
     response_format: Format = "json",
     temperature: Temperature = 0.0,
     hotwords: Hotwords = None,
+    max_line_width: MaxLineWidth = DEFAULT_LINE_WIDTH,
+    max_lines: MaxLines = DEFAULT_LINES,
+    max_cue_seconds: MaxCueSeconds = None,
 ) -> Response:
     request = JobRequest(
         language=language,
@@ -187,6 +200,9 @@ async def translations(
         prompt=prompt,
         hotwords=hotwords,
         temperature=temperature or None,
+        max_line_width=max_line_width,
+        max_lines=max_lines,
+        max_cue_seconds=max_cue_seconds,
     )
     return await _answer(context, caller.key_id, file, request, response_format, ())
 

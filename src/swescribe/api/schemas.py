@@ -9,6 +9,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from swescribe.core.formats import FORMATS
 from swescribe.core.intake import NewJob
 from swescribe.core.jobs import Job, JobStatus, WebhookState, to_iso
+from swescribe.core.layout import (
+    DEFAULT_LINE_WIDTH,
+    DEFAULT_LINES,
+    MAX_CUE_SECONDS,
+    MAX_LINE_WIDTH,
+    MAX_LINES,
+    MIN_CUE_SECONDS,
+    MIN_LINE_WIDTH,
+    MIN_LINES,
+)
 from swescribe.core.ports import UploadTarget
 from swescribe.core.request import (
     LANGUAGE_PATTERN,
@@ -89,6 +99,12 @@ class RequestOptions(BaseModel):
     multichannel: bool = False
     """Transcribe each channel on its own (one party per channel): segments carry
     `channel` (0-based) and the channel as their speaker, CH1, CH2, …"""
+    max_line_width: int = Field(default=DEFAULT_LINE_WIDTH, ge=MIN_LINE_WIDTH, le=MAX_LINE_WIDTH)
+    """Subtitles (srt, vtt): the most characters on a line (a longer word stands alone)."""
+    max_lines: int = Field(default=DEFAULT_LINES, ge=MIN_LINES, le=MAX_LINES)
+    """Subtitles: the most lines in a cue."""
+    max_cue_seconds: float | None = Field(default=None, ge=MIN_CUE_SECONDS, le=MAX_CUE_SECONDS)
+    """Subtitles: the longest a cue lasts, cut at words; null: a segment's length."""
 
     def to_request(self) -> JobRequest:
         """The domain's request (validated there once more, by the same constants)."""

@@ -12,6 +12,16 @@ from swescribe.bootstrap_engine import diarizer_spec, local_voices
 from swescribe.config import Settings
 from swescribe.core.errors import SwescribeError
 from swescribe.core.formats import FORMATS
+from swescribe.core.layout import (
+    DEFAULT_LINE_WIDTH,
+    DEFAULT_LINES,
+    MAX_CUE_SECONDS,
+    MAX_LINE_WIDTH,
+    MAX_LINES,
+    MIN_CUE_SECONDS,
+    MIN_LINE_WIDTH,
+    MIN_LINES,
+)
 from swescribe.core.request import MAX_SPEAKERS, TASKS, JobRequest, parse_known_speakers
 from swescribe.core.transcript import Transcript
 from swescribe.core.voices import LOCAL_OWNER
@@ -25,7 +35,7 @@ from swescribe.engine import (
 )
 from swescribe.engine.device import DEVICES
 from swescribe.engine.models import MODEL_NAMES
-from swescribe.worker.options import transcribe_options
+from swescribe.worker.options import subtitle_layout, transcribe_options
 
 PROGRESS_MIN_SECONDS = 30.0
 """Shorter files finish before a progress bar would tell anybody anything."""
@@ -87,6 +97,27 @@ PROGRESS_MIN_SECONDS = 30.0
     help="Transcribe each channel on its own (one party per channel, e.g. a call): "
     "segments labelled CH1, CH2, … and merged in time order.",
 )
+@click.option(
+    "--max-line-width",
+    type=click.IntRange(MIN_LINE_WIDTH, MAX_LINE_WIDTH),
+    default=DEFAULT_LINE_WIDTH,
+    show_default=True,
+    help="Subtitles (srt, vtt): the most characters on a line; a longer word stands alone.",
+)
+@click.option(
+    "--max-lines",
+    type=click.IntRange(MIN_LINES, MAX_LINES),
+    default=DEFAULT_LINES,
+    show_default=True,
+    help="Subtitles: the most lines in a cue.",
+)
+@click.option(
+    "--max-cue-seconds",
+    type=click.FloatRange(MIN_CUE_SECONDS, MAX_CUE_SECONDS),
+    default=None,
+    help="Subtitles: the longest a cue lasts, cut at words (on word timings when there are "
+    "any). [a segment's length]",
+)
 @click.option("--min-speakers", type=click.IntRange(1, MAX_SPEAKERS), default=None, hidden=True)
 @click.option("--max-speakers", type=click.IntRange(1, MAX_SPEAKERS), default=None, hidden=True)
 @click.option("--device", type=click.Choice(DEVICES), default=None, help="[auto]")
@@ -107,6 +138,9 @@ def transcribe(
     diarize: bool,
     speakers: int | None,
     known_speakers: str | None,
+    max_line_width: int,
+    max_lines: int,
+    max_cue_seconds: float | None,
     min_speakers: int | None,
     max_speakers: int | None,
     multichannel: bool,
@@ -133,11 +167,15 @@ def transcribe(
         hotwords=hotwords,
         known_speakers=parse_known_speakers(known_speakers),
         multichannel=multichannel,
+        max_line_width=max_line_width,
+        max_lines=max_lines,
+        max_cue_seconds=max_cue_seconds,
     )
     voices = local_voices(settings).chosen(LOCAL_OWNER, request.known_speakers) if diarize else []
     options = transcribe_options(
         request, min_speakers=min_speakers, max_speakers=max_speakers, voices=voices
     )
+    layout = subtitle_layout(request)
     failures = 0
     readable = []
     for path in files:  # refused before the model loads (seconds), each in its line
@@ -172,7 +210,7 @@ def transcribe(
         output_dir.mkdir(parents=True, exist_ok=True)
         for fmt in wanted:
             target = output_dir / f"{path.stem}.{fmt}"
-            target.write_text(render(transcript, fmt), encoding="utf-8")
+            target.write_text(render(transcript, fmt, layout), encoding="utf-8")
             if not quiet:
                 click.echo(f"wrote {target}")
     if failures:

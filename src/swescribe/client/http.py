@@ -153,11 +153,15 @@ class Client:
         diarize: bool | None = None,
         speakers: int | None = None,
         multichannel: bool | None = None,
+        max_line_width: int | None = None,
+        max_lines: int | None = None,
+        max_cue_seconds: float | None = None,
     ) -> Job:
         """POST /v1/jobs; the job's `upload` says where its audio goes (none with audio_url).
 
         prompt and hotwords are custom vocabulary (names, places, terms as they are
-        spelled); task="translate" writes Swedish speech as English text."""
+        spelled); task="translate" writes Swedish speech as English text; max_line_width,
+        max_lines and max_cue_seconds lay out the srt and vtt subtitles."""
         body = {
             "filename": None if filename is None else readable_name(filename),
             "callback_url": callback_url,
@@ -173,6 +177,9 @@ class Client:
             "diarize": diarize,
             "speakers": speakers,
             "multichannel": multichannel,
+            "max_line_width": max_line_width,
+            "max_lines": max_lines,
+            "max_cue_seconds": max_cue_seconds,
         }
         answer = self._request(
             "POST", "/v1/jobs", json={k: v for k, v in body.items() if v is not None}

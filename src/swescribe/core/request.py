@@ -14,6 +14,7 @@ from typing import Any
 
 from swescribe.core.errors import InvalidRequest
 from swescribe.core.formats import FORMATS
+from swescribe.core.layout import DEFAULT_LINE_WIDTH, DEFAULT_LINES, layout_problem
 
 TASKS = ("transcribe", "translate")
 """What Whisper does with the speech: write it down, or translate it into English."""
@@ -59,6 +60,12 @@ class JobRequest:
     """Transcribe each channel on its own (one party per channel, as calls are recorded),
     segments labelled with their `channel` and merged in time order; a mono file is
     transcribed as without it."""
+    max_line_width: int = DEFAULT_LINE_WIDTH
+    """Subtitles (srt, vtt): the most characters on a line (a longer word stands alone)."""
+    max_lines: int = DEFAULT_LINES
+    """Subtitles: the most lines in a cue."""
+    max_cue_seconds: float | None = None
+    """Subtitles: the longest a cue lasts where word timings allow; None: a segment's length."""
 
     def __post_init__(self) -> None:
         normalised = {
@@ -101,6 +108,10 @@ def _check(request: JobRequest) -> None:
             f"known_speakers takes at most {MAX_KNOWN_SPEAKERS} names or ids of at most "
             f"{MAX_SPEAKER_NAME_CHARS} characters"
         )
+    if problem := layout_problem(
+        request.max_line_width, request.max_lines, request.max_cue_seconds
+    ):
+        raise InvalidRequest(problem)
     if request.temperature is not None and not (
         MIN_TEMPERATURE <= request.temperature <= MAX_TEMPERATURE
     ):

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field, fields
 from typing import Any
 
+from swescribe.core.paragraphs import Paragraph, split_paragraphs
 from swescribe.core.transcription_settings import TranscriptionSettings
 
 
@@ -270,6 +271,11 @@ class Transcript:
         """Processing seconds per audio second (lower is faster)."""
         return self.timings.total / self.duration if self.duration > 0 else 0.0
 
+    @property
+    def paragraphs(self) -> tuple[Paragraph, ...]:
+        """The segments grouped for reading (core.paragraphs): derived, never stored."""
+        return split_paragraphs(self.segments)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "text": self.text,
@@ -284,6 +290,7 @@ class Transcript:
             "compute_type": self.compute_type,
             "batch_size": self.batch_size,
             "segments": [s.to_dict() for s in self.segments],
+            "paragraphs": [p.to_dict() for p in self.paragraphs],
             "timings": self.timings.to_dict(),
             "coverage": self.coverage.to_dict(),
         } | self._recorded()

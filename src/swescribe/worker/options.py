@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from swescribe.core.layout import SubtitleLayout
 from swescribe.core.request import JobRequest
 from swescribe.core.voices import Voiceprint
 from swescribe.engine import TranscribeOptions
@@ -35,3 +36,8 @@ def transcribe_options(
         known_voices=tuple(voices) if request.diarize else (),
         multichannel=request.multichannel,
     )
+
+
+def subtitle_layout(request: JobRequest) -> SubtitleLayout:
+    """How request's subtitles (srt, vtt) are laid out: the writers' one option."""
+    return SubtitleLayout(request.max_line_width, request.max_lines, request.max_cue_seconds)

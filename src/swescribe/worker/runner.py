@@ -34,7 +34,7 @@ from swescribe.core.services import Services
 from swescribe.core.voices import Voiceprint, VoiceRegistry
 from swescribe.engine import OpenedAudio, Transcriber, render
 from swescribe.worker.fetch import check_upload, fetch_audio
-from swescribe.worker.options import transcribe_options
+from swescribe.worker.options import subtitle_layout, transcribe_options
 from swescribe.worker.prefetch import Prefetcher, Prepared
 from swescribe.worker.progress import ProgressWriter
 from swescribe.worker.scratch import scratch_prefix
@@ -272,9 +272,12 @@ class Worker:
         finished = self.svc.clock.now()
         stem = safe_filename(audio_path.stem)
         keys: dict[str, str] = {}
+        layout = subtitle_layout(job.request)
         for fmt in dict.fromkeys((*job.request.formats, "json")):
             key = result_key(job.job_id, finished, stem, fmt)
-            self.svc.objects.put_bytes(key, render(transcript, fmt).encode(), MEDIA_TYPES[fmt])
+            self.svc.objects.put_bytes(
+                key, render(transcript, fmt, layout).encode(), MEDIA_TYPES[fmt]
+            )
             keys[fmt] = key
         return Outcome(
             model_used=transcript.model,

@@ -73,6 +73,9 @@ export function renameInFile(format, text, names) {
       if (segment.speaker) segment.speaker = rename(segment.speaker);
       for (const word of segment.words || []) if (word.speaker) word.speaker = rename(word.speaker);
     }
+    for (const paragraph of data.paragraphs || []) {
+      if (paragraph.speaker) paragraph.speaker = rename(paragraph.speaker);
+    }
     if (data.diarization) {
       data.diarization.speakers = (data.diarization.speakers || []).map(rename);
       for (const turn of data.diarization.turns || []) turn.speaker = rename(turn.speaker);

@@ -69,9 +69,13 @@ export function renderTranscript() {
     empty.textContent = t("noSegments");
     list.append(empty);
   }
+  const starts = paragraphStarts(state.transcript);
   for (const [index, segment] of state.transcript.segments.entries()) {
     const item = document.createElement("li");
     item.className = "segment-row";
+    // A paragraph (issue 29) is shown as space before its first segment; every segment
+    // stays its own button in the one list, so keyboard and screen reader paths are as before.
+    if (index > 0 && starts.has(segment.id)) item.classList.add("paragraph-start");
     const button = document.createElement("button");
     button.type = "button";
     button.className = "segment";
@@ -103,6 +107,11 @@ export function renderTranscript() {
   for (const button of document.querySelectorAll("button.download")) {
     button.setAttribute("aria-label", t("downloadAs", button.dataset.format.toUpperCase()));
   }
+}
+
+// The ids of the segments that begin a paragraph (none in JSON from before paragraphs).
+function paragraphStarts(transcript) {
+  return new Set((transcript.paragraphs || []).map((p) => p.segment_ids[0]));
 }
 
 export function closeTranscript() {
@@ -175,10 +184,14 @@ export async function download(format) {
 
 export async function copyText() {
   if (!state.transcript) return;
+  const starts = paragraphStarts(state.transcript);
   const text = state.transcript.segments
-    .map((s) =>
-      s.speaker ? `${displayName(state.speakerNames, s.speaker)}: ${s.text.trim()}` : s.text.trim(),
-    )
+    .map((s, index) => {
+      const line = s.speaker
+        ? `${displayName(state.speakerNames, s.speaker)}: ${s.text.trim()}`
+        : s.text.trim();
+      return index > 0 && starts.has(s.id) ? `\n${line}` : line;
+    })
     .join("\n");
   try {
     await navigator.clipboard.writeText(text);
