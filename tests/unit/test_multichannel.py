@@ -130,7 +130,8 @@ def test_channels_are_merged_in_time_order_each_segment_labelled_with_its_channe
 
 def test_every_format_carries_the_channel_as_the_speaker() -> None:
     call = labelled_call()
-    assert render(call, "txt") == "CH1: Hej, det är Anna.\nCH2: Hej Anna.\nCH1: Bra, tack.\n"
+    # A change of speaker starts a paragraph: a blank line between them in txt.
+    assert render(call, "txt") == "CH1: Hej, det är Anna.\n\nCH2: Hej Anna.\n\nCH1: Bra, tack.\n"
     assert "CH2: Hej Anna." in render(call, "srt")
     assert "<v CH2>Hej Anna.</v>" in render(call, "vtt")
     data = json.loads(render(call, "json"))
