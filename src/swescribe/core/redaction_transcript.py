@@ -1,0 +1,128 @@
+"""Redaction applied to a whole transcript: its text, its segments' texts and its
+words, so that every format written from it holds tags where the values were.
+
+The segments are searched as one running text (a number split between two segments is
+still found); so are the words. A redacted span's words become one word, the tag,
+from the first word's start to the last word's end. Whisper's token ids of a segment
+with a redaction are dropped: they spell the text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from swescribe.core.redaction import TAGS, Found, find_personal_data, redact_text
+from swescribe.core.transcript import Redaction, Segment, Transcript, Word
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """Where one segment's text (or one word) lies in the running text."""
+
+    start: int
+    end: int
+    segment: int
+    word: int = -1
+
+
+def redact_transcript(transcript: Transcript, kinds: Sequence[str]) -> Transcript:
+    """The transcript with the personal data of kinds replaced by tags, and the list
+    of what was redacted (kind, seconds) in Transcript.redactions."""
+    texts, text_finds = _redact_segment_texts(transcript.segments, kinds)
+    words, word_finds = _redact_words(transcript.segments, kinds)
+    segments = []
+    for index, segment in enumerate(transcript.segments):
+        changed = texts[index] != segment.text or words[index] != segment.words
+        stats = segment.stats
+        if changed and stats is not None:
+            stats = replace(stats, tokens=())
+        segments.append(replace(segment, text=texts[index], words=words[index], stats=stats))
+    everyone_has_words = all(s.words is not None for s in transcript.segments)
+    redactions = word_finds if everyone_has_words and transcript.segments else text_finds
+    return replace(
+        transcript,
+        text=redact_text(transcript.text, kinds),
+        segments=tuple(segments),
+        redactions=tuple(sorted(redactions, key=lambda r: r.start)),
+    )
+
+
+def _redact_segment_texts(
+    segments: Sequence[Segment], kinds: Sequence[str]
+) -> tuple[list[str], list[Redaction]]:
+    pieces: list[_Piece] = []
+    running = ""
+    for index, segment in enumerate(segments):
+        if running and not segment.text[:1].isspace():
+            running += " "
+        pieces.append(_Piece(len(running), len(running) + len(segment.text), index))
+        running += segment.text
+    found = find_personal_data(running, kinds)
+    texts = []
+    for piece, segment in zip(pieces, segments, strict=True):
+        texts.append(_replace_within(segment.text, piece, found))
+    redactions = []
+    for item in found:
+        touched = [p.segment for p in pieces if p.start < item.end and item.start < p.end]
+        if touched:
+            first, last = segments[touched[0]], segments[touched[-1]]
+            redactions.append(Redaction(item.kind, first.start, last.end))
+    return texts, redactions
+
+
+def _replace_within(text: str, piece: _Piece, found: Sequence[Found]) -> str:
+    """text (lying at piece in the running text) with the finds replaced: the tag where
+    a find starts, nothing where one that started earlier goes on."""
+    out = []
+    at = 0
+    for item in found:
+        if item.end <= piece.start or item.start >= piece.end:
+            continue
+        start, end = max(item.start, piece.start) - piece.start, min(item.end, piece.end)
+        out += [text[at:start], TAGS[item.kind] if item.start >= piece.start else ""]
+        at = end - piece.start
+    return "".join(out) + text[at:]
+
+
+def _redact_words(
+    segments: Sequence[Segment], kinds: Sequence[str]
+) -> tuple[list[tuple[Word, ...] | None], list[Redaction]]:
+    pieces: list[_Piece] = []
+    running = ""
+    for index, segment in enumerate(segments):
+        for number, word in enumerate(segment.words or ()):
+            if running and not word.word[:1].isspace():
+                running += " "
+            pieces.append(_Piece(len(running), len(running) + len(word.word), index, number))
+            running += word.word
+    found = find_personal_data(running, kinds)
+    new_words = [None if s.words is None else list(s.words) for s in segments]
+    gone: set[tuple[int, int]] = set()
+    redactions = []
+    for item in found:
+        touched = [p for p in pieces if p.start < item.end and item.start < p.end]
+        if not touched:
+            continue
+        head, tail = touched[0], touched[-1]
+        first = segments[head.segment].words[head.word]  # type: ignore[index]
+        last = segments[tail.segment].words[tail.word]  # type: ignore[index]
+        text = (
+            first.word[: max(0, item.start - head.start)]
+            + TAGS[item.kind]
+            + last.word[item.end - tail.start :]
+        )
+        probability = min(
+            segments[p.segment].words[p.word].probability  # type: ignore[index]
+            for p in touched
+        )
+        tag = Word(first.start, last.end, text, probability, first.speaker)
+        new_words[head.segment][head.word] = tag  # type: ignore[index]
+        gone |= {(p.segment, p.word) for p in touched[1:]}
+        redactions.append(Redaction(item.kind, first.start, last.end))
+    kept: list[tuple[Word, ...] | None] = [
+        None
+        if words is None
+        else tuple(w for number, w in enumerate(words) if (index, number) not in gone)
+        for index, words in enumerate(new_words)
+    ]
+    return kept, redactions
