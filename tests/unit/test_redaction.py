@@ -70,7 +70,10 @@ def transcript_of(*segment_texts: str, words: bool = True) -> Transcript:
             Segment(index, start, t, " " + text, tuple(seg_words) if words else None, stats=stats)
         )
     return Transcript(
-        text=" ".join(segment_texts), language="sv", duration=t, segments=tuple(segments),
+        text=" ".join(segment_texts),
+        language="sv",
+        duration=t,
+        segments=tuple(segments),
         model="test",
     )
 
@@ -95,7 +98,9 @@ def test_a_personnummer_split_across_segments_does_not_leak() -> None:
 
 
 def test_the_redacted_words_become_one_tag_word_spanning_their_times() -> None:
-    transcript = redact_transcript(transcript_of("nummer 19 81 12 18 98 76 tack"), ("personnummer",))
+    transcript = redact_transcript(
+        transcript_of("nummer 19 81 12 18 98 76 tack"), ("personnummer",)
+    )
     words = transcript.segments[0].words
     assert words is not None
     assert [w.word for w in words] == [" nummer", " [PERSONNUMMER]", " tack"]
@@ -117,12 +122,16 @@ def test_the_tokens_of_a_redacted_segment_are_dropped() -> None:
     """Whisper's token ids spell the text: kept, they would give the number back."""
     transcript = redact_transcript(transcript_of(f"nummer {PNR}", "inget här"), REDACTION_KINDS)
     first, second = transcript.segments
-    assert first.stats is not None and first.stats.tokens == ()
-    assert second.stats is not None and second.stats.tokens == (50364, 1234, 5678)
+    assert first.stats is not None
+    assert first.stats.tokens == ()
+    assert second.stats is not None
+    assert second.stats.tokens == (50364, 1234, 5678)
 
 
 def test_the_json_lists_kinds_and_times_never_values() -> None:
-    transcript = redact_transcript(transcript_of(f"nummer {PNR} och anna@exempel.se"), REDACTION_KINDS)
+    transcript = redact_transcript(
+        transcript_of(f"nummer {PNR} och anna@exempel.se"), REDACTION_KINDS
+    )
     data = json.loads(render(transcript, "json"))
     assert {r["kind"] for r in data["redactions"]} == {"personnummer", "email"}
     assert "anna@exempel.se" not in render(transcript, "json")

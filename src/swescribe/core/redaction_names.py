@@ -51,7 +51,7 @@ def _is_surname(word: str) -> bool:
 
 def _opens_sentence(text: str, start: int) -> bool:
     before = text[:start].rstrip()
-    return not before or before[-1] in ".!?:;\"”–-"
+    return not before or before[-1] in '.!?:;"”–-'
 
 
 def find_names(text: str) -> Iterator[tuple[int, int]]:

@@ -46,7 +46,7 @@ def _valid_date(year: int, month: int, day: int) -> bool:
 
 
 def identity_number_kind(digits: str) -> str | None:
-    """"personnummer" or "samordningsnummer" when digits (10, or 12 with the century)
+    """ "personnummer" or "samordningsnummer" when digits (10, or 12 with the century)
     are one: a real date (day + 60 for a samordningsnummer) and the Luhn check digit."""
     if len(digits) == 12:
         if digits[:2] not in ("18", "19", "20"):
@@ -100,10 +100,10 @@ def find_numbers(text: str, kinds: frozenset[str]) -> Iterator[NumberFound]:
     """Identity numbers, phone numbers and (after a cue such as "bankgiro" or
     "kontonummer") account numbers in text's digit runs."""
     for run in _RUN.finditer(text):
-        if "account" in kinds and _ACCOUNT_CUE.search(text, 0, run.start()):
-            if sum(c.isdigit() for c in run.group()) >= 5:
-                yield NumberFound("account", run.start(), run.end())
-                continue
+        digits = sum(c.isdigit() for c in run.group())
+        if "account" in kinds and digits >= 5 and _ACCOUNT_CUE.search(text, 0, run.start()):
+            yield NumberFound("account", run.start(), run.end())
+            continue
         yield from _in_run(text, run, kinds)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from swescribe.core.errors import InvalidRequest
 from swescribe.core.formats import FORMATS
+from swescribe.core.redaction import parse_kinds
 
 TASKS = ("transcribe", "translate")
 """What Whisper does with the speech: write it down, or translate it into English."""
@@ -55,6 +56,9 @@ class JobRequest:
     known_speakers: tuple[str, ...] | None = None
     """Enrolled voices (names or ids) to label speakers with when diarizing: None, all
     of the key's; (): none. Naming some implies diarize."""
+    redact: tuple[str, ...] = ()
+    """The kinds of personal data (core.redaction.REDACTION_KINDS) replaced by tags in
+    every result before it is stored; (): none."""
 
     def __post_init__(self) -> None:
         normalised = {
@@ -65,6 +69,7 @@ class JobRequest:
             else tuple(dict.fromkeys(n.strip() for n in self.known_speakers if n.strip())),
             "prompt": (self.prompt or "").strip() or None,
             "hotwords": (self.hotwords or "").strip() or None,
+            "redact": parse_kinds(self.redact) if self.redact else (),
         }
         for name, value in normalised.items():
             object.__setattr__(self, name, value)
@@ -131,7 +136,7 @@ def request_from_record(record: dict[str, Any]) -> JobRequest:
     """The request stored in record; options a record lacks (an older writer) keep their
     defaults, and keys that are not options are ignored."""
     values = {name: record[name] for name in REQUEST_FIELDS if name in record}
-    for name in ("formats", "known_speakers"):
+    for name in ("formats", "known_speakers", "redact"):
         if values.get(name) is not None:
             values[name] = tuple(values[name])
     return JobRequest(**values)
