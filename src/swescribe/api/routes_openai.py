@@ -33,7 +33,7 @@ from swescribe.api.openai_shapes import (
     verbose_json_body,
 )
 from swescribe.api.openai_stream import SSE_HEADERS, server_sent_event, transcript_events
-from swescribe.core.errors import InvalidParameter, JobNotFound, SyncTimeout
+from swescribe.core.errors import InvalidParameter, InvalidRequest, JobNotFound, SyncTimeout
 from swescribe.core.intake import NewJob
 from swescribe.core.jobs import Job
 from swescribe.core.request import (
@@ -48,6 +48,7 @@ from swescribe.core.request import (
     MIN_TEMPERATURE,
     JobRequest,
     parse_known_speakers,
+    parse_redact,
 )
 from swescribe.core.synchronous import (
     ASYNC_HINT,
@@ -106,6 +107,24 @@ KnownSpeakers = Annotated[
     ),
 ]
 
+Redact = Annotated[
+    str | None,
+    Form(
+        max_length=200,
+        description="swescribe's extension: personal data replaced by tags in the answer "
+        "and the stored results: true (every kind) or a comma list of personnummer, "
+        "samordningsnummer, phone, email, account, address, name [none]",
+    ),
+]
+
+
+def redact_kinds(redact: str | None) -> tuple[str, ...]:
+    """The form's redact field as kinds; an unknown kind is refused naming the field."""
+    try:
+        return parse_redact(redact)
+    except InvalidRequest as error:
+        raise InvalidParameter(str(error), "redact") from error
+
 
 @router.post(
     "/audio/transcriptions",
@@ -126,6 +145,7 @@ async def transcriptions(
     diarize: Diarize = False,
     speakers: Speakers = None,
     known_speakers: KnownSpeakers = None,
+    redact: Redact = None,
     stream: Stream = False,
     keywords: Keywords = None,
     keywords_plain: KeywordsPlain = None,
@@ -150,6 +170,7 @@ async def transcriptions(
         diarize=diarize or response_format == "diarized_json",
         speakers=speakers,
         known_speakers=parse_known_speakers(known_speakers),
+        redact=redact_kinds(redact),
     )
     return await _answer(
         context, caller.key_id, file, request, response_format, granularities, stream
@@ -171,6 +192,7 @@ async def translations(
     response_format: Format = "json",
     temperature: Temperature = 0.0,
     hotwords: Hotwords = None,
+    redact: Redact = None,
 ) -> Response:
     request = JobRequest(
         language=language,
@@ -180,6 +202,7 @@ async def translations(
         prompt=prompt,
         hotwords=hotwords,
         temperature=temperature or None,
+        redact=redact_kinds(redact),
     )
     return await _answer(context, caller.key_id, file, request, response_format, ())
 

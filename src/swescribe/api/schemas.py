@@ -10,6 +10,7 @@ from swescribe.core.formats import FORMATS
 from swescribe.core.intake import NewJob
 from swescribe.core.jobs import Job, JobStatus, WebhookState, to_iso
 from swescribe.core.ports import UploadTarget
+from swescribe.core.redaction import parse_kinds
 from swescribe.core.request import (
     LANGUAGE_PATTERN,
     MAX_HOTWORDS_CHARS,
@@ -86,11 +87,18 @@ class RequestOptions(BaseModel):
     prompt: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS)
     hotwords: str | None = Field(default=None, max_length=MAX_HOTWORDS_CHARS)
     temperature: float | None = Field(default=None, ge=MIN_TEMPERATURE, le=MAX_TEMPERATURE)
+    redact: bool | list[Annotated[str, Field(max_length=32)]] = Field(
+        default=False, examples=[True, ["personnummer", "phone"]]
+    )
+    """Personal data replaced by tags in every result before it is stored: true (every
+    kind), or kinds: personnummer, samordningsnummer, phone, email, account, address,
+    name (docs/redaction.md). A job shows the kinds it redacts."""
 
     def to_request(self) -> JobRequest:
         """The domain's request (validated there once more, by the same constants)."""
         values = {name: getattr(self, name) for name in REQUEST_FIELDS}
-        return JobRequest(**{**values, "formats": tuple(self.formats)})
+        redact = parse_kinds(self.redact) if self.redact else ()
+        return JobRequest(**{**values, "formats": tuple(self.formats), "redact": redact})
 
 
 class CreateJobRequest(RequestOptions):

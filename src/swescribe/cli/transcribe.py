@@ -12,7 +12,15 @@ from swescribe.bootstrap_engine import diarizer_spec, local_voices
 from swescribe.config import Settings
 from swescribe.core.errors import SwescribeError
 from swescribe.core.formats import FORMATS
-from swescribe.core.request import MAX_SPEAKERS, TASKS, JobRequest, parse_known_speakers
+from swescribe.core.redaction import REDACTION_KINDS
+from swescribe.core.redaction_transcript import redact_transcript
+from swescribe.core.request import (
+    MAX_SPEAKERS,
+    TASKS,
+    JobRequest,
+    parse_known_speakers,
+    parse_redact,
+)
 from swescribe.core.transcript import Transcript
 from swescribe.core.voices import LOCAL_OWNER
 from swescribe.engine import (
@@ -81,6 +89,15 @@ PROGRESS_MIN_SECONDS = 30.0
     help="Enrolled voices to name speakers by (swescribe speakers add): a comma list of "
     "names or ids, or none. [every enrolled voice, with --diarize]",
 )
+@click.option(
+    "--redact",
+    is_flag=False,
+    flag_value="all",
+    default=None,
+    metavar="[KINDS]",
+    help="Replace personal data by tags in every format: all kinds, or a comma list of "
+    f"{', '.join(REDACTION_KINDS)} (docs/redaction.md).",
+)
 @click.option("--min-speakers", type=click.IntRange(1, MAX_SPEAKERS), default=None, hidden=True)
 @click.option("--max-speakers", type=click.IntRange(1, MAX_SPEAKERS), default=None, hidden=True)
 @click.option("--device", type=click.Choice(DEVICES), default=None, help="[auto]")
@@ -101,6 +118,7 @@ def transcribe(
     diarize: bool,
     speakers: int | None,
     known_speakers: str | None,
+    redact: str | None,
     min_speakers: int | None,
     max_speakers: int | None,
     device: str | None,
@@ -125,6 +143,7 @@ def transcribe(
         prompt=prompt,
         hotwords=hotwords,
         known_speakers=parse_known_speakers(known_speakers),
+        redact=parse_redact(redact),
     )
     voices = local_voices(settings).chosen(LOCAL_OWNER, request.known_speakers) if diarize else []
     options = transcribe_options(
@@ -161,6 +180,8 @@ def transcribe(
             click.echo(f"swescribe: error: {error}", err=True)
             failures += 1
             continue
+        if request.redact:
+            transcript = redact_transcript(transcript, request.redact)
         output_dir.mkdir(parents=True, exist_ok=True)
         for fmt in wanted:
             target = output_dir / f"{path.stem}.{fmt}"

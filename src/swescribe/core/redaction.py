@@ -26,7 +26,18 @@ TAGS: dict[str, str] = {
 }
 """Each kind of personal data and the tag that replaces it, most certain kind first."""
 REDACTION_KINDS: tuple[str, ...] = tuple(TAGS)
-KIND_ALIASES = {"iban": "account", "bankgiro": "account", "plusgiro": "account"}
+KIND_ALIASES = {
+    "iban": "account",
+    "bankgiro": "account",
+    "plusgiro": "account",
+    "konto": "account",
+    "telefon": "phone",
+    "e-post": "email",
+    "epost": "email",
+    "adress": "address",
+    "namn": "name",
+}
+"""Other names a kind is asked for by (Swedish ones among them)."""
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-zA-Z]{2,}")
 _SPOKEN_EMAIL = re.compile(
@@ -56,7 +67,7 @@ class Found:
 
 def parse_kinds(value: bool | str | Iterable[str] | None) -> tuple[str, ...]:
     """The kinds to redact, in TAGS order: None, True or "all": every kind; False or
-    "": none; else a comma list (or list) of kinds (aliases: iban, bankgiro, plusgiro)."""
+    "": none; else a comma list (or list) of kinds or their KIND_ALIASES."""
     if value is None or value is True:
         return REDACTION_KINDS
     if value is False:

@@ -120,6 +120,15 @@ def parse_known_speakers(text: str | None) -> tuple[str, ...] | None:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
+def parse_redact(text: str | None) -> tuple[str, ...]:
+    """redact written as text (the CLI flag, the OpenAI form field): "true" or "all":
+    every kind; "false", blank or None: none; else a comma list of kinds."""
+    value = (text or "").strip().casefold()
+    if value in ("", "false", "none", "0", "no"):
+        return ()
+    return parse_kinds(True if value in ("true", "1", "yes") else value)
+
+
 REQUEST_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(JobRequest))
 """The option names, as stored flat beside the job's own fields (job_to_record)."""
 
