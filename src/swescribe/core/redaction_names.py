@@ -42,7 +42,11 @@ def surnames() -> frozenset[str]:
 
 
 def _is_first_name(word: str) -> bool:
-    return all(part in first_names() for part in word.split("-"))
+    """A listed first name, double names (Anna-Karin) and the genitive (Annas) too."""
+    names = first_names()
+    if word.endswith("s") and word[:-1] in names:
+        return True
+    return all(part in names for part in word.split("-"))
 
 
 def _is_surname(word: str) -> bool:

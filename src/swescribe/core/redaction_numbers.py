@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-_SEPARATOR = r"(?:[ \u00a0]?[-+][ \u00a0]?|[ \u00a0])"
+_SEPARATOR = r"(?:[ \u00a0]?[-+][ \u00a0]?|[ \u00a0]?\(0\)[ \u00a0]?|[ \u00a0]{1,2})"
 _RUN = re.compile(rf"(?<![\w.,])\+?\d+(?:{_SEPARATOR}\d+)*(?![\w]|[.,]\d)")
 _GROUP = re.compile(r"\d+")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{1,4}){2,8}\b")
@@ -69,7 +69,7 @@ def _is_phone(digits: str, plus: bool) -> bool:
         rest = digits[2:] if plus else digits[4:]
         if not digits.startswith("46") and not digits.startswith("0046"):
             return False
-        digits = "0" + rest
+        digits = "0" + (rest[1:] if rest.startswith("0") else rest)  # "+46 (0)70 ..."
     if not digits.startswith("0") or digits.startswith("00"):
         return False
     if digits.startswith("07"):
