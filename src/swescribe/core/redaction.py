@@ -8,6 +8,7 @@ Luhn digit, IBAN mod 97), so near misses (years, amounts, times, order numbers) 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -106,11 +107,14 @@ def find_personal_data(text: str, kinds: Sequence[str] = REDACTION_KINDS) -> lis
 
 def _without_overlaps(found: list[Found]) -> list[Found]:
     rank = {kind: index for index, kind in enumerate(REDACTION_KINDS)}
-    kept: list[Found] = []
+    kept: list[Found] = []  # none overlapping, so in order of start and of end alike
     for item in sorted(found, key=lambda f: (f.start - f.end, rank[f.kind], f.start)):
-        if all(item.end <= k.start or item.start >= k.end for k in kept):
-            kept.append(item)
-    return sorted(kept, key=lambda f: f.start)
+        at = bisect_left(kept, item.start, key=lambda f: f.start)
+        before_clear = at == 0 or kept[at - 1].end <= item.start
+        after_clear = at == len(kept) or kept[at].start >= item.end
+        if before_clear and after_clear:
+            kept.insert(at, item)
+    return kept
 
 
 def replace_found(text: str, found: Sequence[Found]) -> str:

@@ -24,6 +24,9 @@ _CUE = re.compile(
     r"[ ,]+$"
 )
 
+_CUE_WINDOW = 40
+"""How far back (characters) a cue is looked for: bounded, so a long text stays linear."""
+
 
 @cache
 def _names(file: str) -> frozenset[str]:
@@ -54,7 +57,9 @@ def _is_surname(word: str) -> bool:
 
 
 def _opens_sentence(text: str, start: int) -> bool:
-    before = text[:start].rstrip()
+    before = text[max(0, start - _CUE_WINDOW) : start].rstrip()
+    if not before and start > _CUE_WINDOW:
+        return False  # a long run of spaces
     return not before or before[-1] in '.!?:;"”–-'
 
 
@@ -64,7 +69,7 @@ def find_names(text: str) -> Iterator[tuple[int, int]]:
     index = 0
     while index < len(words):
         word = words[index]
-        cued = bool(_CUE.search(text, 0, word.start()))
+        cued = bool(_CUE.search(text, max(0, word.start() - _CUE_WINDOW), word.start()))
         last = index
         while (
             last + 1 < len(words)

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-_SEPARATOR = r"(?:[ \u00a0]?[-+][ \u00a0]?|[ \u00a0]?\(0\)[ \u00a0]?|[ \u00a0]{1,2})"
+_SEPARATOR = r"(?:[ \u00a0]?[-+–][ \u00a0]?|[ \u00a0]?\(0\)[ \u00a0]?|[ \u00a0]{1,2})"
 _RUN = re.compile(rf"(?<![\w.,])\+?\d+(?:{_SEPARATOR}\d+)*(?![\w]|[.,]\d)")
 _GROUP = re.compile(r"\d+")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{1,4}){2,8}\b")
@@ -20,6 +20,9 @@ _NOT_A_PHONE_CUE = re.compile(
     r"(?i)\b(?:order|ärende|faktura|referens|artikel|kund|beställning|serie)\w*\W+$"
 )
 _MAX_DIGITS = 14
+_CUE_WINDOW = 60
+"""How far back (characters) a cue word is looked for: a bounded window keeps a long
+transcript's search linear."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,11 @@ def find_numbers(text: str, kinds: frozenset[str]) -> Iterator[NumberFound]:
     "kontonummer") account numbers in text's digit runs."""
     for run in _RUN.finditer(text):
         digits = sum(c.isdigit() for c in run.group())
-        if "account" in kinds and digits >= 5 and _ACCOUNT_CUE.search(text, 0, run.start()):
+        if (
+            "account" in kinds
+            and digits >= 5
+            and _ACCOUNT_CUE.search(text, max(0, run.start() - _CUE_WINDOW), run.start())
+        ):
             yield NumberFound("account", run.start(), run.end())
             continue
         yield from _in_run(text, run, kinds)
@@ -109,7 +116,9 @@ def find_numbers(text: str, kinds: frozenset[str]) -> Iterator[NumberFound]:
 
 def _in_run(text: str, run: re.Match[str], kinds: frozenset[str]) -> Iterator[NumberFound]:
     groups = list(_GROUP.finditer(text, run.start(), run.end()))
-    phone_ok = "phone" in kinds and not _NOT_A_PHONE_CUE.search(text, 0, run.start())
+    phone_ok = "phone" in kinds and not _NOT_A_PHONE_CUE.search(
+        text, max(0, run.start() - _CUE_WINDOW), run.start()
+    )
     index = 0
     while index < len(groups):
         found = _longest_at(text, groups, index, kinds, phone_ok)

@@ -8,6 +8,7 @@ with a redaction are dropped: they spell the text."""
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -58,16 +59,27 @@ def _redact_segment_texts(
         pieces.append(_Piece(len(running), len(running) + len(segment.text), index))
         running += segment.text
     found = find_personal_data(running, kinds)
-    texts = []
-    for piece, segment in zip(pieces, segments, strict=True):
-        texts.append(_replace_within(segment.text, piece, found))
+    per_segment: list[list[Found]] = [[] for _ in segments]
     redactions = []
     for item in found:
-        touched = [p.segment for p in pieces if p.start < item.end and item.start < p.end]
+        touched = [p.segment for p in _overlapping(pieces, item)]
+        for index in touched:
+            per_segment[index].append(item)
         if touched:
             first, last = segments[touched[0]], segments[touched[-1]]
             redactions.append(Redaction(item.kind, first.start, last.end))
+    texts = [
+        _replace_within(segment.text, piece, finds) if finds else segment.text
+        for piece, segment, finds in zip(pieces, segments, per_segment, strict=True)
+    ]
     return texts, redactions
+
+
+def _overlapping(pieces: Sequence[_Piece], item: Found) -> Sequence[_Piece]:
+    """The pieces (in order, none overlapping) that item overlaps, found by bisection."""
+    first = bisect_right(pieces, item.start, key=lambda p: p.end)
+    last = bisect_left(pieces, item.end, key=lambda p: p.start)
+    return pieces[first:last]
 
 
 def _replace_within(text: str, piece: _Piece, found: Sequence[Found]) -> str:
@@ -100,7 +112,7 @@ def _redact_words(
     gone: set[tuple[int, int]] = set()
     redactions = []
     for item in found:
-        touched = [p for p in pieces if p.start < item.end and item.start < p.end]
+        touched = _overlapping(pieces, item)
         if not touched:
             continue
         head, tail = touched[0], touched[-1]
