@@ -6,13 +6,22 @@ from __future__ import annotations
 import json
 import re
 import time
+from dataclasses import replace
 
 import pytest
 
 from swescribe.core.errors import InvalidRequest
 from swescribe.core.redaction import REDACTION_KINDS, find_personal_data, parse_kinds, redact_text
 from swescribe.core.redaction_transcript import redact_transcript
-from swescribe.core.transcript import DecodingStats, Segment, Transcript, Word
+from swescribe.core.transcript import (
+    DecodingStats,
+    Diarization,
+    KnownSpeaker,
+    Segment,
+    SpeakerTurn,
+    Transcript,
+    Word,
+)
 from swescribe.engine import render
 
 PNR = "8112189876"
@@ -231,3 +240,28 @@ def test_a_four_hour_transcript_is_redacted_in_seconds_not_minutes() -> None:
     assert time.perf_counter() - started < 15.0
     assert "811218" not in render(redacted, "json")  # (timings make any 4 digits)
     assert not leaks(render(redacted, "txt"))
+
+
+def test_known_speakers_names_are_redacted_as_names_from_labels_too() -> None:
+    """A speaker named by an enrolled voice (issue 28) is a name in every format."""
+    plain = transcript_of("hej hej", "tack")
+    anna = Word(0.0, 0.4, " hej", 0.9, "Anna")
+    segments = (
+        replace(plain.segments[0], words=(anna, replace(anna, start=0.5)), speaker="Anna"),
+        replace(plain.segments[1], words=(replace(anna, speaker="S1"),), speaker="S1"),
+    )
+    diarization = Diarization(
+        "resemblyzer-ge2e",
+        ("Anna", "S1"),
+        (SpeakerTurn(0.0, 1.0, "Anna"), SpeakerTurn(1.0, 1.5, "S1")),
+        known_speakers=(KnownSpeaker("Anna", "spk_0123456789abcdef", 0.9),),
+    )
+    transcript = replace(plain, segments=segments, diarization=diarization)
+    redacted = redact_transcript(transcript, ("name",))
+    for fmt in ("txt", "json", "srt", "vtt"):
+        written = render(redacted, fmt)
+        assert "Anna" not in written, fmt
+        assert "S1" in written, fmt
+    assert redacted.diarization is not None
+    assert redacted.diarization.speakers == ("[NAMN1]", "S1")
+    assert "Anna" in render(redact_transcript(transcript, ("phone",)), "txt")

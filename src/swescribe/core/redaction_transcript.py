@@ -13,7 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from swescribe.core.redaction import TAGS, Found, find_personal_data, redact_text
-from swescribe.core.transcript import Redaction, Segment, Transcript, Word
+from swescribe.core.transcript import (
+    Diarization,
+    Redaction,
+    Segment,
+    SpeakerTurn,
+    Transcript,
+    Word,
+)
 
 
 @dataclass(frozen=True)
@@ -40,12 +47,47 @@ def redact_transcript(transcript: Transcript, kinds: Sequence[str]) -> Transcrip
         segments.append(replace(segment, text=texts[index], words=words[index], stats=stats))
     everyone_has_words = all(s.words is not None for s in transcript.segments)
     redactions = word_finds if everyone_has_words and transcript.segments else text_finds
-    return replace(
+    redacted = replace(
         transcript,
         text=redact_text(transcript.text, kinds),
         segments=tuple(segments),
         redactions=tuple(sorted(redactions, key=lambda r: r.start)),
     )
+    return _without_known_speakers_names(redacted) if "name" in kinds else redacted
+
+
+def _without_known_speakers_names(transcript: Transcript) -> Transcript:
+    """Speakers labelled with an enrolled voice's name (issue 28) relabelled [NAMN1],
+    [NAMN2], … in the segments, the words and the diarization; S1, S2 … stay."""
+    diarization = transcript.diarization
+    if diarization is None or not diarization.known_speakers:
+        return transcript
+    names = {k.label: f"[NAMN{n}]" for n, k in enumerate(diarization.known_speakers, 1)}
+
+    def label(speaker: str | None) -> str | None:
+        return None if speaker is None else names.get(speaker, speaker)
+
+    segments = tuple(
+        replace(
+            s,
+            speaker=label(s.speaker),
+            words=None
+            if s.words is None
+            else tuple(replace(w, speaker=label(w.speaker)) for w in s.words),
+        )
+        for s in transcript.segments
+    )
+    relabelled = Diarization(
+        diarization.model,
+        tuple(names.get(s, s) for s in diarization.speakers),
+        tuple(
+            SpeakerTurn(t.start, t.end, names.get(t.speaker, t.speaker)) for t in diarization.turns
+        ),
+        diarization.seconds,
+        diarization.warning,
+        tuple(replace(k, label=names[k.label]) for k in diarization.known_speakers),
+    )
+    return replace(transcript, segments=segments, diarization=relabelled)
 
 
 def _redact_segment_texts(
