@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import wave
 from pathlib import Path
 
 import pytest
@@ -26,15 +27,22 @@ def swescribe(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def data_duration(path: Path) -> float:
+    with wave.open(str(path), "rb") as source:
+        return source.getnframes() / source.getframerate()
+
+
 def test_transcribe_redact_records_what_it_did_and_redact_takes_the_models_json(
     tmp_path: Path,
 ) -> None:
     clip = audio("cv_18711295.wav")
     done = swescribe(
         tmp_path, "transcribe", str(clip), "--model", "whisper-base", "--word-timestamps",
-        "--format", "json", "--redact", "-o", str(tmp_path / "a"),
+        "--format", "json", "--redact", "--redact-audio", "-o", str(tmp_path / "a"),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+    with wave.open(str(tmp_path / "a" / "cv_18711295.redacted.wav"), "rb") as copy:
+        assert abs(copy.getnframes() / copy.getframerate() - data_duration(clip)) < 0.1
     data = json.loads((tmp_path / "a" / "cv_18711295.json").read_text(encoding="utf-8"))
     assert data["redactions"] == [], "redacted, nothing personal in this clip"
     assert data["segments"][0]["words"]

@@ -9,6 +9,7 @@ import click
 from tqdm import tqdm
 
 from swescribe.bootstrap_engine import diarizer_spec, local_voices
+from swescribe.cli.redact import write_redacted_audio
 from swescribe.config import Settings
 from swescribe.core.errors import SwescribeError
 from swescribe.core.formats import FORMATS
@@ -98,6 +99,12 @@ PROGRESS_MIN_SECONDS = 30.0
     help="Replace personal data by tags in every format: all kinds, or a comma list of "
     f"{', '.join(REDACTION_KINDS)} (docs/redaction.md).",
 )
+@click.option(
+    "--redact-audio",
+    is_flag=True,
+    help="With --redact: also write <stem>.redacted.wav, each redacted span silent "
+    "(word timings are turned on for it).",
+)
 @click.option("--min-speakers", type=click.IntRange(1, MAX_SPEAKERS), default=None, hidden=True)
 @click.option("--max-speakers", type=click.IntRange(1, MAX_SPEAKERS), default=None, hidden=True)
 @click.option("--device", type=click.Choice(DEVICES), default=None, help="[auto]")
@@ -119,6 +126,7 @@ def transcribe(
     speakers: int | None,
     known_speakers: str | None,
     redact: str | None,
+    redact_audio: bool,
     min_speakers: int | None,
     max_speakers: int | None,
     device: str | None,
@@ -134,9 +142,11 @@ def transcribe(
         raise click.UsageError(
             "--speakers, --known-speakers, --min-speakers and --max-speakers need --diarize"
         )
+    if redact_audio and not redact:
+        raise click.UsageError("--redact-audio needs --redact")
     request = JobRequest(
         language=settings.language,
-        word_timestamps=word_timestamps,
+        word_timestamps=word_timestamps or redact_audio,
         diarize=diarize,
         speakers=speakers,
         task=task,
@@ -183,6 +193,9 @@ def transcribe(
         if request.redact:
             transcript = redact_transcript(transcript, request.redact)
         output_dir.mkdir(parents=True, exist_ok=True)
+        if redact_audio:
+            target = output_dir / f"{path.stem}.redacted.wav"
+            write_redacted_audio(path, transcript, target, quiet)
         for fmt in wanted:
             target = output_dir / f"{path.stem}.{fmt}"
             target.write_text(render(transcript, fmt), encoding="utf-8")

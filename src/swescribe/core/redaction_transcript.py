@@ -180,3 +180,23 @@ def _redact_words(
         for index, words in enumerate(new_words)
     ]
     return kept, redactions
+
+
+SILENCE_PADDING_SECONDS = 0.15
+"""Added before and after each redacted span when the audio is silenced: word timings
+are estimates, and a clipped first or last syllable could still be heard."""
+
+
+def silent_spans(
+    transcript: Transcript, padding: float = SILENCE_PADDING_SECONDS
+) -> tuple[tuple[float, float], ...]:
+    """The stretches of audio (seconds) to silence for the transcript's redactions:
+    each padded, overlapping ones merged, in order."""
+    spans: list[tuple[float, float]] = []
+    for r in sorted(transcript.redactions or (), key=lambda r: r.start):
+        start, end = max(0.0, round(r.start - padding, 3)), round(r.end + padding, 3)
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+        else:
+            spans.append((start, end))
+    return tuple(spans)
