@@ -46,6 +46,7 @@ WRITTEN_FORMS: tuple[Callable[[str, str], str], ...] = (
     lambda c, d: " ".join(d[i : i + 2] for i in range(0, 10, 2)),
     lambda c, d: f"{c}{d[:2]} {d[2:4]} {d[4:6]} {d[6:8]} {d[8:]}",
     lambda c, d: f"{d[:6]} {d[6:8]} {d[8:]}",
+    lambda c, d: ", ".join([c, *(d[i : i + 2] for i in range(0, 10, 2))]),
 )
 """How a personnummer is written, by people and by speech recognition."""
 

@@ -43,6 +43,10 @@ PNR_FORMS = [
     "1981 12 18 98 76",
     "811218 98 76",
     "81 12 18-98 76",
+    "19, 81, 12, 18, 98, 76",
+    "811218\u20139876",
+    "811218\u00a09876",
+    "19\u202f81\u202f12\u202f18\u202f98\u202f76",
 ]
 
 
@@ -174,6 +178,7 @@ def test_only_the_kinds_asked_for_are_redacted() -> None:
         "Ring 112 om det brinner.",
         "Tabell 3 på sidan 45 visar 1 234 fall.",
         "Det var 19 81 procent i 12 18 fall.",
+        "Räkna 0, 1, 2, 3, 4, 5, 6, 7 och 8.",
     ],
 )
 def test_text_with_no_personal_data_is_left_as_it_is(text: str) -> None:

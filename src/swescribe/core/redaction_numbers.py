@@ -8,7 +8,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-_SEPARATOR = r"(?:[ \u00a0]?[-+–][ \u00a0]?|[ \u00a0]?\(0\)[ \u00a0]?|[ \u00a0]{1,2})"
+_SPACE = "[ \u00a0\u202f]"
+_SEPARATOR = rf"(?:{_SPACE}?[-+–]{_SPACE}?|{_SPACE}?\(0\){_SPACE}?|,{_SPACE}|{_SPACE}{{1,2}})"
+"""Between digit groups: a hyphen or plus (spaced or not), "(0)", a comma and a space (a
+pause, as speech recognition writes it; not for phone numbers), one or two spaces."""
 _RUN = re.compile(rf"(?<![\w.,])\+?\d+(?:{_SEPARATOR}\d+)*(?![\w]|[.,]\d)")
 _GROUP = re.compile(r"\d+")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{1,4}){2,8}\b")
@@ -140,13 +143,16 @@ def _longest_at(
     plus = text[groups[first].start() - 1 : groups[first].start()] == "+"
     best: tuple[str, int] | None = None
     digits = ""
+    commas = False
     for last in range(first, len(groups)):
         digits += groups[last].group()
+        if last > first:
+            commas = commas or "," in text[groups[last - 1].end() : groups[last].start()]
         if len(digits) > _MAX_DIGITS:
             break
         kind = identity_number_kind(digits)
         if kind is not None and kind in kinds:
             best = (kind, last)
-        elif phone_ok and _is_phone(digits, plus):
+        elif phone_ok and not commas and _is_phone(digits, plus):
             best = ("phone", last)
     return best
