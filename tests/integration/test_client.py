@@ -425,3 +425,15 @@ def test_verify_webhook_from_the_client_accepts_signed_deliveries_and_refuses_ta
     stale = signature_headers("shared-secret-456", "msg_1", body, timestamp=int(time.time()) - 900)
     with pytest.raises(WebhookVerificationError, match="replay window"):
         verify_webhook(stale, body, "shared-secret-456")
+
+
+def test_a_job_created_by_the_client_can_ask_for_redaction(api: Api) -> None:
+    with api.client() as client:
+        job = client.create_job(redact=["personnummer", "telefon"])
+        every = client.create_job(redact=True)
+    stored = api.svc.jobs.get(job.job_id)
+    assert stored is not None
+    assert stored.request.redact == ("personnummer", "phone")
+    stored_every = api.svc.jobs.get(every.job_id)
+    assert stored_every is not None
+    assert len(stored_every.request.redact) == 7

@@ -152,11 +152,14 @@ class Client:
         hotwords: str | None = None,
         diarize: bool | None = None,
         speakers: int | None = None,
+        redact: bool | list[str] | None = None,
     ) -> Job:
         """POST /v1/jobs; the job's `upload` says where its audio goes (none with audio_url).
 
         prompt and hotwords are custom vocabulary (names, places, terms as they are
-        spelled); task="translate" writes Swedish speech as English text."""
+        spelled); task="translate" writes Swedish speech as English text; redact (True,
+        or kinds such as ["personnummer", "phone"]) replaces personal data by tags in
+        every result."""
         body = {
             "filename": None if filename is None else readable_name(filename),
             "callback_url": callback_url,
@@ -171,6 +174,7 @@ class Client:
             "hotwords": hotwords,
             "diarize": diarize,
             "speakers": speakers,
+            "redact": redact,
         }
         answer = self._request(
             "POST", "/v1/jobs", json={k: v for k, v in body.items() if v is not None}
