@@ -131,6 +131,7 @@ NO_PERSONAL_DATA = (
     "Skriv in koden 4821 i rutan.",
     "Det är 3 grader kallt och 80 procent fukt.",
     "Ungefär 1 av 20 svarade nej.",
+    "Vi åkte till Nora i helgen och sedan till Svea hovrätt.",
 )
 
 
