@@ -432,3 +432,15 @@ def test_create_job_sends_the_subtitle_layout(api: Api) -> None:
         job = client.create_job(max_line_width=30, max_lines=1, max_cue_seconds=3.5)
     assert (job.raw["max_line_width"], job.raw["max_lines"]) == (30, 1)
     assert job.raw["max_cue_seconds"] == 3.5
+
+
+def test_a_job_created_by_the_client_can_ask_for_redaction(api: Api) -> None:
+    with api.client() as client:
+        job = client.create_job(redact=["personnummer", "telefon"])
+        every = client.create_job(redact=True)
+    stored = api.svc.jobs.get(job.job_id)
+    assert stored is not None
+    assert stored.request.redact == ("personnummer", "phone")
+    stored_every = api.svc.jobs.get(every.job_id)
+    assert stored_every is not None
+    assert len(stored_every.request.redact) == 7

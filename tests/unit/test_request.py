@@ -36,9 +36,11 @@ EVERY_OPTION_SET = JobRequest(
     max_line_width=30,
     max_lines=3,
     max_cue_seconds=4.5,
+    redact=("phone", "personnummer", "phone"),
 )
-NOT_THE_ENGINES = {"model", "formats"}
-"""Options the worker uses itself: which engine runs, which results are stored."""
+NOT_THE_ENGINES = {"model", "formats", "redact"}
+"""Options the worker uses itself: which engine runs, which results are stored, what is
+redacted from them (after the engine, core.redaction_transcript)."""
 THE_WRITERS = {"max_line_width", "max_lines", "max_cue_seconds"}
 """Options of the output writers (worker.options.subtitle_layout)."""
 
@@ -49,6 +51,8 @@ def test_a_request_is_normalised_when_made() -> None:
     assert EVERY_OPTION_SET.prompt == "Ljungqvist, Ödeshög"
     assert EVERY_OPTION_SET.hotwords == "Ödeshög"
     assert JobRequest(prompt="   ", hotwords="").prompt is None
+    assert EVERY_OPTION_SET.redact == ("personnummer", "phone")
+    assert JobRequest().redact == ()
 
 
 @pytest.mark.parametrize(
@@ -67,6 +71,7 @@ def test_a_request_is_normalised_when_made() -> None:
         {"speakers": MAX_SPEAKERS + 1},
         {"temperature": -0.1},
         {"temperature": 1.5},
+        {"redact": ("personnummer", "shoe_size")},
     ],
 )
 def test_a_request_that_cannot_work_is_refused_with_a_reason(bad: dict[str, Any]) -> None:
@@ -80,6 +85,7 @@ def test_the_request_is_stored_flat_beside_the_job_and_reads_back_equal() -> Non
     record = job_to_record(job)
     assert record["hotwords"] == "Ödeshög"
     assert record["formats"] == ["srt", "json"]
+    assert record["redact"] == ["personnummer", "phone"]
     assert "request" not in record
     assert job_from_record(record) == job
 

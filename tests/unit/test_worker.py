@@ -4,13 +4,16 @@ completion, failure reasons, prefetch of the next item, and release on stop."""
 from __future__ import annotations
 
 import errno
+import json
 import threading
 import time
 from pathlib import Path
 from typing import Any, cast
 
+from swescribe.core.intake import NewJob, create_job, handle_object_created
 from swescribe.core.jobs import JobStatus
 from swescribe.core.ports import Message
+from swescribe.core.request import JobRequest
 from swescribe.core.services import Services
 from swescribe.engine import ProgressCallback, Segment, TranscribeOptions, Transcript
 from swescribe.worker.runner import Worker, WorkerConfig
@@ -23,6 +26,8 @@ class StandInEngine:
     def __init__(self) -> None:
         self.seen: list[tuple[str, bytes]] = []
         self.gate: threading.Event | None = None
+        self.says = ""
+        """Words the transcript adds after the file's name."""
 
     def transcribe(
         self,
@@ -37,7 +42,7 @@ class StandInEngine:
             self.gate.wait(5)
             if progress is not None:
                 progress(1.0, 1.0)
-        segment = Segment(0, 0.0, 1.0, f"text of {path.stem}")
+        segment = Segment(0, 0.0, 1.0, f"text of {path.stem} {self.says}".strip())
         return Transcript(segment.text, "sv", 1.0, (segment,), "stand-in")
 
 
@@ -325,3 +330,26 @@ def test_the_last_progress_of_a_burst_is_written_while_the_engine_is_quiet() -> 
     assert done is not None
     assert done.status is JobStatus.COMPLETED
     assert done.eta_seconds is None
+
+
+def test_a_job_asking_for_redaction_stores_no_personal_data_in_any_result() -> None:
+    svc = memory_services()
+    request = JobRequest(redact=("personnummer", "phone"))
+    job_id = create_job(svc, "k", NewJob(request=request)).job_id
+    key = f"transcription_upload/{job_id}/samtal.wav"
+    svc.objects.put_bytes(key, b"audio")
+    assert handle_object_created(svc, key, 5) == "launched"
+    engine = StandInEngine()
+    engine.says = "personnummer 811218-9876 telefon 070-123 45 67"
+    assert worker(svc, engine).run(max_jobs=1) == 1
+    job = svc.jobs.get(job_id)
+    assert job is not None
+    assert job.status is JobStatus.COMPLETED
+    for fmt, result in job.result_keys.items():
+        stored = svc.objects.get_bytes(result).decode()
+        assert "9876" not in stored, fmt
+        assert "45 67" not in stored, fmt
+        assert "[PERSONNUMMER]" in stored, fmt
+        assert "[TELEFON]" in stored, fmt
+    data = json.loads(svc.objects.get_bytes(job.result_keys["json"]))
+    assert [r["kind"] for r in data["redactions"]] == ["personnummer", "phone"]

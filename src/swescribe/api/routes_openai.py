@@ -36,7 +36,7 @@ from swescribe.api.openai_shapes import (
     verbose_json_body,
 )
 from swescribe.api.openai_stream import SSE_HEADERS, server_sent_event, transcript_events
-from swescribe.core.errors import InvalidParameter, JobNotFound, SyncTimeout
+from swescribe.core.errors import InvalidParameter, InvalidRequest, JobNotFound, SyncTimeout
 from swescribe.core.intake import NewJob
 from swescribe.core.jobs import Job
 from swescribe.core.layout import DEFAULT_LINE_WIDTH, DEFAULT_LINES
@@ -52,6 +52,7 @@ from swescribe.core.request import (
     MIN_TEMPERATURE,
     JobRequest,
     parse_known_speakers,
+    parse_redact,
 )
 from swescribe.core.synchronous import (
     ASYNC_HINT,
@@ -110,6 +111,24 @@ KnownSpeakers = Annotated[
     ),
 ]
 
+Redact = Annotated[
+    str | None,
+    Form(
+        max_length=200,
+        description="swescribe's extension: personal data replaced by tags in the answer "
+        "and the stored results: true (every kind) or a comma list of personnummer, "
+        "samordningsnummer, phone, email, account, address, name [none]",
+    ),
+]
+
+
+def redact_kinds(redact: str | None) -> tuple[str, ...]:
+    """The form's redact field as kinds; an unknown kind is refused naming the field."""
+    try:
+        return parse_redact(redact)
+    except InvalidRequest as error:
+        raise InvalidParameter(str(error), "redact") from error
+
 
 Multichannel = Annotated[
     bool, Form(description="swescribe's extension: each channel on its own, CH1, CH2, …")
@@ -139,6 +158,7 @@ async def transcriptions(
     max_line_width: MaxLineWidth = DEFAULT_LINE_WIDTH,
     max_lines: MaxLines = DEFAULT_LINES,
     max_cue_seconds: MaxCueSeconds = None,
+    redact: Redact = None,
     stream: Stream = False,
     keywords: Keywords = None,
     keywords_plain: KeywordsPlain = None,
@@ -167,6 +187,7 @@ async def transcriptions(
         max_line_width=max_line_width,
         max_lines=max_lines,
         max_cue_seconds=max_cue_seconds,
+        redact=redact_kinds(redact),
     )
     return await _answer(
         context, caller.key_id, file, request, response_format, granularities, stream
@@ -191,6 +212,7 @@ async def translations(
     max_line_width: MaxLineWidth = DEFAULT_LINE_WIDTH,
     max_lines: MaxLines = DEFAULT_LINES,
     max_cue_seconds: MaxCueSeconds = None,
+    redact: Redact = None,
 ) -> Response:
     request = JobRequest(
         language=language,
@@ -203,6 +225,7 @@ async def translations(
         max_line_width=max_line_width,
         max_lines=max_lines,
         max_cue_seconds=max_cue_seconds,
+        redact=redact_kinds(redact),
     )
     return await _answer(context, caller.key_id, file, request, response_format, ())
 

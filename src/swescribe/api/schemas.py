@@ -20,6 +20,7 @@ from swescribe.core.layout import (
     MIN_LINES,
 )
 from swescribe.core.ports import UploadTarget
+from swescribe.core.redaction import parse_kinds
 from swescribe.core.request import (
     LANGUAGE_PATTERN,
     MAX_HOTWORDS_CHARS,
@@ -105,11 +106,18 @@ class RequestOptions(BaseModel):
     """Subtitles: the most lines in a cue."""
     max_cue_seconds: float | None = Field(default=None, ge=MIN_CUE_SECONDS, le=MAX_CUE_SECONDS)
     """Subtitles: the longest a cue lasts, cut at words; null: a segment's length."""
+    redact: bool | list[Annotated[str, Field(max_length=32)]] = Field(
+        default=False, examples=[True, ["personnummer", "phone"]]
+    )
+    """Personal data replaced by tags in every result before it is stored: true (every
+    kind), or kinds: personnummer, samordningsnummer, phone, email, account, address,
+    name (docs/redaction.md). A job shows the kinds it redacts."""
 
     def to_request(self) -> JobRequest:
         """The domain's request (validated there once more, by the same constants)."""
         values = {name: getattr(self, name) for name in REQUEST_FIELDS}
-        return JobRequest(**{**values, "formats": tuple(self.formats)})
+        redact = parse_kinds(self.redact) if self.redact else ()
+        return JobRequest(**{**values, "formats": tuple(self.formats), "redact": redact})
 
 
 class CreateJobRequest(RequestOptions):

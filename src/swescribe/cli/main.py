@@ -25,6 +25,7 @@ COMMANDS = {
     "jobs": "swescribe.cli.jobs",
     "cleanup": "swescribe.cli.admin",
     "speakers": "swescribe.cli.speakers",
+    "redact": "swescribe.cli.redact",
 }
 """Each subcommand and the module that defines it, imported only when the command runs:
 `transcribe` need not load the web service (about a second of imports)."""

@@ -26,7 +26,7 @@ from swescribe.client import (
 from swescribe.config import Settings
 from swescribe.core.errors import SwescribeError
 from swescribe.core.formats import FORMATS
-from swescribe.core.request import MAX_SPEAKERS
+from swescribe.core.request import MAX_SPEAKERS, parse_redact
 
 
 def find_api_key(explicit: str | None, settings: Settings) -> str:
@@ -108,6 +108,15 @@ def upload_bar(name: str, stream: TextIO | None) -> Iterator[UploadProgress | No
 @click.option(
     "--multichannel", is_flag=True, help="Each channel on its own (CH1, CH2, …), e.g. a call."
 )
+@click.option(
+    "--redact",
+    is_flag=False,
+    flag_value="all",
+    default=None,
+    metavar="[KINDS]",
+    help="Replace personal data by tags in every result: all kinds, or a comma list "
+    "(docs/redaction.md).",
+)
 def submit(
     file: Path,
     wait: bool,
@@ -127,6 +136,7 @@ def submit(
     diarize: bool,
     speakers: int | None,
     multichannel: bool,
+    redact: str | None,
 ) -> None:
     """Upload FILE as a new job; with --wait, print (or save) its transcript."""
     settings = Settings.from_env(client_retries=retries)
@@ -149,6 +159,7 @@ def submit(
             diarize=diarize or None,
             speakers=speakers,
             multichannel=multichannel or None,
+            redact=list(parse_redact(redact)) or None,
         )
         job_id = job.job_id
         click.echo(f"job {job_id}: uploading {file.name}", err=True)

@@ -9,6 +9,7 @@ import click
 from tqdm import tqdm
 
 from swescribe.bootstrap_engine import diarizer_spec, local_voices
+from swescribe.cli.redact import write_redacted_audio
 from swescribe.config import Settings
 from swescribe.core.errors import SwescribeError
 from swescribe.core.formats import FORMATS
@@ -22,7 +23,15 @@ from swescribe.core.layout import (
     MIN_LINE_WIDTH,
     MIN_LINES,
 )
-from swescribe.core.request import MAX_SPEAKERS, TASKS, JobRequest, parse_known_speakers
+from swescribe.core.redaction import REDACTION_KINDS
+from swescribe.core.redaction_transcript import redact_transcript
+from swescribe.core.request import (
+    MAX_SPEAKERS,
+    TASKS,
+    JobRequest,
+    parse_known_speakers,
+    parse_redact,
+)
 from swescribe.core.transcript import Transcript
 from swescribe.core.voices import LOCAL_OWNER
 from swescribe.engine import (
@@ -118,6 +127,21 @@ PROGRESS_MIN_SECONDS = 30.0
     help="Subtitles: the longest a cue lasts, cut at words (on word timings when there are "
     "any). [a segment's length]",
 )
+@click.option(
+    "--redact",
+    is_flag=False,
+    flag_value="all",
+    default=None,
+    metavar="[KINDS]",
+    help="Replace personal data by tags in every format: all kinds, or a comma list of "
+    f"{', '.join(REDACTION_KINDS)} (docs/redaction.md).",
+)
+@click.option(
+    "--redact-audio",
+    is_flag=True,
+    help="With --redact: also write <stem>.redacted.wav, each redacted span silent "
+    "(word timings are turned on for it).",
+)
 @click.option("--min-speakers", type=click.IntRange(1, MAX_SPEAKERS), default=None, hidden=True)
 @click.option("--max-speakers", type=click.IntRange(1, MAX_SPEAKERS), default=None, hidden=True)
 @click.option("--device", type=click.Choice(DEVICES), default=None, help="[auto]")
@@ -141,6 +165,8 @@ def transcribe(
     max_line_width: int,
     max_lines: int,
     max_cue_seconds: float | None,
+    redact: str | None,
+    redact_audio: bool,
     min_speakers: int | None,
     max_speakers: int | None,
     multichannel: bool,
@@ -157,9 +183,11 @@ def transcribe(
         raise click.UsageError(
             "--speakers, --known-speakers, --min-speakers and --max-speakers need --diarize"
         )
+    if redact_audio and not redact:
+        raise click.UsageError("--redact-audio needs --redact")
     request = JobRequest(
         language=settings.language,
-        word_timestamps=word_timestamps,
+        word_timestamps=word_timestamps or redact_audio,
         diarize=diarize,
         speakers=speakers,
         task=task,
@@ -170,6 +198,7 @@ def transcribe(
         max_line_width=max_line_width,
         max_lines=max_lines,
         max_cue_seconds=max_cue_seconds,
+        redact=parse_redact(redact),
     )
     voices = local_voices(settings).chosen(LOCAL_OWNER, request.known_speakers) if diarize else []
     options = transcribe_options(
@@ -207,7 +236,12 @@ def transcribe(
             click.echo(f"swescribe: error: {error}", err=True)
             failures += 1
             continue
+        if request.redact:
+            transcript = redact_transcript(transcript, request.redact)
         output_dir.mkdir(parents=True, exist_ok=True)
+        if redact_audio:
+            target = output_dir / f"{path.stem}.redacted.wav"
+            write_redacted_audio(path, transcript, target, quiet)
         for fmt in wanted:
             target = output_dir / f"{path.stem}.{fmt}"
             target.write_text(render(transcript, fmt, layout), encoding="utf-8")

@@ -156,12 +156,15 @@ class Client:
         max_line_width: int | None = None,
         max_lines: int | None = None,
         max_cue_seconds: float | None = None,
+        redact: bool | list[str] | None = None,
     ) -> Job:
         """POST /v1/jobs; the job's `upload` says where its audio goes (none with audio_url).
 
         prompt and hotwords are custom vocabulary (names, places, terms as they are
         spelled); task="translate" writes Swedish speech as English text; max_line_width,
-        max_lines and max_cue_seconds lay out the srt and vtt subtitles."""
+        max_lines and max_cue_seconds lay out the srt and vtt subtitles; redact (True, or
+        kinds such as ["personnummer", "phone"]) replaces personal data by tags in every
+        result."""
         body = {
             "filename": None if filename is None else readable_name(filename),
             "callback_url": callback_url,
@@ -180,6 +183,7 @@ class Client:
             "max_line_width": max_line_width,
             "max_lines": max_lines,
             "max_cue_seconds": max_cue_seconds,
+            "redact": redact,
         }
         answer = self._request(
             "POST", "/v1/jobs", json={k: v for k, v in body.items() if v is not None}

@@ -15,6 +15,7 @@ from typing import Any
 from swescribe.core.errors import InvalidRequest
 from swescribe.core.formats import FORMATS
 from swescribe.core.layout import DEFAULT_LINE_WIDTH, DEFAULT_LINES, layout_problem
+from swescribe.core.redaction import parse_kinds
 
 TASKS = ("transcribe", "translate")
 """What Whisper does with the speech: write it down, or translate it into English."""
@@ -66,6 +67,9 @@ class JobRequest:
     """Subtitles: the most lines in a cue."""
     max_cue_seconds: float | None = None
     """Subtitles: the longest a cue lasts where word timings allow; None: a segment's length."""
+    redact: tuple[str, ...] = ()
+    """The kinds of personal data (core.redaction.REDACTION_KINDS) replaced by tags in
+    every result before it is stored; (): none."""
 
     def __post_init__(self) -> None:
         normalised = {
@@ -76,6 +80,7 @@ class JobRequest:
             else tuple(dict.fromkeys(n.strip() for n in self.known_speakers if n.strip())),
             "prompt": (self.prompt or "").strip() or None,
             "hotwords": (self.hotwords or "").strip() or None,
+            "redact": parse_kinds(self.redact) if self.redact else (),
         }
         for name, value in normalised.items():
             object.__setattr__(self, name, value)
@@ -130,6 +135,15 @@ def parse_known_speakers(text: str | None) -> tuple[str, ...] | None:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
+def parse_redact(text: str | None) -> tuple[str, ...]:
+    """redact written as text (the CLI flag, the OpenAI form field): "true" or "all":
+    every kind; "false", blank or None: none; else a comma list of kinds."""
+    value = (text or "").strip().casefold()
+    if value in ("", "false", "none", "0", "no"):
+        return ()
+    return parse_kinds(True if value in ("true", "1", "yes") else value)
+
+
 REQUEST_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(JobRequest))
 """The option names, as stored flat beside the job's own fields (job_to_record)."""
 
@@ -146,7 +160,7 @@ def request_from_record(record: dict[str, Any]) -> JobRequest:
     """The request stored in record; options a record lacks (an older writer) keep their
     defaults, and keys that are not options are ignored."""
     values = {name: record[name] for name in REQUEST_FIELDS if name in record}
-    for name in ("formats", "known_speakers"):
+    for name in ("formats", "known_speakers", "redact"):
         if values.get(name) is not None:
             values[name] = tuple(values[name])
     return JobRequest(**values)

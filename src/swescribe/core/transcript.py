@@ -248,6 +248,19 @@ class Diarization:
 
 
 @dataclass(frozen=True)
+class Redaction:
+    """Personal data of a kind was redacted from start to end (seconds): the kind and
+    the time, never the value (core.redaction)."""
+
+    kind: str
+    start: float
+    end: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "start": round(self.start, 3), "end": round(self.end, 3)}
+
+
+@dataclass(frozen=True)
 class Transcript:
     text: str
     language: str
@@ -265,6 +278,8 @@ class Transcript:
     diarization: Diarization | None = None
     settings: TranscriptionSettings | None = None
     """What the transcript was made with (None: not recorded, as in older JSON)."""
+    redactions: tuple[Redaction, ...] | None = None
+    """What was redacted (None: the transcript was not redacted)."""
 
     @property
     def real_time_factor(self) -> float:
@@ -302,6 +317,8 @@ class Transcript:
             data["diarization"] = self.diarization.to_dict()
         if self.settings is not None:
             data["settings"] = self.settings.to_dict()
+        if self.redactions is not None:
+            data["redactions"] = [r.to_dict() for r in self.redactions]
         return data
 
     @classmethod
@@ -310,6 +327,7 @@ class Transcript:
         (rounded); JSON written before a key was added reads with its default."""
         diarization = data.get("diarization")
         settings = data.get("settings")
+        redactions = data.get("redactions")
         return cls(
             text=data["text"],
             language=data["language"],
@@ -325,6 +343,9 @@ class Transcript:
             task=data.get("task", "transcribe"),
             diarization=None if diarization is None else Diarization.from_dict(diarization),
             settings=None if settings is None else TranscriptionSettings.from_dict(settings),
+            redactions=None
+            if redactions is None
+            else tuple(Redaction(r["kind"], r["start"], r["end"]) for r in redactions),
         )
 
 

@@ -30,6 +30,7 @@ from swescribe.core.processing import (
     renew_lease,
     report_progress,
 )
+from swescribe.core.redaction_transcript import redact_transcript
 from swescribe.core.services import Services
 from swescribe.core.voices import Voiceprint, VoiceRegistry
 from swescribe.engine import OpenedAudio, Transcriber, render
@@ -269,6 +270,8 @@ class Worker:
                     ),
                     progress,
                 )
+        if job.request.redact:  # before anything is stored: no result holds the values
+            transcript = redact_transcript(transcript, job.request.redact)
         finished = self.svc.clock.now()
         stem = safe_filename(audio_path.stem)
         keys: dict[str, str] = {}
