@@ -141,8 +141,10 @@ def test_a_wrong_key_is_the_sdks_authentication_error(service: RunningService) -
     with pytest.raises(openai.AuthenticationError) as denied:
         wrong.models.list()
     assert denied.value.code == "invalid_api_key"
-    with pytest.raises(openai.AuthenticationError), audio(CLIP).open("rb") as file:
-        wrong.audio.transcriptions.create(model="whisper-1", file=file)
+    # A small file: the 401 comes before the body is read, and a body still being sent
+    # when the server closes can meet a connection reset instead of the answer.
+    with pytest.raises(openai.AuthenticationError):
+        wrong.audio.transcriptions.create(model="whisper-1", file=("a.wav", b"RIFF" + bytes(400)))
 
 
 def test_a_file_that_is_not_audio_is_a_bad_request(client: openai.OpenAI) -> None:

@@ -263,8 +263,12 @@ def test_a_client_sending_faster_than_real_time_is_refused_past_the_buffer(
         accepted += CHUNK
     assert refused is not None, "114 s pushed at once were all taken"
     assert refused.code == "input_audio_buffer_full"
-    # 30 s wait undecoded at most; the decoder hears a little of it as it is pushed.
-    assert accepted <= 45 * SAMPLE_RATE, f"{accepted / SAMPLE_RATE:.0f} s taken at once"
+    # What the session holds undecoded stays within its 30 s budget; the decoder hears
+    # some of the audio as it is pushed (how much depends on the machine), so the total
+    # taken is not the bound.
+    assert accepted < samples.size
+    held = session._waiting + session._undecoded  # type: ignore[attr-defined]
+    assert held <= 30 * SAMPLE_RATE, f"{held / SAMPLE_RATE:.0f} s held undecoded"
     feed(session, silence(2.0))  # taken again as the decoder catches up
     recorder.settle()
     session.close()

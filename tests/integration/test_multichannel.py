@@ -145,7 +145,8 @@ def test_the_cli_writes_every_format_per_channel(
         "--format", "all", "-o", str(out),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    lines = (out / "short.txt").read_text(encoding="utf-8").splitlines()
+    text = (out / "short.txt").read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line]  # paragraphs: blank lines between
     assert lines[0].startswith("CH1: ")
     assert {line.split(":")[0] for line in lines} == {"CH1", "CH2"}
     data = json.loads((out / "short.json").read_text(encoding="utf-8"))
