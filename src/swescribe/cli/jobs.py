@@ -4,7 +4,6 @@ jobs), or, with --url, of a service through its API and a key."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -59,10 +58,10 @@ def _row(job: Job) -> tuple[str, str, str, str, str]:
 def jobs_show(job_id: str, url: str | None, api_key: str | None) -> None:
     """One job as JSON, as the API shows it (the callback secret is never shown)."""
     view: Any
-    service = url or os.environ.get("SWESCRIBE_URL")
-    if service:
-        from swescribe.cli.submit import client_errors_as_ours
+    from swescribe.cli.submit import client_errors_as_ours, named_service
 
+    service = named_service(url)
+    if service:
         with client_errors_as_ours(), _client(service, api_key) as client:
             view = dict(client.get_job(job_id).raw)
     else:
@@ -84,10 +83,10 @@ def jobs_transcript(
     job_id: str, fmt: Format, output: Path | None, url: str | None, api_key: str | None
 ) -> None:
     """A finished job's transcript in txt, json, srt or vtt."""
-    service = url or os.environ.get("SWESCRIBE_URL")
-    if service:
-        from swescribe.cli.submit import client_errors_as_ours
+    from swescribe.cli.submit import client_errors_as_ours, named_service
 
+    service = named_service(url)
+    if service:
         with client_errors_as_ours(), _client(service, api_key) as client:
             text = client.transcript(job_id, fmt)
     else:

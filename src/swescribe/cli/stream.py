@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -11,7 +10,12 @@ from typing import IO, TextIO
 
 import click
 
-from swescribe.cli.submit import client_errors_as_ours, find_api_key
+from swescribe.cli.submit import (
+    DEFAULT_URL,
+    client_errors_as_ours,
+    find_api_key,
+    named_service,
+)
 from swescribe.client import (
     Client,
     Final,
@@ -97,7 +101,7 @@ def stream(
     """Live captions of FILE (at real-time pace) or of stdin (-): any audio ffmpeg reads,
     or raw PCM16 with --raw. Ctrl-C ends the audio; the turn in progress still prints."""
     settings = Settings.from_env()
-    base_url = url or os.environ.get("SWESCRIBE_URL") or "http://127.0.0.1:8000"
+    base_url = named_service(url) or DEFAULT_URL
     audio: Path | IO[bytes]
     if source == "-":
         audio = sys.stdin.buffer

@@ -28,6 +28,13 @@ from swescribe.core.errors import SwescribeError
 from swescribe.core.formats import FORMATS
 from swescribe.core.request import MAX_SPEAKERS, parse_redact
 
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+def named_service(explicit: str | None) -> str | None:
+    """--url, else SWESCRIBE_URL; None when neither names a service."""
+    return explicit or os.environ.get("SWESCRIBE_URL") or None
+
 
 def find_api_key(explicit: str | None, settings: Settings) -> str:
     """--api-key, else SWESCRIBE_API_KEY, else the key `swescribe serve` saved locally."""
@@ -140,7 +147,7 @@ def submit(
 ) -> None:
     """Upload FILE as a new job; with --wait, print (or save) its transcript."""
     settings = Settings.from_env(client_retries=retries)
-    base_url = url or os.environ.get("SWESCRIBE_URL") or "http://127.0.0.1:8000"
+    base_url = named_service(url) or DEFAULT_URL
     interactive = sys.stderr.isatty()
     retry = RetryPolicy(retries=settings.client_retries)
     with (
