@@ -439,6 +439,7 @@ def main() -> None:
     import tempfile
 
     from diarization_scoring import score
+    from swescribe.config import Settings
     from swescribe.core.transcript import SpeakerTurn
     from swescribe.engine.diarization.clustering import SpeakerCount, cluster
     from swescribe.engine.diarization.embedding import EmbeddingSession
@@ -447,7 +448,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--audio", type=Path, default=Path(__file__).parents[2] / "shared/audio/sv")
     args = parser.parse_args()
-    encoder = VoiceEncoder.from_checkpoint(resemblyzer_weights())
+    encoder = VoiceEncoder.from_checkpoint(
+        resemblyzer_weights(Settings.from_env().speaker_model_dirs)
+    )
     sets = {**{n: says for n, (_, says) in COUNT_SET.items()}, **CONVERSATIONS}
     print(f"{'conversation':18} {'voices':>6} {'found before':>12} {'after':>5} "
           f"{'DER before':>10} {'after':>6} {'DER given':>9}")  # fmt: skip

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from conversations import ENROLMENTS, KNOWN_TALKS, build_conversation, enrolment_audio, read_wav
+from swescribe.config import Settings
 from swescribe.core.transcript import SpeakerTurn
 from swescribe.engine.diarization.embedding import EmbeddingSession
 from swescribe.engine.diarization.ge2e import VoiceEncoder, resemblyzer_weights
@@ -56,7 +57,9 @@ def clone(pair: dict[str, Any]) -> bool:
 
 
 def measure() -> dict[str, Any]:
-    encoder = VoiceEncoder.from_checkpoint(resemblyzer_weights())
+    encoder = VoiceEncoder.from_checkpoint(
+        resemblyzer_weights(Settings.from_env().speaker_model_dirs)
+    )
     prints = {
         name: enrolment_vector(encoder, enrolment_audio(AUDIO_DIR, says))[0]
         for name, says in ENROLMENTS.items()

@@ -144,10 +144,13 @@ from swescribe.engine import Engine, ModelLocator, TranscribeOptions
 from swescribe.engine.diarization import DiarizerSpec, load_diarizer
 
 
-def diarize(name, device, model_dirs):
+def diarize(name, device, settings):
     """Loads the diarizer from the baked files (no token) and runs it on noise."""
     started = time.perf_counter()
-    spec = DiarizerSpec(name, "", device, allow_download=False, model_dirs=model_dirs)
+    spec = DiarizerSpec(
+        name, "", device, allow_download=False, model_dirs=settings.model_dirs,
+        speaker_model_dirs=settings.speaker_model_dirs,
+    )
     diarizer = load_diarizer(spec)
     loaded = time.perf_counter()
     session = diarizer.session()
@@ -185,7 +188,7 @@ print(json.dumps({
     "transcribe_seconds": round(transcript.timings.total, 2),
     "text_chars": len(transcript.text),
     "diarization": (
-        diarize(diarization_model, device, settings.model_dirs) if diarization_model else None
+        diarize(diarization_model, device, settings) if diarization_model else None
     ),
 }))
 ' "${SWESCRIBE_MODEL:-kb-whisper-small}" "${SWESCRIBE_SMOKE_DEVICE:-cuda}" \

@@ -1,9 +1,11 @@
-"""Shared test fixtures: where the Swedish test audio lives, and a model cache per session."""
+"""Shared test fixtures: where the Swedish test audio lives, a model cache per session, and
+the offline speaker model, fetched once per machine when it is missing."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -54,3 +56,28 @@ def reference(name: str) -> str:
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("models")
+
+
+def speaker_model_dirs() -> tuple[Path, ...]:
+    """Where the tests' processes find the offline speaker model's fetched weights: the
+    user's speaker model directory (SWESCRIBE_SPEAKER_MODEL_DIR or ~/.cache/swescribe/models),
+    as `swescribe` itself looks, filled by pytest_sessionstart."""
+    from swescribe.config import Settings
+
+    return Settings.from_env().speaker_model_dirs
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """`swescribe models fetch speakers`, once per machine: `pip install -e '.[dev]'` is
+    all the tests need. Offline and without it, the tests that diarize say why they fail."""
+    from swescribe.config import Settings
+    from swescribe.core.errors import ModelUnavailable
+    from swescribe.engine.diarization.weights import fetch_speaker_model, resemblyzer_weights
+
+    try:
+        resemblyzer_weights(speaker_model_dirs())
+    except ModelUnavailable:
+        try:
+            fetch_speaker_model(Settings.from_env().speaker_model_dir)
+        except ModelUnavailable as error:
+            print(f"tests: the offline speaker model is missing: {error}", file=sys.stderr)

@@ -173,15 +173,15 @@ def build_local_api(
         realtime=True,
         live=live,
         live_limits=live_limits(settings),
-        enroller=_file_enroller(),
+        enroller=_file_enroller(settings),
     )
 
 
-def _file_enroller() -> VoiceEnroller:
+def _file_enroller(settings: Settings) -> VoiceEnroller:
     """The speaker encoder for POST /v1/speakers, loaded on the first enrolment."""
     from swescribe.engine.diarization.known import FileEnroller
 
-    return FileEnroller()
+    return FileEnroller(weights_dirs=settings.speaker_model_dirs)
 
 
 def live_limits(settings: Settings) -> LiveLimits:

@@ -14,12 +14,16 @@ from swescribe.engine.live_ports import LiveTranscriber
 def diarizer_spec(settings: Settings) -> DiarizerSpec:
     """The speaker model the engines load for their first diarized file, from the
     settings (SWESCRIBE_DIARIZATION_MODEL, SWESCRIBE_HF_TOKEN, the device, the baked
-    model directories)."""
+    model directories, where the offline model's weights are fetched)."""
     from swescribe.engine.device import plan_device
 
     device = plan_device(settings.device, settings.compute_type).device
     return DiarizerSpec(
-        settings.diarization_model, settings.hf_token, device, model_dirs=settings.model_dirs
+        settings.diarization_model,
+        settings.hf_token,
+        device,
+        model_dirs=settings.model_dirs,
+        speaker_model_dirs=settings.speaker_model_dirs,
     )
 
 

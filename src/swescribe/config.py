@@ -40,6 +40,11 @@ def default_data_dir(env: Mapping[str, str]) -> Path:
     return Path(base) / "swescribe"
 
 
+def default_cache_dir(env: Mapping[str, str]) -> Path:
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "swescribe"
+
+
 MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)*$")
 """A model name a client may ask for: lower-case letters, digits, `-` and inner dots;
 never a path, `.` or `..`."""
@@ -95,6 +100,12 @@ class Settings(BaseSettings):
     model_dirs: Annotated[tuple[Path, ...], NoDecode] = (BAKED_MODEL_DIR,)
     """Where named models are looked for; from the environment, the given directories
     (`:`-separated) and then always the AMI's."""
+    speaker_model_dir: Path = Field(
+        default_factory=lambda: default_cache_dir(os.environ) / "models"
+    )
+    """Where `swescribe models fetch speakers` puts the offline speaker model, and where it
+    is looked for first (then in model_dirs, then an installed resemblyzer package); one
+    per user, not per data directory."""
     bucket: str = "transcription-curevo"
     table: str = "transcription-jobs"
     queue_url: str = ""
@@ -267,12 +278,21 @@ class Settings(BaseSettings):
     def model_cache_dir(self) -> Path:
         return self.data_dir / "models"
 
+    @property
+    def speaker_model_dirs(self) -> tuple[Path, ...]:
+        """Where the offline speaker model's fetched weights are looked for, in order."""
+        return (self.speaker_model_dir, *self.model_dirs)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Settings from the environment (os.environ, or `env`); keyword overrides (CLI
         flags) win when not None. A bad value raises InvalidSetting."""
         env = os.environ if env is None else env
-        values = {"data_dir": default_data_dir(env), **_MappingSource(cls, env)()}
+        values = {
+            "data_dir": default_data_dir(env),
+            "speaker_model_dir": default_cache_dir(env) / "models",
+            **_MappingSource(cls, env)(),
+        }
         values.update({k: v for k, v in overrides.items() if v is not None})
         try:
             return cls(**values)

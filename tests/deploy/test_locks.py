@@ -12,6 +12,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from swescribe.engine.diarization import weights
 from tests.conftest import REPO_ROOT
 
 WORKER_LOCK = REPO_ROOT / "run_transcription" / "worker-requirements.txt"
@@ -153,6 +154,9 @@ def test_diarize_lock_keeps_pyprojects_diarize_extra() -> None:
     provision = (REPO_ROOT / "run_transcription" / "provision_worker_ami.sh").read_text()
     assert str(extra["resemblyzer"].specifier) == "==0.1.4"
     assert "resemblyzer==0.1.4 --hash=sha256:" in provision
+    # ... the same wheel that `swescribe models fetch speakers` pins.
+    assert weights.RESEMBLYZER_VERSION == "0.1.4"
+    assert f"\n  {weights.RESEMBLYZER_WHEEL_SHA256} >" in provision
     for requirement in (*project_requirements(), *wanted.values()):
         version = locked.get(canonicalize_name(requirement.name))
         assert version is not None, requirement

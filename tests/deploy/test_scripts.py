@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, speaker_model_dirs
 
 ENTRY_SCRIPTS = (
     "setup/setup_infrastructure.sh",
@@ -868,7 +868,9 @@ def test_start_worker_smoke_test_diarizes_when_asked(
 ) -> None:
     """A pyannote AMI's build runs the smoke test with SWESCRIBE_SMOKE_DIARIZATION=pyannote;
     here the same path with the offline speaker model (pyannote.audio is not installed)."""
-    pytest.importorskip("swescribe.engine.diarization.ge2e").resemblyzer_weights()
+    pytest.importorskip("swescribe.engine.diarization.ge2e").resemblyzer_weights(
+        speaker_model_dirs()
+    )
     prefix, env = worker_prefix
     (prefix / "venv" / "bin" / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
     env.update(
@@ -876,6 +878,7 @@ def test_start_worker_smoke_test_diarizes_when_asked(
         SWESCRIBE_SMOKE_DEVICE="cpu",
         SWESCRIBE_SMOKE_COMPUTE_TYPE="int8",
         SWESCRIBE_SMOKE_DIARIZATION="resemblyzer",
+        SWESCRIBE_SPEAKER_MODEL_DIR=str(speaker_model_dirs()[0]),
     )
     result = run_script("run_transcription/start-worker.sh", "--smoke-test", env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from swescribe.engine import Engine, ModelLocator
+from swescribe.engine.diarization import DiarizerSpec
 from swescribe.engine.models import load_whisper_model
+from tests.conftest import speaker_model_dirs
 
 
 class PlainFasterWhisper:
@@ -36,7 +38,8 @@ class PlainFasterWhisper:
 @pytest.fixture(scope="session")
 def base_engine(model_cache: Path) -> Engine:
     locator = ModelLocator(model_cache, search_dirs=(), allow_download=False)
-    return Engine.load("whisper-base", locator, device="cpu")
+    diarization = DiarizerSpec(device="cpu", speaker_model_dirs=speaker_model_dirs())
+    return Engine.load("whisper-base", locator, device="cpu", diarization=diarization)
 
 
 @pytest.fixture(scope="session")

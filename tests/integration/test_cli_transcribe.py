@@ -152,14 +152,16 @@ def test_a_missing_file_is_refused_before_the_model_loads(tmp_path: Path) -> Non
 
 
 def test_diarize_without_the_speaker_model_says_only_how_to_install_it(tmp_path: Path) -> None:
-    """A Resemblyzer without its weights and no pyannote: one line with the install
-    command, and no warning about diarizing with the model that is missing."""
+    """A Resemblyzer without its weights, nothing fetched and no pyannote: one line with
+    the command that fetches it, and no warning about diarizing with the model that is
+    missing."""
     shadow = tmp_path / "site"
     (shadow / "resemblyzer").mkdir(parents=True)
     (shadow / "resemblyzer" / "__init__.py").write_text("")
     env = {
         **os.environ,
         "SWESCRIBE_DATA_DIR": str(tmp_path / "data"),
+        "SWESCRIBE_SPEAKER_MODEL_DIR": str(tmp_path / "no-models"),
         "HF_HUB_OFFLINE": "1",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(shadow), os.environ.get("PYTHONPATH")])),
     }
@@ -169,7 +171,7 @@ def test_diarize_without_the_speaker_model_says_only_how_to_install_it(tmp_path:
     lines = [line for line in result.stderr.splitlines() if line.startswith("swescribe:")]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("swescribe: error:"), lines
-    assert "pip install" in lines[0]
+    assert "run: swescribe models fetch speakers" in lines[0]
     assert "diarizing with" not in result.stderr
 
 

@@ -34,7 +34,7 @@ from swescribe.engine.diarization.known import (
     match_voices,
     speaker_centroids,
 )
-from tests.conftest import AUDIO_DIR, audio, require_tool
+from tests.conftest import AUDIO_DIR, audio, require_tool, speaker_model_dirs
 from tests.support import free_port, serving
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -73,7 +73,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def enroller() -> FileEnroller:
-    return FileEnroller()
+    return FileEnroller(weights_dirs=speaker_model_dirs())
 
 
 def enrolled(enroller: FileEnroller, path: Path, name: str) -> Voiceprint:
@@ -166,6 +166,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
     settings = Settings.from_env(
         {},
         data_dir=data_dir,
+        speaker_model_dir=speaker_model_dirs()[0],
         public_url=f"http://127.0.0.1:{port}",
         rate_limit_per_minute=0,
         auth_failures_per_minute=0,

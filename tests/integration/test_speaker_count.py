@@ -22,7 +22,7 @@ from swescribe.core.transcript import SpeakerTurn
 from swescribe.engine.diarization.clustering import SpeakerCount, cluster, cut, merge_sequence
 from swescribe.engine.diarization.embedding import EmbeddingSession
 from swescribe.engine.diarization.ge2e import VoiceEncoder, resemblyzer_weights
-from tests.conftest import AUDIO_DIR, audio, require_tool
+from tests.conftest import AUDIO_DIR, audio, require_tool, speaker_model_dirs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from conversations import COUNT_SET, build_all, read_wav, threshold_labels
@@ -46,7 +46,7 @@ class Talk:
 def talks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Talk]:
     audio("lattlast_stts.wav")  # fails (CI) or skips clearly without ../shared
     require_tool("espeak-ng", "apt-get install -y espeak-ng")
-    encoder = VoiceEncoder.from_checkpoint(resemblyzer_weights())
+    encoder = VoiceEncoder.from_checkpoint(resemblyzer_weights(speaker_model_dirs()))
     conversations = {name: says for name, (_, says) in COUNT_SET.items()}
     built = build_all(AUDIO_DIR, conversations, tmp_path_factory.mktemp("count"))
     talks = {}

@@ -26,7 +26,14 @@ READ_OUTSIDE_SETTINGS = {
 """Variables that are not settings of the service: the CLI client's, and those a process
 sets for the one it starts."""
 
-DEFAULT_IN_PROSE = {"data_dir", "dev_mode", "model_dirs", "aws_region", "allowed_models"}
+DEFAULT_IN_PROSE = {
+    "data_dir",
+    "speaker_model_dir",
+    "dev_mode",
+    "model_dirs",
+    "aws_region",
+    "allowed_models",
+}
 """Settings whose default depends on something else; the page says on what."""
 
 

@@ -24,6 +24,7 @@ from swescribe.engine.diarization.clustering import (
 )
 from swescribe.engine.diarization.pyannote import PYANNOTE_PIPELINE
 from swescribe.engine.diarization.turns import join_turns
+from tests.conftest import speaker_model_dirs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from diarization_scoring import score
@@ -290,14 +291,15 @@ def test_auto_falls_back_to_the_offline_model_with_a_warning_and_names_are_check
     from swescribe.core.errors import ModelUnavailable
     from swescribe.engine.diarization import DiarizerSpec, load_diarizer
 
-    pytest.importorskip("swescribe.engine.diarization.ge2e").resemblyzer_weights()
+    dirs = speaker_model_dirs()
+    pytest.importorskip("swescribe.engine.diarization.ge2e").resemblyzer_weights(dirs)
     try:
         import pyannote.audio  # noqa: F401
     except ImportError:
         pass
     else:
         pytest.skip("pyannote.audio is installed here: auto may load it")
-    diarizer = load_diarizer(DiarizerSpec("auto"))
+    diarizer = load_diarizer(DiarizerSpec("auto", speaker_model_dirs=dirs))
     assert diarizer.name == "resemblyzer-ge2e"
     assert diarizer.warning is not None
     assert "pyannote.audio is not installed" in diarizer.warning
@@ -305,7 +307,7 @@ def test_auto_falls_back_to_the_offline_model_with_a_warning_and_names_are_check
         load_diarizer(DiarizerSpec("pyannote"))
     with pytest.raises(InvalidOption, match="unknown diarization model"):
         load_diarizer(DiarizerSpec("whisperx"))
-    assert load_diarizer(DiarizerSpec("resemblyzer")).warning is None
+    assert load_diarizer(DiarizerSpec("resemblyzer", speaker_model_dirs=dirs)).warning is None
 
 
 def test_a_baked_pyannote_pipeline_is_found_in_the_model_dirs_before_the_hub(

@@ -1,5 +1,6 @@
 """The offline speaker model: Resemblyzer's GE2E encoder run in numpy, its weights read
-from the installed package without torch, equal to Resemblyzer on torch.
+(fetched by `swescribe models fetch speakers`, or from an installed package) without
+torch, equal to Resemblyzer on torch.
 
 The reference vectors (tests/data/ge2e_reference.json) were computed with Resemblyzer
 0.1.4 on torch (tests/data/make_ge2e_reference.py); a live comparison runs as well
@@ -25,7 +26,7 @@ import pytest
 from swescribe.core.errors import ModelUnavailable
 from swescribe.engine.diarization import ge2e
 from swescribe.engine.diarization._torch_pickle import CheckpointError, load_tensors
-from tests.conftest import audio
+from tests.conftest import audio, speaker_model_dirs
 
 REFERENCE = json.loads((Path(__file__).parents[1] / "data" / "ge2e_reference.json").read_text())
 TOLERANCE = 1e-4
@@ -34,7 +35,7 @@ TOLERANCE = 1e-4
 
 @pytest.fixture(scope="module")
 def encoder() -> ge2e.VoiceEncoder:
-    return ge2e.VoiceEncoder.from_checkpoint(ge2e.resemblyzer_weights())
+    return ge2e.VoiceEncoder.from_checkpoint(ge2e.resemblyzer_weights(speaker_model_dirs()))
 
 
 def reference_wav() -> np.ndarray:
@@ -49,12 +50,13 @@ def test_the_weights_are_read_from_the_installed_package_without_importing_torch
     import subprocess
     import sys
 
-    path = ge2e.resemblyzer_weights()
+    path = ge2e.resemblyzer_weights(speaker_model_dirs())
     assert path.name == "pretrained.pt"
     check = (
         "import sys\n"
         "from swescribe.engine.diarization import ge2e\n"
-        "ge2e.VoiceEncoder.from_checkpoint(ge2e.resemblyzer_weights())\n"
+        "from tests.conftest import speaker_model_dirs\n"
+        "ge2e.VoiceEncoder.from_checkpoint(ge2e.resemblyzer_weights(speaker_model_dirs()))\n"
         "assert 'torch' not in sys.modules and 'resemblyzer' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", check], check=True, timeout=120)

@@ -26,6 +26,7 @@ COMMANDS = {
     "cleanup": "swescribe.cli.admin",
     "speakers": "swescribe.cli.speakers",
     "redact": "swescribe.cli.redact",
+    "models": "swescribe.cli.models",
 }
 """Each subcommand and the module that defines it, imported only when the command runs:
 `transcribe` need not load the web service (about a second of imports)."""

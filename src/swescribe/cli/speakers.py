@@ -32,8 +32,10 @@ def add(name: str, file: Path) -> None:
     from swescribe.engine.diarization.known import FileEnroller
 
     check_readable(file)
-    registry = local_voices(Settings.from_env())
-    voice = enrol(registry, FileEnroller(), LOCAL_OWNER, name, file)
+    settings = Settings.from_env()
+    registry = local_voices(settings)
+    enroller = FileEnroller(weights_dirs=settings.speaker_model_dirs)
+    voice = enrol(registry, enroller, LOCAL_OWNER, name, file)
     click.echo(f"enrolled {voice.name} ({voice.voice_id}) from {voice.seconds:.1f} s of speech")
 
 

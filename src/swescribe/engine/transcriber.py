@@ -123,7 +123,8 @@ class Engine:
                 if isinstance(diarizer, EmbeddingDiarizer):
                     self._voice_encoder = diarizer.encoder
                 else:
-                    self._voice_encoder = VoiceEncoder.from_checkpoint(resemblyzer_weights())
+                    weights = resemblyzer_weights(self.diarization.speaker_model_dirs)
+                    self._voice_encoder = VoiceEncoder.from_checkpoint(weights)
             return self._voice_encoder
 
     def transcribe(

@@ -3,14 +3,13 @@
 The network (Resemblyzer 0.1.4, `voice_encoder.py`): 40-channel mel power spectrogram
 (25 ms Hann windows every 10 ms, not log), a 3-layer LSTM of 256 units, a 256x256
 linear layer, ReLU, L2 norm: one 256-dimensional embedding per 1.6 s "partial" (160
-frames), read from the last layer's final hidden state. Its weights come from the
-`pretrained.pt` that the Resemblyzer wheel installs (Apache-2.0), read by
+frames), read from the last layer's final hidden state. Its weights are the
+`pretrained.pt` of the Resemblyzer wheel (Apache-2.0; `weights.py` finds or fetches it), read by
 `_torch_pickle` without importing torch or Resemblyzer (whose `__init__` imports torch).
 """
 
 from __future__ import annotations
 
-import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,6 +18,9 @@ import numpy as np
 from swescribe.core.errors import ModelUnavailable
 from swescribe.engine.audio import SAMPLE_RATE
 from swescribe.engine.diarization._torch_pickle import CheckpointError, load_tensors
+from swescribe.engine.diarization.weights import INSTALL_HINT as INSTALL_HINT
+from swescribe.engine.diarization.weights import RESEMBLYZER_VERSION as RESEMBLYZER_VERSION
+from swescribe.engine.diarization.weights import resemblyzer_weights as resemblyzer_weights
 
 N_FFT = 400
 """25 ms windows."""
@@ -31,24 +33,6 @@ HIDDEN = 256
 LAYERS = 3
 NORM_TARGET_DBFS = -30.0
 """Resemblyzer raises quiet audio to this level (never lowers loud audio)."""
-RESEMBLYZER_VERSION = "0.1.4"
-INSTALL_HINT = f"pip install --no-deps resemblyzer=={RESEMBLYZER_VERSION}"
-
-
-def resemblyzer_weights() -> Path:
-    """Where the installed Resemblyzer package keeps pretrained.pt, found without
-    importing the package."""
-    spec = importlib.util.find_spec("resemblyzer")
-    locations = list(spec.submodule_search_locations or ()) if spec is not None else []
-    for location in locations:
-        candidate = Path(location) / "pretrained.pt"
-        if candidate.is_file():
-            return candidate
-    raise ModelUnavailable(
-        "the offline speaker model is the GE2E encoder inside the Resemblyzer "
-        f"{RESEMBLYZER_VERSION} package, which is not installed; run: {INSTALL_HINT} "
-        "(no torch needed: swescribe runs its weights in numpy)"
-    )
 
 
 def _hz_to_mel(hz: np.ndarray) -> np.ndarray:

@@ -71,14 +71,18 @@ class FileEnroller:
     """Voiceprints of recordings (implements core.voices.VoiceEnroller); the encoder is
     loaded on the first and kept."""
 
-    def __init__(self, encoder: VoiceEncoder | None = None) -> None:
+    def __init__(
+        self, encoder: VoiceEncoder | None = None, weights_dirs: Sequence[Path] = ()
+    ) -> None:
         self._encoder = encoder
+        self._weights_dirs = tuple(weights_dirs)
         self._lock = threading.Lock()
 
     def encoder(self) -> VoiceEncoder:
         with self._lock:
             if self._encoder is None:
-                self._encoder = VoiceEncoder.from_checkpoint(resemblyzer_weights())
+                weights = resemblyzer_weights(self._weights_dirs)
+                self._encoder = VoiceEncoder.from_checkpoint(weights)
             return self._encoder
 
     def __call__(self, path: Path, start: float = 0.0, end: float | None = None) -> Voiceprint:

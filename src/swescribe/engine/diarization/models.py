@@ -1,7 +1,8 @@
 """Diarization models by name, and the port the engine uses.
 
 - ``resemblyzer``: the offline model, Resemblyzer 0.1.4's GE2E encoder (its weights
-  from the installed package; numpy, no torch), clustered here.
+  fetched by `swescribe models fetch speakers`, or from an installed package; numpy, no
+  torch), clustered here.
 - ``pyannote``: pyannote.audio's pipeline (PYANNOTE_PIPELINE) from a model directory
   (the GPU AMI bakes it there), or the Hugging Face hub or its cache, with an access token.
 - ``auto``: pyannote where it loads, otherwise the offline model with a warning, as
@@ -59,11 +60,14 @@ class DiarizerSpec:
     allow_download: bool = True
     model_dirs: tuple[Path, ...] = ()
     """Where a baked copy of the pyannote pipeline is looked for first (no hub, no token)."""
+    speaker_model_dirs: tuple[Path, ...] = ()
+    """Where the offline model's fetched weights are looked for before an installed
+    resemblyzer package (Settings.speaker_model_dirs)."""
 
 
 def load_diarizer(spec: DiarizerSpec) -> Diarizer:
     if spec.model == OFFLINE_DIARIZER:
-        return _offline()
+        return _offline(spec)
     if spec.model == PYANNOTE:
         return _pyannote(spec)
     if spec.model != AUTO:
@@ -75,7 +79,7 @@ def load_diarizer(spec: DiarizerSpec) -> Diarizer:
     except ModelUnavailable as why:
         # Loaded before the warning: with neither model installed, the one line that
         # says how to install it is all the user reads.
-        diarizer = _offline()
+        diarizer = _offline(spec)
         warning = (
             f"diarizing with the offline {OFFLINE_DIARIZER} speaker model (GE2E), which is "
             f"less accurate than pyannote, because {why}"
@@ -85,11 +89,12 @@ def load_diarizer(spec: DiarizerSpec) -> Diarizer:
         return diarizer
 
 
-def _offline() -> Diarizer:
+def _offline(spec: DiarizerSpec) -> Diarizer:
     from swescribe.engine.diarization.embedding import EmbeddingDiarizer
     from swescribe.engine.diarization.ge2e import VoiceEncoder, resemblyzer_weights
 
-    return EmbeddingDiarizer(VoiceEncoder.from_checkpoint(resemblyzer_weights()))
+    weights = resemblyzer_weights(spec.speaker_model_dirs)
+    return EmbeddingDiarizer(VoiceEncoder.from_checkpoint(weights))
 
 
 def _pyannote(spec: DiarizerSpec) -> Diarizer:
