@@ -6,6 +6,7 @@ import json
 import random
 import socket
 import threading
+from importlib.metadata import version
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -214,7 +215,7 @@ def test_the_receiver_gets_the_body_and_headers_it_can_verify(
     assert arrived.path == "/hook"
     assert arrived.body == BODY
     assert arrived.headers["content-type"] == "application/json"
-    assert arrived.headers["user-agent"] == "swescribe-webhooks/1"
+    assert arrived.headers["user-agent"] == f"swescribe-webhooks/{version('swescribe')}"
     assert arrived.headers["webhook-id"] == "msg_1"
     assert verify_webhook(arrived.headers, arrived.body, SECRET) == "standard"
     seed_only = {"x-webhook-signature": arrived.headers["x-webhook-signature"]}
