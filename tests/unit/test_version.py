@@ -56,3 +56,16 @@ def test_pyproject_version_is_the_newest_release_in_the_changelog() -> None:
     assert released, "CHANGELOG.md has no release heading `## [X.Y.Z] - YYYY-MM-DD`"
     assert released[0] == _pyproject_version()
     assert changelog.index("## [Unreleased]") < changelog.index(f"## [{released[0]}]")
+
+
+def test_a_source_tree_never_installed_says_its_version_is_unknown(tmp_path: Path) -> None:
+    """No metadata, no guess: `0+unknown` sorts below every release (PEP 440)."""
+    without_site_packages = subprocess.run(
+        [sys.executable, "-S", "-c", "import swescribe; print(swescribe.__version__)"],
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT / "src")},
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    assert without_site_packages.stdout.strip() == "0+unknown"
