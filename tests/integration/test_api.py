@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 
 import httpx
@@ -299,6 +300,7 @@ def test_health_metrics_and_openapi(api: Api) -> None:
         metrics = http.get("/metrics", headers=SCRAPER)
         schema = http.get("/openapi.json").json()
     assert health["status"] == "ok"
+    assert health["version"] == version("swescribe")
     assert metrics.headers["content-type"].startswith("text/plain")
     assert 'swescribe_jobs{status="registered"}' in metrics.text
     for name in ("processing_seconds_total", "audio_seconds_total", "webhook_attempts_total"):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.metadata import version
 from typing import Any
 
 import pytest
@@ -214,7 +215,7 @@ def test_the_receiver_gets_the_body_and_headers_it_can_verify(
     assert arrived.path == "/hook"
     assert arrived.body == BODY
     assert arrived.headers["content-type"] == "application/json"
-    assert arrived.headers["user-agent"] == "swescribe-webhooks/1"
+    assert arrived.headers["user-agent"] == f"swescribe-webhooks/{version('swescribe')}"
     assert arrived.headers["webhook-id"] == "msg_1"
     assert verify_webhook(arrived.headers, arrived.body, SECRET) == "standard"
     seed_only = {"x-webhook-signature": arrived.headers["x-webhook-signature"]}

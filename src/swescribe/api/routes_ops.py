@@ -16,6 +16,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
+from swescribe import __version__
 from swescribe.api.deps import ApiContext, Context, require_key
 from swescribe.api.schemas import ErrorResponse
 from swescribe.core.services import Services
@@ -26,7 +27,7 @@ router = APIRouter(tags=["operations"])
 @router.get("/healthz", summary="Liveness and store reachability")
 async def healthz(context: Context) -> dict[str, object]:
     depth = await run_in_threadpool(context.svc.queue.depth)
-    return {"status": "ok", "queue_depth": depth}
+    return {"status": "ok", "version": __version__, "queue_depth": depth}
 
 
 COUNTERS = {

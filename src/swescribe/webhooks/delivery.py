@@ -9,6 +9,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from swescribe import __version__
 from swescribe.core.errors import UnsafeURL
 from swescribe.core.urls import check_url
 from swescribe.outbound import guarded_client
@@ -17,6 +18,8 @@ from swescribe.webhooks.signing import signature_headers
 RETRIED_STATUSES = frozenset({408, 429})
 RESPONSE_BYTES = 4096
 """The receiver's body is never read; this caps what the client may buffer of it."""
+USER_AGENT = f"swescribe-webhooks/{__version__}"
+"""Receivers may log or filter on it; the version is the package's (pyproject)."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ def deliver_once(
     """
     headers = {
         "Content-Type": "application/json",
-        "User-Agent": "swescribe-webhooks/1",
+        "User-Agent": USER_AGENT,
         **signature_headers(secret, msg_id, body),
     }
     try:
