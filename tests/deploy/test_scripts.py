@@ -1,4 +1,4 @@
-"""The deployment scripts (setup/, run_transcription/): shellcheck-clean, strict, free of
+"""The deployment scripts (setup/, run_transcription/, docker/): shellcheck-clean, strict, free of
 secrets, with --help, and a --dry-run that never reaches AWS. No AWS account is needed:
 a fake `aws` on PATH fails the test if any script calls an AWS API."""
 
@@ -33,6 +33,7 @@ SHELL_FILES = (
     "setup/lib/preflight.sh",
     "setup/lib/api_logging.sh",
     "run_transcription/provision_worker_ami.sh",
+    "docker/test.sh",
 )
 SCANNED_FOR_SECRETS = (
     *SHELL_FILES,
@@ -40,6 +41,9 @@ SCANNED_FOR_SECRETS = (
     "setup/lambda/requirements.txt",
     "run_transcription/worker-requirements.txt",
     "run_transcription/diarize-requirements.txt",
+    "docker/Dockerfile",
+    "docker/compose.yaml",
+    "docker/webhook_receiver.py",
 )
 FAKE_AWS = """#!/bin/sh
 printf '%s\\n' "$*" >>"$FAKE_AWS_CALLS"

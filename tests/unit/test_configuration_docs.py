@@ -23,8 +23,15 @@ READ_OUTSIDE_SETTINGS = {
     "SWESCRIBE_S3_OUTPUT": "adapters/aws/ec2_launcher.py (UserData)",
     "SWESCRIBE_PARENT_PID": "cli/serve.py",
 }
-"""Variables that are not settings of the service: the CLI client's, and those a process
+"""Variables that are not settings of the service: the CLI client's, those a process
 sets for the one it starts."""
+
+CONTAINER_VARIABLES = {
+    "SWESCRIBE_HEALTHCHECK_URL": "docker/Dockerfile",
+    "SWESCRIBE_IMAGE_TARGET": "docker/compose.yaml",
+    "SWESCRIBE_PUBLISH_PORT": "docker/compose.yaml",
+}
+"""Variables of the container files (the image's HEALTHCHECK, compose), not of the code."""
 
 DEFAULT_IN_PROSE = {
     "data_dir",
@@ -76,7 +83,15 @@ def test_every_setting_is_documented_with_its_default(name: str, info: FieldInfo
 def test_every_variable_the_page_names_is_read_somewhere() -> None:
     settings = {v for name, info in Settings.model_fields.items() for v in env_names(name, info)}
     named = set(re.findall(r"SWESCRIBE_[A-Z0-9_]*[A-Z0-9]", DOC))
-    assert sorted(named - settings - set(READ_OUTSIDE_SETTINGS)) == []
+    outside = set(READ_OUTSIDE_SETTINGS) | set(CONTAINER_VARIABLES)
+    assert sorted(named - settings - outside) == []
+
+
+@pytest.mark.parametrize(("variable", "path"), CONTAINER_VARIABLES.items())
+def test_container_variables_the_page_names_are_read_by_the_container_files(
+    variable: str, path: str
+) -> None:
+    assert variable in (ROOT / path).read_text()
 
 
 def test_every_swescribe_variable_in_the_code_is_documented() -> None:
