@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -59,10 +60,14 @@ def test_pyproject_version_is_the_newest_release_in_the_changelog() -> None:
 
 
 def test_a_source_tree_never_installed_says_its_version_is_unknown(tmp_path: Path) -> None:
-    """No metadata, no guess: `0+unknown` sorts below every release (PEP 440)."""
+    """No metadata, no guess: `0+unknown` sorts below every release (PEP 440). The
+    package alone is copied: an editable install leaves `src/swescribe.egg-info`, whose
+    metadata Python would find beside it."""
+    source = tmp_path / "src"
+    shutil.copytree(REPO_ROOT / "src" / "swescribe", source / "swescribe")
     without_site_packages = subprocess.run(
         [sys.executable, "-S", "-c", "import swescribe; print(swescribe.__version__)"],
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT / "src")},
+        env={**os.environ, "PYTHONPATH": str(source)},
         capture_output=True,
         text=True,
         check=True,
