@@ -226,10 +226,13 @@ class StreamSession:
 
     def _pause_start(self, turn: _Turn) -> int | None:
         """Where the growing turn's speech paused, once the pause has lasted
-        `pause_decode_ms` (it may be the turn's end); None while it speaks."""
+        `pause_decode_ms` (it may be the turn's end); None while it speaks, and always
+        without turn detection (a pause does not end such a turn)."""
         pause = self._detector.pause_since
         wait = self._tuning.pause_decode_ms
-        if turn is not self._turn or pause is None or not 0 < wait < self.options.silence_ms:
+        if turn is not self._turn or pause is None or not self.options.turn_detection:
+            return None
+        if not 0 < wait < self.options.silence_ms:
             return None
         paused = self._detector.position - pause >= wait * SAMPLE_RATE // 1000
         return pause if paused else None
