@@ -112,3 +112,5 @@ def test_words_the_decoder_put_at_or_past_the_end_of_the_audio_are_left_out() ->
     heard = words("har en varierad mening slängd.", start=12.4, step=0.4)
     invented = [TimedWord(14.99, 14.99, " har"), TimedWord(14.99, 15.29, " en")]
     assert within_audio([*heard, *invented], audio_end=15.0) == heard
+    drawn_out = TimedWord(14.6, 15.4, " ord")
+    assert within_audio([*heard, drawn_out], audio_end=15.0) == [*heard, drawn_out]

@@ -44,6 +44,14 @@ class DecodeRequest:
     language: str
     final: bool = False
     """The turn's last decode: searched with the final beam."""
+    silence_after: float = 0.0
+    """Seconds of silence added after the audio (a pause heard as the turn's end): no
+    word is placed there."""
+
+    @property
+    def audio_end(self) -> float:
+        """Where the audio heard ends on the session's timeline, seconds."""
+        return self.offset + self.audio.size / SAMPLE_RATE - self.silence_after
 
 
 @dataclass(frozen=True)
@@ -154,8 +162,7 @@ class BatchDecoder:
                 0.0,
             )
         return [
-            _hypothesis(found, r.offset + r.audio.size / SAMPLE_RATE)
-            for found, r in zip(segments, requests, strict=True)
+            _hypothesis(found, r.audio_end) for found, r in zip(segments, requests, strict=True)
         ]
 
 
@@ -191,9 +198,10 @@ def _begins(group: list[str], words: list[str]) -> bool:
 
 def within_audio(words: Sequence[TimedWord], audio_end: float) -> list[TimedWord]:
     """The words before the first that the decoder placed at or past the end of the audio
-    it heard: a phrase repeated there, squeezed into no time, was never said."""
+    it heard: a phrase repeated there, squeezed into no time, was never said. (A last
+    word's end may run on into the silence after it.)"""
     for index, word in enumerate(words):
-        if word.start >= audio_end - END_MARGIN or word.end > audio_end + 2 * END_MARGIN:
+        if word.start >= audio_end - END_MARGIN:
             return list(words[:index])
     return list(words)
 

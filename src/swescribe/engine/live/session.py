@@ -218,11 +218,17 @@ class StreamSession:
         paused is decoded with the final beam too."""
         turn = self._ending[0] if self._ending else self._turn
         assert turn is not None
-        final = bool(self._ending) or self._pause_start(turn) is not None
+        pause = None if self._ending else self._pause_start(turn)
+        final = bool(self._ending) or pause is not None
         turn.decoded_to = turn.buffer_end
         self._decoding = _Decoding(turn, final, turn.buffer_end)
+        audio, rest = turn.audio(), 0
+        if pause is not None:  # heard as if the pause went on to end the turn
+            rest = max(0, pause + self.options.silence_ms * SAMPLE_RATE // 1000 - turn.buffer_end)
+            audio = np.concatenate([audio, np.zeros(rest, dtype=np.float32)])
         offset = turn.buffer_start / SAMPLE_RATE
-        return DecodeRequest(turn.audio(), offset, prompt, turn.language or language, final)
+        language = turn.language or language
+        return DecodeRequest(audio, offset, prompt, language, final, rest / SAMPLE_RATE)
 
     def _pause_start(self, turn: _Turn) -> int | None:
         """Where the growing turn's speech paused, once the pause has lasted
