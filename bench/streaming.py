@@ -228,13 +228,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--final-beam", type=int, default=LiveTuning.final_beam_size, help="final_beam_size"
     )
+    parser.add_argument(
+        "--pause-ms",
+        type=int,
+        default=LiveTuning.pause_decode_ms,
+        help="LiveTuning.pause_decode_ms (0: the final beam only after a turn ends)",
+    )
     args = parser.parse_args(argv)
 
     cache = Path(tempfile.gettempdir()) / "swescribe-bench-models"
     locator = ModelLocator(cache, search_dirs=(), allow_download=args.model != "whisper-base")
     resolved = locator.resolve(args.model)
     plan = plan_device(args.device, "auto", args.threads)
-    tuning = LiveTuning(step_seconds=args.step, final_beam_size=args.final_beam)
+    tuning = LiveTuning(
+        step_seconds=args.step, final_beam_size=args.final_beam, pause_decode_ms=args.pause_ms
+    )
     live = LiveEngine(lambda: load_whisper_model(resolved, plan), tuning)
     before = rss_mib()
     live.open(LiveOptions(), lambda event: None).close()  # loads the model
@@ -247,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         "live_threads": plan.cpu_threads,
         "step_seconds": tuning.step_seconds,
         "final_beam_size": tuning.final_beam_size,
+        "pause_decode_ms": tuning.pause_decode_ms,
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "rss_before_mib": round(before, 1),
         "rss_after_live_model_mib": round(after, 1),

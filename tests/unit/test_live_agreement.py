@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 
 from swescribe.engine.live import LocalAgreement, TimedWord, trim_point
-from swescribe.engine.live.decoder import without_loop
+from swescribe.engine.live.decoder import within_audio, without_loop
 
 
 def words(text: str, start: float = 0.0, step: float = 0.5) -> list[TimedWord]:
@@ -98,3 +98,19 @@ def test_a_decoding_loop_is_cut_after_its_first_round() -> None:
     assert texts(without_loop(looped)) == "under rika främande ord"
     assert texts(without_loop(words("V V V V V V"))) == "V"
     assert texts(without_loop(words("jag jag lämnar dig"))) == "jag jag lämnar dig"
+
+
+def test_a_longer_phrase_said_again_and_again_is_a_loop_too() -> None:
+    phrase = "har en varierad mening slängd "
+    looped = words(phrase * 2 + "har en varierad mening sl")
+    assert texts(without_loop(looped)) == phrase.strip()
+
+
+def test_words_the_decoder_put_at_or_past_the_end_of_the_audio_are_left_out() -> None:
+    # A decode of 3.69 s of audio that ends at 15.0 s (seen on lattlast_stts): a phrase,
+    # then the same phrase again squeezed into the buffer's last instant and beyond.
+    heard = words("har en varierad mening slängd.", start=12.4, step=0.4)
+    invented = [TimedWord(14.99, 14.99, " har"), TimedWord(14.99, 15.29, " en")]
+    assert within_audio([*heard, *invented], audio_end=15.0) == heard
+    drawn_out = TimedWord(14.6, 15.4, " ord")
+    assert within_audio([*heard, drawn_out], audio_end=15.0) == [*heard, drawn_out]

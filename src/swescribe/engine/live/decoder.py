@@ -23,8 +23,11 @@ ENCODER_MARGIN_FRAMES = 100
 TOKENS_PER_SECOND = 12
 """Room to write per second of audio: speech needs about half of it, timestamps
 included; a decode that loops stops there instead of at Whisper's 448 tokens."""
-MAX_LOOP_PERIOD = 4
-"""Words repeating with a period of up to this many, three times running, are a loop."""
+MAX_LOOP_PERIOD = 8
+"""Words repeating with a period of up to this many, three times running (the third
+maybe cut short), are a loop."""
+END_MARGIN = 0.02
+"""A word that starts this close to the end of the decoded audio was not heard in it."""
 CONTEXT_CHARS = 200
 """Confirmed text before the buffer that goes into the prompt (whisper_streaming's 200)."""
 
@@ -41,6 +44,14 @@ class DecodeRequest:
     language: str
     final: bool = False
     """The turn's last decode: searched with the final beam."""
+    silence_after: float = 0.0
+    """Seconds of silence added after the audio (a pause heard as the turn's end): no
+    word is placed there."""
+
+    @property
+    def audio_end(self) -> float:
+        """Where the audio heard ends on the session's timeline, seconds."""
+        return self.offset + self.audio.size / SAMPLE_RATE - self.silence_after
 
 
 @dataclass(frozen=True)
@@ -150,7 +161,9 @@ class BatchDecoder:
                 options.append_punctuations,
                 0.0,
             )
-        return [_hypothesis(found) for found in segments]
+        return [
+            _hypothesis(found, r.audio_end) for found, r in zip(segments, requests, strict=True)
+        ]
 
 
 def _max_length(model_limit: int, requests: Sequence[DecodeRequest]) -> int:
@@ -162,16 +175,34 @@ def _max_length(model_limit: int, requests: Sequence[DecodeRequest]) -> int:
 
 def without_loop(words: Sequence[TimedWord]) -> list[TimedWord]:
     """The words up to a decoding loop (a group of up to MAX_LOOP_PERIOD words said three
-    times running), its first occurrence kept: greedy Whisper loops on short audio."""
+    times running, the third maybe cut short by the length limit), its first occurrence
+    kept: greedy Whisper loops on short audio."""
     keys = [w.key for w in words]
     for start in range(len(keys)):
         for period in range(1, MAX_LOOP_PERIOD + 1):
-            end = start + 3 * period
-            if end > len(keys):
-                break
-            group = keys[start : start + period]
-            if group == keys[start + period : start + 2 * period] == keys[start + 2 * period : end]:
-                return list(words[: start + period])
+            second = start + period
+            group = keys[start:second]
+            if second + period > len(keys) or group != keys[second : second + period]:
+                continue
+            third = keys[second + period : second + 2 * period]
+            if third and _begins(group, third):
+                return list(words[:second])
+    return list(words)
+
+
+def _begins(group: list[str], words: list[str]) -> bool:
+    """Whether `words` are the group's first words, the last of them maybe cut short."""
+    *whole, last = words
+    return group[: len(whole)] == whole and group[len(whole)].startswith(last)
+
+
+def within_audio(words: Sequence[TimedWord], audio_end: float) -> list[TimedWord]:
+    """The words before the first that the decoder placed at or past the end of the audio
+    it heard: a phrase repeated there, squeezed into no time, was never said. (A last
+    word's end may run on into the silence after it.)"""
+    for index, word in enumerate(words):
+        if word.start >= audio_end - END_MARGIN:
+            return list(words[:index])
     return list(words)
 
 
@@ -188,15 +219,17 @@ def _rows(encoder_output: Any, rows: list[int]) -> Any:
     return picked if encoder_output.device == "cpu" else picked.to_device(ctranslate2.Device.cuda)
 
 
-def _hypothesis(segments: list[dict[str, Any]]) -> Hypothesis:
-    words = without_loop(
+def _hypothesis(segments: list[dict[str, Any]], audio_end: float) -> Hypothesis:
+    heard = within_audio(
         [
             TimedWord(float(w["start"]), float(w["end"]), str(w["word"]))
             for segment in segments
             for w in segment.get("words") or ()
             if str(w["word"]).strip()
-        ]
+        ],
+        audio_end,
     )
+    words = without_loop(heard)
     reached = words[-1].end if words else 0.0
     ends = tuple(float(s["end"]) for s in segments if not s["unfinished"] and s["end"] <= reached)
     return Hypothesis(tuple(words), ends)

@@ -1,9 +1,11 @@
-"""The live engine: one loaded model and one decode thread for all of its sessions.
+"""The live engine: one loaded model and two threads for all of its sessions.
 
-Each round the thread takes every session's new audio (VAD, turn edges), then decodes
-together, in one batched call, every session that has a second of new speech or an
-ended turn, the least recently served first, so no session starves another. The thread
-runs while sessions are open and ends with the last one; the model stays loaded.
+The engine's thread takes every session's new audio (VAD, turn edges) every 50 ms, also
+while a decode runs, so a turn's end is seen as it comes. When no decode runs, it sends
+to the decode thread, in one batched call, every session that has a second of new
+speech, a pause or an ended turn, the least recently served first, so no session starves
+another; it applies the results when they come. The threads run while sessions are open
+and end with the last one; the model stays loaded.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from swescribe.core.errors import InvalidOption, ModelUnavailable
-from swescribe.engine.live.decoder import BatchDecoder
+from swescribe.engine.live.decoder import BatchDecoder, Hypothesis
 from swescribe.engine.live.session import StreamSession
 from swescribe.engine.live.tuning import LiveTuning
 from swescribe.engine.live.turns import SileroStream, SpeechProbabilities, TurnDetector
@@ -26,7 +30,18 @@ log = logging.getLogger(__name__)
 
 IDLE_WAIT_SECONDS = 0.5
 """How long the thread sleeps when no session has anything new (a bound, not a pace)."""
+INGEST_SECONDS = 0.05
+"""While a decode runs, how often the sessions' new audio goes through the VAD, so a
+turn's end is seen when it comes rather than after the decode."""
 DEFAULT_LANGUAGE = "sv"
+
+
+@dataclass(frozen=True)
+class _Decoding:
+    """A batched decode running on the decode thread."""
+
+    sessions: list[StreamSession]
+    result: Future[list[Hypothesis]]
 
 
 class LiveEngine:
@@ -82,8 +97,8 @@ class LiveEngine:
         return session
 
     def stop(self, timeout: float = 30.0) -> None:
-        """End the decode thread after its current decode (at exit: a thread still
-        inside CTranslate2 as the interpreter ends aborts the process)."""
+        """End the threads after the current decode (at exit: a thread still inside
+        CTranslate2 as the interpreter ends aborts the process)."""
         with self._lock:
             self._stopping = True
             thread = self._thread
@@ -100,48 +115,73 @@ class LiveEngine:
             return self._decoder
 
     def _run(self) -> None:
-        decoder = self._loaded()
+        # The model decodes on its own thread while this one goes on taking audio.
+        with ThreadPoolExecutor(1, thread_name_prefix="swescribe-live-decode") as pool:
+            self._serve(self._loaded(), pool)
+
+    def _serve(self, decoder: BatchDecoder, pool: ThreadPoolExecutor) -> None:
+        decoding: _Decoding | None = None
         while True:
             self._wake.clear()
             with self._lock:
                 self._sessions = [s for s in self._sessions if not s.closed]
-                if not self._sessions or self._stopping:
+                stopping = self._stopping or not self._sessions
+                if stopping and decoding is None:
                     self._thread = None
                     return
                 sessions = list(self._sessions)
             try:
-                served = self._round(decoder, sessions)
+                for session in sessions:
+                    session.ingest()
+                if decoding is not None and decoding.result.done():
+                    finished, decoding = decoding, None
+                    self._apply(finished)
+                if decoding is None and not stopping:
+                    decoding = self._start_decode(decoder, pool, sessions)
             except Exception:  # the thread serves every session: it must not die
                 log.exception("live decoding round failed")
-                served = True
-            if not served and not any(s.has_input() for s in sessions):
+            if decoding is not None:
+                self._wake.wait(INGEST_SECONDS)
+            elif not any(s.has_input() for s in sessions):
                 self._wake.wait(IDLE_WAIT_SECONDS)
 
-    def _round(self, decoder: BatchDecoder, sessions: list[StreamSession]) -> bool:
-        """One round: every session's input taken, one batched decode. Whether it decoded."""
-        for session in sessions:
-            session.ingest()
+    def _start_decode(
+        self, decoder: BatchDecoder, pool: ThreadPoolExecutor, sessions: list[StreamSession]
+    ) -> _Decoding | None:
+        """The sessions with something to decode, the least recently served first, sent to
+        the decode thread in one batched call."""
         ready = [s for s in sessions if not s.closed and s.wants_decode()]
         ready.sort(key=lambda s: s.last_decoded)
         ready = ready[: self.tuning.max_batch]
         if not ready:
-            return False
-        requests = []
-        for session in ready:
-            audio, needs_language = session.next_turn_audio()
-            if needs_language and session.options.language is None:
-                session.set_turn_language(decoder.detect_language(audio))
-            prompt = decoder.prompt(session.options.prompt, session.prompt_text())
-            requests.append(session.request(prompt, session.options.language or DEFAULT_LANGUAGE))
+            return None
         try:
-            hypotheses = decoder.decode(requests)
-            self.batch_sizes[len(requests)] += 1
+            requests = []
+            for session in ready:
+                audio, needs_language = session.next_turn_audio()
+                if needs_language and session.options.language is None:
+                    session.set_turn_language(decoder.detect_language(audio))
+                prompt = decoder.prompt(session.options.prompt, session.prompt_text())
+                language = session.options.language or DEFAULT_LANGUAGE
+                requests.append(session.request(prompt, language))
+            result = pool.submit(decoder.decode, requests)
         except Exception:
-            log.exception("live decode of %d sessions failed", len(ready))
+            log.exception("live decode of %d sessions could not start", len(ready))
             for session in ready:
                 session.abandon()
-            return True
-        for session, hypothesis in zip(ready, hypotheses, strict=True):
+            return None
+        result.add_done_callback(lambda _: self._wake.set())
+        return _Decoding(ready, result)
+
+    def _apply(self, decoding: _Decoding) -> None:
+        try:
+            hypotheses = decoding.result.result()
+        except Exception:
+            log.exception("live decode of %d sessions failed", len(decoding.sessions))
+            for session in decoding.sessions:
+                session.abandon()
+            return
+        self.batch_sizes[len(decoding.sessions)] += 1
+        for session, hypothesis in zip(decoding.sessions, hypotheses, strict=True):
             if not session.closed:
                 session.apply(hypothesis)
-        return True

@@ -62,6 +62,9 @@ class _Turn:
     emitted: str = ""
     """Its deltas' text so far: what it has confirmed."""
     tentative: str = ""
+    settled_to: int | None = None
+    """Where the audio ended that its latest decode heard, when that decode used the final
+    beam: if the turn's speech ends before this, that decode was its last."""
 
     @property
     def buffer_end(self) -> int:
@@ -83,6 +86,16 @@ class _Turn:
         self.chunks = [self.audio()[drop:]]
         self.buffer_start += drop
         self.buffered -= drop
+
+
+@dataclass(frozen=True)
+class _Decoding:
+    """The decode a session has asked for and not yet been given."""
+
+    turn: _Turn
+    final: bool
+    heard_to: int
+    """Session sample where the decoded audio ends."""
 
 
 class StreamSession:
@@ -122,6 +135,7 @@ class StreamSession:
         self._ending: deque[_Turn] = deque()
         self._context = ""
         """Text of the finished turns, for the prompt."""
+        self._decoding: _Decoding | None = None
 
     # The client's side: any thread, returns at once.
 
@@ -186,20 +200,48 @@ class StreamSession:
         self._count_undecoded()
 
     def wants_decode(self) -> bool:
+        if self._decoding is not None:
+            return False
         if self._ending:
             return True
         turn = self._turn
+        if turn is None or not turn.heard_speech:
+            return False
+        pause = self._pause_start(turn)
+        if pause is not None:  # one final-beam decode per pause
+            return turn.settled_to is None or turn.settled_to <= pause
         step = round(self._tuning.step_seconds * SAMPLE_RATE)
-        return turn is not None and turn.heard_speech and turn.buffer_end - turn.decoded_to >= step
+        return turn.buffer_end - turn.decoded_to >= step
 
     def request(self, prompt: list[int], language: str) -> DecodeRequest:
-        """The buffer to decode now: an ended turn's final decode first."""
+        """The buffer to decode now: an ended turn's final decode first; a turn that has
+        paused is decoded with the final beam too."""
         turn = self._ending[0] if self._ending else self._turn
         assert turn is not None
+        pause = None if self._ending else self._pause_start(turn)
+        final = bool(self._ending) or pause is not None
         turn.decoded_to = turn.buffer_end
+        self._decoding = _Decoding(turn, final, turn.buffer_end)
+        audio, rest = turn.audio(), 0
+        if pause is not None:  # heard as if the pause went on to end the turn
+            rest = max(0, pause + self.options.silence_ms * SAMPLE_RATE // 1000 - turn.buffer_end)
+            audio = np.concatenate([audio, np.zeros(rest, dtype=np.float32)])
         offset = turn.buffer_start / SAMPLE_RATE
-        final = bool(self._ending)
-        return DecodeRequest(turn.audio(), offset, prompt, turn.language or language, final)
+        language = turn.language or language
+        return DecodeRequest(audio, offset, prompt, language, final, rest / SAMPLE_RATE)
+
+    def _pause_start(self, turn: _Turn) -> int | None:
+        """Where the growing turn's speech paused, once the pause has lasted
+        `pause_decode_ms` (it may be the turn's end); None while it speaks, and always
+        without turn detection (a pause does not end such a turn)."""
+        pause = self._detector.pause_since
+        wait = self._tuning.pause_decode_ms
+        if turn is not self._turn or pause is None or not self.options.turn_detection:
+            return None
+        if not 0 < wait < self.options.silence_ms:
+            return None
+        paused = self._detector.position - pause >= wait * SAMPLE_RATE // 1000
+        return pause if paused else None
 
     def next_turn_audio(self) -> tuple[Samples, bool]:
         """The audio the next decode will hear, and whether its turn needs a language."""
@@ -223,29 +265,48 @@ class StreamSession:
         return f"{earlier} {before}".strip()
 
     def apply(self, hypothesis: Hypothesis) -> None:
-        """A decode's result for the turn that `request` gave."""
+        """A decode's result for the turn that `request` gave (which may have ended, or
+        been cleared, while it was decoded)."""
         self.last_decoded = time.monotonic()
-        if self._ending:
-            turn = self._ending.popleft()
-            agreed = turn.agreement.update(hypothesis.words)
-            self._confirm(turn, agreed + turn.agreement.finish(), final=True)
-            self._emit("completed", turn, text=turn.emitted, end=turn.end)
-            self._context = f"{self._context} {turn.emitted}".strip()[-1000:]
-        elif self._turn is not None:
-            turn = self._turn
-            self._confirm(turn, turn.agreement.update(hypothesis.words), final=False)
-            self._trim(turn, hypothesis)
+        decoding, self._decoding = self._decoding, None
+        if decoding is None:
+            return
+        turn = decoding.turn
+        if turn is not self._turn and turn not in self._ending:
+            return
+        agreed = turn.agreement.update(hypothesis.words)
+        turn.settled_to = decoding.heard_to if decoding.final else None
+        if self._ending and self._ending[0] is turn and self._settled(turn):
+            self._complete(self._ending.popleft(), agreed)
+            while self._ending and self._settled(self._ending[0]):
+                self._complete(self._ending.popleft(), [])
+        else:
+            self._confirm(turn, agreed, final=False)
+            if turn is self._turn:
+                self._trim(turn, hypothesis)
         self._count_undecoded()
 
     def abandon(self) -> None:
         """A decode failed: end this session's turns with what they have confirmed."""
         self.last_decoded = time.monotonic()
+        self._decoding = None
         turns = list(self._ending) + ([self._turn] if self._turn is not None else [])
         self._ending.clear()
         self._turn = None
         for turn in turns:
             self._emit("completed", turn, text=turn.emitted, end=turn.end or self._timeline)
         self._count_undecoded()
+
+    @staticmethod
+    def _settled(turn: _Turn) -> bool:
+        """Whether a final-beam decode has heard all of the ended turn's speech."""
+        return turn.end is not None and turn.settled_to is not None and turn.settled_to >= turn.end
+
+    def _complete(self, turn: _Turn, agreed: list[TimedWord]) -> None:
+        """The turn's tentative tail becomes final; its completed event."""
+        self._confirm(turn, agreed + turn.agreement.finish(), final=True)
+        self._emit("completed", turn, text=turn.emitted, end=turn.end)
+        self._context = f"{self._context} {turn.emitted}".strip()[-1000:]
 
     def _ingest_audio(self, samples: Samples) -> None:
         first = self._timeline
@@ -323,7 +384,9 @@ class StreamSession:
         self._last_stop = end
         if stopped:
             self._emit("speech_stopped", turn, end=end)
-        if turn.heard_speech:
+        if turn.heard_speech and self._settled(turn) and not self._ending:
+            self._complete(turn, [])
+        elif turn.heard_speech:
             self._ending.append(turn)
         else:
             self._emit("completed", turn, text="", end=end)
@@ -334,6 +397,7 @@ class StreamSession:
 
     def _clear(self) -> None:
         self._turn = None
+        self._decoding = None
         self._history.clear()
         self._history_samples = 0
         self._turn_starts.clear()

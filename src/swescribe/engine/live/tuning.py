@@ -28,6 +28,10 @@ class LiveTuning:
     """A new turn's buffer begins with the recent turns that began this close before it:
     heard again, their words left out. A turn of one phrase alone is too little context
     for Whisper (docs/performance.md, "Live")."""
+    pause_decode_ms: int = 200
+    """A pause this long inside a turn has the turn decoded at once with the final beam:
+    if the pause becomes the turn's end (`silence_ms`), that decode is its last and the
+    turn completes without waiting for another (0: no such decode)."""
     prompt_previous_turns: bool = False
     """Whether the prompt carries the text of the session's earlier turns, not only the
     turn's own confirmed text before its buffer: whisper-base then copies earlier
@@ -42,5 +46,7 @@ class LiveTuning:
             raise InvalidOption("max_buffer_seconds must lie between trim_seconds and 30")
         if self.max_undecoded_seconds <= 0:
             raise InvalidOption("max_undecoded_seconds must be positive")
+        if self.pause_decode_ms < 0:
+            raise InvalidOption("pause_decode_ms must not be negative")
         if min(self.max_batch, self.beam_size, self.final_beam_size) < 1:
             raise InvalidOption("max_batch and the beam sizes must be at least 1")

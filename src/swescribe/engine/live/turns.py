@@ -90,6 +90,17 @@ class TurnDetector:
                 edges.append(edge)
         return edges
 
+    @property
+    def pause_since(self) -> int | None:
+        """Where the pause in the speech began, while a turn is speaking and its audio is
+        below the lower threshold (samples into the stream); None otherwise."""
+        return self._silent_since if self.speaking else None
+
+    @property
+    def position(self) -> int:
+        """Samples into the stream classified so far."""
+        return self._position
+
     def reset(self) -> None:
         """Back to silence (the client cleared its turn); the VAD keeps its state."""
         self.speaking = False
