@@ -216,7 +216,7 @@ class StreamSession:
     def request(self, prompt: list[int], language: str) -> DecodeRequest:
         """The buffer to decode now: an ended turn's final decode first; a turn that has
         paused is decoded with the final beam too."""
-        turn = self._ending[0] if self._ending else self._turn
+        turn = self._next_turn()
         assert turn is not None
         pause = None if self._ending else self._pause_start(turn)
         final = bool(self._ending) or pause is not None
@@ -229,6 +229,10 @@ class StreamSession:
         offset = turn.buffer_start / SAMPLE_RATE
         language = turn.language or language
         return DecodeRequest(audio, offset, prompt, language, final, rest / SAMPLE_RATE)
+
+    def _next_turn(self) -> _Turn | None:
+        """The turn the next decode is for: an ended turn's final decode comes first."""
+        return self._ending[0] if self._ending else self._turn
 
     def _pause_start(self, turn: _Turn) -> int | None:
         """Where the growing turn's speech paused, once the pause has lasted
@@ -245,18 +249,18 @@ class StreamSession:
 
     def next_turn_audio(self) -> tuple[Samples, bool]:
         """The audio the next decode will hear, and whether its turn needs a language."""
-        turn = self._ending[0] if self._ending else self._turn
+        turn = self._next_turn()
         assert turn is not None
         return turn.audio(), turn.language is None
 
     def set_turn_language(self, language: str) -> None:
-        turn = self._ending[0] if self._ending else self._turn
+        turn = self._next_turn()
         if turn is not None:
             turn.language = language
 
     def prompt_text(self) -> str:
         """Confirmed text before the next decode's buffer."""
-        turn = self._ending[0] if self._ending else self._turn
+        turn = self._next_turn()
         earlier = self._context if self._tuning.prompt_previous_turns else ""
         if turn is None:
             return earlier
