@@ -144,7 +144,7 @@ function liveTextDetails(jobId) {
   const text = document.createElement("p");
   text.textContent = state.liveText.get(jobId) || t("liveTextEmpty");
   details.append(summary, text);
-  details.open = state.liveTextOpen.has(jobId); // the list is redrawn as jobs are polled
+  details.open = state.liveTextOpen.has(jobId); // a row is redrawn when its job changes
   details.addEventListener("toggle", () => {
     if (details.open) state.liveTextOpen.add(jobId);
     else state.liveTextOpen.delete(jobId);
@@ -152,6 +152,42 @@ function liveTextDetails(jobId) {
   return details;
 }
 
+function jobRow(job) {
+  const row = document.createElement("tr");
+  row.dataset.jobId = job.job_id;
+  row.dataset.status = job.status;
+  const name = jobName(job);
+  const file = fileCell(row, name);
+  if (state.liveText.has(job.job_id)) file.append(liveTextDetails(job.job_id));
+  const statusCell = cell(row, "", "status");
+  const badge = document.createElement("span");
+  badge.className = `badge status-${job.status}`;
+  badge.textContent = statusLabel(job.status);
+  statusCell.append(badge);
+  if (job.status === "failed" && job.error_message) {
+    const why = document.createElement("span");
+    why.className = "failure";
+    why.textContent = job.error_message;
+    statusCell.append(why);
+  }
+  progressCell(row, job, name);
+  cell(row, typeof job.audio_duration === "number" ? clock(job.audio_duration) : "–");
+  cell(row, job.created_at ? new Date(job.created_at).toLocaleString(state.lang) : "–");
+  const actions = cell(row, "", "actions");
+  if (job.status === "completed") {
+    actions.append(actionButton(t("open"), t("openLabel", name), "open", job.job_id));
+  }
+  actions.append(actionButton(t("remove"), t("removeLabel", name), "delete", job.job_id));
+  return row;
+}
+
+// Everything a row is drawn from: a row whose drawing did not change is kept as it is.
+function rowSource(job) {
+  return JSON.stringify([job, state.lang, state.liveText.get(job.job_id) ?? null]);
+}
+
+// Polling redraws only the rows that changed, so a selection, a hover or an open detail
+// in the others survives it; rows are moved into the list's order, gone jobs removed.
 export function renderJobs() {
   const focused = document.activeElement;
   const refocus =
@@ -159,34 +195,25 @@ export function renderJobs() {
       ? [focused.dataset.action, focused.dataset.jobId]
       : null;
   const body = $("jobs-body");
-  body.replaceChildren();
+  const shown = new Map([...body.rows].map((row) => [row.dataset.jobId, row]));
+  let next = body.firstElementChild;
   for (const job of state.jobs) {
-    const row = document.createElement("tr");
-    row.dataset.jobId = job.job_id;
-    row.dataset.status = job.status;
-    const name = jobName(job);
-    const file = fileCell(row, name);
-    if (state.liveText.has(job.job_id)) file.append(liveTextDetails(job.job_id));
-    const statusCell = cell(row, "", "status");
-    const badge = document.createElement("span");
-    badge.className = `badge status-${job.status}`;
-    badge.textContent = statusLabel(job.status);
-    statusCell.append(badge);
-    if (job.status === "failed" && job.error_message) {
-      const why = document.createElement("span");
-      why.className = "failure";
-      why.textContent = job.error_message;
-      statusCell.append(why);
+    const source = rowSource(job);
+    let row = shown.get(job.job_id);
+    if (!row || row.dataset.source !== source) {
+      const fresh = jobRow(job);
+      fresh.dataset.source = source;
+      if (row) row.replaceWith(fresh);
+      if (next === row) next = fresh;
+      row = fresh;
     }
-    progressCell(row, job, name);
-    cell(row, typeof job.audio_duration === "number" ? clock(job.audio_duration) : "–");
-    cell(row, job.created_at ? new Date(job.created_at).toLocaleString(state.lang) : "–");
-    const actions = cell(row, "", "actions");
-    if (job.status === "completed") {
-      actions.append(actionButton(t("open"), t("openLabel", name), "open", job.job_id));
-    }
-    actions.append(actionButton(t("remove"), t("removeLabel", name), "delete", job.job_id));
-    body.append(row);
+    if (row === next) next = row.nextElementSibling;
+    else body.insertBefore(row, next);
+  }
+  while (next) {
+    const gone = next;
+    next = next.nextElementSibling;
+    gone.remove();
   }
   $("jobs-table").hidden = state.jobs.length === 0;
   $("jobs-empty").hidden = state.jobs.length !== 0;
@@ -195,7 +222,7 @@ export function renderJobs() {
     state.scrollToJob = null; // once: a user scrolling away is not pulled back on each poll
     fresh.scrollIntoView({ block: "nearest" }); // the view only: focus stays where it is
   }
-  if (refocus) {
+  if (refocus && document.activeElement !== focused) {
     const again = body.querySelector(
       `button[data-action="${refocus[0]}"][data-job-id="${refocus[1]}"]`,
     );
