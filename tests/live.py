@@ -108,6 +108,25 @@ def append(ws: ClientConnection, pcm: bytes, rate: int = 24_000, width: int = 2)
         ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": chunk}))
 
 
+def sdk_send_swedish_speech(connection: Any, pcm: bytes, rate: int = 24_000) -> None:
+    """Through the official SDK's realtime connection: a Swedish transcription session
+    with server VAD (700 ms), then `pcm` in 100 ms appends, as fast as the socket takes them."""
+    connection.session.update(
+        session={
+            "type": "transcription",
+            "audio": {
+                "input": {
+                    "format": {"type": "audio/pcm", "rate": rate},
+                    "transcription": {"model": "gpt-4o-transcribe", "language": "sv"},
+                    "turn_detection": {"type": "server_vad", "silence_duration_ms": 700},
+                }
+            },
+        }
+    )
+    for chunk in b64_chunks(pcm, rate=rate):
+        connection.input_audio_buffer.append(audio=chunk)
+
+
 def read_until(
     ws: ClientConnection, wanted: str, seconds: float = 10.0, limit: int = 2000
 ) -> list[dict[str, Any]]:

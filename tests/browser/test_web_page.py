@@ -210,20 +210,23 @@ def test_a_good_key_saved_after_a_refused_one_is_noted_as_saved(
     expect(page.get_by_role("alert")).to_be_hidden()
 
 
+RUNNING_JOB = {
+    "job_id": "0123456789abcdef",
+    "status": "processing",
+    "s3_key": "transcription_upload/0123456789abcdef/intervju.wav",
+    "created_at": "2026-12-01T10:00:00Z",
+    "audio_duration": 222.5,
+    "progress": 0.4,
+}
+"""A job the worker is part way through, as the API lists it (the page's list is routed)."""
+
+
 def test_a_running_job_shows_a_moving_bar_its_duration_and_the_time_left(
     page: Page, service: RunningService
 ) -> None:
     """Issue 27: "Transcribing 0 %" with duration "–" was all a running job showed. The
     job list here is the API's answer for a job the worker is part way through."""
-    job = {
-        "job_id": "0123456789abcdef",
-        "status": "processing",
-        "s3_key": "transcription_upload/0123456789abcdef/intervju.wav",
-        "created_at": "2026-12-01T10:00:00Z",
-        "audio_duration": 222.5,
-        "progress": 0.4,
-        "eta_seconds": 80.0,
-    }
+    job = dict(RUNNING_JOB, eta_seconds=80.0)
     page.route(
         "**/v1/jobs?limit=100",
         lambda route: route.fulfill(json={"jobs": [dict(job)], "next_cursor": None}),
@@ -246,14 +249,7 @@ def test_a_row_that_did_not_change_is_the_same_row_after_a_poll(
     two seconds, and a row found just before a poll was gone from the page after it (a
     browser test read a detached name's layout as zero lines). Only a changed row is
     redrawn now."""
-    running = {
-        "job_id": "0123456789abcdef",
-        "status": "processing",
-        "s3_key": "transcription_upload/0123456789abcdef/intervju.wav",
-        "created_at": "2026-12-01T10:00:00Z",
-        "audio_duration": 222.5,
-        "progress": 0.4,
-    }
+    running = dict(RUNNING_JOB)
     done = {
         "job_id": "fedcba9876543210",
         "status": "completed",

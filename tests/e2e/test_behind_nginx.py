@@ -8,7 +8,6 @@ session of the official SDK over `wss://`.
 
 from __future__ import annotations
 
-import base64
 import datetime
 import ipaddress
 import os
@@ -32,7 +31,7 @@ from cryptography.x509.oid import NameOID
 from tests.conftest import REPO_ROOT, audio, reference, require_tool
 from tests.e2e.service import RunningService, start_service
 from tests.e2e.test_live_serve import COMPLETED, events_until
-from tests.live import clip_pcm16, silence
+from tests.live import clip_pcm16, sdk_send_swedish_speech, silence
 from tests.support import free_port
 from tests.wer import word_error_rate
 
@@ -228,23 +227,7 @@ def test_the_official_sdk_gets_live_captions_over_wss_through_the_documented_sit
         extra_query={"intent": "transcription"},
         websocket_connection_options={"ssl": proxied.tls},
     ) as connection:
-        connection.session.update(
-            session={
-                "type": "transcription",
-                "audio": {
-                    "input": {
-                        "format": {"type": "audio/pcm", "rate": rate},
-                        "transcription": {"model": "gpt-4o-transcribe", "language": "sv"},
-                        "turn_detection": {"type": "server_vad", "silence_duration_ms": 700},
-                    }
-                },
-            }
-        )
-        chunk = rate // 10 * 2
-        for start in range(0, len(pcm), chunk):
-            connection.input_audio_buffer.append(
-                audio=base64.b64encode(pcm[start : start + chunk]).decode()
-            )
+        sdk_send_swedish_speech(connection, pcm, rate)
         events = events_until(connection, completed=1)
     [turn] = [event for event in events if event.type == COMPLETED]
     assert word_error_rate(reference(name), turn.transcript) <= 0.8, turn.transcript

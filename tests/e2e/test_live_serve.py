@@ -4,7 +4,6 @@ session) answers with deltas and a completed turn per spoken clip."""
 
 from __future__ import annotations
 
-import base64
 import os
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import pytest
 
 from tests.conftest import reference
 from tests.e2e.service import RunningService, start_service
-from tests.live import clip_pcm16, silence
+from tests.live import clip_pcm16, sdk_send_swedish_speech, silence
 from tests.wer import word_error_rate
 
 pytestmark = pytest.mark.model
@@ -63,23 +62,7 @@ def test_the_official_sdk_streams_swedish_speech_to_serve_and_gets_live_captions
     with client.realtime.connect(
         model="gpt-4o-transcribe", extra_query={"intent": "transcription"}
     ) as connection:
-        connection.session.update(
-            session={
-                "type": "transcription",
-                "audio": {
-                    "input": {
-                        "format": {"type": "audio/pcm", "rate": rate},
-                        "transcription": {"model": "gpt-4o-transcribe", "language": "sv"},
-                        "turn_detection": {"type": "server_vad", "silence_duration_ms": 700},
-                    }
-                },
-            }
-        )
-        chunk = rate // 10 * 2  # 100 ms appends, as fast as the socket takes them
-        for start in range(0, len(pcm), chunk):
-            connection.input_audio_buffer.append(
-                audio=base64.b64encode(pcm[start : start + chunk]).decode()
-            )
+        sdk_send_swedish_speech(connection, pcm, rate)
         events = events_until(connection, completed=len(CLIPS))
 
     kinds = [event.type for event in events]
