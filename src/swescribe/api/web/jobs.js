@@ -181,7 +181,8 @@ function jobRow(job) {
   return row;
 }
 
-// Everything a row is drawn from: a row whose drawing did not change is kept as it is.
+// Everything a row is drawn from (kept on the row as a property, not in the DOM): a row
+// whose drawing did not change is kept as it is.
 function rowSource(job) {
   return JSON.stringify([job, state.lang, state.liveText.get(job.job_id) ?? null]);
 }
@@ -200,9 +201,9 @@ export function renderJobs() {
   for (const job of state.jobs) {
     const source = rowSource(job);
     let row = shown.get(job.job_id);
-    if (!row || row.dataset.source !== source) {
+    if (!row || row.drawnFrom !== source) {
       const fresh = jobRow(job);
-      fresh.dataset.source = source;
+      fresh.drawnFrom = source;
       if (row) row.replaceWith(fresh);
       if (next === row) next = fresh;
       row = fresh;
